@@ -1,0 +1,113 @@
+// Handler: the one interface behind every reference (as Cap'n Proto's ClientHook).
+// A near object, a local promise, a far reference into another vat (and later a
+// CapTP import, a forwarder or a membrane) each implement it. A Handler belongs to
+// one vat and is touched only by that vat's thread.
+//
+// Message: one eventual send in flight: a method selector, arguments and the
+// resolver of its result. A message is delivered to a handler; a near object runs
+// it as a turn, a promise queues or forwards it, a far handler lowers it to a
+// dynamic (method name, Values) call and ships it to the target's vat.
+#pragma once
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "vat/error.h"
+#include "vat/internal/refcounted.h"
+#include "vat/internal/turn.h"
+
+namespace vatic {
+class Vat;
+class Object;
+class Value;
+}  // namespace vatic
+
+namespace vatic::detail {
+
+class Message;
+class PromiseBase;
+struct ExportEntry;
+using MessagePtr = std::unique_ptr<Message>;
+using TransitRef = std::shared_ptr<ExportEntry>;
+
+enum class RefKind : unsigned char { near, far, promise, broken };
+
+class Handler : public RefCounted {
+ public:
+  explicit Handler(Vat* home) : home_(home) {}
+
+  Vat* home() const noexcept { return home_; }
+
+  // Eventual send: takes the message and guarantees it is run, queued, forwarded
+  // or broken. Never throws.
+  virtual void deliver(MessagePtr m) = 0;
+
+  virtual RefKind kind() const noexcept = 0;
+
+  // The object behind a near reference, else null.
+  virtual Object* near_object() noexcept { return nullptr; }
+
+  // What two references to the same thing share (never dereferenced).
+  virtual const void* identity() const noexcept { return this; }
+
+  // Packs this reference to travel to another vat: an entry that the home vat
+  // owns and any thread may hold.
+  virtual TransitRef to_transit();
+
+  // The local promise behind this handler, if it is one.
+  virtual PromiseBase* as_promise() noexcept { return nullptr; }
+
+ private:
+  Vat* home_;
+};
+
+using HandlerPtr = Ptr<Handler>;
+
+class Message : public Turn {
+ public:
+  // The method's name as the target's method table spells it.
+  virtual std::string_view method() const = 0;
+
+  // Runs the method on a near object. Exceptions break the result.
+  virtual void invoke(Object& target) = 0;
+
+  // The arguments as Values (called once, when the message leaves for another vat).
+  virtual std::vector<Value> take_args() = 0;
+
+  // A message dropped undelivered breaks its result (see abandoned_error).
+  ~Message() override;
+
+  // The promise this message's result resolves.
+  PromiseBase& result() const noexcept { return *result_; }
+  // Hands the result over (the far path keeps it as a question).
+  Ptr<PromiseBase> take_result() noexcept { return std::move(result_); }
+
+  // A turn that runs `invoke` on the near object it was delivered to.
+  void run() override;
+
+  HandlerPtr target_;
+
+ protected:
+  Ptr<PromiseBase> result_;
+};
+
+// Breaks a message's result (it cannot be delivered) and destroys it.
+void break_message(MessagePtr m, const Error& e);
+
+}  // namespace vatic::detail
+
+namespace vatic::detail {
+
+// The vat whose turn is running on this thread, or null outside any turn.
+Vat* current_vat() noexcept;
+
+// Queues `t` as a turn of `v` (v's thread only). A vat that is being released
+// destroys the turn instead of running it.
+void schedule(Vat* v, Turn* t);
+
+// The error a promise breaks with when its resolver is dropped unsettled:
+// `disconnected` while its vat is being torn down, else `failed`.
+Error abandoned_error(Vat* v);
+
+}  // namespace vatic::detail

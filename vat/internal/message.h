@@ -1,0 +1,129 @@
+// The two kinds of message: TypedMessage<M> (a typed send; the near path calls
+// the member directly, no Values involved) and DynamicMessage (a call by name
+// with Value arguments: what arrives from another vat or from a tool). Both can
+// be delivered to any handler, which is what lets a message wait on a promise
+// and follow it wherever it resolves.
+#pragma once
+
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "vat/object.h"
+#include "vat/promise.h"
+
+namespace vatic::detail {
+
+// The name of method M in its class's table (looked up once, then cached:
+// member pointers to virtual functions do not compare in constant expressions).
+template <auto M>
+std::string_view method_name() {
+  using C = method_class_t<M>;
+  static_assert(HasMethods<C>, "the method's class has no VATIC_METHODS table");
+  static const std::string_view name = [] {
+    std::string_view found;
+    std::apply(
+        [&](const auto&... e) {
+          (
+              [&] {
+                if constexpr (std::is_same_v<decltype(e.member), decltype(M)>) {
+                  if (found.empty() && e.member == M) found = e.name;
+                }
+              }(),
+              ...);
+        },
+        C::vatic_method_list());
+    return found;
+  }();
+  if (name.empty())
+    throw_error(ErrorKind::unimplemented,
+                fmt::format("a method of {} that is not listed in its VATIC_METHODS", C::vatic_class_name()));
+  return name;
+}
+
+template <class S>
+class MessageWithResult : public Message {
+ public:
+  explicit MessageWithResult(Ptr<PromiseState<S>> r) { result_ = std::move(r); }
+  PromiseState<S>& out() { return static_cast<PromiseState<S>&>(*result_); }
+};
+
+template <auto M>
+class TypedMessage final : public MessageWithResult<Slot<method_result_t<M>>> {
+  using Traits = MethodTraits<decltype(M)>;
+  using C = typename Traits::Class;
+  using Args = typename Traits::Args;
+  using Params = typename Traits::Params;
+
+ public:
+  template <class... A>
+  TypedMessage(Ptr<PromiseState<Slot<method_result_t<M>>>> r, A&&... a)
+      : MessageWithResult<Slot<method_result_t<M>>>(std::move(r)), args_(std::forward<A>(a)...) {}
+
+  std::string_view method() const override { return method_name<M>(); }
+
+  void invoke(Object& target) override {
+    auto& self = static_cast<C&>(target);
+    settle_from(this->out(), [&] { return call(self, std::make_index_sequence<std::tuple_size_v<Args>>{}); });
+  }
+
+  std::vector<Value> take_args() override {
+    return std::apply([](auto&... a) { return std::vector<Value>{to_value(a)...}; }, args_);
+  }
+
+ private:
+  template <std::size_t... I>
+  decltype(auto) call(C& self, std::index_sequence<I...>) {
+    return (self.*M)(static_cast<std::tuple_element_t<I, Params>&&>(std::get<I>(args_))...);
+  }
+
+  Args args_;
+};
+
+class DynamicMessage final : public MessageWithResult<Value> {
+ public:
+  DynamicMessage(Ptr<PromiseState<Value>> r, std::string method, std::vector<Value> args)
+      : MessageWithResult<Value>(std::move(r)), method_(std::move(method)), args_(std::move(args)) {}
+
+  std::string_view method() const override { return method_; }
+  void invoke(Object& target) override;
+  std::vector<Value> take_args() override { return std::move(args_); }
+
+ private:
+  std::string method_;
+  std::vector<Value> args_;
+};
+
+template <auto M>
+void invoke_by_name(Object& target, std::vector<Value>& args, PromiseState<Value>& out) {
+  using Traits = MethodTraits<decltype(M)>;
+  using Args = typename Traits::Args;
+  using Params = typename Traits::Params;
+  constexpr std::size_t n = std::tuple_size_v<Args>;
+  auto& self = static_cast<typename Traits::Class&>(target);
+  settle_from(out, [&]() -> decltype(auto) {
+    if (args.size() != n)
+      throw_error(ErrorKind::failed,
+                  fmt::format("method {} takes {} argument(s), got {}", method_name<M>(), n, args.size()));
+    return [&]<std::size_t... I>(std::index_sequence<I...>)->decltype(auto) {
+      Args decoded{Codec<std::tuple_element_t<I, Args>>::decode(args[I])...};
+      return (self.*M)(static_cast<std::tuple_element_t<I, Params>&&>(std::get<I>(decoded))...);
+    }
+    (std::make_index_sequence<n>{});
+  });
+}
+
+template <auto M, class... A>
+Promise<method_result_t<M>> send_to(Handler& target, A&&... args) {
+  using R = method_result_t<M>;
+  auto result = make_ptr<PromiseState<Slot<R>>>(current_vat() ? current_vat() : target.home());
+  target.deliver(MessagePtr(new TypedMessage<M>(result, std::forward<A>(args)...)));
+  return Promise<R>(std::move(result));
+}
+
+Promise<Value> send_by_name(Handler& target, std::string method, std::vector<Value> args);
+
+}  // namespace vatic::detail

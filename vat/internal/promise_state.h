@@ -1,0 +1,138 @@
+// PromiseBase / PromiseState<T>: the shared state behind Promise<T> and its
+// resolver. A promise is also a Handler, so a promise for a reference can be sent
+// to before it settles (pipelining): messages queue here, in order, and follow
+// the promise to wherever it is forwarded: the resolved reference, another
+// promise it follows, or the answer slot in another vat.
+// Vat-local: only the owning vat's thread touches it.
+#pragma once
+
+#include <optional>
+#include <utility>
+
+#include "vat/codec.h"
+#include "vat/internal/handler.h"
+
+namespace vatic::detail {
+
+// Runs when a promise settles. The default schedules the listener as a new turn
+// in the promise's vat (then/co_await); internal listeners run inline.
+class Listener : public Turn {
+ public:
+  virtual void settled(PromiseBase& p);
+};
+
+class PromiseBase : public Handler {
+ public:
+  enum class Status : unsigned char { pending, fulfilled, broken };
+
+  explicit PromiseBase(Vat* home) : Handler(home) {}
+  ~PromiseBase() override;
+
+  Status status() const noexcept { return status_; }
+  bool pending() const noexcept { return status_ == Status::pending; }
+  const Error& error() const noexcept { return error_; }
+
+  void deliver(MessagePtr m) override;
+  RefKind kind() const noexcept override { return RefKind::promise; }
+  PromiseBase* as_promise() noexcept override { return this; }
+
+  // Takes ownership of `l`; it fires once, when (or right away if) settled.
+  void listen(Listener* l);
+
+  // Breaks a pending promise and every message queued on it. No-op once settled.
+  void break_with(Error e);
+
+  // From now on pipelined messages go to `h` (first call wins); queued ones
+  // are flushed to it in order.
+  void forward_to(HandlerPtr h);
+  Handler* forward() const noexcept { return forward_.get(); }
+
+  // Whether the value may be a reference (so sends can be pipelined to it).
+  virtual bool pipelinable() const noexcept = 0;
+
+  // Settles from a Value that came back from another vat; a decoding failure
+  // breaks the promise.
+  virtual void settle_from_value(const Value& v) = 0;
+  // The fulfilled value as a Value, for replies to another vat.
+  virtual Value value_as_value() const = 0;
+
+  // Follow `other`: settle as it settles and forward pipelined messages to it.
+  // A promise that would (transitively) follow itself breaks instead.
+  void follow(Ptr<PromiseBase> other);
+  void copy_outcome_from_public(PromiseBase& other) { copy_outcome_from(other); }
+
+ protected:
+  // Called by the typed state after it stored its value.
+  void mark_fulfilled(HandlerPtr pipeline_target);
+  virtual void copy_outcome_from(PromiseBase& other) = 0;
+
+ private:
+  void fire_listeners();
+
+  Status status_ = Status::pending;
+  Error error_;
+  HandlerPtr forward_;
+  TurnQueue queued_;     // pipelined messages waiting for a target
+  TurnQueue listeners_;  // Listener turns
+};
+
+// Which handler pipelined messages go to once a promise for T is fulfilled.
+template <class T>
+struct PipelineTarget {
+  static constexpr bool pipelinable = false;
+  static HandlerPtr of(const T&) { return {}; }
+};
+template <>
+struct PipelineTarget<Value> {
+  static constexpr bool pipelinable = true;
+  static HandlerPtr of(const Value& v) {
+    if (v.type() == Value::Type::reference) return v.as_capability().handler;
+    return {};
+  }
+};
+
+template <class T>
+class PromiseState final : public PromiseBase {
+ public:
+  using PromiseBase::PromiseBase;
+
+  void fulfill(T v) {
+    if (!pending()) return;
+    value_.emplace(std::move(v));
+    mark_fulfilled(PipelineTarget<T>::of(*value_));
+  }
+  const T& value() const { return *value_; }
+  T& value() { return *value_; }
+
+  void settle_from_value(const Value& v) override {
+    if (!pending()) return;
+    std::optional<T> decoded;
+    try {
+      decoded.emplace(Codec<T>::decode(v));
+    } catch (...) {
+      break_with(error_from_exception(std::current_exception()));
+      return;
+    }
+    fulfill(std::move(*decoded));
+  }
+  Value value_as_value() const override { return Codec<T>::encode(*value_); }
+  bool pipelinable() const noexcept override { return PipelineTarget<T>::pipelinable; }
+
+ protected:
+  void copy_outcome_from(PromiseBase& other) override {
+    if (other.status() == Status::broken) return break_with(other.error());
+    if (auto* same = dynamic_cast<PromiseState<T>*>(&other)) return fulfill(same->value());
+    Value v;
+    try {
+      v = other.value_as_value();
+    } catch (...) {
+      return break_with(error_from_exception(std::current_exception()));
+    }
+    settle_from_value(v);
+  }
+
+ private:
+  std::optional<T> value_;
+};
+
+}  // namespace vatic::detail
