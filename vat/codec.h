@@ -187,7 +187,12 @@ struct Codec<T> {
 
 template <class T>
 Value to_value(const T& x) {
-  return Codec<std::remove_cvref_t<T>>::encode(x);
+  if constexpr (std::is_array_v<T> || std::is_same_v<std::decay_t<T>, const char*> ||
+                std::is_same_v<T, std::string_view>) {
+    return Value(std::string_view(x));
+  } else {
+    return Codec<std::remove_cvref_t<T>>::encode(x);
+  }
 }
 template <class T>
 T from_value(const Value& v) {

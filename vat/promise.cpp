@@ -15,8 +15,9 @@ constexpr std::string_view kWhenResolved = "__whenResolved";
 void Listener::settled(PromiseBase& p) { schedule(p.home(), this); }
 
 PromiseBase::~PromiseBase() {
-  // Nobody can settle us any more; whatever still waits learns why.
-  if (pending() && (!listeners_.empty() || !queued_.empty())) break_with(abandoned_error(home()));
+  // Nobody can settle us any more; whatever still waits (inline listeners that
+  // do not hold us: followers, replies to other vats) learns why.
+  if (pending() && (!listeners_.empty() || !queued_.empty())) settle_broken(abandoned_error(home()));
 }
 
 void PromiseBase::deliver(MessagePtr m) {
@@ -53,12 +54,16 @@ void PromiseBase::fire_listeners() {
 void PromiseBase::break_with(Error e) {
   if (!pending()) return;
   Ptr<PromiseBase> keep(this);
+  settle_broken(std::move(e));
+}
+
+void PromiseBase::settle_broken(Error e) {
   status_ = Status::broken;
   error_ = std::move(e);
   if (!forward_) {
     while (Turn* t = queued_.pop()) break_message(MessagePtr(static_cast<Message*>(t)), error_);
   }
-  fire_listeners();
+  while (Turn* t = listeners_.pop()) static_cast<Listener*>(t)->settled(*this);
 }
 
 void PromiseBase::mark_fulfilled(HandlerPtr target) {

@@ -47,8 +47,13 @@ class ThenListener final : public Listener {
  public:
   ThenListener(Ptr<PromiseState<Slot<T>>> src, F f, G g, Ptr<Out> out)
       : src_(std::move(src)), f_(std::move(f)), g_(std::move(g)), out_(std::move(out)) {}
+  ~ThenListener() override {
+    // Dropped unrun (the vat went away): the promise `then` returned breaks too.
+    if (!ran_ && out_->pending()) out_->break_with(abandoned_error(out_->home()));
+  }
 
   void run() override {
+    ran_ = true;
     if (src_->status() == PromiseBase::Status::broken) {
       if constexpr (std::is_same_v<G, std::nullptr_t>) {
         out_->break_with(src_->error());
@@ -71,6 +76,7 @@ class ThenListener final : public Listener {
   F f_;
   G g_;
   Ptr<Out> out_;
+  bool ran_ = false;
 };
 
 template <class T, class F>

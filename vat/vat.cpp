@@ -247,7 +247,7 @@ void Vat::stop() {
     std::size_t ran = 0;
     im.drain_inbox();
     while (!im.local.empty() && ran < detail::kStopDrainLimit) ran += im.drain_local(im.batch);
-    im.timers = {};
+    // Pending timers are dropped by release(), where what they hold breaks as `disconnected`.
     im.asio_timer.cancel();
     im.io.stop();
   });

@@ -68,6 +68,7 @@ class PromiseBase : public Handler {
 
  private:
   void fire_listeners();
+  void settle_broken(Error e);  // without keeping itself alive (usable from the destructor)
 
   Status status_ = Status::pending;
   Error error_;

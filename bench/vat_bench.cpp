@@ -1,0 +1,427 @@
+// vat_bench: throughput and latency of the vat layer, on the workloads of the
+// Cap'n Proto peer baseline (/work/shared/peers, capnp/inproc.c++).
+//
+//   vat_bench             runs every workload
+//   vat_bench NAME        runs only the metrics named NAME or starting with NAME
+//   vat_bench --list      lists the metric names
+//
+// stdout carries one JSON object per line and nothing else:
+//   {"metric": NAME, "value": N, "unit": U}
+// Progress and diagnostics go to stderr. See bench/README.md for what each
+// metric measures and which peer figure it compares with.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <new>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vat/vatic.h"
+
+// ---------------------------------------------------------------------------
+// Allocation counting. Replacing the global operator new lets the bench report
+// heap allocations per message (a deterministic figure, unlike the timings).
+// Counting is switched on only around short untimed passes.
+
+namespace {
+std::atomic<bool> g_count_allocs{false};
+std::atomic<std::uint64_t> g_allocs{0};
+
+void* counted_alloc(std::size_t n) {
+  if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(n ? n : 1);
+}
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (void* p = counted_alloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  if (void* p = counted_alloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+
+namespace {
+
+using namespace vatic;
+using BenchClock = std::chrono::steady_clock;
+
+// Counts heap allocations (on every thread) while alive.
+class AllocCounter {
+ public:
+  AllocCounter() {
+    g_allocs.store(0, std::memory_order_relaxed);
+    g_count_allocs.store(true, std::memory_order_seq_cst);
+  }
+  ~AllocCounter() { g_count_allocs.store(false, std::memory_order_seq_cst); }
+  std::uint64_t count() const { return g_allocs.load(std::memory_order_relaxed); }
+};
+
+// ---------------------------------------------------------------------------
+// Helpers.
+
+double seconds_since(BenchClock::time_point t0) {
+  return std::chrono::duration<double>(BenchClock::now() - t0).count();
+}
+double micros_since(BenchClock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(BenchClock::now() - t0).count();
+}
+
+// Nearest-rank percentile, as the peer programs compute it (common.h).
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+  rank = std::clamp<std::size_t>(rank, 1, v.size());
+  return v[rank - 1];
+}
+
+template <class T>
+inline void keep(const T& v) {
+  asm volatile("" : : "r,m"(v) : "memory");
+}
+
+[[noreturn]] void fail(const char* what) {
+  std::fprintf(stderr, "vat_bench: check failed: %s\n", what);
+  std::fflush(stderr);
+  std::abort();
+}
+
+void progress(const char* fmt, auto... args) {
+  std::fprintf(stderr, "[vat_bench] ");
+  std::fprintf(stderr, fmt, args...);
+  std::fputc('\n', stderr);
+}
+
+// The metric filter from the command line (empty: everything).
+std::string g_filter;
+
+bool wanted(std::string_view metric) {
+  return g_filter.empty() || metric.substr(0, g_filter.size()) == g_filter;
+}
+
+void emit(std::string_view metric, double value, std::string_view unit) {
+  if (!wanted(metric)) return;
+  char num[64];
+  if (std::fabs(value) >= 1000)
+    std::snprintf(num, sizeof num, "%.0f", value);
+  else
+    std::snprintf(num, sizeof num, "%.4g", value);
+  std::printf("{\"metric\": \"%.*s\", \"value\": %s, \"unit\": \"%.*s\"}\n", static_cast<int>(metric.size()),
+              metric.data(), num, static_cast<int>(unit.size()), unit.data());
+  std::fflush(stdout);
+}
+
+// ---------------------------------------------------------------------------
+// Objects.
+
+class Counter : public Object {
+ public:
+  std::int64_t inc(std::int64_t by) { return n_ += by; }
+  std::int64_t get() const { return n_; }
+  VATIC_METHODS(Counter, inc, get)
+
+ private:
+  std::int64_t n_ = 0;
+};
+
+// The peer's Bench interface, minus `data`: `echo` copies its argument back,
+// `next` returns a reference to a new object every time.
+class Node : public Object {
+ public:
+  std::int64_t echo(std::int64_t x) { return x; }
+  Ref<Node> next() { return vat().make<Node>(); }
+  VATIC_METHODS(Node, echo, next)
+};
+
+// ---------------------------------------------------------------------------
+// Local workloads: one vat, driven by the main thread.
+
+void bench_local_send() {
+  constexpr std::int64_t kBatch = 10'000;
+  constexpr std::int64_t kTotal = 10'000'000;
+  constexpr std::int64_t kWarm = 500'000;
+  Vat vat;
+  Ref<Counter> c = vat.make<Counter>();
+  auto batch = [&] {
+    vat.post([&c] {
+      for (std::int64_t i = 0; i < kBatch; ++i) c.send<&Counter::inc>(1);
+    });
+    if (vat.run_until_idle() != kBatch + 1) fail("local.send: batch did not run every send");
+  };
+  for (std::int64_t i = 0; i < kWarm; i += kBatch) batch();
+  std::uint64_t allocs;
+  {
+    AllocCounter count;
+    batch();
+    allocs = count.count();
+  }
+  std::int64_t before = c.call<&Counter::get>();
+  auto t0 = BenchClock::now();
+  for (std::int64_t i = 0; i < kTotal; i += kBatch) batch();
+  double sec = seconds_since(t0);
+  if (c.call<&Counter::get>() - before != kTotal) fail("local.send: counter does not match the sends");
+  progress("local.send: %lld sends in %.3f s, %.2f allocations per send", static_cast<long long>(kTotal), sec,
+           static_cast<double>(allocs) / kBatch);
+  emit("local.send_per_s", static_cast<double>(kTotal) / sec, "msg/s");
+  emit("local.send_allocs_per_msg", static_cast<double>(allocs) / kBatch, "allocs");
+}
+
+void bench_local_call() {
+  constexpr std::int64_t kTotal = 50'000'000;
+  Vat vat;
+  Ref<Counter> c = vat.make<Counter>();
+  volatile std::int64_t step = 1;  // opaque to the optimizer
+  const std::int64_t by = step;
+  for (int i = 0; i < 1'000'000; ++i) keep(c.call<&Counter::inc>(by));
+  std::int64_t before = c.call<&Counter::get>();
+  auto t0 = BenchClock::now();
+  for (std::int64_t i = 0; i < kTotal; ++i) {
+    std::int64_t r = c.call<&Counter::inc>(by);
+    keep(r);
+  }
+  double sec = seconds_since(t0);
+  if (c.call<&Counter::get>() - before != kTotal * by) fail("local.call: counter does not match the calls");
+  emit("local.call_per_s", static_cast<double>(kTotal) / sec, "calls/s");
+}
+
+// Sequential eventual sends, each awaited before the next (capnp's
+// LocalClient echo_seq workload).
+void bench_local_seq() {
+  constexpr int kWarm = 20'000, kCount = 200'000;
+  Vat vat;
+  Ref<Node> n = vat.make<Node>();
+  std::vector<double> lat;
+  lat.reserve(kCount);
+  for (int i = 0; i < kWarm + kCount; ++i) {
+    auto t0 = BenchClock::now();
+    std::int64_t r = vat.wait(n.send<&Node::echo>(i));
+    double us = micros_since(t0);
+    if (r != i) fail("local.seq: echo mismatch");
+    if (i >= kWarm) lat.push_back(us);
+  }
+  auto t0 = BenchClock::now();
+  for (int i = 0; i < kCount; ++i)
+    if (vat.wait(n.send<&Node::echo>(i)) != i) fail("local.seq: echo mismatch");
+  double sec = seconds_since(t0);
+  emit("local.seq_rtt_p50_us", percentile(lat, 50), "us");
+  emit("local.seq_calls_per_s", kCount / sec, "calls/s");
+}
+
+// A chain of 10 `next` and one `echo` (the peer's chain10 workload).
+void bench_local_chain(bool pipelined) {
+  constexpr int kHops = 10, kWarm = 1'000, kCount = 10'000;
+  Vat vat;
+  Ref<Node> root = vat.make<Node>();
+  std::vector<double> lat;
+  lat.reserve(kCount);
+  for (int i = 0; i < kWarm + kCount; ++i) {
+    auto t0 = BenchClock::now();
+    std::int64_t r;
+    if (pipelined) {
+      Promise<Ref<Node>> cur = root.send<&Node::next>();
+      for (int k = 1; k < kHops; ++k) cur = cur.send<&Node::next>();
+      r = vat.wait(cur.send<&Node::echo>(i));
+    } else {
+      Ref<Node> cur = root;
+      for (int k = 0; k < kHops; ++k) cur = vat.wait(cur.send<&Node::next>());
+      r = vat.wait(cur.send<&Node::echo>(i));
+    }
+    double us = micros_since(t0);
+    if (r != i) fail("local.chain: echo mismatch");
+    if (i >= kWarm) lat.push_back(us);
+  }
+  vat.run_until_idle();
+  if (vat.live_objects() != 1) progress("local.chain: %zu objects alive after the chains (expected 1)", vat.live_objects());
+  emit(pipelined ? "local.chain10_pipelined_us" : "local.chain10_awaited_us", percentile(lat, 50), "us");
+}
+
+// ---------------------------------------------------------------------------
+// Cross-vat workloads: VatGroup(2); the Node lives in vat 0, the client runs
+// as coroutines in vat 1 through a far reference.
+
+// Sequential round trips; per-call latencies go to `out` (after `warm`).
+Task<int> rtt_loop(Ref<Node> e, int warm, int count, std::vector<double>* out) {
+  for (int i = 0; i < warm + count; ++i) {
+    auto t0 = BenchClock::now();
+    std::int64_t r = co_await e.send<&Node::echo>(i);
+    double us = micros_since(t0);
+    if (r != i) fail("crossvat.rtt: echo mismatch");
+    if (i >= warm) out->push_back(us);
+  }
+  co_return count;
+}
+
+struct Window {
+  Ref<Node> e;
+  std::int64_t sent = 0, done = 0, total = 0;
+  Resolver<void> finished;
+};
+
+// One lane: on each answer, the next call, until `total` were sent.
+Task<void> lane(Window* w) {
+  while (w->sent < w->total) {
+    std::int64_t x = w->sent++;
+    std::int64_t r = co_await w->e.send<&Node::echo>(x);
+    if (r != x) fail("crossvat.window: echo mismatch");
+    if (++w->done == w->total) w->finished.resolve();
+  }
+}
+
+// Keeps `window` calls outstanding until `total` completed; returns calls/s.
+// The Window lives in this coroutine's frame, on vat 1, and outlives the lanes:
+// this frame resumes in a later turn than the one in which the last lane ends.
+Task<double> window_run(Ref<Node> e, int window, std::int64_t total) {
+  auto [done, finished] = make_promise<void>();
+  Window w{std::move(e), 0, 0, total, std::move(finished)};
+  auto t0 = BenchClock::now();
+  for (int i = 0; i < window; ++i) lane(&w);
+  co_await done;
+  double sec = seconds_since(t0);
+  if (w.done != total) fail("crossvat.window: count mismatch");
+  co_return static_cast<double>(total) / sec;
+}
+
+Task<int> chain_loop(Ref<Node> root, bool pipelined, int warm, int count, std::vector<double>* out) {
+  constexpr int kHops = 10;
+  for (int i = 0; i < warm + count; ++i) {
+    auto t0 = BenchClock::now();
+    std::int64_t r;
+    if (pipelined) {
+      Promise<Ref<Node>> cur = root.send<&Node::next>();
+      for (int k = 1; k < kHops; ++k) cur = cur.send<&Node::next>();
+      r = co_await cur.send<&Node::echo>(i);
+    } else {
+      Ref<Node> cur = root;
+      for (int k = 0; k < kHops; ++k) cur = co_await cur.send<&Node::next>();
+      r = co_await cur.send<&Node::echo>(i);
+    }
+    double us = micros_since(t0);
+    if (r != i) fail("crossvat.chain: echo mismatch");
+    if (i >= warm) out->push_back(us);
+  }
+  co_return count;
+}
+
+// Two vats on two threads and a Node in vat 0, packed for vat 1.
+struct Pair {
+  VatGroup g{2, "bench"};
+  Portable<Node> node = g[0].submit([this] { return portable(g[0].make<Node>()); }).get();
+
+  template <class F>
+  auto in_client(F f) {
+    return g[1].submit([this, f = std::move(f)]() mutable { return f(node.take()); }).get();
+  }
+};
+
+void bench_crossvat_rtt() {
+  constexpr int kWarm = 2'000, kCount = 20'000;
+  Pair p;
+  std::vector<double> lat;
+  lat.reserve(kCount);
+  p.in_client([&](Ref<Node> e) { return rtt_loop(std::move(e), kWarm, kCount, &lat); });
+  emit("crossvat.rtt_p50_us", percentile(lat, 50), "us");
+  emit("crossvat.rtt_p99_us", percentile(lat, 99), "us");
+}
+
+// Windowed calls: a warm-up run to calibrate, then a timed run sized to take
+// about `target_s` seconds, within [min_total, max_total] calls.
+void bench_crossvat_window(int window, std::int64_t warm, std::int64_t min_total, std::int64_t max_total,
+                           double target_s, const char* metric) {
+  Pair p;
+  double rate = p.in_client([&](Ref<Node> e) { return window_run(std::move(e), window, warm); });
+  if (window == 1024) {
+    AllocCounter count;
+    constexpr std::int64_t kCounted = 20'000;
+    p.in_client([&](Ref<Node> e) { return window_run(std::move(e), window, kCounted); });
+    double per_call = static_cast<double>(count.count()) / kCounted;
+    progress("crossvat.window%d: %.2f allocations per call (both vats)", window, per_call);
+    emit("crossvat.allocs_per_call", per_call, "allocs");
+  }
+  auto total = std::clamp(static_cast<std::int64_t>(rate * target_s), min_total, max_total);
+  progress("crossvat.window%d: warm-up %.0f calls/s, timing %lld calls", window, rate, static_cast<long long>(total));
+  double cps = p.in_client([&](Ref<Node> e) { return window_run(std::move(e), window, total); });
+  emit(metric, cps, "calls/s");
+}
+
+void bench_crossvat_chain(bool pipelined) {
+  constexpr int kWarm = 100, kCount = 1'000;
+  Pair p;
+  std::vector<double> lat;
+  lat.reserve(kCount);
+  p.in_client([&](Ref<Node> e) { return chain_loop(std::move(e), pipelined, kWarm, kCount, &lat); });
+  emit(pipelined ? "crossvat.chain10_pipelined_us" : "crossvat.chain10_awaited_us", percentile(lat, 50), "us");
+}
+
+// ---------------------------------------------------------------------------
+
+struct Workload {
+  std::vector<std::string_view> metrics;
+  std::function<void()> run;
+};
+
+const std::vector<Workload>& workloads() {
+  static const std::vector<Workload> all = {
+      {{"local.send_per_s", "local.send_allocs_per_msg"}, bench_local_send},
+      {{"local.call_per_s"}, bench_local_call},
+      {{"local.seq_rtt_p50_us", "local.seq_calls_per_s"}, bench_local_seq},
+      {{"local.chain10_pipelined_us"}, [] { bench_local_chain(true); }},
+      {{"local.chain10_awaited_us"}, [] { bench_local_chain(false); }},
+      {{"crossvat.rtt_p50_us", "crossvat.rtt_p99_us"}, bench_crossvat_rtt},
+      {{"crossvat.window1_calls_per_s"},
+       [] { bench_crossvat_window(1, 2'000, 10'000, 200'000, 1.5, "crossvat.window1_calls_per_s"); }},
+      {{"crossvat.window1024_calls_per_s", "crossvat.allocs_per_call"},
+       [] { bench_crossvat_window(1024, 50'000, 200'000, 2'000'000, 3.0, "crossvat.window1024_calls_per_s"); }},
+      {{"crossvat.chain10_pipelined_us"}, [] { bench_crossvat_chain(true); }},
+      {{"crossvat.chain10_awaited_us"}, [] { bench_crossvat_chain(false); }},
+  };
+  return all;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 2 || (argc == 2 && (!std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")))) {
+    std::fprintf(stderr, "usage: %s [--list | METRIC-OR-PREFIX]\n", argv[0]);
+    return argc > 2 ? 2 : 0;
+  }
+  if (argc == 2 && !std::strcmp(argv[1], "--list")) {
+    for (const auto& w : workloads())
+      for (auto m : w.metrics) std::printf("%.*s\n", static_cast<int>(m.size()), m.data());
+    return 0;
+  }
+  if (argc == 2) g_filter = argv[1];
+
+  bool any = false;
+  auto t0 = BenchClock::now();
+  for (const auto& w : workloads()) {
+    if (!std::any_of(w.metrics.begin(), w.metrics.end(), wanted)) continue;
+    any = true;
+    auto t1 = BenchClock::now();
+    progress("%.*s ...", static_cast<int>(w.metrics[0].size()), w.metrics[0].data());
+    w.run();
+    progress("  done in %.1f s", seconds_since(t1));
+  }
+  if (!any) {
+    std::fprintf(stderr, "vat_bench: no metric named or starting with '%s' (see --list)\n", g_filter.c_str());
+    return 2;
+  }
+  progress("all done in %.1f s", seconds_since(t0));
+  return 0;
+}
