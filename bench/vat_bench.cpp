@@ -50,14 +50,18 @@ void* operator new[](std::size_t n) {
 }
 void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
 void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+// Not inlined, like the library's own: an inlined free() of memory from
+// operator new trips -Wmismatched-new-delete.
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
-namespace {
+// Named (not anonymous): the objects instantiate vat templates with external
+// linkage (-Wsubobject-linkage).
+namespace vat_bench {
 
 using namespace vatic;
 using BenchClock = std::chrono::steady_clock;
@@ -394,9 +398,10 @@ const std::vector<Workload>& workloads() {
   return all;
 }
 
-}  // namespace
+}  // namespace vat_bench
 
 int main(int argc, char** argv) {
+  using namespace vat_bench;
   if (argc > 2 || (argc == 2 && (!std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")))) {
     std::fprintf(stderr, "usage: %s [--list | METRIC-OR-PREFIX]\n", argv[0]);
     return argc > 2 ? 2 : 0;
