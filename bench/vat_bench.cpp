@@ -3,6 +3,8 @@
 //
 //   vat_bench             runs every workload
 //   vat_bench NAME        runs only the metrics named NAME or starting with NAME
+//   vat_bench --smoke     runs every workload with tiny counts (a check that
+//                         they all work; the figures mean nothing)
 //   vat_bench --list      lists the metric names
 //
 // stdout carries one JSON object per line and nothing else:
@@ -115,6 +117,10 @@ void progress(const char* fmt, auto... args) {
 
 // The metric filter from the command line (empty: everything).
 std::string g_filter;
+bool g_smoke = false;
+
+// A workload count: `full` normally, `smoke` under --smoke.
+std::int64_t scaled(std::int64_t full, std::int64_t smoke) { return g_smoke ? smoke : full; }
 
 bool wanted(std::string_view metric) {
   return g_filter.empty() || metric.substr(0, g_filter.size()) == g_filter;
@@ -158,13 +164,13 @@ class Node : public Object {
 // Local workloads: one vat, driven by the main thread.
 
 void bench_local_send() {
-  constexpr std::int64_t kBatch = 10'000;
-  constexpr std::int64_t kTotal = 10'000'000;
-  constexpr std::int64_t kWarm = 500'000;
+  const std::int64_t kBatch = scaled(10'000, 1'000);
+  const std::int64_t kTotal = scaled(10'000'000, 10'000);
+  const std::int64_t kWarm = scaled(500'000, 2'000);
   Vat vat;
   Ref<Counter> c = vat.make<Counter>();
   auto batch = [&] {
-    vat.post([&c] {
+    vat.post([&c, kBatch] {
       for (std::int64_t i = 0; i < kBatch; ++i) c.send<&Counter::inc>(1);
     });
     if (vat.run_until_idle() != kBatch + 1) fail("local.send: batch did not run every send");
@@ -172,9 +178,9 @@ void bench_local_send() {
   for (std::int64_t i = 0; i < kWarm; i += kBatch) batch();
   std::uint64_t allocs;
   {
-    AllocCounter count;
+    AllocCounter counter;
     batch();
-    allocs = count.count();
+    allocs = counter.count();
   }
   std::int64_t before = c.call<&Counter::get>();
   auto t0 = BenchClock::now();
@@ -188,12 +194,12 @@ void bench_local_send() {
 }
 
 void bench_local_call() {
-  constexpr std::int64_t kTotal = 50'000'000;
+  const std::int64_t kTotal = scaled(50'000'000, 100'000);
   Vat vat;
   Ref<Counter> c = vat.make<Counter>();
   volatile std::int64_t step = 1;  // opaque to the optimizer
   const std::int64_t by = step;
-  for (int i = 0; i < 1'000'000; ++i) keep(c.call<&Counter::inc>(by));
+  for (std::int64_t i = 0; i < scaled(1'000'000, 1'000); ++i) keep(c.call<&Counter::inc>(by));
   std::int64_t before = c.call<&Counter::get>();
   auto t0 = BenchClock::now();
   for (std::int64_t i = 0; i < kTotal; ++i) {
@@ -208,7 +214,7 @@ void bench_local_call() {
 // Sequential eventual sends, each awaited before the next (capnp's
 // LocalClient echo_seq workload).
 void bench_local_seq() {
-  constexpr int kWarm = 20'000, kCount = 200'000;
+  const auto kWarm = scaled(20'000, 100), kCount = scaled(200'000, 1'000);
   Vat vat;
   Ref<Node> n = vat.make<Node>();
   std::vector<double> lat;
@@ -230,7 +236,8 @@ void bench_local_seq() {
 
 // A chain of 10 `next` and one `echo` (the peer's chain10 workload).
 void bench_local_chain(bool pipelined) {
-  constexpr int kHops = 10, kWarm = 1'000, kCount = 10'000;
+  const int kHops = 10;
+  const auto kWarm = scaled(1'000, 10), kCount = scaled(10'000, 100);
   Vat vat;
   Ref<Node> root = vat.make<Node>();
   std::vector<double> lat;
@@ -335,7 +342,7 @@ struct Pair {
 };
 
 void bench_crossvat_rtt() {
-  constexpr int kWarm = 2'000, kCount = 20'000;
+  const auto kWarm = scaled(2'000, 10), kCount = scaled(20'000, 100);
   Pair p;
   std::vector<double> lat;
   lat.reserve(kCount);
@@ -351,10 +358,10 @@ void bench_crossvat_window(int window, std::int64_t warm, std::int64_t min_total
   Pair p;
   double rate = p.in_client([&](Ref<Node> e) { return window_run(std::move(e), window, warm); });
   if (window == 1024) {
-    AllocCounter count;
-    constexpr std::int64_t kCounted = 20'000;
+    AllocCounter counter;
+    const std::int64_t kCounted = scaled(20'000, 2'048);
     p.in_client([&](Ref<Node> e) { return window_run(std::move(e), window, kCounted); });
-    double per_call = static_cast<double>(count.count()) / kCounted;
+    double per_call = static_cast<double>(counter.count()) / kCounted;
     progress("crossvat.window%d: %.2f allocations per call (both vats)", window, per_call);
     emit("crossvat.allocs_per_call", per_call, "allocs");
   }
@@ -365,7 +372,7 @@ void bench_crossvat_window(int window, std::int64_t warm, std::int64_t min_total
 }
 
 void bench_crossvat_chain(bool pipelined) {
-  constexpr int kWarm = 100, kCount = 1'000;
+  const auto kWarm = scaled(100, 5), kCount = scaled(1'000, 20);
   Pair p;
   std::vector<double> lat;
   lat.reserve(kCount);
@@ -389,9 +396,15 @@ const std::vector<Workload>& workloads() {
       {{"local.chain10_awaited_us"}, [] { bench_local_chain(false); }},
       {{"crossvat.rtt_p50_us", "crossvat.rtt_p99_us"}, bench_crossvat_rtt},
       {{"crossvat.window1_calls_per_s"},
-       [] { bench_crossvat_window(1, 2'000, 10'000, 200'000, 1.5, "crossvat.window1_calls_per_s"); }},
+       [] {
+         bench_crossvat_window(1, scaled(2'000, 100), scaled(10'000, 200), scaled(200'000, 200), 1.5,
+                               "crossvat.window1_calls_per_s");
+       }},
       {{"crossvat.window1024_calls_per_s", "crossvat.allocs_per_call"},
-       [] { bench_crossvat_window(1024, 50'000, 200'000, 2'000'000, 3.0, "crossvat.window1024_calls_per_s"); }},
+       [] {
+         bench_crossvat_window(1024, scaled(50'000, 2'048), scaled(200'000, 4'096), scaled(2'000'000, 4'096), 3.0,
+                               "crossvat.window1024_calls_per_s");
+       }},
       {{"crossvat.chain10_pipelined_us"}, [] { bench_crossvat_chain(true); }},
       {{"crossvat.chain10_awaited_us"}, [] { bench_crossvat_chain(false); }},
   };

@@ -12,7 +12,7 @@ namespace {
 
 // Frees an entry on its home thread (or here, once the home vat was released
 // and the entry's target is gone with it).
-class ReleaseTurn final : public Turn {
+class ReleaseTurn final : public CrossThreadTurn {
  public:
   explicit ReleaseTurn(ExportEntry* e) : e_(e) {}
   ~ReleaseTurn() override {
@@ -38,7 +38,7 @@ TransitRef own(ExportEntry* e) {
 }
 
 // The answer to a call, on its way back to the calling vat.
-class ReplyTurn final : public Turn {
+class ReplyTurn final : public CrossThreadTurn {
  public:
   ReplyTurn(std::uint32_t slot, Value v) : slot_(slot), ok_(true), value_(std::move(v)) {}
   ReplyTurn(std::uint32_t slot, Error e) : slot_(slot), ok_(false), error_(std::move(e)) {}
@@ -91,7 +91,7 @@ class ReplyListener final : public Listener {
 // A call travelling to the target's vat. It is routed the moment it arrives
 // (not queued as a turn), so calls through one reference keep their order even
 // when some reach their target through a resolved promise.
-class CallTurn final : public Turn {
+class CallTurn final : public CrossThreadTurn {
  public:
   CallTurn(TransitRef target, std::string method, std::vector<Value> args, std::shared_ptr<VatCore> reply_to,
            std::uint32_t slot, TransitRef answer)

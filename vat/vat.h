@@ -55,7 +55,7 @@ class VatCore;
 struct VatImpl;
 
 template <class F>
-class FnTurn final : public Turn {
+class FnTurn final : public CrossThreadTurn {
  public:
   explicit FnTurn(F f) : f_(std::move(f)) {}
   void run() override { f_(); }

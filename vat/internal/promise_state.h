@@ -21,8 +21,10 @@ class Listener : public Turn {
   virtual void settled(PromiseBase& p);
 };
 
-class PromiseBase : public Handler {
+class PromiseBase : public Handler, public Pooled {
  public:
+  using Pooled::operator new;
+  using Pooled::operator delete;
   enum class Status : unsigned char { pending, fulfilled, broken };
 
   explicit PromiseBase(Vat* home) : Handler(home) {}

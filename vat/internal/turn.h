@@ -6,9 +6,11 @@
 
 #include <cstddef>
 
+#include "vat/internal/pool.h"
+
 namespace vatic::detail {
 
-class Turn {
+class Turn : public Pooled {
  public:
   Turn() = default;
   Turn(const Turn&) = delete;
@@ -26,6 +28,15 @@ class Turn {
   virtual void arrive();
 
   Turn* next_ = nullptr;
+};
+
+// A turn made on one thread and freed on another (calls, replies, releases,
+// posted functions). It bypasses the per-thread pool: blocks that always
+// migrate one way would drain one thread's lists and overfill the other's.
+class CrossThreadTurn : public Turn {
+ public:
+  static void* operator new(std::size_t n) { return ::operator new(n); }
+  static void operator delete(void* p) noexcept { ::operator delete(p); }
 };
 
 // FIFO of turns, single-threaded.
