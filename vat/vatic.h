@@ -11,6 +11,7 @@
 #include "vat/ref.h"
 #include "vat/task.h"
 #include "vat/timer.h"
+#include "vat/simulation.h"
 #include "vat/value.h"
 #include "vat/vat.h"
 #include "vat/vat_group.h"
