@@ -4,34 +4,28 @@
 
 namespace vatic::detail {
 
+// The wake-up happens under the lock: once release() cleared the waker, the
+// vat (and the io_context a waker posts to) may be gone.
 bool VatCore::push(Turn* t) {
-  Waker* wake = nullptr;
-  {
-    std::lock_guard lock(mu_);
-    if (closed_) return false;
-    inbox_.push(t);
-    if (!wake_pending_) {
-      wake_pending_ = true;
-      wake = waker_;
-    }
-  }
-  if (wake) wake->wake();
+  std::lock_guard lock(mu_);
+  if (closed_) return false;
+  enqueue_locked(t);
   return true;
 }
 
 bool VatCore::push_cleanup(Turn* t) {
-  Waker* wake = nullptr;
-  {
-    std::lock_guard lock(mu_);
-    if (released_) return false;
-    inbox_.push(t);
-    if (!wake_pending_ && !closed_) {
-      wake_pending_ = true;
-      wake = waker_;
-    }
-  }
-  if (wake) wake->wake();
+  std::lock_guard lock(mu_);
+  if (released_) return false;
+  enqueue_locked(t);
   return true;
+}
+
+void VatCore::enqueue_locked(Turn* t) {
+  inbox_.push(t);
+  if (!wake_pending_ && waker_) {
+    wake_pending_ = true;
+    waker_->wake();
+  }
 }
 
 void VatCore::set_waker(Waker* w) {

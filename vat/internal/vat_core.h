@@ -55,6 +55,8 @@ class VatCore {
   std::mutex& mutex() noexcept { return mu_; }
 
  private:
+  void enqueue_locked(Turn* t);
+
   const std::string name_;
   mutable std::mutex mu_;
   TurnQueue inbox_;
