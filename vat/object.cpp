@@ -1,5 +1,7 @@
 #include "vat/object.h"
 
+#include <utility>
+
 #include <fmt/format.h>
 
 #include "vat/vat.h"
@@ -10,10 +12,12 @@ namespace detail {
 namespace {
 thread_local Vat* t_constructing = nullptr;
 
-Vat* constructing_vat() {
+// Consumed by the first Object constructed under the scope: the one make<T>
+// builds. Objects built directly inside its constructor find no scope.
+Vat* take_constructing_vat() {
   if (!t_constructing)
     throw std::logic_error("vatic::Object subclasses are made with vat.make<T>(...), never directly");
-  return t_constructing;
+  return std::exchange(t_constructing, nullptr);
 }
 }  // namespace
 
@@ -31,7 +35,7 @@ void object_born(Vat& v) noexcept;
 void object_died(Vat& v) noexcept;
 }  // namespace detail
 
-Object::Object() : Handler(detail::constructing_vat()) { detail::object_born(*home()); }
+Object::Object() : Handler(detail::take_constructing_vat()) { detail::object_born(*home()); }
 
 Object::~Object() { detail::object_died(*home()); }
 

@@ -7,11 +7,6 @@
 
 namespace vatic::detail {
 
-namespace {
-// The method a far vat sends to a promise it imported, to learn its outcome.
-constexpr std::string_view kWhenResolved = "__whenResolved";
-}  // namespace
-
 void Listener::settled(PromiseBase& p) { schedule(p.home(), this); }
 
 PromiseBase::~PromiseBase() {
@@ -21,7 +16,7 @@ PromiseBase::~PromiseBase() {
 }
 
 void PromiseBase::deliver(MessagePtr m) {
-  if (m->method() == kWhenResolved) {
+  if (m->asks_when_resolved()) {
     m->take_result()->follow(Ptr<PromiseBase>(this));
     return;
   }
@@ -30,9 +25,8 @@ void PromiseBase::deliver(MessagePtr m) {
     case Status::pending: queued_.push(m.release()); return;
     case Status::broken: break_message(std::move(m), error_); return;
     case Status::fulfilled: {
-      Error e{ErrorKind::failed,
-              fmt::format("method {} sent to a promise that resolved to data, not a reference", m->method())};
-      break_message(std::move(m), e);
+      break_message(std::move(m),
+                    Error{ErrorKind::failed, "message sent to a promise that resolved to data, not a reference"});
       return;
     }
   }

@@ -26,7 +26,7 @@ void settle_from(PromiseState<S>& out, F&& f);  // task.h
 
 template <class T>
 Ptr<PromiseState<Slot<T>>> new_state(Vat* home) {
-  return make_ptr<PromiseState<Slot<T>>>(home ? home : current_vat());
+  return make_ptr<PromiseState<Slot<T>>>(home ? home : require_current_vat("a promise"));
 }
 
 // Resumes a coroutine in a new turn; destroys it if the vat goes away first.

@@ -35,7 +35,7 @@ class Ref {
   requires std::is_base_of_v<T, U> Ref(const Ref<U>& o) : h_(o.h_) {}
 
   explicit operator bool() const noexcept { return static_cast<bool>(h_); }
-  RefKind kind() const noexcept { return h_->kind(); }
+  RefKind kind() const noexcept { return h_ ? h_->kind() : RefKind::broken; }
   bool is_near() const noexcept { return h_ && h_->kind() == detail::RefKind::near; }
 
   // Eventual send: queues the message and returns its promise at once. Messages
@@ -141,7 +141,7 @@ struct Codec<Promise<T>> {
     if (detail::PromiseBase* local = h->as_promise()) {
       out->follow(detail::Ptr<detail::PromiseBase>(local));
     } else {
-      out->follow(detail::send_by_name(*h, "__whenResolved", {}).state());
+      out->follow(detail::send_by_name(*h, std::string(detail::kWhenResolved), {}).state());
     }
     return Promise<T>(std::move(out));
   }

@@ -27,8 +27,6 @@ struct TaskReturn<Unit> {
   void return_void() { state->fulfill(Unit{}); }
 };
 
-Vat* require_current_vat(const char* what);
-
 }  // namespace detail
 
 template <class T>
@@ -38,6 +36,10 @@ class Task {
 
   struct promise_type : detail::TaskReturn<detail::Slot<T>> {
     promise_type() { this->state = detail::make_ptr<State>(detail::require_current_vat("a Task")); }
+    // A frame destroyed while suspended (its vat went away) breaks the task's promise.
+    ~promise_type() {
+      if (this->state->pending()) this->state->break_with(detail::abandoned_error(this->state->home()));
+    }
     Task get_return_object() { return Task(this->state); }
     std::suspend_never initial_suspend() noexcept { return {}; }
     std::suspend_never final_suspend() noexcept { return {}; }

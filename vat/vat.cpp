@@ -27,7 +27,8 @@ class TimerTurn final : public Turn {
   explicit TimerTurn(Ptr<TimerState> s) : s_(std::move(s)) {}
   void run() override {
     if (s_->cancelled || !s_->fn) return;
-    auto f = s_->fn;  // the callback may cancel (and clear) its own timer
+    auto f = s_->fn;                                    // the callback may cancel (and clear) its own timer
+    if (s_->period.count() == 0) s_->cancelled = true;  // one-shot: done
     f();
   }
 
@@ -147,7 +148,9 @@ bool VatImpl::fire_due_timers() {
     timers.pop();
     if (slot.state->cancelled) continue;
     if (slot.state->period.count() > 0) {
-      slot.state->due = std::max(slot.due + slot.state->period, now);
+      // Fell behind: skip the missed ticks (one firing now), keep the phase.
+      Duration period = slot.state->period;
+      slot.state->due = slot.due + period * ((now - slot.due) / period + 1);
       timers.push(TimerSlot{slot.state->due, timer_seq++, slot.state});
     }
     schedule(self, new TimerTurn(slot.state));

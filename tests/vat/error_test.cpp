@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "tests/vat/test_objects.h"
+
 namespace vatic {
 namespace {
 

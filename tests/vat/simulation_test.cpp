@@ -10,7 +10,7 @@
 
 using namespace std::chrono_literals;
 
-namespace {
+namespace sim_test {
 
 class Log : public vatic::Object {
  public:
@@ -47,7 +47,9 @@ std::vector<std::string> run_once() {
   return log.call<&Log::get>();
 }
 
-}  // namespace
+}  // namespace sim_test
+
+using namespace sim_test;
 
 TEST(Simulation, ManyVatsInOneThreadFollowTheManualClock) {
   auto entries = run_once();

@@ -66,8 +66,13 @@ using HandlerPtr = Ptr<Handler>;
 
 class Message : public Turn {
  public:
-  // The method's name as the target's method table spells it.
+  // The method's name as the target's method table spells it. May throw for a
+  // typed send of a method its class does not list.
   virtual std::string_view method() const = 0;
+
+  // Whether this is the internal request for a promise's outcome, which a
+  // promise answers itself instead of pipelining it.
+  virtual bool asks_when_resolved() const noexcept { return false; }
 
   // Runs the method on a near object. Exceptions break the result.
   virtual void invoke(Object& target) = 0;
@@ -105,6 +110,9 @@ Vat* current_vat() noexcept;
 // Queues `t` as a turn of `v` (v's thread only). A vat that is being released
 // destroys the turn instead of running it.
 void schedule(Vat* v, Turn* t);
+
+// The current vat; throws std::logic_error naming `what` outside any turn.
+Vat* require_current_vat(const char* what);
 
 // The error a promise breaks with when its resolver is dropped unsettled:
 // `disconnected` while its vat is being torn down, else `failed`.

@@ -15,6 +15,11 @@
 #include "vat/object.h"
 #include "vat/promise.h"
 
+// GCC warns (-Wsubobject-linkage) when these templates are instantiated with
+// methods of classes in an anonymous namespace, a common and harmless case.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsubobject-linkage"
+
 namespace vatic::detail {
 
 // The name of method M in its class's table (looked up once, then cached:
@@ -83,12 +88,16 @@ class TypedMessage final : public MessageWithResult<Slot<method_result_t<M>>> {
   Args args_;
 };
 
+// The method a vat sends to a promise it imported, to learn its outcome.
+inline constexpr std::string_view kWhenResolved = "__whenResolved";
+
 class DynamicMessage final : public MessageWithResult<Value> {
  public:
   DynamicMessage(Ptr<PromiseState<Value>> r, std::string method, std::vector<Value> args)
       : MessageWithResult<Value>(std::move(r)), method_(std::move(method)), args_(std::move(args)) {}
 
   std::string_view method() const override { return method_; }
+  bool asks_when_resolved() const noexcept override { return method_ == kWhenResolved; }
   void invoke(Object& target) override;
   std::vector<Value> take_args() override { return std::move(args_); }
 
@@ -127,3 +136,5 @@ Promise<method_result_t<M>> send_to(Handler& target, A&&... args) {
 Promise<Value> send_by_name(Handler& target, std::string method, std::vector<Value> args);
 
 }  // namespace vatic::detail
+
+#pragma GCC diagnostic pop
