@@ -6,6 +6,7 @@
 // a turn that becomes the broken result of the call.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <map>
@@ -67,7 +68,14 @@ struct Codec<I, std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, boo
 template <class F>
 struct Codec<F, std::enable_if_t<std::is_floating_point_v<F>>> {
   static Value encode(F f) { return Value(static_cast<double>(f)); }
-  static F decode(const Value& v) { return static_cast<F>(v.as_double()); }
+  static F decode(const Value& v) {
+    double d = v.as_double();
+    if constexpr (!std::is_same_v<F, double>) {
+      if (std::isfinite(d) && (d < std::numeric_limits<F>::lowest() || d > std::numeric_limits<F>::max()))
+        throw_error(ErrorKind::failed, fmt::format("number {} out of range", d));
+    }
+    return static_cast<F>(d);
+  }
 };
 
 template <>

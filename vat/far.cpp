@@ -169,7 +169,9 @@ TransitRef export_handler(HandlerPtr target) {
   e->home = target->home()->impl().core;
   e->identity = target->identity();
   e->promise = target->kind() == RefKind::promise;
-  e->target = std::move(target);
+  // A vat being released exports dead entries: whatever it hands out now (say,
+  // from a destructor) must not keep an object alive past the vat.
+  if (!target->home()->impl().releasing) e->target = std::move(target);
   return own(e);
 }
 

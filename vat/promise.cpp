@@ -1,18 +1,123 @@
 #include "vat/promise.h"
 
+#include <deque>
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "vat/internal/message.h"
+#include "vat/internal/vat_impl.h"
 #include "vat/vat.h"
 
 namespace vatic::detail {
 
 void Listener::settled(PromiseBase& p) { schedule(p.home(), this); }
 
+namespace {
+
+// Chains of promises (each following the next) can be long; settling,
+// delivering through and destroying them runs in loops, not recursion, so no
+// chain length can overflow the stack.
+thread_local std::vector<HandlerPtr> t_graveyard;
+thread_local bool t_burying = false;
+
+// Drops `h` after any drop already in progress finishes.
+void bury(HandlerPtr h) {
+  t_graveyard.push_back(std::move(h));
+  if (t_burying) return;
+  t_burying = true;
+  while (!t_graveyard.empty()) {
+    HandlerPtr last = std::move(t_graveyard.back());
+    t_graveyard.pop_back();
+    last.reset();
+  }
+  t_burying = false;
+}
+
+struct Settlement {
+  Ptr<PromiseBase> follower;
+  Ptr<PromiseBase> source;  // null when the source was being destroyed
+  Error error;              // the source's error in that case
+};
+thread_local std::deque<Settlement> t_settlements;
+thread_local bool t_settling = false;
+
+void settle_followers() {
+  if (t_settling) return;
+  t_settling = true;
+  while (!t_settlements.empty()) {
+    Settlement s = std::move(t_settlements.front());
+    t_settlements.pop_front();
+    if (s.source) {
+      s.follower->copy_outcome_from_public(*s.source);
+    } else {
+      s.follower->break_with(std::move(s.error));
+    }
+  }
+  t_settling = false;
+}
+
+// Settles the follower when the followed promise settles.
+class FollowListener final : public Listener {
+ public:
+  explicit FollowListener(Ptr<PromiseBase> follower) : follower_(std::move(follower)) {}
+  void settled(PromiseBase& p) override {
+    // A promise being destroyed (count zero) must not be revived by a Ptr.
+    if (p.ref_count() == 0) {
+      t_settlements.push_back(Settlement{std::move(follower_), nullptr, p.error()});
+    } else {
+      t_settlements.push_back(Settlement{std::move(follower_), Ptr<PromiseBase>(&p), {}});
+    }
+    delete this;
+    settle_followers();
+  }
+  void run() override {}
+
+ private:
+  Ptr<PromiseBase> follower_;
+};
+
+constexpr int kMaxChainWalk = 1 << 20;
+
+// Holds a handler until a promise settles (or its vat is released).
+class KeepAlive final : public Listener, KeepAliveLink {
+ public:
+  explicit KeepAlive(HandlerPtr h) {
+    KeepAliveLink& head = h->home()->impl().kept;
+    held = std::move(h);
+    prev = &head;
+    next = head.next;
+    head.next->prev = this;
+    head.next = this;
+  }
+  ~KeepAlive() override {
+    prev->next = next;
+    next->prev = prev;
+  }
+  void settled(PromiseBase&) override { delete this; }
+  void run() override {}
+};
+
+}  // namespace
+
 PromiseBase::~PromiseBase() {
   // Nobody can settle us any more; whatever still waits (inline listeners that
   // do not hold us: followers, replies to other vats) learns why.
   if (pending() && (!listeners_.empty() || !queued_.empty())) settle_broken(abandoned_error(home()));
+  if (forward_) bury(std::move(forward_));
+}
+
+Error PromiseBase::cycle_error() {
+  return Error{ErrorKind::failed, "promise resolved to itself (a cycle of promises)"};
+}
+
+bool PromiseBase::leads_back(Handler* h) const noexcept {
+  for (int steps = 0; h; ++steps) {
+    if (h == this || steps > kMaxChainWalk) return true;
+    PromiseBase* p = h->as_promise();
+    h = p ? p->forward() : nullptr;
+  }
+  return false;
 }
 
 void PromiseBase::deliver(MessagePtr m) {
@@ -20,7 +125,12 @@ void PromiseBase::deliver(MessagePtr m) {
     m->take_result()->follow(Ptr<PromiseBase>(this));
     return;
   }
-  if (forward_) return forward_->deliver(std::move(m));
+  if (forward_) {
+    // Deliver to the end of the forwarding chain in one step.
+    Handler* h = forward_.get();
+    for (PromiseBase* p = h->as_promise(); p && p->forward_; p = h->as_promise()) h = p->forward_.get();
+    return h->deliver(std::move(m));
+  }
   switch (status_) {
     case Status::pending: queued_.push(m.release()); return;
     case Status::broken: break_message(std::move(m), error_); return;
@@ -79,31 +189,9 @@ void PromiseBase::forward_to(HandlerPtr h) {
   while (Turn* t = queued_.pop()) forward_->deliver(MessagePtr(static_cast<Message*>(t)));
 }
 
-namespace {
-class FollowListener final : public Listener {
- public:
-  explicit FollowListener(Ptr<PromiseBase> follower) : follower_(std::move(follower)) {}
-  void settled(PromiseBase& p) override {
-    follower_->copy_outcome_from_public(p);
-    delete this;
-  }
-  void run() override {}
-
- private:
-  Ptr<PromiseBase> follower_;
-};
-}  // namespace
-
 void PromiseBase::follow(Ptr<PromiseBase> other) {
   if (!pending()) return;
-  for (Handler* h = other.get(); h;) {
-    if (h == this) {
-      break_with(Error{ErrorKind::failed, "promise resolved to itself (a cycle of promises)"});
-      return;
-    }
-    PromiseBase* p = h->as_promise();
-    h = p ? p->forward() : nullptr;
-  }
+  if (leads_back(other.get())) return break_with(cycle_error());
   forward_to(other);
   other->listen(new FollowListener(Ptr<PromiseBase>(this)));
 }
@@ -115,6 +203,9 @@ void Message::run() {
     return;
   }
   invoke(*o);
+  // A method still working (a suspended Task, a pending Promise it returned)
+  // may resume on `this`: keep the object alive until its result settles.
+  if (result_->pending()) result_->listen(new KeepAlive(std::move(target_)));
   // Whatever settles the result now (a value, a followed promise, a task) owns it.
   result_.reset();
 }

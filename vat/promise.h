@@ -196,13 +196,19 @@ class Resolver {
 
   bool pending() const noexcept { return s_ && s_->pending(); }
 
+  // Each of these uses the resolver up: later calls do nothing, so the value a
+  // promise settles with and the target its pipelined sends went to agree.
   template <class V = detail::Slot<T>>
   void resolve(V v = {}) {
-    s_->fulfill(std::move(v));
+    if (auto s = std::move(s_)) s->fulfill(std::move(v));
   }
   // Settles as `p` settles (and forwards pipelined sends to it).
-  void resolve(Promise<T> p) { s_->follow(p.state()); }
-  void reject(Error e) { s_->break_with(std::move(e)); }
+  void resolve(Promise<T> p) {
+    if (auto s = std::move(s_)) s->follow(p.state());
+  }
+  void reject(Error e) {
+    if (auto s = std::move(s_)) s->break_with(std::move(e));
+  }
 
  private:
   void abandon() noexcept {

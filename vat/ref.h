@@ -140,6 +140,8 @@ struct Codec<Promise<T>> {
     auto out = detail::new_state<T>(nullptr);
     if (detail::PromiseBase* local = h->as_promise()) {
       out->follow(detail::Ptr<detail::PromiseBase>(local));
+    } else if (h->kind() != detail::RefKind::promise) {
+      out->settle_from_value(v);  // a plain reference stands for a settled promise
     } else {
       out->follow(detail::send_by_name(*h, std::string(detail::kWhenResolved), {}).state());
     }

@@ -75,6 +75,7 @@ VatImpl::VatImpl(Vat* s, VatOptions o)
       batch(o.turns_per_batch ? o.turns_per_batch : 1),
       core(std::make_shared<VatCore>(name)) {
   core->set_waker(this);
+  kept.prev = kept.next = &kept;
 }
 
 void VatImpl::wake() {
@@ -277,8 +278,11 @@ void Vat::release() {
     detail::TurnQueue inbox;
     std::vector<detail::HandlerHold> targets;
     im.core->release(inbox, targets);
+    im.core->wait_for_wakes();
     inbox.clear();
     im.local.clear();
+    for (detail::KeepAliveLink* l = im.kept.next; l != &im.kept; l = l->next)
+      if (l->held) targets.push_back(detail::HandlerHold{std::move(l->held)});
     targets.clear();
     auto questions = std::move(im.questions);
     im.questions.clear();

@@ -1,31 +1,48 @@
 #include "vat/internal/vat_core.h"
 
+#include <thread>
+
 #include "vat/internal/far.h"
 
 namespace vatic::detail {
 
-// The wake-up happens under the lock: once release() cleared the waker, the
-// vat (and the io_context a waker posts to) may be gone.
+// The wake-up happens after unlocking (a woken thread would otherwise block on
+// our lock at once); release() waits for wake-ups in flight before the waker
+// (and the io_context it posts to) may go away.
 bool VatCore::push(Turn* t) {
-  std::lock_guard lock(mu_);
-  if (closed_) return false;
-  enqueue_locked(t);
+  Waker* w = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return false;
+    w = enqueue_locked(t);
+  }
+  finish_wake(w);
   return true;
 }
 
 bool VatCore::push_cleanup(Turn* t) {
-  std::lock_guard lock(mu_);
-  if (released_) return false;
-  enqueue_locked(t);
+  Waker* w = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    if (released_) return false;
+    w = enqueue_locked(t);
+  }
+  finish_wake(w);
   return true;
 }
 
-void VatCore::enqueue_locked(Turn* t) {
+Waker* VatCore::enqueue_locked(Turn* t) {
   inbox_.push(t);
-  if (!wake_pending_ && waker_) {
-    wake_pending_ = true;
-    waker_->wake();
-  }
+  if (wake_pending_ || !waker_) return nullptr;
+  wake_pending_ = true;
+  wakes_in_flight_.fetch_add(1, std::memory_order_relaxed);
+  return waker_;
+}
+
+void VatCore::finish_wake(Waker* w) {
+  if (!w) return;
+  w->wake();
+  wakes_in_flight_.fetch_sub(1, std::memory_order_release);
 }
 
 void VatCore::set_waker(Waker* w) {
@@ -66,6 +83,10 @@ void VatCore::release(TurnQueue& inbox, std::vector<HandlerHold>& targets) {
     e = next;
   }
   entries_ = nullptr;
+}
+
+void VatCore::wait_for_wakes() const {
+  while (wakes_in_flight_.load(std::memory_order_acquire) != 0) std::this_thread::yield();
 }
 
 void VatCore::link(ExportEntry* e) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tests/vat/test_objects.h"
+#include "vat/simulation.h"
 
 namespace vatic {
 namespace {
@@ -467,6 +468,101 @@ TEST(FarRelease, StandaloneVatsReleaseDeterministically) {
   p.reset();
   test::pump({&a, &b});
   EXPECT_EQ(a.live_objects(), 0u);
+}
+
+// --- Found in review.
+
+class Sayer : public Object {
+ public:
+  Sayer(Ref<Peer> peer, Ref<Counter> mine) : peer_(std::move(peer)), mine_(std::move(mine)) {}
+  ~Sayer() override { peer_.send<&Peer::adopt>(mine_); }  // hands its counter on as it goes
+  int ping() { return 1; }
+  VATIC_METHODS(Sayer, ping)
+
+ private:
+  Ref<Peer> peer_;
+  Ref<Counter> mine_;
+};
+
+TEST(FarRelease, AReferenceExportedWhileItsVatIsReleasedIsDeadNotImmortal) {
+  auto a = std::make_unique<Vat>(VatOptions{.name = "a"});
+  Vat b(VatOptions{.name = "b"});
+  auto peer = b.make<Peer>();
+  auto pp = portable(peer);
+  Portable<Sayer> ps;
+  a->post([&] { ps = portable(a->make<Sayer>(pp.take(), a->make<Counter>(6))); });
+  a->run_until_idle();
+  a->release();  // ~Sayer exports a's Counter to b during the release
+  EXPECT_EQ(a->live_objects(), 0u);
+  b.run_until_idle();
+  ps = {};
+  a.reset();
+  Promise<std::int64_t> got;
+  b.post([&] { got = peer.call<&Peer::poke>(1); });
+  b.run_until_idle();
+  ASSERT_TRUE(got.is_broken());
+  EXPECT_EQ(got.error().kind, ErrorKind::disconnected);
+  b.post([&] { peer.call<&Peer::drop>(); });
+  b.run_until_idle();
+}
+
+class Taker : public Object {
+ public:
+  Task<std::int64_t> get_via(Promise<Ref<Counter>> p) {
+    Ref<Counter> c = co_await p;
+    co_return co_await c.send<&Counter::get>();
+  }
+  VATIC_METHODS(Taker, get_via)
+};
+
+TEST(FarPromise, APlainReferenceStandsForASettledPromiseParameter) {
+  Simulation sim(2);
+  auto t = portable(sim[0].make<Taker>());
+  auto c = portable(sim[1].make<Counter>(7));
+  Promise<Value> r;
+  sim[1].post([&] { r = t.take().send("get_via", c.take()); });
+  sim.run_until_idle();
+  ASSERT_FALSE(r.pending());
+  EXPECT_EQ(r.value().as_int(), 7);
+}
+
+class Box : public Object {
+ public:
+  Box() {
+    auto [p, r] = make_promise<Value>();
+    p_ = p;
+    r_ = std::move(r);
+  }
+  Value handle() const { return to_value(p_); }
+  void put(Value v) { r_.resolve(std::move(v)); }
+  VATIC_METHODS(Box, handle, put)
+
+ private:
+  Promise<Value> p_;
+  Resolver<Value> r_;
+};
+
+TEST(FarPromise, APeerCannotMakeAPromiseForwardToItself) {
+  Simulation sim(2);
+  Portable<Box> b;
+  sim[0].post([&] { b = portable(sim[0].make<Box>()); });
+  sim.run_until_idle();
+  Promise<std::int64_t> sent;
+  sim[1].post([&] {
+    Ref<Box> box = b.take();
+    box.send("handle").then([box, &sent](const Value& h) {
+      box.send("put", h);  // resolve the box's promise with itself
+      sent = from_value<Ref<Counter>>(h).send<&Counter::get>();
+    });
+  });
+  sim.run_until_idle();
+  ASSERT_TRUE(sent.is_broken());
+  EXPECT_EQ(sent.error().kind, ErrorKind::failed);
+  // The vat that was attacked still serves.
+  Promise<Value> again;
+  sim[1].post([&] { again = b.take().send("handle"); });
+  sim.run_until_idle();
+  EXPECT_FALSE(again.pending());
 }
 
 }  // namespace

@@ -268,5 +268,18 @@ TEST(TypedSend, AnUnlistedMethodThroughALocalPromiseReachesTheNearTarget) {
   EXPECT_EQ(vat.wait(*sent), 42);
 }
 
+TEST(Object, StaysAliveWhileOneOfItsTaskMethodsIsSuspended) {
+  Vat vat;
+  Promise<std::int64_t> p;
+  vat.post([&] {
+    auto c = vat.make<test::Counter>(1);
+    p = c.send<&test::Counter::inc_twice>(1);
+  });  // the only reference dies with this turn; the method is still working
+  vat.run_until_idle();
+  ASSERT_FALSE(p.pending());
+  EXPECT_EQ(p.value(), 3);
+  EXPECT_EQ(vat.live_objects(), 0u);
+}
+
 }  // namespace
 }  // namespace vatic

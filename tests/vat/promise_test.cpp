@@ -462,5 +462,79 @@ RC_GTEST_PROP(Promise, ThenChainsComputeLikeDirectCalls, (std::vector<std::int32
   RC_ASSERT(got == expected);
 }
 
+// --- Found in review: each of these crashed, hung or misbehaved once.
+
+TEST(Resolver, ASecondResolveIsIgnoredSoValueAndPipelineAgree) {
+  Vat vat;
+  auto c1 = vat.make<Counter>(100);
+  auto c2 = vat.make<Counter>(200);
+  Promise<std::int64_t> sent;
+  Promise<Ref<Counter>> p;
+  Resolver<Ref<Counter>> inner_r;
+  vat.post([&] {
+    auto [pp, r] = make_promise<Ref<Counter>>();
+    auto [inner, ri] = make_promise<Ref<Counter>>();
+    p = pp;
+    r.resolve(inner);
+    r.resolve(c2);  // ignored: r was used up by the first resolve
+    sent = p.send<&Counter::inc>(1);
+    ri.resolve(c1);
+  });
+  vat.run_until_idle();
+  EXPECT_TRUE(p.value() == c1);
+  EXPECT_EQ(sent.value(), 101);
+}
+
+TEST(Resolver, ResolvingWithAPromiseIsNotAbandonment) {
+  Vat vat;
+  Promise<std::int64_t> p;
+  Resolver<std::int64_t> keep;
+  vat.post([&] {
+    auto [outer, r] = make_promise<std::int64_t>();
+    auto [inner, ri] = make_promise<std::int64_t>();
+    p = outer;
+    r.resolve(inner);  // r is dropped at the end of this turn: p must keep following
+    keep = std::move(ri);
+  });
+  vat.run_until_idle();
+  EXPECT_TRUE(p.pending());
+  vat.post([&] { keep.resolve(5); });
+  vat.run_until_idle();
+  EXPECT_EQ(p.value(), 5);
+}
+
+Promise<std::int64_t> countdown(std::int64_t n) {
+  if (n == 0) return Promise<std::int64_t>::resolved(0);
+  return Promise<void>::resolved().then([n] { return countdown(n - 1); });
+}
+
+TEST(Promise, AChainOfAHundredThousandFollowersSettlesWithoutDeepRecursion) {
+  Vat vat;
+  Promise<std::int64_t> out;
+  vat.post([&] { out = countdown(100'000); });
+  vat.run_until_idle();
+  EXPECT_EQ(out.value(), 0);
+  out = {};  // and the chain is destroyed without recursion too
+}
+
+TEST(Promise, FulfilledWithAReferenceToItselfBreaksInsteadOfLooping) {
+  Vat vat;
+  Promise<Value> p;
+  Promise<Value> q;
+  vat.post([&] {
+    auto [pp, r] = make_promise<Value>();
+    p = pp;
+    r.resolve(to_value(pp));
+    auto [qq, rq] = make_promise<Value>();
+    q = qq;
+    rq.resolve(pp);
+  });
+  vat.run_until_idle();
+  ASSERT_TRUE(p.is_broken());
+  EXPECT_EQ(p.error().kind, ErrorKind::failed);
+  ASSERT_TRUE(q.is_broken());
+  EXPECT_EQ(q.error(), p.error());
+}
+
 }  // namespace
 }  // namespace vatic

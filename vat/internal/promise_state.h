@@ -63,6 +63,10 @@ class PromiseBase : public Handler, public Pooled {
   void follow(Ptr<PromiseBase> other);
   void copy_outcome_from_public(PromiseBase& other) { copy_outcome_from(other); }
 
+  // Whether following `h` (and whatever it forwards to) reaches this promise.
+  bool leads_back(Handler* h) const noexcept;
+  static Error cycle_error();
+
  protected:
   // Called by the typed state after it stored its value.
   void mark_fulfilled(HandlerPtr pipeline_target);
@@ -101,8 +105,10 @@ class PromiseState final : public PromiseBase {
 
   void fulfill(T v) {
     if (!pending()) return;
+    HandlerPtr target = PipelineTarget<T>::of(v);
+    if (target && leads_back(target.get())) return break_with(cycle_error());
     value_.emplace(std::move(v));
-    mark_fulfilled(PipelineTarget<T>::of(*value_));
+    mark_fulfilled(std::move(target));
   }
   const T& value() const { return *value_; }
   T& value() { return *value_; }

@@ -5,6 +5,7 @@
 // a send into a dead vat fails cleanly instead of touching freed memory.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -52,16 +53,20 @@ class VatCore {
   // Unlinks `e`; returns false if the vat was already released.
   void unlink(ExportEntry* e);
   bool released() const;
+  // Returns once no other thread is inside Waker::wake() (after release()).
+  void wait_for_wakes() const;
   std::mutex& mutex() noexcept { return mu_; }
 
  private:
-  void enqueue_locked(Turn* t);
+  Waker* enqueue_locked(Turn* t);  // the waker to call after unlocking, if any
+  void finish_wake(Waker* w);
 
   const std::string name_;
   mutable std::mutex mu_;
   TurnQueue inbox_;
   Waker* waker_ = nullptr;
   bool wake_pending_ = false;
+  std::atomic<int> wakes_in_flight_{0};
   bool closed_ = false;
   bool released_ = false;
   ExportEntry* entries_ = nullptr;

@@ -26,6 +26,16 @@ struct TimerSlot {
   bool operator>(const TimerSlot& o) const { return due != o.due ? due > o.due : seq > o.seq; }
 };
 
+// An object kept alive while one of its methods is still working (see
+// Message::run). Linked into its vat so that release() can let go of objects
+// that would otherwise keep themselves alive (an object holding the resolver
+// of its own pending answer).
+struct KeepAliveLink {
+  KeepAliveLink* prev = nullptr;
+  KeepAliveLink* next = nullptr;
+  HandlerPtr held;
+};
+
 struct VatImpl final : Waker {
   VatImpl(Vat* self, VatOptions o);
 
@@ -62,6 +72,8 @@ struct VatImpl final : Waker {
   std::uint64_t turns_run = 0;
   std::uint64_t turn_failures = 0;
   std::size_t live_objects = 0;
+
+  KeepAliveLink kept;  // sentinel of a circular list
 
   std::vector<Ptr<PromiseBase>> questions;
   std::vector<std::uint32_t> free_questions;
