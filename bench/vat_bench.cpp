@@ -25,6 +25,9 @@
 #include <string_view>
 #include <vector>
 
+#include <pthread.h>
+#include <sched.h>
+
 #include "vat/vatic.h"
 
 // ---------------------------------------------------------------------------
@@ -122,12 +125,14 @@ bool g_smoke = false;
 // A workload count: `full` normally, `smoke` under --smoke.
 std::int64_t scaled(std::int64_t full, std::int64_t smoke) { return g_smoke ? smoke : full; }
 
-bool wanted(std::string_view metric) {
-  return g_filter.empty() || metric.substr(0, g_filter.size()) == g_filter;
-}
+bool wanted(std::string_view metric) { return g_filter.empty() || metric.substr(0, g_filter.size()) == g_filter; }
 
 void emit(std::string_view metric, double value, std::string_view unit) {
   if (!wanted(metric)) return;
+  if (!std::isfinite(value)) {
+    progress("%.*s is not finite; reported as 0", static_cast<int>(metric.size()), metric.data());
+    value = 0;
+  }
   char num[64];
   if (std::fabs(value) >= 1000)
     std::snprintf(num, sizeof num, "%.0f", value);
@@ -173,7 +178,7 @@ void bench_local_send() {
     vat.post([&c, kBatch] {
       for (std::int64_t i = 0; i < kBatch; ++i) c.send<&Counter::inc>(1);
     });
-    if (vat.run_until_idle() != kBatch + 1) fail("local.send: batch did not run every send");
+    if (vat.run_until_idle() != static_cast<std::size_t>(kBatch + 1)) fail("local.send: batch did not run every send");
   };
   for (std::int64_t i = 0; i < kWarm; i += kBatch) batch();
   std::uint64_t allocs;
@@ -219,7 +224,7 @@ void bench_local_seq() {
   Ref<Node> n = vat.make<Node>();
   std::vector<double> lat;
   lat.reserve(kCount);
-  for (int i = 0; i < kWarm + kCount; ++i) {
+  for (std::int64_t i = 0; i < kWarm + kCount; ++i) {
     auto t0 = BenchClock::now();
     std::int64_t r = vat.wait(n.send<&Node::echo>(i));
     double us = micros_since(t0);
@@ -227,7 +232,7 @@ void bench_local_seq() {
     if (i >= kWarm) lat.push_back(us);
   }
   auto t0 = BenchClock::now();
-  for (int i = 0; i < kCount; ++i)
+  for (std::int64_t i = 0; i < kCount; ++i)
     if (vat.wait(n.send<&Node::echo>(i)) != i) fail("local.seq: echo mismatch");
   double sec = seconds_since(t0);
   emit("local.seq_rtt_p50_us", percentile(lat, 50), "us");
@@ -242,7 +247,7 @@ void bench_local_chain(bool pipelined) {
   Ref<Node> root = vat.make<Node>();
   std::vector<double> lat;
   lat.reserve(kCount);
-  for (int i = 0; i < kWarm + kCount; ++i) {
+  for (std::int64_t i = 0; i < kWarm + kCount; ++i) {
     auto t0 = BenchClock::now();
     std::int64_t r;
     if (pipelined) {
@@ -259,7 +264,8 @@ void bench_local_chain(bool pipelined) {
     if (i >= kWarm) lat.push_back(us);
   }
   vat.run_until_idle();
-  if (vat.live_objects() != 1) progress("local.chain: %zu objects alive after the chains (expected 1)", vat.live_objects());
+  if (vat.live_objects() != 1)
+    progress("local.chain: %zu objects alive after the chains (expected 1)", vat.live_objects());
   emit(pipelined ? "local.chain10_pipelined_us" : "local.chain10_awaited_us", percentile(lat, 50), "us");
 }
 
@@ -268,8 +274,8 @@ void bench_local_chain(bool pipelined) {
 // as coroutines in vat 1 through a far reference.
 
 // Sequential round trips; per-call latencies go to `out` (after `warm`).
-Task<int> rtt_loop(Ref<Node> e, int warm, int count, std::vector<double>* out) {
-  for (int i = 0; i < warm + count; ++i) {
+Task<std::int64_t> rtt_loop(Ref<Node> e, std::int64_t warm, std::int64_t count, std::vector<double>* out) {
+  for (std::int64_t i = 0; i < warm + count; ++i) {
     auto t0 = BenchClock::now();
     std::int64_t r = co_await e.send<&Node::echo>(i);
     double us = micros_since(t0);
@@ -309,9 +315,10 @@ Task<double> window_run(Ref<Node> e, int window, std::int64_t total) {
   co_return static_cast<double>(total) / sec;
 }
 
-Task<int> chain_loop(Ref<Node> root, bool pipelined, int warm, int count, std::vector<double>* out) {
+Task<std::int64_t> chain_loop(Ref<Node> root, bool pipelined, std::int64_t warm, std::int64_t count,
+                              std::vector<double>* out) {
   constexpr int kHops = 10;
-  for (int i = 0; i < warm + count; ++i) {
+  for (std::int64_t i = 0; i < warm + count; ++i) {
     auto t0 = BenchClock::now();
     std::int64_t r;
     if (pipelined) {
@@ -331,9 +338,29 @@ Task<int> chain_loop(Ref<Node> root, bool pipelined, int warm, int count, std::v
 }
 
 // Two vats on two threads and a Node in vat 0, packed for vat 1.
+// Where the two vat threads run. Unpinned, the scheduler decides, and its
+// choice flips between runs: two threads that take turns often share one CPU
+// (a round trip is then two same-CPU wake-ups, ~10 us here), and sometimes sit
+// on two (two cross-CPU wake-ups, ~45 us). The pinned variants are stable.
+enum class Placement { unpinned, split, one_cpu };
+
 struct Pair {
+  explicit Pair(Placement where = Placement::unpinned) {
+    if (where != Placement::unpinned)
+      for (int i = 0; i < 2; ++i) g[i].submit([i, where] { pin_to_cpu(where == Placement::split ? i : 0); }).get();
+    node = g[0].submit([this] { return portable(g[0].make<Node>()); }).get();
+  }
+
+  static void pin_to_cpu(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (int err = pthread_setaffinity_np(pthread_self(), sizeof set, &set))
+      progress("could not pin a vat thread to CPU %d: %s", cpu, std::strerror(err));
+  }
+
   VatGroup g{2, "bench"};
-  Portable<Node> node = g[0].submit([this] { return portable(g[0].make<Node>()); }).get();
+  Portable<Node> node;
 
   template <class F>
   auto in_client(F f) {
@@ -341,32 +368,32 @@ struct Pair {
   }
 };
 
-void bench_crossvat_rtt() {
+void bench_crossvat_rtt(const std::string& prefix, Placement where) {
   const auto kWarm = scaled(2'000, 10), kCount = scaled(20'000, 100);
-  Pair p;
+  Pair p(where);
   std::vector<double> lat;
   lat.reserve(kCount);
   p.in_client([&](Ref<Node> e) { return rtt_loop(std::move(e), kWarm, kCount, &lat); });
-  emit("crossvat.rtt_p50_us", percentile(lat, 50), "us");
-  emit("crossvat.rtt_p99_us", percentile(lat, 99), "us");
+  emit(prefix + "rtt_p50_us", percentile(lat, 50), "us");
+  emit(prefix + "rtt_p99_us", percentile(lat, 99), "us");
 }
 
 // Windowed calls: a warm-up run to calibrate, then a timed run sized to take
 // about `target_s` seconds, within [min_total, max_total] calls.
 void bench_crossvat_window(int window, std::int64_t warm, std::int64_t min_total, std::int64_t max_total,
-                           double target_s, const char* metric) {
-  Pair p;
+                           double target_s, const std::string& metric, Placement where = Placement::unpinned) {
+  Pair p(where);
   double rate = p.in_client([&](Ref<Node> e) { return window_run(std::move(e), window, warm); });
-  if (window == 1024) {
+  if (window == 1024 && where == Placement::unpinned) {
     AllocCounter counter;
     const std::int64_t kCounted = scaled(20'000, 2'048);
     p.in_client([&](Ref<Node> e) { return window_run(std::move(e), window, kCounted); });
     double per_call = static_cast<double>(counter.count()) / kCounted;
-    progress("crossvat.window%d: %.2f allocations per call (both vats)", window, per_call);
+    progress("%s: %.2f allocations per call (both vats)", metric.c_str(), per_call);
     emit("crossvat.allocs_per_call", per_call, "allocs");
   }
   auto total = std::clamp(static_cast<std::int64_t>(rate * target_s), min_total, max_total);
-  progress("crossvat.window%d: warm-up %.0f calls/s, timing %lld calls", window, rate, static_cast<long long>(total));
+  progress("%s: warm-up %.0f calls/s, timing %lld calls", metric.c_str(), rate, static_cast<long long>(total));
   double cps = p.in_client([&](Ref<Node> e) { return window_run(std::move(e), window, total); });
   emit(metric, cps, "calls/s");
 }
@@ -394,7 +421,7 @@ const std::vector<Workload>& workloads() {
       {{"local.seq_rtt_p50_us", "local.seq_calls_per_s"}, bench_local_seq},
       {{"local.chain10_pipelined_us"}, [] { bench_local_chain(true); }},
       {{"local.chain10_awaited_us"}, [] { bench_local_chain(false); }},
-      {{"crossvat.rtt_p50_us", "crossvat.rtt_p99_us"}, bench_crossvat_rtt},
+      {{"crossvat.rtt_p50_us", "crossvat.rtt_p99_us"}, [] { bench_crossvat_rtt("crossvat.", Placement::unpinned); }},
       {{"crossvat.window1_calls_per_s"},
        [] {
          bench_crossvat_window(1, scaled(2'000, 100), scaled(10'000, 200), scaled(200'000, 200), 1.5,
@@ -407,6 +434,21 @@ const std::vector<Workload>& workloads() {
        }},
       {{"crossvat.chain10_pipelined_us"}, [] { bench_crossvat_chain(true); }},
       {{"crossvat.chain10_awaited_us"}, [] { bench_crossvat_chain(false); }},
+      // The same with the vat threads pinned: on two CPUs (split) or both on CPU 0.
+      {{"crossvat.split.rtt_p50_us", "crossvat.split.rtt_p99_us"},
+       [] { bench_crossvat_rtt("crossvat.split.", Placement::split); }},
+      {{"crossvat.split.window1024_calls_per_s"},
+       [] {
+         bench_crossvat_window(1024, scaled(50'000, 2'048), scaled(200'000, 4'096), scaled(2'000'000, 4'096), 2.0,
+                               "crossvat.split.window1024_calls_per_s", Placement::split);
+       }},
+      {{"crossvat.onecpu.rtt_p50_us", "crossvat.onecpu.rtt_p99_us"},
+       [] { bench_crossvat_rtt("crossvat.onecpu.", Placement::one_cpu); }},
+      {{"crossvat.onecpu.window1024_calls_per_s"},
+       [] {
+         bench_crossvat_window(1024, scaled(50'000, 2'048), scaled(200'000, 4'096), scaled(2'000'000, 4'096), 2.0,
+                               "crossvat.onecpu.window1024_calls_per_s", Placement::one_cpu);
+       }},
   };
   return all;
 }
@@ -415,16 +457,21 @@ const std::vector<Workload>& workloads() {
 
 int main(int argc, char** argv) {
   using namespace vat_bench;
-  if (argc > 2 || (argc == 2 && (!std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "--help")))) {
-    std::fprintf(stderr, "usage: %s [--list | METRIC-OR-PREFIX]\n", argv[0]);
-    return argc > 2 ? 2 : 0;
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "--smoke") {
+    g_smoke = true;
+    args.erase(args.begin());
   }
-  if (argc == 2 && !std::strcmp(argv[1], "--list")) {
+  if (args.size() > 1 || (args.size() == 1 && (args[0] == "-h" || args[0] == "--help"))) {
+    std::fprintf(stderr, "usage: %s [--list | [--smoke] [METRIC-OR-PREFIX]]\n", argv[0]);
+    return args.size() > 1 ? 2 : 0;
+  }
+  if (args.size() == 1 && args[0] == "--list") {
     for (const auto& w : workloads())
       for (auto m : w.metrics) std::printf("%.*s\n", static_cast<int>(m.size()), m.data());
     return 0;
   }
-  if (argc == 2) g_filter = argv[1];
+  if (args.size() == 1) g_filter = args[0];
 
   bool any = false;
   auto t0 = BenchClock::now();
