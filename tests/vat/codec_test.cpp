@@ -18,16 +18,7 @@ namespace {
 using test::Point;
 using test::Shape;
 
-template <class F>
-Error thrown(F f) {
-  try {
-    f();
-  } catch (const VatError& e) {
-    return e.error();
-  }
-  ADD_FAILURE() << "did not throw";
-  return {};
-}
+using test::thrown;
 
 template <class T>
 T round_trip(const T& x) {

@@ -37,16 +37,7 @@ using test::pumped;
 using test::pumped_error;
 using test::run_in;
 
-template <class F>
-Error thrown(F f) {
-  try {
-    f();
-  } catch (const VatError& e) {
-    return e.error();
-  }
-  ADD_FAILURE() << "did not throw";
-  return {};
-}
+using test::thrown;
 
 TEST(Ref, EmptyRefIsFalseAndEqualToOtherEmptyRefs) {
   Ref<Counter> a, b;

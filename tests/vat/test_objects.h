@@ -313,4 +313,16 @@ bool eventually(Vat& vat, F pred) {
   return false;
 }
 
+// The Error an expression throws as VatError; fails the test otherwise.
+template <class F>
+Error thrown(F f) {
+  try {
+    f();
+  } catch (const VatError& e) {
+    return e.error();
+  }
+  ADD_FAILURE() << "did not throw";
+  return {};
+}
+
 }  // namespace vatic::test

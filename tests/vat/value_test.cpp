@@ -12,17 +12,7 @@
 namespace vatic {
 namespace {
 
-// The Error an expression throws as VatError; fails the test otherwise.
-template <class F>
-Error thrown(F f) {
-  try {
-    f();
-  } catch (const VatError& e) {
-    return e.error();
-  }
-  ADD_FAILURE() << "did not throw";
-  return {};
-}
+using test::thrown;
 
 TEST(Value, DefaultIsNull) {
   Value v;
