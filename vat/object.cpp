@@ -31,6 +31,14 @@ void wrong_vat(const Handler& h) {
                           h.home()->name(), current_vat()->name()));
 }
 
+void check_outside_use(const Handler& h) {
+  if (h.home()->runs_elsewhere())
+    throw_error(ErrorKind::failed,
+                fmt::format("a reference of vat {} was used outside any turn while the vat runs on its own thread; "
+                            "use vat.submit() or vat.post() to run code there",
+                            h.home()->name()));
+}
+
 void object_born(Vat& v) noexcept;
 void object_died(Vat& v) noexcept;
 }  // namespace detail

@@ -23,6 +23,8 @@ namespace vatic {
 namespace detail {
 struct RefAccess;
 [[noreturn]] void wrong_vat(const Handler& h);
+// Outside any turn: refuses a reference whose vat runs on another thread.
+void check_outside_use(const Handler& h);
 }  // namespace detail
 
 using RefKind = detail::RefKind;
@@ -75,7 +77,10 @@ class Ref {
   detail::Handler& checked() const {
     if (!h_) throw_error(ErrorKind::failed, "send or call on an empty reference");
     Vat* cur = detail::current_vat();
-    if (cur && h_->home() != cur) detail::wrong_vat(*h_);
+    if (!cur)
+      detail::check_outside_use(*h_);
+    else if (h_->home() != cur)
+      detail::wrong_vat(*h_);
     return *h_;
   }
 

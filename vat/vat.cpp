@@ -208,9 +208,16 @@ const std::string& Vat::name() const noexcept { return impl_->name; }
 
 void Vat::run() {
   detail::CurrentScope scope(this);
+  impl_->loop_thread = std::this_thread::get_id();
   auto guard = boost::asio::make_work_guard(impl_->io);
   impl_->io.restart();
   impl_->io.run();
+  impl_->loop_thread = std::thread::id{};
+}
+
+bool Vat::runs_elsewhere() const noexcept {
+  std::thread::id t = impl_->loop_thread.load(std::memory_order_relaxed);
+  return t != std::thread::id{} && t != std::this_thread::get_id();
 }
 
 std::size_t Vat::run_until_idle() {

@@ -138,6 +138,8 @@ class Vat {
   // Refuses new work from outside, lets the loop drain, then makes run() return.
   void stop();
   bool stopping() const noexcept;
+  // Whether run() is active on a thread other than the caller's.
+  bool runs_elsewhere() const noexcept;
   // Runs f as a turn of this vat. False if the vat no longer takes work.
   template <class F>
   bool post(F f) {

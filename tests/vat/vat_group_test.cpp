@@ -188,3 +188,21 @@ TEST(VatGroup, StoppingDrainsWorkThatArrivedBeforeTheGateClosed) {
 
 }  // namespace
 }  // namespace vatic
+
+namespace vatic {
+namespace {
+
+TEST(VatGroup, AReferenceUsedFromOutsideWhileItsVatRunsIsRefused) {
+  VatGroup g(1);
+  // Smuggle a near reference out to this thread (what the check is for).
+  Ref<test::Counter> c = g[0].submit([&] { return g[0].make<test::Counter>(); }).get();
+  EXPECT_TRUE(g[0].runs_elsewhere());
+  Error e = test::thrown([&] { c.send<&test::Counter::inc>(1); });
+  EXPECT_EQ(e.kind, ErrorKind::failed);
+  EXPECT_NE(e.reason.find("submit"), std::string::npos);
+  // Hand it back so it is dropped on its own thread.
+  g[0].submit([r = std::move(c)]() mutable { r = {}; }).get();
+}
+
+}  // namespace
+}  // namespace vatic

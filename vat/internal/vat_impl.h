@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <queue>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -68,6 +69,7 @@ struct VatImpl final : Waker {
   bool releasing = false;
   bool released = false;
   std::atomic<bool> stop_requested{false};
+  std::atomic<std::thread::id> loop_thread{};  // set while run() is active
 
   std::uint64_t turns_run = 0;
   std::uint64_t turn_failures = 0;
