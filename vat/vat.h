@@ -97,6 +97,19 @@ class FutureBridge final : public Listener {
   Ptr<PromiseState<Slot<X>>> s_;
   std::shared_ptr<std::promise<X>> out_;
 };
+// Cancels a timer (dropping what its callback holds) when a promise settles.
+class CancelTimer final : public Listener {
+ public:
+  explicit CancelTimer(Timer t) : t_(std::move(t)) {}
+  void settled(PromiseBase&) override {
+    t_.cancel();
+    delete this;
+  }
+  void run() override {}
+
+ private:
+  Timer t_;
+};
 }  // namespace detail
 
 class Vat {
@@ -205,21 +218,12 @@ template <class T>
 Promise<T> with_timeout(Promise<T> p, Duration d) {
   auto out = detail::new_state<T>(p.state()->home());
   out->follow(p.state());
-  Timer t = out->home()->after(d, [out, d] {
-    out->break_with(Error{ErrorKind::overloaded,
-                          "deadline of " +
-                              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) +
-                              " ms exceeded"});
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  Timer t = out->home()->after(d, [out, ms] {
+    out->break_with(Error{ErrorKind::overloaded, "deadline of " + std::to_string(ms) + " ms exceeded"});
   });
-  return Promise<T>(out).then(
-      [t](const auto&... v) mutable {
-        t.cancel();
-        if constexpr (sizeof...(v) == 1) return (v, ...);
-      },
-      [t](const Error& e) mutable -> detail::Slot<T> {
-        t.cancel();
-        throw VatError(e);
-      });
+  out->listen(new detail::CancelTimer(std::move(t)));
+  return Promise<T>(std::move(out));
 }
 
 }  // namespace vatic
