@@ -157,9 +157,9 @@ int main() {
   // with the turn, the coroutine's parameters live as long as it does.
   v0.submit([&] { return open_accounts(registry.take(), bank1.take(), bank2.take()); }).get();
 
-  // Eleven relays in vat1, linked into a chain. (A chain whose answers hop
-  // between vats is proxied through each answering vat until three-party
-  // handoff lands; see the issue notes.)
+  // Eleven relays in vat1, linked into a chain. (A chain whose hops alternate
+  // between vats is relayed by the answering vats until path shortening lands;
+  // see spec/model.md, E-order.)
   std::vector<vatic::Portable<Relay>> relays;
   for (int i = 0; i < 11; ++i) relays.push_back(v1.submit([&] { return vatic::portable(v1.make<Relay>()); }).get());
   for (int i = 0; i < 10; ++i) v1.submit([&, i] { relays[i].take().call<&Relay::link>(relays[i + 1].take()); }).get();
