@@ -215,6 +215,13 @@ void Vat::run() {
   impl_->loop_thread = std::thread::id{};
 }
 
+void Vat::check_own_thread(const char* what) const {
+  Vat* cur = detail::current_vat();
+  if (cur == this || (!cur && !runs_elsewhere())) return;
+  throw_error(ErrorKind::failed, fmt::format("vat {}: {}() called from {}; run it in the vat with submit() or post()",
+                                             name(), what, cur ? "vat " + cur->name() : std::string("another thread")));
+}
+
 bool Vat::runs_elsewhere() const noexcept {
   std::thread::id t = impl_->loop_thread.load(std::memory_order_relaxed);
   return t != std::thread::id{} && t != std::this_thread::get_id();

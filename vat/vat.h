@@ -128,6 +128,7 @@ class Vat {
   template <class T, class... A>
   Ref<T> make(A&&... args) {
     static_assert(std::is_base_of_v<Object, T>, "vat.make<T>: T must derive from vatic::Object");
+    check_own_thread("make");
     detail::Constructing scope(this);
     return detail::RefAccess::make<T>(detail::HandlerPtr(new T(std::forward<A>(args)...)));
   }
@@ -181,6 +182,9 @@ class Vat {
   detail::VatImpl& impl() noexcept { return *impl_; }
 
  private:
+  // Throws unless the caller is this vat's turn, or no turn of any vat and the
+  // vat does not run on another thread.
+  void check_own_thread(const char* what) const;
   void wait_until(const std::function<bool()>& done);
   bool post_turn(detail::Turn* t);
 

@@ -206,3 +206,19 @@ TEST(VatGroup, AReferenceUsedFromOutsideWhileItsVatRunsIsRefused) {
 
 }  // namespace
 }  // namespace vatic
+
+namespace vatic {
+namespace {
+
+TEST(VatGroup, MakingAnObjectInAnotherVatsThreadIsRefused) {
+  VatGroup g(2);
+  Error e = g[1].submit([&] { return test::thrown([&] { g[0].make<test::Counter>(); }); }).get();
+  EXPECT_EQ(e.kind, ErrorKind::failed);
+  EXPECT_NE(e.reason.find("vat vat1"), std::string::npos) << e.reason;
+  Error outside = test::thrown([&] { g[0].make<test::Counter>(); });
+  EXPECT_NE(outside.reason.find("another thread"), std::string::npos) << outside.reason;
+  EXPECT_EQ(g[0].submit([&] { return g[0].live_objects(); }).get(), 0u);
+}
+
+}  // namespace
+}  // namespace vatic
