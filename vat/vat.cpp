@@ -73,6 +73,7 @@ VatImpl::VatImpl(Vat* s, VatOptions o)
       name(std::move(o.name)),
       clock(o.clock ? o.clock : &steady_clock()),
       batch(o.turns_per_batch ? o.turns_per_batch : 1),
+      spin(o.spin_before_block),
       core(std::make_shared<VatCore>(name)) {
   core->set_waker(this);
   kept.prev = kept.next = &kept;
@@ -210,8 +211,20 @@ void Vat::run() {
   detail::CurrentScope scope(this);
   impl_->loop_thread = std::this_thread::get_id();
   auto guard = boost::asio::make_work_guard(impl_->io);
-  impl_->io.restart();
-  impl_->io.run();
+  auto& io = impl_->io;
+  io.restart();
+  while (!io.stopped()) {
+    if (io.poll() > 0) continue;
+    // Idle: poll a little longer before blocking. Yielding (not pausing)
+    // between polls lets a vat that shares this CPU run and answer.
+    bool woke = false;
+    for (auto until = std::chrono::steady_clock::now() + impl_->spin;
+         !woke && !io.stopped() && std::chrono::steady_clock::now() < until;) {
+      std::this_thread::yield();
+      woke = io.poll() > 0;
+    }
+    if (!woke) io.run_one();
+  }
   impl_->loop_thread = std::thread::id{};
 }
 

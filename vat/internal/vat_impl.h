@@ -61,6 +61,7 @@ struct VatImpl final : Waker {
   std::string name;
   Clock* clock;
   std::size_t batch;
+  Duration spin;
   boost::asio::io_context io;
   boost::asio::steady_timer asio_timer{io};
   std::shared_ptr<VatCore> core;
