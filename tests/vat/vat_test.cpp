@@ -268,3 +268,27 @@ TEST(Vat, UsesTheSteadyClockByDefault) {
 
 }  // namespace
 }  // namespace vatic
+
+namespace vatic {
+namespace {
+
+// run() with and without the idle spin serves work from other threads alike.
+class RunLoop : public ::testing::TestWithParam<int> {};
+
+TEST_P(RunLoop, ServesSubmittedWorkAndStops) {
+  VatOptions o;
+  o.spin_before_block = std::chrono::microseconds(GetParam());
+  Vat vat(o);
+  std::thread t([&] { vat.run(); });
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(vat.submit([&] { return vat.make<test::Counter>(i).send<&test::Counter::get>(); }).get(), i);
+  }
+  vat.stop();
+  t.join();
+  EXPECT_EQ(vat.stats().live_objects, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Spin, RunLoop, ::testing::Values(0, 50, 1000));
+
+}  // namespace
+}  // namespace vatic
