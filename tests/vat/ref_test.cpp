@@ -111,26 +111,12 @@ TEST(Ref, ARefUsedInAnotherVatsTurnThrows) {
   Vat a(VatOptions{.name = "alpha"});
   Vat b(VatOptions{.name = "beta"});
   auto c = a.make<Counter>();
-  Error e = run_in(b, [&] {
-    try {
-      (void)c.send<&Counter::inc>(1);
-    } catch (const VatError& x) {
-      return x.error();
-    }
-    return Error{};
-  });
+  Error e = run_in(b, [&] { return thrown([&] { (void)c.send<&Counter::inc>(1); }); });
   EXPECT_EQ(e.kind, ErrorKind::failed);
   EXPECT_EQ(e.reason,
             "a reference of vat alpha was used in vat beta; hand references to other vats only inside messages or "
             "with portable()");
-  Error e2 = run_in(b, [&] {
-    try {
-      (void)c.call<&Counter::get>();
-    } catch (const VatError& x) {
-      return x.error();
-    }
-    return Error{};
-  });
+  Error e2 = run_in(b, [&] { return thrown([&] { (void)c.call<&Counter::get>(); }); });
   EXPECT_EQ(e2, e);
   EXPECT_EQ(c.call<&Counter::get>(), 0);
 }
@@ -157,14 +143,7 @@ TEST_F(FarRef, IsFarAndSendsReachTheObject) {
 TEST_F(FarRef, CallOnAFarRefThrowsAClearError) {
   auto c = a.make<Counter>();
   auto pc = portable(c);
-  Error e = run_in(b, [&] {
-    try {
-      (void)pc.take().call<&Counter::get>();
-    } catch (const VatError& x) {
-      return x.error();
-    }
-    return Error{};
-  });
+  Error e = run_in(b, [&] { return thrown([&] { (void)pc.take().call<&Counter::get>(); }); });
   EXPECT_EQ(
       e, (Error{ErrorKind::failed, "call() needs a near reference (same vat); use send() for far or promised ones"}));
 }
@@ -214,14 +193,7 @@ TEST_F(FarRef, SendsFromTheWrongVatThrowEvenWhenFar) {
   auto c = a.make<Counter>();
   auto pc = portable(c);
   auto far = run_in(b, [&] { return pc.take(); });
-  Error e = run_in(a, [&] {
-    try {
-      (void)far.send<&Counter::get>();
-    } catch (const VatError& x) {
-      return x.error();
-    }
-    return Error{};
-  });
+  Error e = run_in(a, [&] { return thrown([&] { (void)far.send<&Counter::get>(); }); });
   EXPECT_EQ(e.kind, ErrorKind::failed);
   EXPECT_NE(e.reason.find("a reference of vat b was used in vat a"), std::string::npos);
 }
