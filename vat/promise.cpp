@@ -229,7 +229,7 @@ void DynamicMessage::invoke(Object& target) {
 }
 
 Promise<Value> send_by_name(Handler& target, std::string method, std::vector<Value> args) {
-  auto result = make_ptr<PromiseState<Value>>(current_vat() ? current_vat() : target.home());
+  auto result = make_ptr<PromiseState<Value>>(result_home(target));
   target.deliver(MessagePtr(new DynamicMessage(result, std::move(method), std::move(args))));
   return Promise<Value>(std::move(result));
 }

@@ -125,10 +125,17 @@ void invoke_by_name(Object& target, std::vector<Value>& args, PromiseState<Value
   });
 }
 
+// The vat a send's result promise belongs to: the sender's, or the target's
+// when the send comes from outside any turn (one thread-local read).
+inline Vat* result_home(Handler& target) noexcept {
+  Vat* cur = current_vat();
+  return cur ? cur : target.home();
+}
+
 template <auto M, class... A>
 Promise<method_result_t<M>> send_to(Handler& target, A&&... args) {
   using R = method_result_t<M>;
-  auto result = make_ptr<PromiseState<Slot<R>>>(current_vat() ? current_vat() : target.home());
+  auto result = make_ptr<PromiseState<Slot<R>>>(result_home(target));
   target.deliver(MessagePtr(new TypedMessage<M>(result, std::forward<A>(args)...)));
   return Promise<R>(std::move(result));
 }
