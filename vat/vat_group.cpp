@@ -14,6 +14,10 @@ VatGroup::VatGroup(std::size_t n, std::string prefix, Clock* clock) {
   }
   threads_.reserve(n);
   for (auto& v : vats_) threads_.emplace_back([vat = v.get()] { vat->run(); });
+  // Only return once every vat runs on its thread, so that from here on a
+  // reference used from outside is refused rather than racing.
+  for (auto& v : vats_)
+    while (!v->runs_elsewhere()) std::this_thread::yield();
 }
 
 VatGroup::~VatGroup() { stop(); }
