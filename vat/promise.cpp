@@ -228,6 +228,79 @@ void DynamicMessage::invoke(Object& target) {
   entry->invoke(target, args_, out());
 }
 
+namespace {
+
+HandlerPtr broken_handler(Vat* home, Error e) {
+  auto p = make_ptr<PromiseState<Value>>(home);
+  p->break_with(std::move(e));
+  return p;
+}
+
+// The field of a settled record value, as a handler.
+HandlerPtr field_of_value(Vat* home, const Value& v, const std::string& name) {
+  if (v.type() != Value::Type::record)
+    return broken_handler(home, Error{ErrorKind::failed, fmt::format("pipelined field {:?} of a {}, not a record", name,
+                                                                     to_string(v.type()))});
+  const Value* f = v.as_record().find(name);
+  if (!f) return broken_handler(home, Error{ErrorKind::failed, fmt::format("the record has no field {:?}", name)});
+  auto p = make_ptr<PromiseState<Value>>(home);
+  p->fulfill(*f);
+  return p;
+}
+
+// Settles a field promise from the record its source settles to.
+class FieldListener final : public Listener {
+ public:
+  FieldListener(Ptr<PromiseState<Value>> out, std::string name) : out_(std::move(out)), name_(std::move(name)) {}
+  void settled(PromiseBase& p) override {
+    if (p.status() == PromiseBase::Status::broken) {
+      out_->break_with(p.error());
+    } else {
+      try {
+        HandlerPtr h = field_of_value(out_->home(), p.value_as_value(), name_);
+        out_->follow(Ptr<PromiseBase>(h->as_promise()));
+      } catch (...) {
+        out_->break_with(error_from_exception(std::current_exception()));
+      }
+    }
+    delete this;
+  }
+  void run() override {}
+
+ private:
+  Ptr<PromiseState<Value>> out_;
+  std::string name_;
+};
+
+}  // namespace
+
+HandlerPtr Handler::pipeline_field(const std::string& name) {
+  // A promise of another kind (one in another vat) is asked for its outcome.
+  if (kind() == RefKind::promise)
+    return send_by_name(*this, std::string(kWhenResolved), {}).state()->pipeline_field(name);
+  return broken_handler(home(), Error{ErrorKind::failed, fmt::format("pipelined field {:?} of a reference that is not "
+                                                                     "a promise",
+                                                                     name)});
+}
+
+HandlerPtr PromiseBase::pipeline_field(const std::string& name) {
+  switch (status_) {
+    case Status::broken: return broken_handler(home(), error_);
+    case Status::fulfilled: {
+      try {
+        return field_of_value(home(), value_as_value(), name);
+      } catch (...) {
+        return broken_handler(home(), error_from_exception(std::current_exception()));
+      }
+    }
+    case Status::pending: break;
+  }
+  if (forward_) return forward_->pipeline_field(name);
+  auto out = make_ptr<PromiseState<Value>>(home());
+  listen(new FieldListener(out, name));
+  return out;
+}
+
 Promise<Value> send_by_name(Handler& target, std::string method, std::vector<Value> args) {
   auto result = make_ptr<PromiseState<Value>>(result_home(target));
   target.deliver(MessagePtr(new DynamicMessage(result, std::move(method), std::move(args))));

@@ -145,7 +145,7 @@ struct Codec<Promise<T>> {
     auto out = detail::new_state<T>(nullptr);
     if (detail::PromiseBase* local = h->as_promise()) {
       out->follow(detail::Ptr<detail::PromiseBase>(local));
-    } else if (h->kind() != detail::RefKind::promise) {
+    } else if (h->kind() != detail::RefKind::promise && !v.as_capability().promise) {
       out->settle_from_value(v);  // a plain reference stands for a settled promise
     } else {
       out->follow(detail::send_by_name(*h, std::string(detail::kWhenResolved), {}).state());
@@ -153,6 +153,14 @@ struct Codec<Promise<T>> {
     return Promise<T>(std::move(out));
   }
 };
+
+// Pipelining into a record: a reference to the field `name` of the record that
+// `p` will hold, usable before `p` settles (a remote answer picks the field in
+// the answering vat, so sends to it cost no extra round trip).
+template <class U, class T>
+Ref<U> field(const Promise<T>& p, const std::string& name) {
+  return detail::RefAccess::make<U>(p.state()->pipeline_field(name));
+}
 
 template <class Self>
 Ref<Self> Object::ref_to(Self* self) const {

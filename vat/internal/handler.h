@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -57,6 +58,12 @@ class Handler : public RefCounted {
 
   // The local promise behind this handler, if it is one.
   virtual PromiseBase* as_promise() noexcept { return nullptr; }
+
+  // A handler for the field `name` of the record this promise will hold:
+  // pipelining into a field of a returned record. A remote promise sends on
+  // with a path, so the field is picked in the answering vat; the default
+  // waits here. On something that is not a promise, a broken reference.
+  virtual Ptr<Handler> pipeline_field(const std::string& name);
 
  private:
   Vat* home_;

@@ -31,12 +31,20 @@ class PromiseBase : public Handler, public Pooled {
   ~PromiseBase() override;
 
   Status status() const noexcept { return status_; }
+  // Whether anything waits on this promise: listeners or queued messages.
+  bool observed() const noexcept { return !listeners_.empty() || !queued_.empty(); }
   bool pending() const noexcept { return status_ == Status::pending; }
   const Error& error() const noexcept { return error_; }
 
   void deliver(MessagePtr m) override;
-  RefKind kind() const noexcept override { return RefKind::promise; }
+  // A settled promise is what it settled to: broken, or its target's kind.
+  RefKind kind() const noexcept override {
+    if (status_ == Status::broken) return RefKind::broken;
+    if (status_ == Status::fulfilled && forward_) return forward_->kind();
+    return RefKind::promise;
+  }
   PromiseBase* as_promise() noexcept override { return this; }
+  Ptr<Handler> pipeline_field(const std::string& name) override;
 
   // Takes ownership of `l`; it fires once, when (or right away if) settled.
   void listen(Listener* l);
