@@ -1,0 +1,229 @@
+#include "captp/node.h"
+
+#include <fmt/format.h>
+
+#include <map>
+#include <unordered_map>
+
+#include "captp/net/socket.h"
+#include "vat/internal/message.h"
+#include "vat/vat.h"
+
+namespace vatic::captp {
+
+using detail::HandlerPtr;
+using detail::PromiseBase;
+using detail::PromiseState;
+using detail::Ptr;
+
+struct Node::State : std::enable_shared_from_this<Node::State> {
+  State(Vat& v, Identity id, NodeOptions o) : vat(v), identity(std::move(id)), options(std::move(o)) {}
+
+  Vat& vat;
+  Identity identity;
+  NodeOptions options;
+  HandlerPtr bootstrap;
+  bool closed = false;
+  std::vector<std::unique_ptr<Acceptor>> acceptors;
+  std::unordered_map<VatId, Ptr<Session>> sessions;
+  // Bootstrap promises waiting for a dial in progress, by peer.
+  std::unordered_map<VatId, std::vector<Ptr<PromiseState<Value>>>> waiting;
+  NodeStats counters;
+
+  void accept_next(Acceptor* a) {
+    std::weak_ptr<State> w = weak_from_this();
+    a->async_accept([w, a](boost::system::error_code ec, std::unique_ptr<Stream> s) {
+      auto self = w.lock();
+      if (!self || self->closed) return;
+      if (!ec) self->respond(std::move(s));
+      if (ec != boost::asio::error::operation_aborted) self->accept_next(a);
+    });
+  }
+
+  void respond(std::unique_ptr<Stream> s) {
+    std::weak_ptr<State> w = weak_from_this();
+    SecureChannel::respond(vat.io(), std::move(s), identity, options.channel,
+                           [w](std::shared_ptr<SecureChannel> ch, Error* err) {
+                             auto self = w.lock();
+                             if (!self) {
+                               if (ch) ch->abort(Error{ErrorKind::disconnected, "node closed"});
+                               return;
+                             }
+                             if (err) {
+                               ++self->counters.handshakes_failed;
+                               self->counters.last_handshake_failure = err->reason;
+                               return;
+                             }
+                             ++self->counters.handshakes_accepted;
+                             self->add_session(std::move(ch));
+                           });
+  }
+
+  void dial(const VatId& peer, std::unique_ptr<Stream> s) {
+    std::weak_ptr<State> w = weak_from_this();
+    SecureChannel::initiate(vat.io(), std::move(s), identity, peer, options.channel,
+                            [w, peer](std::shared_ptr<SecureChannel> ch, Error* err) {
+                              auto self = w.lock();
+                              if (!self) {
+                                if (ch) ch->abort(Error{ErrorKind::disconnected, "node closed"});
+                                return;
+                              }
+                              if (err) return self->dial_failed(peer, *err);
+                              self->add_session(std::move(ch));
+                            });
+  }
+
+  void dial_failed(const VatId& peer, const Error& e) {
+    auto it = waiting.find(peer);
+    if (it == waiting.end()) return;
+    auto list = std::move(it->second);
+    waiting.erase(it);
+    for (auto& p : list) p->break_with(Error{e.kind, fmt::format("connecting to {}: {}", peer.to_text(), e.reason)});
+  }
+
+  // The dialer of a session: what the crossed-connection rule compares.
+  VatId dialer(const Session& s) const { return s.is_initiator() ? identity.id() : s.peer(); }
+
+  void add_session(std::shared_ptr<SecureChannel> ch) {
+    if (closed) return ch->abort(Error{ErrorKind::disconnected, "node closed"});
+    VatId peer = ch->peer();
+    auto s = detail::make_ptr<Session>(vat, std::move(ch), bootstrap, options.session);
+    auto it = sessions.find(peer);
+    if (it != sessions.end() && it->second->is_open()) {
+      // Two sessions with one peer: both ends keep the one dialed by the
+      // smaller vat id, so they agree without talking. A second session from
+      // the same dialer replaces the first (the peer restarted or lost it).
+      Ptr<Session> old = it->second;
+      VatId d_new = dialer(*s), d_old = dialer(*old);
+      bool keep_new = d_new == d_old || d_new < d_old;
+      std::weak_ptr<State> w = weak_from_this();
+      if (!keep_new) {
+        s->start([](const Error&) {});
+        s->close(fmt::format("crossed connection: keeping the session dialed by {}", d_old.to_text()));
+        return attach_waiting(peer, old);
+      }
+      it->second = s;
+      start(s);
+      old->close(fmt::format("replaced by a new session dialed by {}", d_new.to_text()));
+    } else {
+      sessions[peer] = s;
+      start(s);
+    }
+    attach_waiting(peer, s);
+  }
+
+  void start(const Ptr<Session>& s) {
+    std::weak_ptr<State> w = weak_from_this();
+    Session* raw = s.get();
+    s->start([w, raw](const Error&) {
+      auto self = w.lock();
+      if (!self) return;
+      auto it = self->sessions.find(raw->peer());
+      if (it != self->sessions.end() && it->second.get() == raw) self->sessions.erase(it);
+    });
+  }
+
+  void attach_waiting(const VatId& peer, const Ptr<Session>& s) {
+    auto it = waiting.find(peer);
+    if (it == waiting.end()) return;
+    auto list = std::move(it->second);
+    waiting.erase(it);
+    for (auto& p : list) p->follow(s->bootstrap());
+  }
+};
+
+Node::Node(Vat& vat, Identity identity, NodeOptions options)
+    : state_(std::make_shared<State>(vat, std::move(identity), std::move(options))) {}
+
+Node::~Node() { close("node destroyed"); }
+
+const VatId& Node::id() const noexcept { return state_->identity.id(); }
+const Identity& Node::identity() const noexcept { return state_->identity; }
+Vat& Node::vat() const noexcept { return state_->vat; }
+
+void Node::set_bootstrap_handler(HandlerPtr h) { state_->bootstrap = std::move(h); }
+
+Address Node::listen(std::string_view at) {
+  std::string why;
+  auto a = Address::parse(at, &why);
+  if (!a) throw_error(ErrorKind::failed, fmt::format("bad listen address {:?}: {}", at, why));
+  return listen(*a);
+}
+
+Address Node::listen(const Address& at) {
+  auto acceptor = captp::listen(state_->vat.io(), at);
+  Address bound = acceptor->local_address();
+  Acceptor* raw = acceptor.get();
+  state_->acceptors.push_back(std::move(acceptor));
+  state_->accept_next(raw);
+  return bound;
+}
+
+void Node::accept(std::unique_ptr<Stream> stream) { state_->respond(std::move(stream)); }
+
+HandlerPtr Node::connect_handler(const VatId& peer, const Address* at, std::unique_ptr<Stream> stream) {
+  State& st = *state_;
+  if (peer == id()) throw_error(ErrorKind::failed, "a vat does not connect to itself");
+  if (auto it = st.sessions.find(peer); it != st.sessions.end() && it->second->is_open())
+    return it->second->bootstrap();
+  auto p = detail::make_ptr<PromiseState<Value>>(&st.vat);
+  if (st.closed) {
+    p->break_with(Error{ErrorKind::disconnected, "node closed"});
+    return p;
+  }
+  auto& list = st.waiting[peer];
+  bool dialing = !list.empty();
+  list.push_back(p);
+  if (dialing && !stream) return p;  // a dial to this peer is under way: share it
+  if (stream) {
+    st.dial(peer, std::move(stream));
+    return p;
+  }
+  std::weak_ptr<State> w = state_;
+  async_connect(
+      st.vat.io(), *at,
+      [w, peer, where = at->to_string()](boost::system::error_code ec, std::unique_ptr<Stream> s) {
+        auto self = w.lock();
+        if (!self) return;
+        if (ec || !s)
+          return self->dial_failed(
+              peer, Error{ErrorKind::disconnected, fmt::format("cannot reach {}: {}", where, ec.message())});
+        self->dial(peer, std::move(s));
+      },
+      st.options.connect_timeout);
+  return p;
+}
+
+std::vector<SessionInfo> Node::sessions() const {
+  std::vector<SessionInfo> out;
+  for (auto& [peer, s] : state_->sessions) out.push_back(SessionInfo{peer, s->is_initiator(), {}, s->stats()});
+  return out;
+}
+
+NodeStats Node::stats() const {
+  NodeStats s = state_->counters;
+  s.sessions = state_->sessions.size();
+  return s;
+}
+
+void Node::disconnect(const VatId& peer, const std::string& reason) {
+  auto it = state_->sessions.find(peer);
+  if (it == state_->sessions.end()) return;
+  Ptr<Session> s = it->second;
+  s->close(reason);
+}
+
+void Node::close(const std::string& reason) {
+  State& st = *state_;
+  if (st.closed) return;
+  st.closed = true;
+  for (auto& a : st.acceptors) a->close();
+  st.acceptors.clear();
+  auto sessions = std::move(st.sessions);
+  for (auto& [peer, s] : sessions) s->close(reason);
+  auto waiting = std::move(st.waiting);
+  for (auto& [peer, list] : waiting)
+    for (auto& p : list) p->break_with(Error{ErrorKind::disconnected, fmt::format("node closed: {}", reason)});
+}
+
+}  // namespace vatic::captp

@@ -1,0 +1,109 @@
+// Node: a vat's presence on the network. It holds the vat's identity (its
+// Ed25519 key pair: the vat id is the public key), listens on addresses,
+// dials other vats by vat id, and keeps one CapTP session per peer vat. A
+// remote vat is reached only through its bootstrap object, and the dial
+// succeeds only if the far end proves it holds the key the vat id names.
+//
+// Threads: a Node belongs to its vat and every call happens on the vat's
+// thread (inside a turn, or before the vat runs elsewhere). Its sockets run on
+// the vat's io_context, so the vat's loop drives them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "captp/crypto/identity.h"
+#include "captp/net/address.h"
+#include "captp/net/channel.h"
+#include "captp/session.h"
+#include "vat/ref.h"
+
+namespace vatic {
+class Vat;
+}
+
+namespace vatic::captp {
+
+class Stream;
+
+struct NodeOptions {
+  ChannelOptions channel;
+  SessionOptions session;
+  // Bounds resolving and connecting; the handshake has its own deadline.
+  Duration connect_timeout = std::chrono::seconds(10);
+};
+
+struct SessionInfo {
+  VatId peer;
+  bool initiator = false;
+  std::string transport;
+  SessionStats stats;
+};
+
+struct NodeStats {
+  std::size_t sessions = 0;
+  std::uint64_t handshakes_accepted = 0, handshakes_failed = 0;
+  std::string last_handshake_failure;
+};
+
+class Node {
+ public:
+  Node(Vat& vat, Identity identity, NodeOptions options = {});
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Closes every session and listener.
+  ~Node();
+
+  const VatId& id() const noexcept;
+  const Identity& identity() const noexcept;
+  Vat& vat() const noexcept;
+
+  // The object every authenticated peer may ask for (CapTP bootstrap). Without
+  // one, bootstrap requests break with `unimplemented`.
+  template <class T>
+  void set_bootstrap(const Ref<T>& r) {
+    set_bootstrap_handler(detail::RefAccess::handler(r));
+  }
+
+  // Listens on `at` (host:port, unix:/path; port 0 picks one) and returns the
+  // address actually bound. Throws VatError on failure.
+  Address listen(const Address& at);
+  Address listen(std::string_view at);
+
+  // The bootstrap object of vat `peer`, dialing `at` unless a session with
+  // `peer` exists. The reference is a promise: send to it at once (the sends
+  // wait for the handshake). It breaks with `disconnected` if `at` cannot be
+  // reached, or `failed` if the vat there does not hold `peer`'s key.
+  template <class T = Object>
+  Ref<T> connect(const VatId& peer, const Address& at) {
+    return detail::RefAccess::make<T>(connect_handler(peer, &at, nullptr));
+  }
+  // As above over a stream already connected (an in-memory pipe, a socket
+  // handed over by a supervisor).
+  template <class T = Object>
+  Ref<T> connect(const VatId& peer, std::unique_ptr<Stream> stream) {
+    return detail::RefAccess::make<T>(connect_handler(peer, nullptr, std::move(stream)));
+  }
+  // Serves a connected stream as the responder (the other end calls connect).
+  void accept(std::unique_ptr<Stream> stream);
+
+  std::vector<SessionInfo> sessions() const;
+  NodeStats stats() const;
+  // Ends the session with `peer`, if any; its references break.
+  void disconnect(const VatId& peer, const std::string& reason);
+  // Ends every session and listener.
+  void close(const std::string& reason = "node closed");
+
+  struct State;
+
+ private:
+  void set_bootstrap_handler(detail::HandlerPtr h);
+  detail::HandlerPtr connect_handler(const VatId& peer, const Address* at, std::unique_ptr<Stream> stream);
+
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace vatic::captp

@@ -1,0 +1,193 @@
+# vatic CapTP wire schema, version 1. Normative: spec/captp.md explains the
+# model and the rules; this file fixes the encoding. Every frame of a session
+# (spec/handshake.md) carries one or more Message values, each in the standard
+# Cap'n Proto stream framing (segment table, then segments), unpacked.
+#
+# Ids are small integers scoped to one session and one direction: an id names
+# nothing outside the session that allocated it. Four tables per side:
+#   exports   (ids this side chose for objects and promises it sent),
+#   imports   (the peer's export ids this side holds),
+#   questions (ids this side chose for calls it sent and awaits),
+#   answers   (the peer's question ids, for calls this side is serving).
+@0xc4a1f3a2b9d5e601;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("vatic::captp::wire");
+
+struct Message {
+  union {
+    unimplemented @0 :Message;
+    # The receiver did not understand this message (an operation from a newer
+    # version) and echoes it back unchanged. Never sent in reply to another
+    # `unimplemented`.
+
+    abort @1 :ErrorInfo;
+    # The sender ends the session because of a protocol violation or a local
+    # decision; the reason says which. The connection closes after it.
+
+    bootstrap @2 :Bootstrap;
+    call @3 :Call;
+    return @4 :Return;
+    finish @5 :Finish;
+    resolve @6 :Resolve;
+    release @7 :Release;
+    disembargo @8 :Disembargo;
+  }
+}
+
+struct Bootstrap {
+  # Asks for the peer's bootstrap object: the one object a vat offers to any
+  # authenticated peer (in vatic, the sturdy-ref gateway). Answered like a call.
+  questionId @0 :UInt32;
+}
+
+struct PromisedAnswer {
+  # The eventual result of a question of the sender of this descriptor (or,
+  # inside a CapDescriptor, of the receiver), optionally followed into record
+  # fields: path ["a", "b"] designates result.a.b.
+  questionId @0 :UInt32;
+  path @1 :List(Text);
+}
+
+struct MessageTarget {
+  union {
+    importedCap @0 :UInt32;
+    # An export id of the receiver (the sender imported it).
+
+    promisedAnswer @1 :PromisedAnswer;
+    # An answer of the receiver to a question the sender asked: pipelining.
+  }
+}
+
+struct Call {
+  questionId @0 :UInt32;
+  # Chosen by the caller; unused (must be 0) when sendReturn is false. An id
+  # that is still in the receiver's answer table aborts the session.
+
+  target @1 :MessageTarget;
+
+  method @2 :Text;
+  # The method's name as the target's class lists it.
+
+  args @3 :List(Value);
+
+  sendReturn @4 :Bool = true;
+  # False for a one-way send: no answer entry, no return, no pipelining.
+}
+
+struct Return {
+  answerId @0 :UInt32;
+  # The question id of the call (or bootstrap) being answered.
+
+  union {
+    value @1 :Value;
+    error @2 :ErrorInfo;
+    canceled @3 :Void;
+    # The caller sent finish before the result existed; the answer is gone.
+  }
+}
+
+struct Finish {
+  # The caller no longer needs the answer: sent once the return arrived and
+  # no reference to the answer remains (so the receiver may forget it), or
+  # earlier to cancel the call. A question id may be reused only after both
+  # its return arrived and its finish was sent.
+  questionId @0 :UInt32;
+}
+
+struct Resolve {
+  # A promise this side exported (as senderPromise) has settled.
+  promiseId @0 :UInt32;
+  union {
+    value @1 :Value;
+    error @2 :ErrorInfo;
+  }
+}
+
+struct Release {
+  # The sender drops `count` of the references it received for the receiver's
+  # export `id`. Counts make release race-free: the exporter counts every time
+  # it sends an id, the importer counts every time it receives it, and the
+  # export is freed only when the counts meet. A count above what was sent
+  # aborts the session.
+  id @0 :UInt32;
+  count @1 :UInt32;
+}
+
+struct Disembargo {
+  # Keeps E-order when a promise resolves to a reference that travels another
+  # path (spec/captp.md, "Embargoes").
+  target @0 :MessageTarget;
+  union {
+    senderLoopback @1 :UInt32;
+    # From the side that saw the resolution: the target (a promise on the
+    # receiver's side that resolved to something of the sender's) is asked to
+    # reflect this embargo id back once every message it forwarded earlier has
+    # been sent.
+
+    receiverLoopback @2 :UInt32;
+    # The reflection: every message sent earlier through the old path has
+    # arrived; the embargo with this id may lift. `target` is unused.
+  }
+}
+
+struct ErrorInfo {
+  # Why something broke. Only the kind and a reason text cross the wire:
+  # never a stack trace, a file name or a local address.
+  kind @0 :Kind;
+  reason @1 :Text;
+
+  enum Kind {
+    failed @0;
+    disconnected @1;
+    overloaded @2;
+    unimplemented @3;
+  }
+}
+
+struct Value {
+  # Passable data: the wire form of vatic::Value.
+  union {
+    null @0 :Void;
+    bool @1 :Bool;
+    int @2 :Int64;
+    float @3 :Float64;
+    text @4 :Text;
+    bytes @5 :Data;
+    list @6 :List(Value);
+    record @7 :Record;
+    cap @8 :CapDescriptor;
+    error @9 :ErrorInfo;
+  }
+}
+
+struct Record {
+  label @0 :Text;
+  fields @1 :List(Field);
+}
+
+struct Field {
+  name @0 :Text;
+  value @1 :Value;
+}
+
+struct CapDescriptor {
+  # A reference inside a Value, as the sender of the message sees it.
+  union {
+    senderHosted @0 :UInt32;
+    # An object the sender exports under this id. The receiver counts one
+    # more reference to it (see Release).
+
+    senderPromise @1 :UInt32;
+    # A promise the sender exports under this id; a Resolve follows when it
+    # settles. Counted like senderHosted.
+
+    receiverHosted @2 :UInt32;
+    # One of the receiver's own exports, coming back home.
+
+    receiverAnswer @3 :PromisedAnswer;
+    # The (eventual) result of a call the receiver is answering, named by the
+    # sender's question id and optionally followed into record fields: a
+    # promise the sender got from the receiver, passed back to it.
+  }
+}

@@ -1,0 +1,124 @@
+// Objects and a two-vat harness shared by the CapTP session tests. The
+// harness runs two vats, each with a Node, joined by an in-memory pipe (or by
+// real sockets), all driven from the test thread: no sleeps, the loops run
+// until what the test waits for has happened or a deadline passes.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "captp/net/memory_pipe.h"
+#include "captp/node.h"
+#include "vat/vatic.h"
+
+namespace vatic::test {
+
+inline void PrintTo(const Error& e, std::ostream* os) { *os << to_string(e); }
+
+// The peer baseline's Bench interface (shared/peers/RESULTS.md), plus a few
+// methods the protocol tests need.
+class Echo : public Object {
+ public:
+  explicit Echo(int depth = 0) : depth_(depth) {}
+  std::int64_t echo(std::int64_t x) { return x; }
+  Ref<Echo> next() { return vat().make<Echo>(depth_ + 1); }
+  Bytes data(std::uint32_t n) { return Bytes(n, 0x5a); }
+  int depth() const { return depth_; }
+  // A record holding a reference: pipelining into a field.
+  Value pair() {
+    Record r;
+    r.label = "pair";
+    r.fields.emplace_back("left", to_value(vat().make<Echo>(depth_ + 10)));
+    r.fields.emplace_back("n", Value(7));
+    return Value(std::move(r));
+  }
+  void boom() { throw std::runtime_error("boom"); }
+  // Capability passing: keep a reference, call it later, hand it back.
+  void hold(Ref<Echo> r) { held_ = std::move(r); }
+  Promise<std::int64_t> call_held(std::int64_t x) { return held_.send<&Echo::echo>(x); }
+  Ref<Echo> held() const { return held_; }
+  Ref<Echo> same(Ref<Echo> r) { return r; }
+  // Answers only when resolve_later() is called: a promise exported pending.
+  Promise<Ref<Echo>> later() {
+    auto [p, r] = make_promise<Ref<Echo>>();
+    later_ = std::move(r);
+    return p;
+  }
+  void resolve_later(Ref<Echo> to) { later_.resolve(std::move(to)); }
+  std::int64_t order(std::int64_t x) {
+    seen_.push_back(x);
+    return static_cast<std::int64_t>(seen_.size());
+  }
+  std::vector<std::int64_t> seen() const { return seen_; }
+
+  VATIC_METHODS(Echo, echo, next, data, depth, pair, boom, hold, call_held, held, same, later, resolve_later, order,
+                seen)
+
+ private:
+  int depth_;
+  Ref<Echo> held_;
+  Resolver<Ref<Echo>> later_;
+  std::vector<std::int64_t> seen_;
+};
+
+// Two vats with nodes on one thread; `a` dials `b`.
+struct TwoVats {
+  Vat va{VatOptions{.name = "a", .spin_before_block = Duration::zero()}};
+  Vat vb{VatOptions{.name = "b", .spin_before_block = Duration::zero()}};
+  std::unique_ptr<captp::Node> a, b;
+
+  explicit TwoVats(captp::NodeOptions o = {}) {
+    a = std::make_unique<captp::Node>(va, captp::Identity::generate(), o);
+    b = std::make_unique<captp::Node>(vb, captp::Identity::generate(), o);
+  }
+  ~TwoVats() {
+    a.reset();
+    b.reset();
+    drain();
+  }
+
+  // b's bootstrap object is an Echo; returns a's reference to it over a pipe.
+  Ref<Echo> connect_pipe() {
+    b->set_bootstrap(vb.make<Echo>());
+    auto [ea, eb] = captp::memory_pipe(va.io(), vb.io());
+    b->accept(std::move(eb));
+    return a->connect<Echo>(b->id(), std::move(ea));
+  }
+
+  void drain() {
+    for (int i = 0; i < 100; ++i) {
+      if (va.run_until_idle() + vb.run_until_idle() == 0) break;
+    }
+  }
+  // Runs both loops until pred() holds; false after `limit`.
+  bool run_until(const std::function<bool()>& pred, Duration limit = std::chrono::seconds(5)) {
+    auto end = std::chrono::steady_clock::now() + limit;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > end) return false;
+      va.run_until_idle();
+      vb.run_until_idle();
+    }
+    return true;
+  }
+  template <class T>
+  T get(Promise<T> p) {
+    EXPECT_TRUE(run_until([&] { return !p.pending(); })) << "promise did not settle";
+    if (p.is_broken()) throw VatError(p.error());
+    if constexpr (!std::is_void_v<T>) return p.value();
+  }
+  template <class T>
+  Error error_of(Promise<T> p) {
+    EXPECT_TRUE(run_until([&] { return !p.pending(); })) << "promise did not settle";
+    EXPECT_TRUE(p.is_broken());
+    return p.is_broken() ? p.error() : Error{};
+  }
+};
+
+}  // namespace vatic::test
