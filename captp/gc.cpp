@@ -190,11 +190,13 @@ void Session::import_dropped(std::uint32_t id) {
   std::uint32_t count = imp->count;
   imports_.take(id);
   if (!open_) return;
-  send([&](wire::Message::Builder out) {
-    auto r = out.initRelease();
-    r.setId(id);
-    r.setCount(count);
-  });
+  send(
+      [&](wire::Message::Builder out) {
+        auto r = out.initRelease();
+        r.setId(id);
+        r.setCount(count);
+      },
+      /*lazy=*/true);
 }
 
 }  // namespace vatic::captp

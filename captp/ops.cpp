@@ -179,7 +179,7 @@ void Session::on_return(wire::Return::Reader m) {
   }
   // Only now (after any disembargo naming this answer went out) may the peer
   // forget it: later calls go to the resolution instead.
-  if (!canceled) send([&](wire::Message::Builder out) { out.initFinish().setQuestionId(qid); });
+  if (!canceled) send([&](wire::Message::Builder out) { out.initFinish().setQuestionId(qid); }, /*lazy=*/true);
   questions_.take(qid);
 }
 

@@ -105,7 +105,7 @@ void Session::dispatch(wire::Message::Reader m) {
 
 // --- Sending
 
-void Session::send(kj::FunctionParam<void(wire::Message::Builder)> build) {
+void Session::send(kj::FunctionParam<void(wire::Message::Builder)> build, bool lazy) {
   if (!open_) return;
   capnp::MallocMessageBuilder builder(scratch_.segment());
   build(builder.initRoot<wire::Message>());
@@ -113,11 +113,11 @@ void Session::send(kj::FunctionParam<void(wire::Message::Builder)> build) {
   capnp::writeMessage(out, builder);
   channel_->end_message();
   ++messages_out_;
-  after_send();
+  after_send(lazy);
 }
 
-void Session::after_send() {
-  channel_->request_flush();
+void Session::after_send(bool lazy) {
+  if (!lazy) channel_->request_flush();
   if (!aborting_ && channel_->unsent_bytes() > options_.max_unsent_bytes)
     abort(Error{ErrorKind::overloaded,
                 fmt::format("the peer is not reading: more than {} bytes queued for it", options_.max_unsent_bytes)});
@@ -202,6 +202,7 @@ void Session::remote_promise_dropped(RemotePromise* p) {
 // through any more is finished early, so that the callee may drop the work.
 void Session::sweep_canceled() {
   if (!open_) return;
+  if (channel_->pending_bytes() > 0) channel_->request_flush();  // lazy messages left behind
   std::vector<std::uint32_t> dropped;
   questions_.for_each([&](std::uint32_t qid, Question& q) {
     if (q.canceled || q.returned || !q.result) return;

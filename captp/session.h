@@ -127,8 +127,10 @@ class Session final : public detail::RefCounted {
   void on_data(std::span<const std::uint8_t> payload);
   void dispatch(wire::Message::Reader m);
   // Builds one message and appends it to the channel's pending frame.
-  void send(kj::FunctionParam<void(wire::Message::Builder)> build);
-  void after_send();
+  // Lazy messages (finish, release) need no answer soon: they ride along with
+  // the next frame, or leave with the next sweep, instead of costing a frame.
+  void send(kj::FunctionParam<void(wire::Message::Builder)> build, bool lazy = false);
+  void after_send(bool lazy);
   void on_channel_closed(const Error& e);
   void sweep_canceled();
 

@@ -10,21 +10,21 @@
 // abort() does not close it while the stream has a read outstanding: always end
 // a channel explicitly.
 //
-// Receiving: start() begins reading. Each data frame's payload is handed to
-// on_data as a span that starts 8-byte aligned (Cap'n Proto can read it in
-// place) and is valid only during the call. on_closed fires exactly once, and
-// on_data never after it. Untrusted input never throws: whatever the peer (or
-// the path) does ends in on_closed with kind `failed` (the peer broke the
+// Receiving: start() begins reading. Each non-empty data frame's payload is
+// handed to on_data as a span that starts 8-byte aligned (Cap'n Proto can read
+// it in place) and is valid only during the call. on_closed fires exactly once,
+// and on_data never after it. Untrusted input never throws: whatever the peer
+// (or the path) does ends in on_closed with kind `failed` (the peer broke the
 // protocol or the bytes were altered) or `disconnected` (the connection or the
 // peer went away, or a deadline passed), with a precise reason.
 //
 // Sending coalesces writes: the session appends plaintext messages to a buffer
 // the channel owns and calls request_flush(); everything appended before the
 // posted flush runs (one io_context iteration) leaves as one sealed frame in
-// one write. While that write is in flight, appends go to a second buffer
-// (double buffering: no copy and, in steady state, no allocation). A flush too
-// large for one frame is cut into several at the message boundaries recorded
-// by end_message().
+// one write, so a data frame carries one or more whole messages. While that
+// write is in flight, appends go to a second buffer (double buffering: no copy
+// and, in steady state, no allocation). A flush too large for one frame is cut
+// into several at the message boundaries recorded by end_message().
 #pragma once
 
 #include <chrono>
