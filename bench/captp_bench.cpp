@@ -1,0 +1,761 @@
+// captp_bench: CapTP between two processes over real sockets (unix and TCP),
+// on the workloads of the Cap'n Proto peer benchmark (/work/shared/peers,
+// capnp/client.c++; RESULTS.md section A), plus the floors our targets are
+// stated against (raw socket ping-pong, single-core ChaCha20-Poly1305).
+//
+//   captp_bench             runs every workload
+//   captp_bench NAME        runs only the metrics named NAME or starting with NAME
+//   captp_bench --smoke     every workload with tiny counts (the figures mean nothing)
+//   captp_bench --list      lists the metric names
+//   captp_bench --spin-us N the client's and the server's spin before blocking
+//                           (default: the vat's own default, 50 us)
+//   captp_bench --pin C,S   pins the client to CPU C and each server to CPU S
+//                           (the metric names stay the same)
+//   captp_bench --serve ADDR   the server: what the client forks and execs
+//
+// The client starts a fresh server process per transport (fork + exec of this
+// binary with --serve); the server prints "<vatid> <address>" on one line and
+// serves a Bench object as its bootstrap until it is killed. The client kills
+// and reaps it when done, on failure, on a signal or a timeout; the server also
+// dies with its parent (PR_SET_PDEATHSIG).
+//
+// stdout carries one JSON object per line and nothing else:
+//   {"metric": NAME, "value": N, "unit": U}
+// Progress and diagnostics go to stderr; a failure prints why and exits 1.
+// See bench/README.md for what each metric measures.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/signal_set.hpp>
+
+#include "captp/crypto/identity.h"
+#include "captp/node.h"
+#include "vat/vatic.h"
+
+// ---------------------------------------------------------------------------
+// Allocation counting (as in vat_bench): on only around one short untimed pass.
+
+namespace {
+std::atomic<bool> g_count_allocs{false};
+std::atomic<std::uint64_t> g_allocs{0};
+
+void* counted_alloc(std::size_t n) {
+  if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(n ? n : 1);
+}
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (void* p = counted_alloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  if (void* p = counted_alloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+
+// Named (not anonymous): the objects instantiate vat templates with external
+// linkage (-Wsubobject-linkage).
+namespace captp_bench {
+
+using namespace vatic;
+using BenchClock = std::chrono::steady_clock;
+
+// --- Options and output -----------------------------------------------------
+
+std::string g_filter;
+bool g_smoke = false;
+Duration g_spin = VatOptions{}.spin_before_block;
+const char* g_self = "captp_bench";  // argv[0]
+std::string g_exe;                   // this binary (exec'd as the server)
+int g_pin[2] = {-1, -1};             // --pin C,S: the client's and the server's CPU
+
+std::int64_t scaled(std::int64_t full, std::int64_t smoke) { return g_smoke ? smoke : full; }
+bool wanted(std::string_view metric) { return g_filter.empty() || metric.substr(0, g_filter.size()) == g_filter; }
+
+void pin_to_cpu(int cpu) {
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0) std::perror("captp_bench: sched_setaffinity");
+}
+
+void progress(const char* fmt, auto... args) {
+  std::fprintf(stderr, "[captp_bench] ");
+  std::fprintf(stderr, fmt, args...);
+  std::fputc('\n', stderr);
+}
+
+void emit(std::string_view metric, double value, std::string_view unit) {
+  if (!wanted(metric)) return;
+  if (!std::isfinite(value)) value = 0;
+  char num[64];
+  std::snprintf(num, sizeof num, std::fabs(value) >= 1000 ? "%.0f" : "%.4g", value);
+  std::printf("{\"metric\": \"%.*s\", \"value\": %s, \"unit\": \"%.*s\"}\n", static_cast<int>(metric.size()),
+              metric.data(), num, static_cast<int>(unit.size()), unit.data());
+  std::fflush(stdout);
+}
+
+double seconds_since(BenchClock::time_point t0) {
+  return std::chrono::duration<double>(BenchClock::now() - t0).count();
+}
+double micros_since(BenchClock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(BenchClock::now() - t0).count();
+}
+
+// Nearest-rank percentile, as the peer programs compute it (common.h).
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+}
+
+// --- Server processes; every exit path kills and reaps them ----------------
+
+pid_t g_servers[4];
+std::atomic<int> g_nservers{0};
+char g_sockdir[] = "/tmp/captp_bench.XXXXXX";  // the unix server's socket lives here
+char g_sockpath[sizeof g_sockdir + 16] = "";
+
+// SIGTERM (the server then ends its vat and exits, so tools like callgrind
+// write their output), SIGKILL if it is still there after 10 s.
+void kill_servers() noexcept {  // async-signal-safe, as is cleanup()
+  for (int i = g_nservers.exchange(0); i-- > 0;) {
+    pid_t pid = g_servers[i];
+    kill(pid, SIGTERM);
+    timespec ms{0, 1'000'000};
+    bool reaped = false;
+    for (int t = 0; t < 10'000 && !(reaped = waitpid(pid, nullptr, WNOHANG) != 0); ++t) nanosleep(&ms, nullptr);
+    if (!reaped) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+}
+void cleanup() noexcept {
+  kill_servers();
+  if (g_sockpath[0]) {
+    unlink(g_sockpath);
+    rmdir(g_sockdir);
+    g_sockpath[0] = 0;
+  }
+}
+
+[[noreturn]] void die(const std::string& why) {
+  std::fprintf(stderr, "captp_bench: %s\n", why.c_str());
+  std::fflush(stdout);
+  cleanup();
+  _exit(1);
+}
+
+extern "C" void on_signal(int sig) {
+  const char* m =
+      sig == SIGALRM ? "captp_bench: timed out (a workload took more than 5 minutes)\n" : "captp_bench: interrupted\n";
+  ssize_t ignored = write(2, m, std::strlen(m));
+  (void)ignored;
+  cleanup();
+  _exit(1);
+}
+
+// --- The served object: the peer's Bench interface --------------------------
+
+constexpr std::uint32_t kMaxData = 8u << 20;
+
+class Bench : public Object {
+ public:
+  std::int64_t echo(std::int64_t x) { return x; }
+  Ref<Bench> next() { return vat().make<Bench>(); }
+  // n bytes copied from a pre-filled pattern, as the peer's data() does.
+  Bytes data(std::uint32_t n) {
+    static const Bytes pattern = [] {
+      Bytes b(kMaxData);
+      for (std::uint32_t i = 0; i < kMaxData; ++i) b[i] = static_cast<std::uint8_t>(i * 131u + 7u);
+      return b;
+    }();
+    return Bytes(pattern.begin(), pattern.begin() + std::min(n, kMaxData));
+  }
+  VATIC_METHODS(Bench, echo, next, data)
+};
+
+int serve(std::string_view at) {
+  try {
+    Vat vat(VatOptions{.name = "server", .spin_before_block = g_spin});
+    captp::Node node(vat, captp::Identity::generate());
+    node.set_bootstrap(vat.make<Bench>());
+    captp::Address bound = node.listen(at);
+    std::printf("%s %s\n", node.id().to_text().c_str(), bound.to_string().c_str());
+    std::fflush(stdout);
+    boost::asio::signal_set stop(vat.io(), SIGTERM, SIGINT);
+    stop.async_wait([&vat](const boost::system::error_code& ec, int) {
+      if (!ec) vat.stop();
+    });
+    vat.run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "captp_bench --serve %.*s: %s\n", static_cast<int>(at.size()), at.data(), e.what());
+    return 1;
+  }
+  return 0;
+}
+
+struct Server {
+  pid_t pid = -1;
+  captp::VatId id;
+  captp::Address at;
+};
+
+// Forks and execs `g_self --serve at`; returns what it reports on its first line.
+Server start_server(const std::string& at) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) die(std::string("pipe: ") + std::strerror(errno));
+  std::string spin = std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(g_spin).count());
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) die(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);
+    pin_to_cpu(g_pin[1]);
+    dup2(fds[1], 1);
+    execl(g_exe.c_str(), g_self, "--spin-us", spin.c_str(), "--serve", at.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  g_servers[g_nservers.load()] = pid;
+  ++g_nservers;
+  close(fds[1]);
+  std::string line;
+  pollfd pfd{fds[0], POLLIN, 0};
+  char c;
+  while (poll(&pfd, 1, 10'000) == 1 && read(fds[0], &c, 1) == 1 && c != '\n') line += c;
+  close(fds[0]);
+  auto space = line.find(' ');
+  std::optional<captp::VatId> id;
+  std::optional<captp::Address> addr;
+  if (space != std::string::npos) {
+    id = captp::VatId::parse(std::string_view(line).substr(0, space));
+    addr = captp::Address::parse(std::string_view(line).substr(space + 1));
+  }
+  if (!id || !addr) die("server for " + at + " failed to start (its first line: \"" + line + "\")");
+  return Server{pid, *id, *addr};
+}
+
+// --- CPU time of both processes ----------------------------------------------
+
+// On-CPU time of `pid`'s main thread (/proc/PID/schedstat, ns resolution).
+double cpu_seconds(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/schedstat", static_cast<int>(pid));
+  FILE* f = std::fopen(path, "r");
+  if (!f) return NAN;
+  unsigned long long ns = 0;
+  int got = std::fscanf(f, "%llu", &ns);
+  std::fclose(f);
+  return got == 1 ? static_cast<double>(ns) / 1e9 : NAN;
+}
+
+struct Usage {
+  double cpu = 0;
+  static Usage of(pid_t server) { return {cpu_seconds(getpid()) + cpu_seconds(server)}; }
+};
+
+// --- The client: one Vat and one Node for the whole run ----------------------
+
+struct Client {
+  Vat vat{VatOptions{.name = "client", .spin_before_block = g_spin}};
+  captp::Node node{vat, captp::Identity::generate()};
+
+  Resolver<void> tick_;  // kick() resolves it: ends drive()'s blocking wait
+
+  // Drives the loop until done() holds, the way Vat::run does: it polls
+  // (yielding between polls) as long as something happened within the last
+  // spin time, then calls block(), which blocks until the next event.
+  template <class D, class B>
+  void drive(D done, B block) {
+    for (;;) {
+      vat.run_until_idle();
+      for (auto until = BenchClock::now() + g_spin; !done() && BenchClock::now() < until;) {
+        std::this_thread::yield();
+        if (vat.run_until_idle() > 0) until = BenchClock::now() + g_spin;
+      }
+      if (done()) return;
+      block();
+      if (done()) return;
+    }
+  }
+  // Until `p` settles; throws VatError if it broke.
+  template <class T>
+  T await(Promise<T> p) {
+    drive([&] { return !p.pending(); }, [&] { vat.wait(p); });
+    return vat.wait(std::move(p));
+  }
+  // Until done(); blocking waits end at the next kick().
+  template <class D>
+  void drive_until(D done) {
+    drive(done, [&] {
+      Promise<void> tick;
+      in_turn([&] {
+        auto [p, r] = make_promise<void>();
+        tick = std::move(p);
+        tick_ = std::move(r);
+      });
+      if (!done()) vat.wait(tick);
+    });
+  }
+  void kick() { tick_.resolve(); }
+  // Runs f in a turn (coroutines and make_promise need one).
+  template <class F>
+  void in_turn(F f) {
+    vat.post(std::move(f));
+    vat.run_until_idle();
+  }
+};
+
+// --- Workloads ----------------------------------------------------------------
+
+struct Conn {
+  Client& c;
+  Server& server;
+  Ref<Bench> b;
+  std::string prefix;  // "captp.unix."
+  double rtt_p50 = 0;
+  std::string m(std::string_view name) const { return prefix + std::string(name); }
+};
+
+void echo_rtt(Conn& k) {
+  const auto warm = scaled(2'000, 10), count = scaled(20'000, 100);
+  std::vector<double> lat;
+  lat.reserve(count);
+  for (std::int64_t i = 0; i < warm + count; ++i) {
+    auto t0 = BenchClock::now();
+    std::int64_t r = k.c.await(k.b.send<&Bench::echo>(i));
+    double us = micros_since(t0);
+    if (r != i) die("echo returned " + std::to_string(r) + " for " + std::to_string(i));
+    if (i >= warm) lat.push_back(us);
+  }
+  k.rtt_p50 = percentile(lat, 50);
+  emit(k.m("echo_rtt_p50_us"), k.rtt_p50, "us");
+  emit(k.m("echo_rtt_p99_us"), percentile(lat, 99), "us");
+}
+
+// N lanes; each sends its next call when its previous one is answered.
+struct Lanes {
+  Client* c;
+  Ref<Bench> b;
+  std::int64_t sent = 0, done = 0, total = 0;
+  std::uint32_t bytes = 0;  // data(bytes) calls if set, echo otherwise
+  Resolver<void> finished;
+  void fail(const Error& e) { finished.reject(e); }
+};
+
+Task<void> lane(Lanes* w) {
+  try {
+    while (w->sent < w->total) {
+      std::int64_t x = w->sent++;
+      if (w->bytes) {
+        // Checked in a continuation: `co_await` on the Promise<Bytes> would copy the MiB out.
+        std::size_t size = co_await w->b.send<&Bench::data>(w->bytes).then([](const Bytes& d) { return d.size(); });
+        if (size != w->bytes) die("data returned " + std::to_string(size) + " bytes");
+      } else {
+        std::int64_t r = co_await w->b.send<&Bench::echo>(x);
+        if (r != x) die("echo returned " + std::to_string(r) + " for " + std::to_string(x));
+      }
+      if (++w->done == w->total) w->finished.resolve();
+      w->c->kick();
+    }
+  } catch (const VatError& e) {
+    w->fail(e.error());
+    w->c->kick();
+  }
+}
+
+// Seconds from the first send to the last answer of `total` calls over `window` lanes.
+double run_lanes(Client& c, const Ref<Bench>& b, int window, std::int64_t total, std::uint32_t bytes = 0) {
+  Lanes w{&c, b, 0, 0, total, bytes, {}};
+  Promise<void> finished;
+  auto t0 = BenchClock::now();
+  c.in_turn([&] {
+    auto [p, r] = make_promise<void>();
+    finished = std::move(p);
+    w.finished = std::move(r);
+    for (int i = 0; i < window; ++i) lane(&w);
+  });
+  c.drive_until([&] { return !finished.pending(); });
+  double sec = seconds_since(t0);
+  if (finished.is_broken()) throw VatError(finished.error());
+  if (w.done != total) die("windowed run: " + std::to_string(w.done) + " of " + std::to_string(total) + " answered");
+  return sec;
+}
+
+void echo_windows(Conn& k) {
+  for (int window : {1, 16, 256, 1024}) {
+    const std::int64_t total = window == 1 ? scaled(10'000, 200) : scaled(100'000, 2'000);
+    run_lanes(k.c, k.b, window, scaled(5'000, 100));  // warm-up at the same window
+    std::string w = "echo_window" + std::to_string(window);
+    if (window == 256) {
+      const std::int64_t counted = 2'048;
+      std::uint64_t allocs;
+      g_allocs = 0;
+      g_count_allocs = true;
+      run_lanes(k.c, k.b, window, counted);
+      g_count_allocs = false;
+      allocs = g_allocs;
+      emit(k.m("client_allocs_per_call"), static_cast<double>(allocs) / counted, "allocs");
+    }
+    Usage u0 = Usage::of(k.server.pid);
+    double sec = run_lanes(k.c, k.b, window, total);
+    Usage u1 = Usage::of(k.server.pid);
+    emit(k.m(w + "_calls_per_s"), static_cast<double>(total) / sec, "calls/s");
+    emit(k.m(w + "_cpu_us_per_call"), (u1.cpu - u0.cpu) / static_cast<double>(total) * 1e6, "us");
+  }
+}
+
+// The client's counters of its session with the server.
+captp::SessionStats session_stats(const Conn& k) {
+  for (const auto& s : k.c.node.sessions())
+    if (s.peer == k.server.id) return s.stats;
+  return {};
+}
+
+// 10 `next` then `echo` on the last reference, pipelined or each `next` awaited.
+void chains(Conn& k) {
+  constexpr int kHops = 10;
+  const auto warm = scaled(100, 5), count = scaled(1'000, 20);
+  std::vector<double> lat[2];
+  for (int mode = 0; mode < 2; ++mode) {
+    bool pipelined = mode == 0;
+    lat[mode].reserve(count);
+    captp::SessionStats before = session_stats(k);
+    for (std::int64_t i = 0; i < warm + count; ++i) {
+      auto t0 = BenchClock::now();
+      std::int64_t r;
+      if (pipelined) {
+        Promise<Ref<Bench>> cur = k.b.send<&Bench::next>();
+        for (int h = 1; h < kHops; ++h) cur = cur.send<&Bench::next>();
+        r = k.c.await(cur.send<&Bench::echo>(i));
+      } else {
+        Ref<Bench> cur = k.b;
+        for (int h = 0; h < kHops; ++h) cur = k.c.await(cur.send<&Bench::next>());
+        r = k.c.await(cur.send<&Bench::echo>(i));
+      }
+      double us = micros_since(t0);
+      if (r != i) die("chain: echo returned " + std::to_string(r) + " for " + std::to_string(i));
+      if (i >= warm) lat[mode].push_back(us);
+    }
+    captp::SessionStats after = session_stats(k);
+    auto per_chain = [&](std::uint64_t a, std::uint64_t b) { return static_cast<double>(a - b) / (warm + count); };
+    progress("%schain10 %s: %.1f messages out and %.1f in per chain (client side)", k.prefix.c_str(),
+             pipelined ? "pipelined" : "awaited", per_chain(after.messages_out, before.messages_out),
+             per_chain(after.messages_in, before.messages_in));
+  }
+  k.c.vat.run_until_idle();
+  if (auto imports = session_stats(k).imports; imports > 1)
+    progress("%schains: %zu imports still held after the chains", k.prefix.c_str(), imports);
+  double pip = percentile(lat[0], 50), awt = percentile(lat[1], 50);
+  emit(k.m("chain10_pipelined_p50_us"), pip, "us");
+  emit(k.m("chain10_awaited_p50_us"), awt, "us");
+  emit(k.m("chain10_awaited_over_pipelined"), awt / pip, "x");
+  if (k.rtt_p50 > 0) emit(k.m("chain10_pipelined_over_rtt"), pip / k.rtt_p50, "x");
+}
+
+void bulk(Conn& k) {
+  const std::uint32_t n = 1u << 20;
+  const auto count = scaled(400, 10);
+  run_lanes(k.c, k.b, 1, scaled(20, 2), n);
+  double sec = run_lanes(k.c, k.b, 1, count, n);
+  emit(k.m("data1MiB_window1_MBps"), static_cast<double>(count) * n / sec / 1e6, "MB/s");
+  sec = run_lanes(k.c, k.b, 4, count, n);
+  emit(k.m("data1MiB_window4_MBps"), static_cast<double>(count) * n / sec / 1e6, "MB/s");
+}
+
+// Sequential: a new Node (same identity) dials, handshakes and gets one echo back.
+void handshakes(Conn& k) {
+  const auto warm = scaled(20, 2), count = scaled(200, 10);
+  captp::Identity base = captp::Identity::generate();
+  std::vector<double> lat;
+  lat.reserve(count);
+  for (std::int64_t i = 0; i < warm + count; ++i) {
+    auto node = std::make_unique<captp::Node>(k.c.vat, captp::Identity::from_seed(base.seed()));
+    auto t0 = BenchClock::now();
+    Ref<Bench> b = node->connect<Bench>(k.server.id, k.server.at);
+    std::int64_t r = k.c.await(b.send<&Bench::echo>(i));
+    double us = micros_since(t0);
+    if (r != i) die("handshake: echo returned " + std::to_string(r));
+    if (i >= warm) lat.push_back(us);
+    b = {};
+    node.reset();
+    k.c.vat.run_until_idle();
+  }
+  double sum = 0;
+  for (double us : lat) sum += us;
+  emit("captp.handshakes_per_s", static_cast<double>(count) / sum * 1e6, "handshakes/s");
+  emit("captp.handshake_p50_us", percentile(lat, 50), "us");
+}
+
+// --- Floors --------------------------------------------------------------------
+
+// 8-byte ping-pong between two processes, blocking I/O (as phys/pingpong.cpp).
+void raw_pingpong(bool tcp) {
+  int fd[2];
+  if (!tcp) {
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fd) != 0) die(std::string("socketpair: ") + std::strerror(errno));
+  } else {
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (l < 0 || bind(l, reinterpret_cast<sockaddr*>(&a), len) != 0 || listen(l, 1) != 0 ||
+        getsockname(l, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      die(std::string("raw tcp listen: ") + std::strerror(errno));
+    fd[0] = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(fd[0], reinterpret_cast<sockaddr*>(&a), len) != 0 || (fd[1] = accept(l, nullptr, nullptr)) < 0)
+      die(std::string("raw tcp connect: ") + std::strerror(errno));
+    close(l);
+    int one = 1;
+    for (int s : fd) setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  pid_t pid = fork();
+  if (pid < 0) die(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    pin_to_cpu(g_pin[1]);
+    close(fd[0]);
+    char buf[64 << 10];
+    for (ssize_t n; (n = read(fd[1], buf, sizeof buf)) > 0;)
+      if (write(fd[1], buf, static_cast<std::size_t>(n)) != n) break;
+    _exit(0);
+  }
+  close(fd[1]);
+  const auto warm = scaled(2'000, 10), count = scaled(20'000, 100);
+  std::vector<double> lat;
+  lat.reserve(count);
+  for (std::int64_t i = 0; i < warm + count; ++i) {
+    std::int64_t x = i, y = -1;
+    auto t0 = BenchClock::now();
+    if (write(fd[0], &x, 8) != 8) die("raw ping-pong: write failed");
+    for (std::size_t got = 0; got < 8;) {
+      ssize_t n = read(fd[0], reinterpret_cast<char*>(&y) + got, 8 - got);
+      if (n <= 0) die("raw ping-pong: read failed");
+      got += static_cast<std::size_t>(n);
+    }
+    double us = micros_since(t0);
+    if (y != x) die("raw ping-pong: wrong echo");
+    if (i >= warm) lat.push_back(us);
+  }
+  close(fd[0]);
+  waitpid(pid, nullptr, 0);
+  std::string p = tcp ? "captp.raw.tcp." : "captp.raw.unix.";
+  emit(p + "pingpong_rtt_p50_us", percentile(lat, 50), "us");
+  emit(p + "pingpong_rtt_p99_us", percentile(lat, 99), "us");
+}
+
+// Single-core ChaCha20-Poly1305 (IETF, what the channel's frames use), MB/s of plaintext.
+void sodium_aead() {
+  if (sodium_init() < 0) die("sodium_init failed");
+  std::uint8_t key[crypto_aead_chacha20poly1305_ietf_KEYBYTES], nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES]{};
+  std::uint8_t tag[crypto_aead_chacha20poly1305_ietf_ABYTES];
+  crypto_aead_chacha20poly1305_ietf_keygen(key);
+  auto run = [&](std::size_t size, std::int64_t count, bool open, const char* metric) {
+    Bytes in(size, 0x5a), out(size);
+    crypto_aead_chacha20poly1305_ietf_encrypt_detached(out.data(), tag, nullptr, in.data(), size, nullptr, 0, nullptr,
+                                                       nonce, key);
+    auto once = [&] {
+      if (!open) {
+        sodium_increment(nonce, sizeof nonce);
+        crypto_aead_chacha20poly1305_ietf_encrypt_detached(out.data(), tag, nullptr, in.data(), size, nullptr, 0,
+                                                           nullptr, nonce, key);
+      } else if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(in.data(), nullptr, out.data(), size, tag, nullptr,
+                                                                    0, nonce, key) != 0) {
+        die("ChaCha20-Poly1305: decryption failed");
+      }
+    };
+    for (std::int64_t i = 0; i < count / 10; ++i) once();
+    auto t0 = BenchClock::now();
+    for (std::int64_t i = 0; i < count; ++i) once();
+    emit(metric, static_cast<double>(count) * static_cast<double>(size) / seconds_since(t0) / 1e6, "MB/s");
+  };
+  run(64 << 10, scaled(20'000, 200), false, "captp.sodium.chachapoly_64KiB_MBps");
+  run(64 << 10, scaled(20'000, 200), true, "captp.sodium.chachapoly_open_64KiB_MBps");
+  run(1 << 20, scaled(1'280, 12), false, "captp.sodium.chachapoly_1MiB_MBps");
+}
+
+// --- The table of workloads ------------------------------------------------------
+
+struct Workload {
+  std::vector<std::string> metrics;  // without the transport prefix for transport workloads
+  std::function<void(Conn&)> run;
+};
+
+const std::vector<Workload>& transport_workloads() {
+  static const std::vector<Workload> all = {
+      {{"echo_rtt_p50_us", "echo_rtt_p99_us"}, echo_rtt},
+      {{"echo_window1_calls_per_s", "echo_window16_calls_per_s", "echo_window256_calls_per_s",
+        "echo_window1024_calls_per_s", "echo_window1_cpu_us_per_call", "echo_window16_cpu_us_per_call",
+        "echo_window256_cpu_us_per_call", "echo_window1024_cpu_us_per_call", "client_allocs_per_call"},
+       echo_windows},
+      {{"chain10_pipelined_p50_us", "chain10_awaited_p50_us", "chain10_awaited_over_pipelined",
+        "chain10_pipelined_over_rtt"},
+       chains},
+      {{"data1MiB_window1_MBps", "data1MiB_window4_MBps"}, bulk},
+  };
+  return all;
+}
+const Workload kHandshakes{{"captp.handshakes_per_s", "captp.handshake_p50_us"}, handshakes};
+const std::vector<std::string> kSodium = {"captp.sodium.chachapoly_64KiB_MBps",
+                                          "captp.sodium.chachapoly_open_64KiB_MBps",
+                                          "captp.sodium.chachapoly_1MiB_MBps"};
+const char* const kTransports[] = {"unix", "tcp"};
+
+std::string raw_prefix(std::string_view t) { return "captp.raw." + std::string(t) + ".pingpong_rtt_"; }
+
+std::vector<std::string> all_metrics() {
+  std::vector<std::string> out = kSodium;
+  for (std::string_view t : kTransports) {
+    out.push_back(raw_prefix(t) + "p50_us");
+    out.push_back(raw_prefix(t) + "p99_us");
+    for (const auto& w : transport_workloads())
+      for (const auto& m : w.metrics) out.push_back("captp." + std::string(t) + "." + m);
+    if (t == "unix") out.insert(out.end(), kHandshakes.metrics.begin(), kHandshakes.metrics.end());
+  }
+  return out;
+}
+
+bool any_wanted(const std::vector<std::string>& metrics, const std::string& prefix = "") {
+  return std::any_of(metrics.begin(), metrics.end(), [&](const std::string& m) { return wanted(prefix + m); });
+}
+
+template <class F>
+void timed(const std::string& what, F f) {
+  progress("%s ...", what.c_str());
+  alarm(300);
+  auto t0 = BenchClock::now();
+  f();
+  alarm(0);
+  progress("  done in %.1f s", seconds_since(t0));
+}
+
+// One transport: a fresh server, one session to it, the wanted workloads.
+void run_transport(Client& c, std::string_view t) {
+  std::string prefix = "captp." + std::string(t) + ".";
+  bool hs = t == "unix" && any_wanted(kHandshakes.metrics);
+  bool any = hs || std::any_of(transport_workloads().begin(), transport_workloads().end(),
+                               [&](const Workload& w) { return any_wanted(w.metrics, prefix); });
+  if (wanted(raw_prefix(t))) timed(raw_prefix(t) + "*", [&] { raw_pingpong(t == "tcp"); });
+  if (!any) return;
+  Server server = start_server(t == "unix" ? "unix:" + std::string(g_sockpath) : "127.0.0.1:0");
+  progress("server %d serves %s at %s", static_cast<int>(server.pid), server.id.to_text().c_str(),
+           server.at.to_string().c_str());
+  Conn k{c, server, c.node.connect<Bench>(server.id, server.at), prefix};
+  try {
+    timed(prefix + "connect", [&] { k.c.await(k.b.send<&Bench::echo>(-1)); });
+    for (const auto& w : transport_workloads())
+      if (any_wanted(w.metrics, prefix)) timed(prefix + w.metrics[0], [&] { w.run(k); });
+    if (hs) timed(kHandshakes.metrics[0], [&] { kHandshakes.run(k); });
+  } catch (const VatError& e) {
+    die(prefix + "*: a call broke: " + to_string(e.error()));
+  }
+  k.b = {};
+  c.node.disconnect(server.id, "done");
+  c.vat.run_until_idle();
+  kill_servers();
+}
+
+}  // namespace captp_bench
+
+int main(int argc, char** argv) {
+  using namespace captp_bench;
+  g_self = argv[0];
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  std::optional<std::string_view> serve_at;
+  bool list = false;
+  std::vector<std::string_view> rest;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--smoke") {
+      g_smoke = true;
+    } else if (args[i] == "--list") {
+      list = true;
+    } else if ((args[i] == "--serve" || args[i] == "--spin-us" || args[i] == "--pin") && i + 1 < args.size()) {
+      std::string v(args[i + 1]);
+      if (args[i] == "--serve")
+        serve_at = args[i + 1];
+      else if (args[i] == "--spin-us")
+        g_spin = std::chrono::microseconds(std::atoll(v.c_str()));
+      else if (std::sscanf(v.c_str(), "%d,%d", &g_pin[0], &g_pin[1]) != 2)
+        rest.push_back("--pin needs CLIENT_CPU,SERVER_CPU");
+      ++i;
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  if (serve_at) return serve(*serve_at);
+  if (rest.size() > 1 || (rest.size() == 1 && rest[0].starts_with("-"))) {
+    std::fprintf(stderr, "usage: %s [--list | [--smoke] [--spin-us N] [--pin C,S] [METRIC-OR-PREFIX]]\n", argv[0]);
+    return rest.size() == 1 && (rest[0] == "-h" || rest[0] == "--help") ? 0 : 2;
+  }
+  if (list) {
+    for (const auto& m : all_metrics()) std::printf("%s\n", m.c_str());
+    return 0;
+  }
+  if (rest.size() == 1) g_filter = rest[0];
+  if (!any_wanted(all_metrics())) {
+    std::fprintf(stderr, "captp_bench: no metric named or starting with '%s' (see --list)\n", g_filter.c_str());
+    return 2;
+  }
+  // Resolved now (not "/proc/self/exe" in the child) so that the server also
+  // runs under valgrind --trace-children=yes, which fakes this readlink only.
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  g_exe = n > 0 ? std::string(exe, static_cast<std::size_t>(n)) : std::string(argv[0]);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGALRM}) signal(sig, on_signal);
+  signal(SIGPIPE, SIG_IGN);
+  std::atexit(cleanup);
+
+  if (!mkdtemp(g_sockdir)) die(std::string("mkdtemp: ") + std::strerror(errno));
+  std::snprintf(g_sockpath, sizeof g_sockpath, "%s/captp.sock", g_sockdir);
+  pin_to_cpu(g_pin[0]);  // the server pins itself after the fork
+  auto t0 = BenchClock::now();
+  try {
+    if (any_wanted(kSodium)) timed("captp.sodium.*", sodium_aead);
+    Client client;
+    for (std::string_view t : kTransports) run_transport(client, t);
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
+  cleanup();
+  progress("all done in %.1f s", seconds_since(t0));
+  return 0;
+}
