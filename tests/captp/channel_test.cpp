@@ -146,7 +146,7 @@ class Channel : public ::testing::Test {
     auto [sa, sb] = memory_pipe(io, io);
     handshake(std::move(sa), std::move(sb), oa, ob);
   }
-  void connect_over(const Address& where) {
+  void connect_over(const Address& where, ChannelOptions oa = {}) {
     auto acceptor = listen(io, where);
     std::unique_ptr<Stream> accepted, dialled;
     acceptor->async_accept([&](error_code ec, std::unique_ptr<Stream> s) {
@@ -158,7 +158,7 @@ class Channel : public ::testing::Test {
       dialled = std::move(s);
     });
     ASSERT_TRUE(run_until(io, [&] { return accepted && dialled; }));
-    handshake(std::move(dialled), std::move(accepted));
+    handshake(std::move(dialled), std::move(accepted), oa);
   }
   void expect_talks_both_ways() {
     send(*a.ch, "hello bob");
@@ -328,8 +328,8 @@ TEST_F(Channel, ASilentPeerHitsTheIdleDeadline) {
   SecureChannel::initiate(io, std::move(sa), alice, bob.id(), quick, a.handshake());
   SecureChannel::respond(io, std::move(sb), bob, silent, b.handshake());
   ASSERT_TRUE(run_until(io, [&] { return a.done && b.done; }));
-  a.start();  // bob never starts: he reads and says nothing
   auto t0 = std::chrono::steady_clock::now();
+  a.start();  // bob never starts: he reads and says nothing
   ASSERT_TRUE(run_until(io, [&] { return a.closed.has_value(); }));
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 100ms);
   EXPECT_EQ(*a.closed, (Error{ErrorKind::disconnected, "idle deadline of 100 ms exceeded"}));
@@ -391,6 +391,31 @@ TEST_F(Channel, CloseFlushesThenItsReasonReachesThePeer) {
   a.ch->close("again");
   EXPECT_EQ(a.closed_calls, 1);
   EXPECT_EQ(b.closed_calls, 1);
+}
+
+TEST_F(Channel, ALongCloseReasonIsCutToWholeCharacters) {
+  connect();
+  std::string reason;
+  for (int i = 0; i < 100; ++i) reason += "\xE2\x82\xAC";  // €, three bytes: 256 is mid-character
+  a.ch->close(reason);
+  EXPECT_EQ(a.closed->reason, "closed locally: " + reason) << "the local reason is not cut";
+  ASSERT_TRUE(run_until(io, [&] { return b.closed.has_value(); }));
+  EXPECT_EQ(b.closed->reason, "peer closed: " + reason.substr(0, 255));
+}
+
+TEST_F(Channel, CloseGivesUpOnAPeerThatDoesNotRead) {
+  ChannelOptions impatient;
+  impatient.close_linger = 100ms;
+  connect_over(Address::tcp("127.0.0.1", 0), impatient);
+  b.ch->pause_reading();
+  std::string chunk(4 << 20, 'x');
+  for (int i = 0; i < 16; ++i) send(*a.ch, chunk);  // 64 MiB: far more than the socket buffers hold
+  EXPECT_FALSE(run_until(
+      io, [&] { return a.ch->unsent_bytes() == 0; }, 300ms));
+  auto t0 = std::chrono::steady_clock::now();
+  a.ch->close("bye");
+  ASSERT_TRUE(run_until(io, [&] { return a.ch.use_count() == 1; })) << "the stuck write let go of the channel";
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 100ms);
 }
 
 TEST_F(Channel, CloseInsideOnDataStopsDeliveryOfFramesAlreadyRead) {
