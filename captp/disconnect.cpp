@@ -31,6 +31,9 @@ void Session::break_everything(const Error& e) {
 
   // Keep the handlers alive while they are settled.
   std::vector<detail::HandlerPtr> hold;
+  // The bootstrap object may hold references into this session: dropping it
+  // breaks that cycle (session -> bootstrap -> import -> session).
+  hold.push_back(std::move(bootstrap_));
   for (auto& q : questions)
     for (RemotePromise* h : q.handlers) hold.emplace_back(h);
   for (RemotePromise* p : embargoed) hold.emplace_back(p);

@@ -76,7 +76,8 @@ class Node {
   // The bootstrap object of vat `peer`, dialing `at` unless a session with
   // `peer` exists. The reference is a promise: send to it at once (the sends
   // wait for the handshake). It breaks with `disconnected` if `at` cannot be
-  // reached, or `failed` if the vat there does not hold `peer`'s key.
+  // reached or the vat there does not hold `peer`'s key (XK: such a responder
+  // can only hang up; the reason names the vat id that was expected).
   template <class T = Object>
   Ref<T> connect(const VatId& peer, const Address& at) {
     return detail::RefAccess::make<T>(connect_handler(peer, &at, nullptr));
