@@ -45,6 +45,12 @@ bool Session::reaches_this_peer(Handler* h) const noexcept {
 void RemotePromise::resolve(HandlerPtr target) {
   if (state_ != State::pending) return;
   if (!target) return resolve_data();
+  // A promise that would forward to itself (through others, remote or local)
+  // would send every message around the cycle for ever.
+  Handler* h = target.get();
+  for (int steps = 0; h; ++steps, h = h->forwards_to())
+    if (h == this || steps > (1 << 20))
+      return break_with(Error{ErrorKind::failed, "promise resolved to itself (a cycle of promises)"});
   if (!used_ || session_->reaches_this_peer(target.get()) || !session_->is_open()) {
     state_ = State::resolved;
     resolved_ = std::move(target);

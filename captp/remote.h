@@ -60,6 +60,9 @@ class RemotePromise final : public detail::Handler {
   bool is_import() const noexcept { return import_; }
   const Session* session() const noexcept { return session_.get(); }
   detail::Handler* resolution() const noexcept { return resolved_.get(); }
+  detail::Handler* forwards_to() const noexcept override {
+    return (state_ == State::resolved || state_ == State::embargoed) && !data_ ? resolved_.get() : nullptr;
+  }
   std::optional<std::uint32_t> embargo_id;
 
  private:

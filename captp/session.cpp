@@ -61,11 +61,14 @@ void Session::on_data(std::span<const std::uint8_t> payload) {
     if (payload.size() % sizeof(capnp::word) != 0)
       throw ProtocolError("frame payload is not a whole number of Cap'n Proto words");
     capnp::ReaderOptions ro;
-    ro.traversalLimitInWords = payload.size() / sizeof(capnp::word) * 2 + 64;
     ro.nestingLimit = kMaxCapnpNesting;
     auto words =
         kj::arrayPtr(reinterpret_cast<const capnp::word*>(payload.data()), payload.size() / sizeof(capnp::word));
     while (words.size() > 0 && open_) {
+      // Each message may read twice its own size, not the frame's: Cap'n Proto
+      // charges zero-sized list elements one word each, so nothing in a frame
+      // decodes to more than twice the frame.
+      ro.traversalLimitInWords = 2 * capnp::expectedSizeInWordsFromPrefix(words);
       capnp::FlatArrayMessageReader reader(words, ro);
       ++messages_in_;
       dispatch(reader.getRoot<wire::Message>());

@@ -9,6 +9,7 @@
 #include <kj/io.h>
 
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -73,10 +74,10 @@ class VectorOutput final : public kj::OutputStream {
 class BuilderScratch {
  public:
   static constexpr std::size_t kWords = 256;
-  kj::ArrayPtr<capnp::word> segment() { return kj::arrayPtr(words_.data(), words_.size()); }
+  kj::ArrayPtr<capnp::word> segment() { return kj::arrayPtr(words_.get(), kWords); }
 
  private:
-  std::vector<capnp::word> words_ = std::vector<capnp::word>(kWords, capnp::word());
+  std::unique_ptr<capnp::word[]> words_ = std::make_unique<capnp::word[]>(kWords);
 };
 
 }  // namespace vatic::captp

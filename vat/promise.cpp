@@ -114,8 +114,7 @@ Error PromiseBase::cycle_error() {
 bool PromiseBase::leads_back(Handler* h) const noexcept {
   for (int steps = 0; h; ++steps) {
     if (h == this || steps > kMaxChainWalk) return true;
-    PromiseBase* p = h->as_promise();
-    h = p ? p->forward() : nullptr;
+    h = h->forwards_to();
   }
   return false;
 }

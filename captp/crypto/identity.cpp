@@ -49,6 +49,13 @@ bool is_valid_key(std::span<const uint8_t, kVatIdBytes> key, std::string* why) {
   // Rejects non-canonical encodings, points off the curve, small-order points
   // and points outside the prime-order subgroup: any of those would let two
   // texts name one vat or let a peer force a known shared secret.
+  // A key and its negation differ only in this bit and convert to the same
+  // X25519 key, so the handshake cannot tell them apart: only the spelling
+  // with the bit clear is a vat id (spec/handshake.md).
+  if (key[31] & 0x80) {
+    if (why) *why = "the key is not in canonical form (sign bit set): a vat id has it clear";
+    return false;
+  }
   if (crypto_core_ed25519_is_valid_point(key.data()) != 1) {
     if (why) *why = "the key is not a valid Ed25519 public key (not a canonical point of the prime-order subgroup)";
     return false;
@@ -147,7 +154,13 @@ std::string VatId::to_text() const {
 Identity Identity::generate() {
   ensure_sodium();
   Secret<32> seed;
-  randombytes_buf(seed.data(), seed.size());
+  std::array<uint8_t, kVatIdBytes> pk{};
+  Secret<64> sk;
+  do {  // half of all keys have the sign bit set: they are not vat ids
+    randombytes_buf(seed.data(), seed.size());
+    if (crypto_sign_seed_keypair(pk.data(), sk.data(), seed.data()) != 0)
+      throw_error(ErrorKind::failed, "crypto_sign_seed_keypair failed (invariant)");
+  } while (pk[31] & 0x80);
   return from_seed(seed);
 }
 

@@ -58,6 +58,9 @@ class Handler : public RefCounted {
 
   // The local promise behind this handler, if it is one.
   virtual PromiseBase* as_promise() noexcept { return nullptr; }
+  // Where messages sent to this handler go on to, if it only forwards them (a
+  // settled promise, local or remote): what cycle checks follow.
+  virtual Handler* forwards_to() const noexcept { return nullptr; }
 
   // A handler for the field `name` of the record this promise will hold:
   // pipelining into a field of a returned record. A remote promise sends on

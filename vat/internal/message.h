@@ -18,7 +18,9 @@
 // GCC warns (-Wsubobject-linkage) when these templates are instantiated with
 // methods of classes in an anonymous namespace, a common and harmless case.
 #pragma GCC diagnostic push
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wsubobject-linkage"
+#endif
 
 namespace vatic::detail {
 

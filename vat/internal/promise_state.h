@@ -44,6 +44,7 @@ class PromiseBase : public Handler, public Pooled {
     return RefKind::promise;
   }
   PromiseBase* as_promise() noexcept override { return this; }
+  Handler* forwards_to() const noexcept override { return forward_.get(); }
   Ptr<Handler> pipeline_field(const std::string& name) override;
 
   // Takes ownership of `l`; it fires once, when (or right away if) settled.
