@@ -15,6 +15,7 @@
 
 #include "captp/crypto/identity.h"
 #include "captp/crypto/secret.h"
+#include "vat/error.h"
 
 namespace vatic::fuzz {
 
@@ -26,7 +27,19 @@ inline captp::Secret<32> fixed_key(std::uint8_t tag) {
   b.fill(tag);
   return captp::Secret<32>::from(b);
 }
-inline captp::Identity fixed_identity(std::uint8_t tag) { return captp::Identity::from_seed(fixed_key(tag)); }
+// The first seed from `tag` up (last byte counting on) whose key is a vat id:
+// half of all keys have the sign bit set and are not (spec/handshake.md).
+inline captp::Identity fixed_identity(std::uint8_t tag) {
+  std::array<std::uint8_t, 32> b{};
+  b.fill(tag);
+  for (;;) {
+    try {
+      return captp::Identity::from_seed(captp::Secret<32>::from(b));
+    } catch (const vatic::VatError&) {
+      ++b[31];
+    }
+  }
+}
 
 // Keys and identities per target.
 inline constexpr std::uint8_t kFrameKey = 0x11;
