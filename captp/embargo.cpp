@@ -73,15 +73,7 @@ std::uint32_t Session::start_embargo(RemotePromise* p, const Target& target) {
   std::uint32_t eid = embargoes_.add(p);
   send([&](wire::Message::Builder m) {
     auto d = m.initDisembargo();
-    auto t = d.initTarget();
-    if (target.answer) {
-      auto pa = t.initPromisedAnswer();
-      pa.setQuestionId(target.id);
-      auto path = pa.initPath(static_cast<unsigned>(target.path.size()));
-      for (unsigned i = 0; i < target.path.size(); ++i) path.set(i, target.path[i]);
-    } else {
-      t.setImportedCap(target.id);
-    }
+    write_target(target, d.initTarget());
     d.setSenderLoopback(eid);
   });
   return eid;

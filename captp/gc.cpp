@@ -70,10 +70,7 @@ void Session::write_cap(const Capability& c, wire::CapDescriptor::Builder out) {
       return;
     }
     if (r->state() == RemotePromise::State::pending && questions_.find(r->target().id)) {
-      auto pa = out.initReceiverAnswer();
-      pa.setQuestionId(r->target().id);
-      auto path = pa.initPath(static_cast<unsigned>(r->target().path.size()));
-      for (unsigned i = 0; i < r->target().path.size(); ++i) path.set(i, r->target().path[i]);
+      write_promised_answer(r->target().id, r->target().path, out.initReceiverAnswer());
       return;
     }
     break;  // embargoed or answered: export our promise-like handler

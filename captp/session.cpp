@@ -52,6 +52,19 @@ Error Session::broken_error() const {
   return Error{ErrorKind::disconnected, fmt::format("session with {} ended: {}", peer_.to_text(), why)};
 }
 
+void write_promised_answer(std::uint32_t qid, const std::vector<std::string>& path, wire::PromisedAnswer::Builder out) {
+  out.setQuestionId(qid);
+  auto names = out.initPath(static_cast<unsigned>(path.size()));
+  for (unsigned i = 0; i < path.size(); ++i) names.set(i, path[i]);
+}
+
+void write_target(const Target& target, wire::MessageTarget::Builder out) {
+  if (target.answer)
+    write_promised_answer(target.id, target.path, out.initPromisedAnswer());
+  else
+    out.setImportedCap(target.id);
+}
+
 // --- Receiving
 
 void Session::on_data(std::span<const std::uint8_t> payload) {
@@ -149,15 +162,7 @@ void Session::send_call(const Target& target, MessagePtr m) {
     send([&](wire::Message::Builder out) {
       auto call = out.initCall();
       call.setQuestionId(qid);
-      auto t = call.initTarget();
-      if (target.answer) {
-        auto pa = t.initPromisedAnswer();
-        pa.setQuestionId(target.id);
-        auto path = pa.initPath(static_cast<unsigned>(target.path.size()));
-        for (unsigned i = 0; i < target.path.size(); ++i) path.set(i, target.path[i]);
-      } else {
-        t.setImportedCap(target.id);
-      }
+      write_target(target, call.initTarget());
       call.setMethod(method);
       auto a = call.initArgs(static_cast<unsigned>(args.size()));
       for (unsigned i = 0; i < args.size(); ++i) write_value(args[i], a[i], caps);

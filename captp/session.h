@@ -60,6 +60,10 @@ struct Target {
   std::vector<std::string> path;
 };
 
+// The wire forms of a call's target and of a promised answer.
+void write_promised_answer(std::uint32_t qid, const std::vector<std::string>& path, wire::PromisedAnswer::Builder out);
+void write_target(const Target& target, wire::MessageTarget::Builder out);
+
 class Session final : public detail::RefCounted {
  public:
   Session(Vat& vat, std::shared_ptr<SecureChannel> channel, detail::HandlerPtr bootstrap, SessionOptions options);
