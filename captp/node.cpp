@@ -23,6 +23,7 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
   Identity identity;
   NodeOptions options;
   HandlerPtr bootstrap;
+  std::function<HandlerPtr(const VatId&)> bootstrap_for;
   bool closed = false;
   std::vector<std::unique_ptr<Acceptor>> acceptors;
   std::unordered_map<VatId, Ptr<Session>> sessions;
@@ -87,7 +88,8 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
   void add_session(std::shared_ptr<SecureChannel> ch) {
     if (closed) return ch->abort(Error{ErrorKind::disconnected, "node closed"});
     VatId peer = ch->peer();
-    auto s = detail::make_ptr<Session>(vat, std::move(ch), bootstrap, options.session);
+    HandlerPtr b = bootstrap_for ? bootstrap_for(peer) : bootstrap;
+    auto s = detail::make_ptr<Session>(vat, std::move(ch), std::move(b), options.session);
     auto it = sessions.find(peer);
     if (it != sessions.end() && it->second->is_open()) {
       // Two sessions with one peer: both ends keep the one dialed by the
@@ -142,6 +144,8 @@ const Identity& Node::identity() const noexcept { return state_->identity; }
 Vat& Node::vat() const noexcept { return state_->vat; }
 
 void Node::set_bootstrap_handler(HandlerPtr h) { state_->bootstrap = std::move(h); }
+
+void Node::set_bootstrap_factory(std::function<HandlerPtr(const VatId&)> f) { state_->bootstrap_for = std::move(f); }
 
 Address Node::listen(std::string_view at) {
   std::string why;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -68,6 +69,15 @@ class Node {
     set_bootstrap_handler(detail::RefAccess::handler(r));
   }
 
+  // A bootstrap object made for each session, given the peer's authenticated
+  // vat id: how an object learns who is calling without trusting a claim in
+  // the request (a token bound to a holder is checked against this id).
+  // `make(peer)` returns a Ref; it replaces a bootstrap set with set_bootstrap.
+  template <class F>
+  void set_bootstrap_for(F make) {
+    set_bootstrap_factory([make = std::move(make)](const VatId& peer) { return detail::RefAccess::handler(make(peer)); });
+  }
+
   // Listens on `at` (host:port, unix:/path; port 0 picks one) and returns the
   // address actually bound. Throws VatError on failure.
   Address listen(const Address& at);
@@ -102,6 +112,7 @@ class Node {
 
  private:
   void set_bootstrap_handler(detail::HandlerPtr h);
+  void set_bootstrap_factory(std::function<detail::HandlerPtr(const VatId&)> f);
   detail::HandlerPtr connect_handler(const VatId& peer, const Address* at, std::unique_ptr<Stream> stream);
 
   std::shared_ptr<State> state_;

@@ -18,6 +18,24 @@ TEST(Session, EchoOverThePipe) {
   EXPECT_EQ(t.b->sessions()[0].peer, t.a->id());
 }
 
+// The per-session bootstrap learns the caller's authenticated vat id: the
+// object made for `a` answers with a depth naming `a`'s id, and nothing in the
+// request could have claimed another one.
+TEST(Session, BootstrapForEachPeerSeesTheAuthenticatedPeer) {
+  TwoVats t;
+  std::vector<captp::VatId> asked;
+  t.b->set_bootstrap_for([&](const captp::VatId& peer) {
+    asked.push_back(peer);
+    return t.vb.make<Echo>(static_cast<int>(asked.size()));
+  });
+  auto [ea, eb] = captp::memory_pipe(t.va.io(), t.vb.io());
+  t.b->accept(std::move(eb));
+  Ref<Echo> b = t.a->connect<Echo>(t.b->id(), std::move(ea));
+  EXPECT_EQ(t.get(b.send<&Echo::depth>()), 1);
+  ASSERT_EQ(asked.size(), 1u);
+  EXPECT_EQ(asked[0], t.a->id());
+}
+
 TEST(Session, ErrorsCrossWithTheirKindAndNoStack) {
   TwoVats t;
   Ref<Echo> b = t.connect_pipe();
