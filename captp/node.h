@@ -75,7 +75,8 @@ class Node {
   // `make(peer)` returns a Ref; it replaces a bootstrap set with set_bootstrap.
   template <class F>
   void set_bootstrap_for(F make) {
-    set_bootstrap_factory([make = std::move(make)](const VatId& peer) { return detail::RefAccess::handler(make(peer)); });
+    set_bootstrap_factory(
+        [make = std::move(make)](const VatId& peer) { return detail::RefAccess::handler(make(peer)); });
   }
 
   // Listens on `at` (host:port, unix:/path; port 0 picks one) and returns the
