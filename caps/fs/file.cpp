@@ -1,0 +1,116 @@
+#include "caps/fs/file.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "caps/fs/path.h"
+
+namespace vatic::caps {
+namespace {
+
+constexpr std::uint64_t kMaxOffset = static_cast<std::uint64_t>(std::numeric_limits<off_t>::max());
+
+std::uint64_t size_of(int fd, const std::string& name) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw_error(ErrorKind::failed, errno_reason(errno, name));
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+// The byte range [offset, offset + length) must be addressable by off_t.
+void check_range(std::uint64_t offset, std::uint64_t length) {
+  if (offset > kMaxOffset || length > kMaxOffset - offset)
+    throw_error(ErrorKind::failed,
+                fmt::format("invalid range: offset {} length {} is past the largest file offset", offset, length));
+}
+
+}  // namespace
+
+Promise<Bytes> read_chunk(FileIo& io, FileHandle& file, const FsLimits& limits, std::uint64_t offset,
+                          std::uint64_t length, const std::string& name) {
+  check_range(offset, 0);
+  std::uint64_t size = size_of(file.fd(), name);
+  std::uint64_t available = offset < size ? size - offset : 0;
+  std::uint64_t want = std::min<std::uint64_t>({length, kReadChunkLimit, available});
+  limits.check_read(want);
+  return io.read(file, offset, static_cast<std::size_t>(want), "read " + name);
+}
+
+File::File(FileIo& io, std::unique_ptr<FileHandle> handle, FsLimits limits, std::string name, bool writable)
+    : io_(io), handle_(std::move(handle)), limits_(limits), name_(std::move(name)), writable_(writable) {}
+
+std::uint64_t File::current_size() const { return size_of(handle_->fd(), name_); }
+
+Stat File::stat() {
+  limits_.require(FsOp::read);
+  struct stat st {};
+  if (::fstat(handle_->fd(), &st) != 0) throw_error(ErrorKind::failed, errno_reason(errno, name_));
+  return stat_of(st);
+}
+
+Task<Bytes> File::read(std::uint64_t offset, std::uint64_t length) {
+  limits_.require(FsOp::read);
+  Ref<File> self = ref_to(this);  // the descriptor stays open until the read is done
+  co_return co_await read_chunk(io_, *handle_, limits_, offset, length, name_);
+}
+
+Task<std::int64_t> File::stream_to(Ref<ByteSink> sink, std::uint64_t offset, std::int64_t length) {
+  limits_.require(FsOp::read);
+  if (!sink) throw_error(ErrorKind::failed, "stream_to needs a sink, got an empty reference");
+  if (length < -1) throw_error(ErrorKind::failed, fmt::format("invalid length {} (-1 means to end of file)", length));
+  check_range(offset, 0);
+  Ref<File> self = ref_to(this);
+  std::uint64_t size = current_size();
+  std::uint64_t available = offset < size ? size - offset : 0;
+  std::uint64_t total =
+      length == -1 ? available : std::min<std::uint64_t>(static_cast<std::uint64_t>(length), available);
+  limits_.check_read(total);
+
+  // Flow control: the next chunk is read while up to kStreamWindow writes
+  // await their acknowledgement; a full window waits for the oldest.
+  std::deque<Promise<void>> unacked;
+  std::uint64_t sent = 0;
+  while (sent < total) {
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kStreamChunk, total - sent));
+    Bytes chunk = co_await io_.read(*handle_, offset + sent, n, "read " + name_);
+    if (chunk.empty()) break;  // the file shrank under us: send what there was
+    if (unacked.size() >= kStreamWindow) {
+      co_await unacked.front();
+      unacked.pop_front();
+    }
+    sent += chunk.size();
+    unacked.push_back(sink.send<&ByteSink::write>(std::move(chunk)));
+  }
+  for (; !unacked.empty(); unacked.pop_front()) co_await unacked.front();
+  co_await sink.send<&ByteSink::done>();
+  co_return static_cast<std::int64_t>(sent);
+}
+
+Task<void> File::write(std::uint64_t offset, Bytes data) {
+  limits_.require(FsOp::write);
+  if (!writable_) throw_error(ErrorKind::failed, fmt::format("permission denied: {} is read-only on the host", name_));
+  check_range(offset, data.size());
+  limits_.check_end(offset + data.size(), current_size());
+  Ref<File> self = ref_to(this);
+  co_await io_.write(*handle_, offset, std::move(data), "write " + name_);
+}
+
+void File::truncate(std::uint64_t size) {
+  limits_.require(FsOp::write);
+  if (!writable_) throw_error(ErrorKind::failed, fmt::format("permission denied: {} is read-only on the host", name_));
+  check_range(size, 0);
+  limits_.check_end(size, current_size());
+  // Synchronous: a metadata call, short on every filesystem we serve.
+  if (::ftruncate(handle_->fd(), static_cast<off_t>(size)) != 0)
+    throw_error(ErrorKind::failed, errno_reason(errno, name_));
+}
+
+}  // namespace vatic::caps

@@ -1,0 +1,77 @@
+// FsPath: a path a capability holder sends, checked before it touches the
+// filesystem. Paths are relative, '/'-separated, resolved beneath the
+// directory the capability wraps; "" and "." name that directory itself.
+// Refused outright (reason starting "refused: "): absolute paths, any ".."
+// component, NUL bytes. Invalid (reason starting "invalid path: "): a name
+// longer than NAME_MAX or a path longer than PATH_MAX. Empty and "."
+// components are dropped ("a//./b" is "a/b"); a trailing slash means the path
+// must name a directory.
+//
+// FsResult<T>: the value-or-reason that the path checks and resolvers return
+// (DESIGN rule 11: untrusted input gets a result the caller must look at).
+// Inside a turn, `take()` turns a failure into VatError(failed, reason).
+// Plain values; any thread.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "vat/error.h"
+
+namespace vatic::caps {
+
+template <class T>
+class [[nodiscard]] FsResult {
+ public:
+  FsResult(T value) : value_(std::move(value)) {}
+  static FsResult failure(std::string reason) {
+    FsResult r;
+    r.reason_ = std::move(reason);
+    return r;
+  }
+
+  bool ok() const noexcept { return value_.has_value(); }
+  // Empty when ok().
+  const std::string& reason() const noexcept { return reason_; }
+  // Precondition (the caller's): ok().
+  T& value() & { return *value_; }
+  // The value, or VatError(failed, reason) for use inside a turn.
+  T take() && {
+    if (!value_) throw VatError(ErrorKind::failed, reason_);
+    return std::move(*value_);
+  }
+
+ private:
+  FsResult() = default;
+  std::optional<T> value_;
+  std::string reason_;
+};
+
+struct FsPath {
+  std::string text;                // as sent, for messages ("." when it names the directory itself)
+  std::vector<std::string> parts;  // never "", "." or ".."
+  bool trailing_slash = false;     // must name a directory
+
+  bool is_self() const noexcept { return parts.empty(); }
+  // "a/b": the parts joined, what the resolvers hand to the kernel.
+  std::string joined() const;
+};
+
+FsResult<FsPath> parse_path(std::string_view text);
+
+// --- Reasons, shared by the resolvers and the objects so both resolvers word
+// every outcome the same way. `path` is always the holder's relative path,
+// never a host path.
+std::string refused_symlink(std::string_view path);
+std::string refused_escape(std::string_view path);
+std::string refused_not_served(std::string_view path, unsigned mode);
+// Maps an errno from a *at() call on `path` to a precise reason ("not found:
+// a/b", "already exists: a", "permission denied: a", or "a: <strerror>").
+std::string errno_reason(int err, std::string_view path);
+// "file", "dir" or "other" for a st_mode.
+std::string_view type_name(unsigned mode) noexcept;
+
+}  // namespace vatic::caps

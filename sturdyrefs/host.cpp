@@ -1,0 +1,252 @@
+#include "sturdyrefs/host.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "caps/membrane.h"
+#include "captp/node.h"
+#include "sturdyrefs/admin.h"
+#include "sturdyrefs/uri.h"
+#include "vat/vat.h"
+
+namespace vatic::sturdyrefs {
+namespace {
+
+constexpr const char* kAdminKind = "vat.admin";
+
+[[noreturn]] void refuse(const std::string& reason) { throw_error(ErrorKind::failed, "refused: " + reason); }
+
+std::string hex(std::span<const std::uint8_t> b) {
+  std::string out(b.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), b.data(), b.size());
+  out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+struct Host::State : std::enable_shared_from_this<Host::State> {
+  State(Vat& v, Store& s, HostOptions o)
+      : vat(v),
+        store(s),
+        options(std::move(o)),
+        self(s.identity().id()),
+        master(s.master_key()),
+        with_revoked_branches(s.objects_with_revoked_branches()) {}
+
+  Vat& vat;
+  Store& store;
+  HostOptions options;
+  captp::VatId self;
+  caps::MasterKey master;
+  std::map<std::string, Kind> kinds;
+  std::set<caps::ObjectId> with_revoked_branches;
+  // Objects revived since start. TODO(soon): evict idle ones (DESIGN 5).
+  std::map<caps::ObjectId, Ref<Object>> live;
+  // Every live reference handed out by a redeem, so revocation can cut it.
+  // The token is kept (not its revocation ids, which a redeem may not have
+  // computed) so that revoking a branch later can find its live references.
+  struct Issued {
+    caps::MembraneControl control;
+    caps::Token token;
+  };
+  std::vector<Issued> issued;
+
+  std::int64_t now() const {
+    return options.now_unix
+               ? options.now_unix()
+               : std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  }
+
+  // token.md, Redeeming steps 3 to 6; the same outward reason for each.
+  struct Verified {
+    StoredObject object;
+    std::vector<caps::RevocationId> rids;
+  };
+  Verified verify(const caps::Token& t, bool want_rids = false) {
+    auto obj = store.find(t.object);
+    // An unknown object is checked against a fixed dummy key, so that the
+    // time taken does not tell it from a forged tag.
+    caps::ObjectKey key = caps::derive_object_key(master, obj ? t.object : caps::ObjectId{});
+    // Revocation ids matter only for objects with a revoked branch (and to
+    // revoke one); the others skip a hash per caveat.
+    bool rids = want_rids || with_revoked_branches.contains(t.object);
+    caps::ChainCheck check = caps::verify_chain(t, key, rids);
+    if (!obj || obj->revoked || !check.valid) refuse("invalid token");
+    for (const auto& rid : check.revocation_ids) {
+      if (store.branch_revoked(rid)) refuse("invalid token");
+    }
+    return Verified{std::move(*obj), std::move(check.revocation_ids)};
+  }
+
+  Ref<Object> revive(const StoredObject& o) {
+    if (auto it = live.find(o.id); it != live.end()) return it->second;
+    auto k = kinds.find(o.kind);
+    if (k == kinds.end() || !k->second.revive)
+      throw_error(ErrorKind::failed, fmt::format("this vat cannot revive objects of kind {:?}", o.kind));
+    Ref<Object> r = k->second.revive(o);
+    live.emplace(o.id, r);
+    return r;
+  }
+
+  Ref<Object> redeem(const Bytes& bytes, const std::optional<caps::VatKey>& peer) {
+    auto decoded = caps::decode_token(bytes);  // step 1
+    if (!decoded) refuse("malformed token");
+    const caps::Token& t = decoded.value();
+    if (t.vat != self.bytes()) refuse("token is for another vat");  // step 2
+    Verified v = verify(t);                                         // steps 3-6
+    auto caveats = caps::parse_caveats(t.caveats);                  // step 7
+    if (!caveats) refuse("invalid caveat");
+    const caps::Caveats& c = caveats.value();
+    if (auto why = caps::check_time(c, now())) throw_error(ErrorKind::failed, *why);
+    if (auto why = caps::check_holder(c, peer)) throw_error(ErrorKind::failed, *why);
+
+    Ref<Object> target = revive(v.object);
+    if (c.has_fs_caveats()) {  // step 8
+      const Kind& k = kinds.at(v.object.kind);
+      if (!k.narrow) refuse("caveat does not apply to this object");
+      target = k.narrow(target, c);
+    }
+    std::vector<std::shared_ptr<caps::MembranePolicy>> policies;
+    policies.push_back(std::make_shared<caps::TimeWindow>(
+        [self = weak_from_this()] {
+          auto s = self.lock();
+          return s ? s->now() : INT64_MAX;
+        },
+        c.not_before, c.expires));
+    if (c.methods)
+      policies.push_back(
+          std::make_shared<caps::AllowMethodsAtRoot>(*c.methods, "refused: method not allowed by token"));
+    auto m = caps::membrane(target, std::make_shared<caps::AllOf>(std::move(policies)));
+    prune();
+    issued.push_back(Issued{m.control, t});
+    return m.ref;
+  }
+
+  void prune() {
+    std::erase_if(issued, [](const Issued& i) { return i.control.revoked() || i.control.live_wrappers() == 0; });
+  }
+
+  std::string revoke(const caps::Token& t) {
+    if (t.vat != self.bytes()) refuse("token is for another vat");
+    Verified v = verify(t, true);
+    const Error cut{ErrorKind::failed, "refused: invalid token"};
+    if (t.caveats.empty()) {
+      store.revoke_object(t.object);
+      live.erase(t.object);
+      for (auto& i : issued) {
+        if (i.token.object == t.object) i.control.revoke(cut);
+      }
+      prune();
+      return "object";
+    }
+    const caps::RevocationId& rid = v.rids.back();
+    store.revoke_branch(t.object, rid);
+    with_revoked_branches.insert(t.object);
+    caps::ObjectKey key = caps::derive_object_key(master, t.object);
+    for (auto& i : issued) {
+      if (i.token.object != t.object || i.token.caveats.size() < t.caveats.size()) continue;
+      auto rids = caps::verify_chain(i.token, key, true).revocation_ids;
+      if (std::find(rids.begin(), rids.end(), rid) != rids.end()) i.control.revoke(cut);
+    }
+    prune();
+    return "branch";
+  }
+};
+
+namespace {
+
+class SessionRedeemer final : public Redeemer {
+ public:
+  SessionRedeemer(std::weak_ptr<Host::State> host, captp::VatId peer) : host_(std::move(host)), peer_(peer) {}
+  Ref<Object> redeem(Bytes token) override {
+    auto h = host_.lock();
+    if (!h) throw_error(ErrorKind::disconnected, "the vat no longer serves sturdy refs");
+    return h->redeem(token, peer_.bytes());
+  }
+
+ private:
+  std::weak_ptr<Host::State> host_;
+  captp::VatId peer_;
+};
+
+class AdminObject final : public Admin {
+ public:
+  explicit AdminObject(std::weak_ptr<Host::State> host) : host_(std::move(host)) {}
+  std::string revoke(std::string sturdy_ref) override {
+    auto ref = parse_sturdy_ref(sturdy_ref);
+    if (!ref) refuse(fmt::format("not a sturdy ref: {}", ref.error()));
+    return host().revoke(ref.value().token);
+  }
+  std::vector<ObjectInfo> objects() override {
+    std::vector<ObjectInfo> out;
+    for (const auto& o : host().store.objects())
+      out.push_back(ObjectInfo{hex(o.id), o.kind, o.name, o.created, o.revoked});
+    return out;
+  }
+
+ private:
+  Host::State& host() {
+    auto h = host_.lock();
+    if (!h) throw_error(ErrorKind::disconnected, "the vat no longer serves sturdy refs");
+    held_ = h;  // the turn holds it; the object must not keep its host alive
+    return *h;
+  }
+  std::weak_ptr<Host::State> host_;
+  std::shared_ptr<Host::State> held_;
+};
+
+}  // namespace
+
+Host::Host(Vat& vat, Store& store, HostOptions options)
+    : state_(std::make_shared<State>(vat, store, std::move(options))) {
+  std::weak_ptr<State> w = state_;
+  add_kind(kAdminKind, Kind{[w, &vat](const StoredObject&) -> Ref<Object> { return vat.make<AdminObject>(w); }, {}});
+}
+
+Host::~Host() = default;
+
+const captp::VatId& Host::id() const noexcept { return state_->self; }
+
+void Host::add_kind(const std::string& name, Kind kind) { state_->kinds[name] = std::move(kind); }
+
+caps::Token Host::token_for(const std::string& name, const std::string& kind, const std::string& params) {
+  Store& s = state_->store;
+  auto o = s.find_named(name, kind, params);
+  if (!o) o = s.add_object(kind, params, name);
+  return caps::mint(caps::derive_object_key(state_->master, o->id), state_->self.bytes(), o->id);
+}
+
+caps::Token Host::admin_token() { return token_for("admin", kAdminKind, ""); }
+
+std::string Host::sturdy_ref(const caps::Token& token) const {
+  return format_sturdy_ref(SturdyRef{state_->self, state_->options.hints, token});
+}
+
+void Host::set_hints(std::vector<std::string> hints) { state_->options.hints = std::move(hints); }
+
+void Host::serve_on(captp::Node& node) {
+  std::weak_ptr<State> w = state_;
+  Vat* vat = &state_->vat;
+  node.set_bootstrap_for(
+      [w, vat](const captp::VatId& peer) -> Ref<Redeemer> { return vat->make<SessionRedeemer>(w, peer); });
+}
+
+Ref<Redeemer> Host::redeemer_for(const captp::VatId& peer) { return state_->vat.make<SessionRedeemer>(state_, peer); }
+
+Ref<Object> Host::redeem(const Bytes& token, const std::optional<captp::VatId>& peer) {
+  std::optional<caps::VatKey> key;
+  if (peer) key = peer->bytes();
+  return state_->redeem(token, key);
+}
+
+std::string Host::revoke(const caps::Token& token) { return state_->revoke(token); }
+
+}  // namespace vatic::sturdyrefs

@@ -1,0 +1,149 @@
+#include "tools/cli_util.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+namespace vatic::cli {
+
+int exit_code_for(const Error& e) {
+  if (e.reason.rfind("refused:", 0) == 0) return kRefused;
+  if (e.kind == ErrorKind::disconnected) return kUnreachable;
+  return kOther;
+}
+
+std::filesystem::path store_dir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* s = std::getenv("VATIC_STORE"); s && *s) return s;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return std::filesystem::path(x) / "vatic";
+  const char* home = std::getenv("HOME");
+  if (!home || !*home) throw CliError(kUsage, "no store: pass --store DIR (HOME is not set)");
+  return std::filesystem::path(home) / ".local/share/vatic";
+}
+
+std::string read_ref_arg(const std::string& arg) {
+  if (arg.rfind("vatic://", 0) == 0) return arg;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(arg, ec))
+    throw CliError(kUsage, fmt::format("{:?} is neither a vatic:// sturdy ref nor a file holding one", arg));
+  std::ifstream in(arg);
+  std::string text;
+  std::getline(in, text);
+  if (!in && !in.eof()) throw CliError(kOther, fmt::format("cannot read {}", arg));
+  while (!text.empty() && (text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+bool read_int(std::string_view s, std::int64_t& out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+std::optional<std::int64_t> parse_duration(std::string_view text) {
+  if (text.size() < 2) return std::nullopt;
+  std::int64_t n = 0;
+  if (!read_int(text.substr(0, text.size() - 1), n) || n < 0) return std::nullopt;
+  std::int64_t unit = 0;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    default: return std::nullopt;
+  }
+  if (n > INT64_MAX / unit / 2) return std::nullopt;
+  return n * unit;
+}
+
+std::optional<std::int64_t> parse_rfc3339(std::string_view t) {
+  // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
+  if (t.size() < 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') || t[13] != ':' || t[16] != ':')
+    return std::nullopt;
+  std::int64_t Y, M, D, h, m, s;
+  if (!read_int(t.substr(0, 4), Y) || !read_int(t.substr(5, 2), M) || !read_int(t.substr(8, 2), D) ||
+      !read_int(t.substr(11, 2), h) || !read_int(t.substr(14, 2), m) || !read_int(t.substr(17, 2), s))
+    return std::nullopt;
+  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || s > 60) return std::nullopt;
+  std::string_view rest = t.substr(19);
+  if (!rest.empty() && rest[0] == '.') {
+    std::size_t i = 1;
+    while (i < rest.size() && rest[i] >= '0' && rest[i] <= '9') ++i;
+    if (i == 1) return std::nullopt;
+    rest = rest.substr(i);
+  }
+  std::int64_t offset = 0;
+  if (rest == "Z" || rest == "z") {
+  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
+    std::int64_t oh, om;
+    if (!read_int(rest.substr(1, 2), oh) || !read_int(rest.substr(4, 2), om) || oh > 23 || om > 59) return std::nullopt;
+    offset = (oh * 3600 + om * 60) * (rest[0] == '+' ? 1 : -1);
+  } else {
+    return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = static_cast<int>(Y - 1900);
+  tm.tm_mon = static_cast<int>(M - 1);
+  tm.tm_mday = static_cast<int>(D);
+  tm.tm_hour = static_cast<int>(h);
+  tm.tm_min = static_cast<int>(m);
+  tm.tm_sec = static_cast<int>(std::min<std::int64_t>(s, 59));  // a leap second counts as :59
+  std::time_t secs = timegm(&tm);
+  if (tm.tm_mday != D) return std::nullopt;  // timegm normalised an impossible date (Feb 30)
+  return static_cast<std::int64_t>(secs) - offset;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> parse_when(std::string_view text, std::int64_t now, std::string* why) {
+  if (auto d = parse_duration(text)) return now + *d;
+  if (auto t = parse_rfc3339(text)) return *t;
+  if (why)
+    *why =
+        fmt::format("{:?} is neither a duration (90s, 15m, 1h, 7d) nor an RFC 3339 time (2026-12-01T10:00:00Z)", text);
+  return std::nullopt;
+}
+
+std::string format_rfc3339(std::int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec);
+}
+
+std::string json_quote(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20)
+          out += fmt::format("\\u{:04x}", c);
+        else
+          out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+void print_failure(std::string_view message) { fmt::print(stderr, "vatic: {}\n", message); }
+
+}  // namespace vatic::cli

@@ -1,0 +1,59 @@
+// What every `vatic` subcommand shares: the exit-code contract, one-line
+// failure messages, the default store location, reading a sturdy ref given as
+// text or as a file, times given as durations or RFC 3339, and JSON output.
+//
+// Exit codes (a contract scripts read): 0 success; 2 usage; 3 refused (a bad,
+// forged, revoked or expired token, a denied operation or path); 4 the vat is
+// unreachable or does not hold the key its id names; 1 anything else.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "vat/error.h"
+
+namespace vatic::cli {
+
+enum ExitCode : int { kOk = 0, kOther = 1, kUsage = 2, kRefused = 3, kUnreachable = 4 };
+
+// A failure that ends the command with `code` and prints `what()` on stderr.
+class CliError : public std::runtime_error {
+ public:
+  CliError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  int code() const noexcept { return code_; }
+
+ private:
+  int code_;
+};
+
+// The exit code an Error from a vat or a peer maps to: reasons starting with
+// "refused:" are refusals (spec/sturdyref.md), `disconnected` means the vat
+// could not be reached or authenticated.
+int exit_code_for(const Error& e);
+
+// --store, else $VATIC_STORE, else $XDG_DATA_HOME/vatic, else ~/.local/share/vatic.
+std::filesystem::path store_dir(const std::string& flag);
+
+// A sturdy ref given on the command line: the URI itself, or the path of a
+// file holding it (such as STORE/admin.ref).
+std::string read_ref_arg(const std::string& arg);
+
+// "90s", "15m", "1h", "7d" (from `now`) or RFC 3339 ("2026-12-01T10:00:00Z",
+// with Z or a numeric offset); unix seconds. Nullopt and `why` on bad input.
+std::optional<std::int64_t> parse_when(std::string_view text, std::int64_t now, std::string* why);
+std::string format_rfc3339(std::int64_t unix_seconds);
+std::int64_t unix_now();
+
+// JSON string literal for `s` (quotes included).
+std::string json_quote(std::string_view s);
+
+// Prints "vatic: <message>" on stderr.
+void print_failure(std::string_view message);
+
+}  // namespace vatic::cli

@@ -1,0 +1,54 @@
+// The `vatic` subcommands, one function each, called by main() once CLI11 has
+// parsed the command line. Each returns an exit code (cli_util.h) or throws
+// CliError; main() prints the one failure line.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vatic::cli {
+
+struct Common {
+  std::string store;  // --store ("" = default)
+  bool json = false;  // --json
+};
+
+struct ServeArgs {
+  Common common;
+  std::string dir;
+  std::vector<std::string> listen;     // --listen, repeatable
+  std::vector<std::string> advertise;  // --advertise: hints other than the bound addresses
+  bool read_only = false;
+};
+
+struct AttenuateArgs {
+  Common common;
+  std::string token;
+  std::vector<std::string> paths;
+  // Set when the flag was given, even empty: an empty value is an error, never
+  // a caveat silently left out (that would hand on the parent's authority).
+  std::optional<std::string> ops, expires, not_before, methods, max_bytes;
+  std::vector<std::string> holders;  // --for
+};
+
+struct FsArgs {
+  Common common;
+  std::string token;
+  std::string path;
+  std::string local;  // OUT for get, IN for put ("" = default, "-" = stdout/stdin)
+};
+
+int cmd_id(const Common& c);
+int cmd_serve(const ServeArgs& a);
+int cmd_attenuate(const AttenuateArgs& a);
+int cmd_revoke(const Common& c, const std::string& admin_ref, const std::string& token);
+int cmd_ls(const FsArgs& a);
+int cmd_cat(const FsArgs& a);
+int cmd_get(const FsArgs& a);
+int cmd_put(const FsArgs& a);
+int cmd_rm(const FsArgs& a);
+int cmd_mkdir(const FsArgs& a);
+
+}  // namespace vatic::cli

@@ -1,0 +1,114 @@
+// `vatic serve DIR`: serves a directory through sturdy refs until SIGINT or
+// SIGTERM. The root ref goes to stdout, the admin ref to STORE/admin.ref
+// (mode 0600). Both are the same across restarts on the same store.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <initializer_list>
+
+#include <fmt/format.h>
+
+#include "caps/fs/file_io.h"
+#include "captp/node.h"
+#include "sturdyrefs/fs_kind.h"
+#include "sturdyrefs/host.h"
+#include "sturdyrefs/store.h"
+#include "tools/cli_util.h"
+#include "tools/commands.h"
+#include "vat/vat.h"
+
+namespace vatic::cli {
+namespace {
+
+constexpr const char* kDefaultListen = "127.0.0.1:7447";
+
+void write_private_file(const std::filesystem::path& p, const std::string& text) {
+  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) throw CliError(kOther, fmt::format("cannot write {}: {}", p.string(), std::strerror(errno)));
+  std::string line = text + "\n";
+  bool ok = ::fchmod(fd, 0600) == 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ok = ::close(fd) == 0 && ok;
+  if (!ok) throw CliError(kOther, fmt::format("cannot write {}: {}", p.string(), std::strerror(errno)));
+}
+
+// Asio installs its handlers without SA_RESTART, so a signal arriving while
+// we block writing to a full stderr pipe would fail that write with EINTR
+// (and end the server with an error instead of a clean stop).
+void restart_interrupted_calls(std::initializer_list<int> signals) {
+  for (int sig : signals) {
+    struct sigaction sa {};
+    if (::sigaction(sig, nullptr, &sa) == 0) {
+      sa.sa_flags |= SA_RESTART;
+      ::sigaction(sig, &sa, nullptr);
+    }
+  }
+}
+
+}  // namespace
+
+int cmd_serve(const ServeArgs& a) {
+  std::error_code ec;
+  auto dir = std::filesystem::canonical(a.dir, ec);
+  if (ec || !std::filesystem::is_directory(dir))
+    throw CliError(kOther, fmt::format("cannot serve {:?}: not a directory", a.dir));
+  auto store_path = store_dir(a.common.store);
+  auto store = sturdyrefs::Store::open(store_path);
+
+  Vat vat(VatOptions{.name = "vatic-serve"});
+  caps::FileIo io(vat);
+  captp::Node node(vat, store->identity());
+
+  // Handlers go in before anything is printed: whoever reads the root ref may
+  // stop the server at once, and must get a clean exit, not a default kill.
+  boost::asio::signal_set signals(vat.io(), SIGINT, SIGTERM);
+  restart_interrupted_calls({SIGINT, SIGTERM});
+  signals.async_wait([&](const boost::system::error_code& err, int sig) {
+    if (err) return;
+    fmt::print(stderr, "vatic: {} received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    node.close("server stopping");
+    vat.stop();
+  });
+  sturdyrefs::Host host(vat, *store, sturdyrefs::HostOptions{{}, unix_now});
+  host.add_kind(sturdyrefs::kFsDirKind, sturdyrefs::fs_dir_kind(vat, io));
+
+  std::vector<std::string> bound;
+  for (const auto& at : a.listen.empty() ? std::vector<std::string>{kDefaultListen} : a.listen) {
+    try {
+      bound.push_back(node.listen(at).to_string());
+    } catch (const VatError& e) {
+      throw CliError(kOther, fmt::format("cannot listen on {}: {}", at, e.error().reason));
+    }
+  }
+  host.set_hints(a.advertise.empty() ? bound : a.advertise);
+  host.serve_on(node);
+
+  std::string root = host.sturdy_ref(
+      host.token_for("root", sturdyrefs::kFsDirKind, sturdyrefs::fs_dir_params(dir.string(), a.read_only)));
+  auto admin_file = store_path / "admin.ref";
+  write_private_file(admin_file, host.sturdy_ref(host.admin_token()));
+
+  if (a.common.json) {
+    std::vector<std::string> quoted;
+    for (const auto& b : bound) quoted.push_back(json_quote(b));
+    std::string listen = fmt::format("{}", fmt::join(quoted, ","));
+    fmt::print("{{\"root\":{},\"admin_ref_file\":{},\"vat_id\":{},\"listen\":[{}],\"file_io\":{}}}\n", json_quote(root),
+               json_quote(admin_file.string()), json_quote(node.id().to_text()), listen,
+               json_quote(caps::to_string(io.backend())));
+  } else {
+    fmt::print("{}\n", root);
+  }
+  std::fflush(stdout);
+  fmt::print(stderr, "vatic: serving {} as vat {} on {} (admin ref in {}; file I/O: {})\n", dir.string(),
+             node.id().to_text(), fmt::join(bound, ", "), admin_file.string(), caps::to_string(io.backend()));
+
+  vat.run();
+  return kOk;
+}
+
+}  // namespace vatic::cli
