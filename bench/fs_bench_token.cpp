@@ -21,9 +21,11 @@ void keep(const T& x) {
 
 }  // namespace
 
-// One "verify" is caps::verify_chain, what Host::redeem runs per redeem for
-// token.md steps 4 and 5: tag_0 from K_obj, one MAC per caveat, a revocation
-// id per prefix (4 here), the constant-time compare, and the vector of ids.
+// One "verify" is caps::verify_chain as Host::redeem runs it for token.md
+// steps 4 and 5 on an object with no revoked branch (the common case): tag_0
+// from K_obj, one MAC per caveat, the constant-time compare: four keyed
+// BLAKE2b, eight compressions. (With a revoked branch of the same object the
+// redeemer also asks for the revocation ids: four more unkeyed hashes.)
 // K_obj is derived once, outside the loop (a redeemer can cache it per object;
 // today's Host derives it per redeem, one more keyed BLAKE2b).
 // "Redeem checks" add what the redeemer does around it with no store lookup:
@@ -53,12 +55,12 @@ void token_workload() {
   const std::int64_t warm = scaled<std::int64_t>(20'000, 1'000), count = scaled<std::int64_t>(1'000'000, 10'000);
   if (wanted("token.verify_3caveats_per_s")) {
     std::int64_t ok = 0;
-    for (std::int64_t i = 0; i < warm; ++i) ok += verify_chain(t, key).valid;
+    for (std::int64_t i = 0; i < warm; ++i) ok += verify_chain(t, key, false).valid;
     ok = 0;
     auto t0 = BenchClock::now();
     for (std::int64_t i = 0; i < count; ++i) {
-      ChainCheck c = verify_chain(t, key);
-      ok += c.valid && c.revocation_ids.size() == 4;
+      ChainCheck c = verify_chain(t, key, false);
+      ok += c.valid;
       keep(c);
     }
     double sec = seconds_since(t0);
@@ -73,7 +75,7 @@ void token_workload() {
     auto redeem_checks = [&](const Bytes& bytes) {
       Result<Token> d = decode_token(bytes);
       if (!d || d->vat != vat) return false;
-      if (!verify_chain(d.value(), key).valid) return false;
+      if (!verify_chain(d.value(), key, false).valid) return false;
       Result<Caveats> c = parse_caveats(d->caveats);
       return c && !check_time(c.value(), now) && c->ops == kReadOnlyFsOps;
     };
