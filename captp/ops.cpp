@@ -120,8 +120,15 @@ void Session::deliver_return(std::uint32_t qid, std::uint64_t serial, PromiseBas
     return;
   }
   try {
-    Value v = p.value_as_value();
-    write([&](wire::Return::Builder r) { write_value(v, r.initValue(), caps); });
+    // An answer to a call by name is stored as a Value: written from where it
+    // is, so a bulk result is copied once, into the outgoing frame.
+    const Value* v = p.value_if_value();
+    Value converted;
+    if (!v) {
+      converted = p.value_as_value();
+      v = &converted;
+    }
+    write([&](wire::Return::Builder r) { write_value(*v, r.initValue(), caps); });
   } catch (...) {
     Error e = error_from_exception(std::current_exception());
     write([&](wire::Return::Builder r) { write_error(e, r.initError()); });

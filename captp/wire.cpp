@@ -2,7 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <cstring>
+#include <algorithm>
+#include <cstdint>
 
 // Completes the types handler.h uses inline (Message holds a PromiseBase).
 #include "vat/internal/promise_state.h"
@@ -31,6 +32,9 @@ void check_depth(int depth) {
 }
 
 kj::StringPtr text_of(const std::string& s) { return kj::StringPtr(s.c_str(), s.size()); }
+
+// Below this, bytes are copied into the arena: an extra segment costs more than it saves.
+constexpr std::size_t kExternalBytesMin = 4096;
 
 }  // namespace
 
@@ -65,7 +69,17 @@ void write_value(const Value& v, wire::Value::Builder out, CapWriter& caps, int 
     case Value::Type::text: out.setText(text_of(v.as_text())); break;
     case Value::Type::bytes: {
       const Bytes& b = v.as_bytes();
-      out.setBytes(capnp::Data::Reader(b.data(), b.size()));
+      capnp::Data::Reader data(b.data(), b.size());
+      if (b.size() >= kExternalBytesMin && b.size() % sizeof(capnp::word) == 0 &&
+          reinterpret_cast<std::uintptr_t>(b.data()) % alignof(capnp::word) == 0) {
+        // Bulk bytes become a segment of their own that points at `b`, so they
+        // are copied once (by writeMessage into the frame), not into the
+        // builder's zeroed arena first. Cap'n Proto reads whole words of an
+        // external segment: only word-aligned, whole-word buffers qualify.
+        out.adoptBytes(capnp::Orphanage::getForMessageContaining(out).referenceExternalData(data));
+      } else {
+        out.setBytes(data);
+      }
       break;
     }
     case Value::Type::list: {
@@ -102,6 +116,8 @@ Value read_value(wire::Value::Reader in, CapReader& caps, int depth) {
       return Value(std::string(t.cStr(), t.size()));
     }
     case wire::Value::BYTES: {
+      // TODO(perf): one copy out of the frame buffer per received bulk value;
+      // only a Bytes that could adopt part of the (reused) frame buffer avoids it.
       auto d = in.getBytes();
       return Value(Bytes(d.begin(), d.end()));
     }
@@ -139,12 +155,11 @@ void VectorOutput::write(const void* buffer, size_t size) {
 void VectorOutput::write(kj::ArrayPtr<const kj::ArrayPtr<const kj::byte>> pieces) {
   std::size_t total = 0;
   for (auto& p : pieces) total += p.size();
-  std::size_t at = out_.size();
-  out_.resize(at + total);
-  for (auto& p : pieces) {
-    if (p.size()) std::memcpy(out_.data() + at, p.begin(), p.size());
-    at += p.size();
-  }
+  // reserve + insert, not resize + memcpy: a bulk message is copied once and
+  // never zero-filled first. Growth stays geometric for the channel's buffer.
+  std::size_t need = out_.size() + total;
+  if (need > out_.capacity()) out_.reserve(std::max(need, 2 * out_.capacity()));
+  for (auto& p : pieces) out_.insert(out_.end(), p.begin(), p.end());
 }
 
 }  // namespace vatic::captp

@@ -47,7 +47,9 @@ class CapReader {
   ~CapReader() = default;
 };
 
-// Throws VatError(failed) for a value too deep to send.
+// Throws VatError(failed) for a value too deep to send. Large Bytes in `v` are
+// referenced by the message, not copied into it: `v` must outlive the
+// message builder (every caller serializes before `v` goes).
 void write_value(const Value& v, wire::Value::Builder out, CapWriter& caps, int depth = 0);
 Value read_value(wire::Value::Reader in, CapReader& caps, int depth = 0);
 

@@ -207,6 +207,34 @@ T from_value(const Value& v) {
   return Codec<T>::decode(v);
 }
 
+// As to_value and from_value, for a value the caller gives up: bytes and text
+// (the bulk of a message) move instead of being copied; anything else is
+// encoded or decoded as usual. `v` is left valid but unspecified.
+template <class T>
+Value to_value_moved(T&& x) {
+  using D = std::remove_cvref_t<T>;
+  if constexpr (!std::is_lvalue_reference_v<T> &&
+                (std::is_same_v<D, Bytes> || std::is_same_v<D, std::string> || std::is_same_v<D, Value>)) {
+    return Value(std::move(x));
+  } else {
+    return to_value(x);
+  }
+}
+template <class T>
+T from_value_moved(Value& v) {
+  if constexpr (std::is_same_v<T, Value>) {
+    return std::move(v);
+  } else if constexpr (std::is_same_v<T, Bytes>) {
+    if (v.type() == Value::Type::bytes) return std::move(v.as_bytes());
+    return Codec<T>::decode(v);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (v.type() == Value::Type::text) return std::move(v.as_text());
+    return Codec<T>::decode(v);
+  } else {
+    return Codec<T>::decode(v);
+  }
+}
+
 }  // namespace vatic
 
 #define VATIC_FIELD_ENTRY_(S, f) \

@@ -42,8 +42,22 @@ class ResumeListener final : public Listener {
   std::coroutine_handle<> h_;
 };
 
+template <class T, class F>
+constexpr bool then_takes_rvalue() {
+  if constexpr (std::is_void_v<T> || std::is_same_v<F, std::nullptr_t>) {
+    return false;
+  } else if constexpr (!std::is_invocable_v<F&, T&&>) {
+    return false;
+  } else {
+    return std::is_same_v<std::invoke_result_t<F&, T&&>, std::invoke_result_t<F&, const T&>>;
+  }
+}
+
 template <class T, class F, class G, class Out>
 class ThenListener final : public Listener {
+  // f can take the value as an rvalue (by value or const T&) with the same result.
+  static constexpr bool kMovable = then_takes_rvalue<Slot<T>, F>();
+
  public:
   ThenListener(Ptr<PromiseState<Slot<T>>> src, F f, G g, Ptr<Out> out)
       : src_(std::move(src)), f_(std::move(f)), g_(std::move(g)), out_(std::move(out)) {}
@@ -62,12 +76,23 @@ class ThenListener final : public Listener {
       }
       return;
     }
+    // Held only by this listener (the Promise `then` was called on is gone):
+    // nobody can read the value after us, so it is moved, not copied.
+    const bool sole = src_->ref_count() == 1;
     if constexpr (std::is_same_v<F, std::nullptr_t>) {
-      out_->fulfill(src_->value());
+      if (sole)
+        out_->fulfill(std::move(src_->value()));
+      else
+        out_->fulfill(src_->value());
     } else if constexpr (std::is_void_v<T>) {
       settle_from(*out_, [&] { return f_(); });
+    } else if constexpr (kMovable) {
+      if (sole)
+        settle_from(*out_, [&] { return f_(std::move(src_->value())); });
+      else
+        settle_from(*out_, [&] { return f_(std::as_const(src_->value())); });
     } else {
-      settle_from(*out_, [&] { return f_(src_->value()); });
+      settle_from(*out_, [&] { return f_(std::as_const(src_->value())); });
     }
   }
 
@@ -144,18 +169,12 @@ class Promise {
     return Promise<T>(std::move(out));
   }
 
-  auto operator co_await() const {
-    struct Awaiter {
-      detail::Ptr<State> s;
-      bool await_ready() const noexcept { return false; }
-      void await_suspend(std::coroutine_handle<> h) { s->listen(new detail::ResumeListener(h)); }
-      T await_resume() const {
-        if (s->status() == State::Status::broken) throw VatError(s->error());
-        if constexpr (!std::is_void_v<T>) return s->value();
-      }
-    };
-    return Awaiter{s_};
-  }
+  // `co_await` on a temporary (`co_await io.read(...)`) hands the state to the
+  // awaiter, which then moves the value out when it is the state's only holder:
+  // a bulk Bytes is not copied. A promise someone else still holds (a named
+  // Promise, a Task, a resolver) is copied from, as before.
+  auto operator co_await() const& { return Awaiter{s_}; }
+  auto operator co_await() && { return Awaiter{std::move(s_)}; }
 
   // Pipelining: sends to the reference this promise will resolve to.
   template <auto M, class... A>
@@ -175,6 +194,19 @@ class Promise {
     s_->listen(new detail::ThenListener<T, F, G, Out>(s_, std::move(f), std::move(g), out));
     return Promise<U>(std::move(out));
   }
+
+  struct Awaiter {
+    detail::Ptr<State> s;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) { s->listen(new detail::ResumeListener(h)); }
+    T await_resume() {
+      if (s->status() == State::Status::broken) throw VatError(s->error());
+      if constexpr (!std::is_void_v<T>) {
+        if (s->ref_count() == 1) return std::move(s->value());
+        return s->value();
+      }
+    }
+  };
 
   detail::Ptr<State> s_;
 };

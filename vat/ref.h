@@ -51,7 +51,10 @@ class Ref {
   // Eventual send by method name, with arguments encoded as Values.
   template <class... A>
   Promise<Value> send(std::string method, A&&... args) const {
-    return detail::send_by_name(checked(), std::move(method), std::vector<Value>{to_value(args)...});
+    std::vector<Value> values;  // not an initializer list, which would copy every Value
+    values.reserve(sizeof...(A));
+    (values.push_back(to_value_moved(std::forward<A>(args))), ...);
+    return detail::send_by_name(checked(), std::move(method), std::move(values));
   }
 
   // Immediate call; only for a near reference in the current vat.

@@ -48,7 +48,8 @@ class Task {
 
   Promise<T> promise() const { return Promise<T>(s_); }
   operator Promise<T>() const { return promise(); }
-  auto operator co_await() const { return promise().operator co_await(); }
+  auto operator co_await() const& { return promise().operator co_await(); }
+  auto operator co_await() && { return Promise<T>(std::move(s_)).operator co_await(); }
   const detail::Ptr<State>& state() const noexcept { return s_; }
 
  private:
@@ -66,7 +67,7 @@ S convert_result(X&& x) {
   if constexpr (std::is_same_v<S, XD>) {
     return std::forward<X>(x);
   } else if constexpr (std::is_same_v<S, Value>) {
-    return Codec<XD>::encode(x);
+    return to_value_moved(std::forward<X>(x));  // a returned Bytes moves into the Value
   } else {
     return S(std::forward<X>(x));
   }

@@ -62,6 +62,8 @@ const List& Value::as_list() const { return get_as<List, Type::list>(rep_); }
 const Record& Value::as_record() const { return get_as<Record, Type::record>(rep_); }
 const Capability& Value::as_capability() const { return get_as<Capability, Type::reference>(rep_); }
 const Error& Value::as_error() const { return get_as<Error, Type::error>(rep_); }
+std::string& Value::as_text() { return get_as<std::string, Type::text>(rep_); }
+Bytes& Value::as_bytes() { return get_as<Bytes, Type::bytes>(rep_); }
 List& Value::as_list() { return get_as<List, Type::list>(rep_); }
 Record& Value::as_record() { return get_as<Record, Type::record>(rep_); }
 Capability& Value::as_capability() { return get_as<Capability, Type::reference>(rep_); }

@@ -77,6 +77,8 @@ class Value {
   const Record& as_record() const;
   const Capability& as_capability() const;
   const Error& as_error() const;
+  std::string& as_text();
+  Bytes& as_bytes();
   List& as_list();
   Record& as_record();
   Capability& as_capability();

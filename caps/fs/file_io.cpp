@@ -256,6 +256,9 @@ Promise<Bytes> FileIo::read(FileHandle& file, std::uint64_t offset, std::size_t 
   std::uint64_t id = impl_->pending->add(std::move(resolver), std::move(what));
   auto pending = impl_->pending;
   if (impl_->backend == FileIoBackend::io_uring) {
+    // TODO(perf): the vector zero-fills the `length` bytes the read then
+    // overwrites (one memset per chunk of a bulk read). Avoiding it needs a
+    // buffer type with default-initialised bytes, or chunks recycled after send.
     auto buf = std::make_shared<Bytes>(length);
     boost::asio::async_read_at(static_cast<UringHandle&>(file).file(), offset, boost::asio::buffer(*buf),
                                [buf, id, pending](const boost::system::error_code& ec, std::size_t n) {

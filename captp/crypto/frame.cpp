@@ -90,13 +90,19 @@ void FrameSealer::seal_in_place(FrameKind kind, std::vector<uint8_t>& buf, std::
   if (frame_start > buf.size() || buf.size() - frame_start < kPrefixBytes) {
     caller_bug("seal_in_place without the 12 bytes reserved for length and header");
   }
-  const std::size_t payload_size = buf.size() - frame_start - kPrefixBytes;
   check_outgoing(kind, std::span<const uint8_t>(buf).subspan(frame_start + kPrefixBytes));
+  buf.resize(buf.size() + kTagBytes);  // may reallocate: take pointers only after
+  seal_frame(kind, std::span<uint8_t>(buf).subspan(frame_start));
+}
+
+void FrameSealer::seal_frame(FrameKind kind, std::span<uint8_t> whole) {
+  if (whole.size() < kPrefixBytes + kTagBytes) caller_bug("seal_frame without room for length, header and tag");
+  const std::size_t payload_size = whole.size() - kPrefixBytes - kTagBytes;
+  check_outgoing(kind, whole.subspan(kPrefixBytes, payload_size));
   if (cs_.nonce() == kNoiseReservedNonce) caller_bug("nonce exhausted: the connection must be replaced");
 
   const auto L = static_cast<uint32_t>(kFrameHeaderBytes + payload_size + kTagBytes);
-  buf.resize(buf.size() + kTagBytes);  // may reallocate: take pointers only after
-  uint8_t* frame = buf.data() + frame_start;
+  uint8_t* frame = whole.data();
   encode_frame_length(L, frame);
   uint8_t* plaintext = frame + kFrameLengthBytes;
   plaintext[0] = static_cast<uint8_t>(kind);

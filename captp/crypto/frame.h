@@ -53,6 +53,10 @@ class FrameSealer {
   // for length and header and wrote the payload after them, up to buf.size().
   // Fills length and header, encrypts in place and appends the tag.
   void seal_in_place(FrameKind kind, std::vector<uint8_t>& buf, std::size_t frame_start);
+  // The same inside a buffer that already holds the whole frame: 12 bytes for
+  // length and header, the payload, then 16 bytes for the tag (their content
+  // is overwritten). Lets a sender lay out several frames before sealing them.
+  void seal_frame(FrameKind kind, std::span<uint8_t> frame);
 
   uint64_t frames_sealed() const { return frames_; }
 

@@ -122,6 +122,8 @@ void SecureChannel::shut_stream() {
   // Nothing will be sent any more: let go of the buffers now, except the one a
   // write may still be using (on_written lets go of that one).
   std::vector<std::uint8_t>().swap(out_[fill_]);
+  frames_[fill_].clear();
+  bounds_[fill_].clear();
   std::vector<std::uint8_t>().swap(scratch_);
 }
 

@@ -20,11 +20,15 @@
 //
 // Sending coalesces writes: the session appends plaintext messages to a buffer
 // the channel owns and calls request_flush(); everything appended before the
-// posted flush runs (one io_context iteration) leaves as one sealed frame in
-// one write, so a data frame carries one or more whole messages. While that
-// write is in flight, appends go to a second buffer (double buffering: no copy
-// and, in steady state, no allocation). A flush too large for one frame is cut
-// into several at the message boundaries recorded by end_message().
+// posted flush runs (one io_context iteration) leaves together, and a data
+// frame carries one or more whole messages. Up to 256 KiB that is one sealed
+// frame in one write. Past it, end_message() closes the frame at the message
+// end and opens the next one in place (a large message gets a frame of its
+// own), and the flush seals and writes those frames about 256 KiB at a time,
+// so the peer opens one while we seal the next. While a write is in flight,
+// appends go to a second buffer (double buffering: no copy and, in steady
+// state, no allocation). A frame never exceeds max_message_bytes() of payload:
+// a message that would push it over starts the next frame.
 #pragma once
 
 #include <chrono>
@@ -155,8 +159,11 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
 
   // channel_send.cpp
   void flush();
-  void seal_pending(std::vector<std::uint8_t>& buf, std::vector<std::size_t>& bounds);
+  void close_frames(std::vector<std::uint8_t>& buf, std::vector<std::size_t>& frames, std::vector<std::size_t>& ends);
+  void seal_frames(std::vector<std::uint8_t>& buf, const std::vector<std::size_t>& frames, std::size_t first,
+                   std::size_t last);
   void start_write();
+  void write_next();
   void on_written(boost::system::error_code ec);
   void send_ping();
 
@@ -194,12 +201,18 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
 
   // Sending: out_[fill_] collects appends; out_[1 - fill_] is being written.
   std::vector<std::uint8_t> out_[2];
-  std::vector<std::size_t> bounds_[2];  // message ends in out_[i] (absolute offsets)
-  std::vector<std::uint8_t> scratch_;   // where an oversized flush is cut into frames
+  std::vector<std::size_t> bounds_[2];  // message ends in out_[i]'s open frame (absolute offsets)
+  std::vector<std::size_t> frames_[2];  // where each frame not yet sealed starts in out_[i]
+  std::vector<std::uint8_t> scratch_;   // where an oversized unended tail is cut into frames
   int fill_ = 0;
   bool writing_ = false;
   bool flush_posted_ = false;
-  std::size_t in_flight_ = 0;
+  std::size_t in_flight_ = 0;  // bytes of out_[1 - fill_] not yet written
+  // The buffer being written: bytes [0, written_) are out, [written_, sealed_)
+  // are being written, frames from next_frame_ on are not sealed yet.
+  std::size_t written_ = 0;
+  std::size_t sealed_ = 0;
+  std::size_t next_frame_ = 0;
   std::string close_reason_;  // the close frame still to send, while closing
   bool close_sealed_ = false;
 

@@ -17,6 +17,8 @@ namespace {
 namespace asio = boost::asio;
 
 constexpr std::size_t kReadChunk = 64 << 10;  // bytes asked of each read_some, at least
+// A read buffer up to this size is kept when empty (see make_read_room).
+constexpr std::size_t kKeepReadCapacity = 4 << 20;
 // Where the first unprocessed frame is put when the buffer is compacted: its
 // ciphertext then starts at offset 8, so its payload (after the 8-byte header)
 // is 8-byte aligned with no move at all.
@@ -56,20 +58,34 @@ void SecureChannel::read() {
   if (reading_ || paused_ || !started_ || state_ != State::open) return;
   make_read_room();
   reading_ = true;
+  std::size_t room = rcapacity() - rtail_;
+  std::size_t unprocessed = rtail_ - rhead_;
+  if (unprocessed >= kFrameLengthBytes) {
+    // A large frame is read up to its end and no further: the next frame then
+    // starts a read of its own at kFrameHome (aligned, nothing to move), instead
+    // of arriving as a partial tail that make_read_room must move, or a
+    // misaligned payload that dispatch_frame must shift. Costs at most one
+    // more read per large frame.
+    std::size_t frame_bytes = kFrameLengthBytes + decode_frame_length(rbytes() + rhead_);
+    if (frame_bytes >= kReadChunk && frame_bytes > unprocessed) room = std::min(room, frame_bytes - unprocessed);
+  }
   stream_->async_read_some(
-      asio::buffer(rbytes() + rtail_, rcapacity() - rtail_),
+      asio::buffer(rbytes() + rtail_, room),
       [self = shared_from_this()](boost::system::error_code ec, std::size_t n) { self->on_read(ec, n); });
 }
 
-// Moves the unprocessed bytes (at most one partial frame) to kFrameHome and
-// makes room for more of it. Its length was checked in process() before we
-// get here, so a peer cannot make us allocate more than max_frame.
+// Makes room for the rest of the unprocessed bytes (at most one partial
+// frame), moving them to kFrameHome first unless they already start there.
+// Its length was checked in process() before we get here, so a peer cannot
+// make us allocate more than max_frame.
 void SecureChannel::make_read_room() {
   std::size_t unprocessed = rtail_ - rhead_;
-  if (unprocessed == 0 && rcapacity() > 4 * kReadChunk) {
-    rbuf_.clear();  // after a large frame: give the memory back
+  if (unprocessed == 0 && rcapacity() > kKeepReadCapacity) {
+    rbuf_.clear();  // after a very large frame: give the memory back
     rbuf_.shrink_to_fit();
   }
+  // Buffers up to kKeepReadCapacity are kept across frames: regrowing a
+  // vector zero-fills it, and bulk transfers send frame after large frame.
   if (rhead_ != kFrameHome) {
     if (unprocessed > 0) std::memmove(rbytes() + kFrameHome, rbytes() + rhead_, unprocessed);
     rhead_ = kFrameHome;

@@ -20,6 +20,8 @@ namespace {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
+
+constexpr int kUnixSendBuffer = 1 << 20;  // the kernel doubles it for its bookkeeping
 using unix_proto = asio::local::stream_protocol;
 using boost::system::error_code;
 
@@ -241,6 +243,11 @@ std::unique_ptr<Stream> make_unix_stream(unix_proto::socket socket) {
   auto path = socket.remote_endpoint(ec).path();
   if (ec || path.empty()) path = socket.local_endpoint(ec).path();
   std::string text = "unix " + (path.empty() ? std::string("(unnamed)") : path);
+  // A unix stream socket queues at most its send buffer (208 KiB by default)
+  // between the two processes, less than one large frame: the sender then
+  // waits for the reader's wake-up several times per frame. A larger buffer
+  // (capped by net.core.wmem_max; best effort) lets a frame leave in one go.
+  socket.set_option(asio::socket_base::send_buffer_size(kUnixSendBuffer), ec);
   return std::make_unique<SocketStream<unix_proto::socket>>(std::move(socket), std::move(text));
 }
 

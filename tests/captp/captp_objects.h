@@ -4,6 +4,8 @@
 // until what the test waits for has happened or a deadline passes.
 #pragma once
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -30,6 +32,11 @@ class Echo : public Object {
   std::int64_t echo(std::int64_t x) { return x; }
   Ref<Echo> next() { return vat().make<Echo>(depth_ + 1); }
   Bytes data(std::uint32_t n) { return Bytes(n, 0x5a); }
+  // Bulk bytes both ways: the argument comes back reversed.
+  Bytes mirror(Bytes b) {
+    std::reverse(b.begin(), b.end());
+    return b;
+  }
   int depth() const { return depth_; }
   // A record holding a reference: pipelining into a field.
   Value pair() {
@@ -58,8 +65,8 @@ class Echo : public Object {
   }
   std::vector<std::int64_t> seen() const { return seen_; }
 
-  VATIC_METHODS(Echo, echo, next, data, depth, pair, boom, hold, call_held, held, same, later, resolve_later, order,
-                seen)
+  VATIC_METHODS(Echo, echo, next, data, mirror, depth, pair, boom, hold, call_held, held, same, later, resolve_later,
+                order, seen)
 
  private:
   int depth_;

@@ -259,6 +259,63 @@ TEST_F(Channel, AFlushLargerThanAFrameIsCutAtMessageBoundaries) {
   EXPECT_EQ(b.misaligned, 0);
 }
 
+TEST_F(Channel, LargeMessagesLeaveFrameByFrameOneWriteEach) {
+  connect();
+  tap->hold = true;
+  // Three 300 KiB messages and small ones around them, all in one iteration:
+  // a frame closes after the message that takes it past 256 KiB, and frames
+  // that large are sealed and written one at a time.
+  std::vector<std::string> sent;
+  std::string expected;
+  for (int i = 0; i < 3; ++i) {
+    std::string big(300 << 10, static_cast<char>('A' + i));
+    sent.push_back("small " + std::to_string(i) + ";");
+    sent.push_back(big);
+    for (int k = i * 2; k < i * 2 + 2; ++k) {
+      append(*a.ch, sent[k]);
+      expected += sent[k];
+    }
+  }
+  append(*a.ch, "tail");
+  expected += "tail";
+  EXPECT_EQ(a.ch->pending_bytes(), expected.size()) << "frame prefixes and tags are not pending payload";
+  a.ch->request_flush();
+  io.poll();
+  EXPECT_EQ(tap->writes, 1) << "the first frame is written before the next is sealed";
+  EXPECT_EQ(a.ch->unsent_bytes(), a.ch->pending_bytes() + expected.size() + 4 * (12 + 16));
+  tap->release();
+  for (int w = 2; w <= 4; ++w) {
+    ASSERT_TRUE(run_until(io, [&] { return tap->writes == w; }));
+    tap->release();
+  }
+  tap->hold = false;
+  ASSERT_TRUE(run_until(
+      io, [&] { return b.all().size() == expected.size(); }, 20000ms));
+  EXPECT_EQ(tap->writes, 4);
+  ASSERT_EQ(b.received.size(), 4u);
+  EXPECT_EQ(b.received[0], sent[0] + sent[1]);
+  EXPECT_EQ(b.received[3], "tail");
+  EXPECT_EQ(b.all(), expected);
+  EXPECT_EQ(b.misaligned, 0);
+  ASSERT_TRUE(run_until(io, [&] { return a.ch->unsent_bytes() == 0; }));
+  b.received.clear();
+  expect_talks_both_ways();
+}
+
+TEST_F(Channel, AMessageThatDoesNotFitBehindOthersStartsTheNextFrame) {
+  ChannelOptions small;
+  small.max_frame = 1024;  // 1000 bytes of payload
+  connect(small, small);
+  append(*a.ch, std::string(400, 'a'));
+  append(*a.ch, std::string(700, 'b'));  // 1100 with the first: moves to a frame of its own
+  append(*a.ch, std::string(1000, 'c'));
+  a.ch->request_flush();
+  ASSERT_TRUE(run_until(io, [&] { return b.received.size() == 3; }));
+  EXPECT_EQ(b.received,
+            (std::vector<std::string>{std::string(400, 'a'), std::string(700, 'b'), std::string(1000, 'c')}));
+  EXPECT_EQ(b.misaligned, 0);
+}
+
 TEST_F(Channel, AMessageLargerThanAFrameIsRefusedAndRemoved) {
   ChannelOptions small;
   small.max_frame = 1024;

@@ -21,6 +21,21 @@ TEST(Session, EchoOverThePipe) {
 // The per-session bootstrap learns the caller's authenticated vat id: the
 // object made for `a` answers with a depth naming `a`'s id, and nothing in the
 // request could have claimed another one.
+// Large byte strings are referenced by the outgoing message instead of copied
+// into its arena when they are whole words; every size must arrive intact,
+// as an argument and as an answer, typed and by name.
+TEST(Session, BytesOfEverySizeCrossBothWaysIntact) {
+  TwoVats t;
+  Ref<Echo> b = t.connect_pipe();
+  for (std::size_t n : {0u, 7u, 4095u, 4096u, 4100u, 4104u, 65536u, 1u << 20, 3u << 20}) {
+    Bytes in(n);
+    for (std::size_t i = 0; i < n; ++i) in[i] = static_cast<std::uint8_t>(i * 31 + (i >> 10));
+    Bytes want(in.rbegin(), in.rend());
+    EXPECT_EQ(t.get(b.send<&Echo::mirror>(in)), want) << n << " bytes";
+    EXPECT_EQ(t.get(b.send("mirror", Value(in))), Value(want)) << n << " bytes by name";
+  }
+}
+
 TEST(Session, BootstrapForEachPeerSeesTheAuthenticatedPeer) {
   TwoVats t;
   std::vector<captp::VatId> asked;

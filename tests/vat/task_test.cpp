@@ -61,6 +61,58 @@ Task<int> holds_sentinel(bool* destroyed, Promise<int> p) {
   co_return co_await p;
 }
 
+// Counts its copies (moves are free), to see what co_await and then copy.
+struct CopyCount {
+  int n = 0;
+  int* copies = nullptr;
+  CopyCount() = default;
+  CopyCount(int value, int* c) : n(value), copies(c) {}
+  CopyCount(const CopyCount& o) : n(o.n), copies(o.copies) { count(); }
+  CopyCount(CopyCount&&) noexcept = default;
+  CopyCount& operator=(const CopyCount& o) {
+    n = o.n;
+    copies = o.copies;
+    count();
+    return *this;
+  }
+  CopyCount& operator=(CopyCount&&) noexcept = default;
+  ~CopyCount() = default;
+  void count() const {
+    if (copies) ++*copies;
+  }
+  VATIC_FIELDS(CopyCount, n)
+};
+
+Task<int> awaits_temporary_then_shared(int* copies) {
+  CopyCount a = co_await Promise<CopyCount>::resolved(CopyCount(1, copies));
+  int after_temporary = *copies;
+  auto p = Promise<CopyCount>::resolved(CopyCount(2, copies));
+  CopyCount b = co_await p;
+  CopyCount c = co_await p;  // a promise still held elsewhere keeps its value
+  co_return after_temporary * 100 + *copies * 10 + (a.n + b.n + c.n == 5 ? 1 : 0);
+}
+
+TEST(Task, CoAwaitMovesTheValueOfATemporaryAndCopiesASharedOne) {
+  Vat vat;
+  int copies = 0;
+  EXPECT_EQ(run_in(vat, [&] { return awaits_temporary_then_shared(&copies); }), 21);
+}
+
+TEST(Task, ThenMovesTheValueOnlyWhenNothingElseHoldsThePromise) {
+  Vat vat;
+  int copies = 0;
+  auto sum = run_in(
+      vat, [&] { return Promise<CopyCount>::resolved(CopyCount(3, &copies)).then([](CopyCount c) { return c.n; }); });
+  EXPECT_EQ(sum, 3);
+  EXPECT_EQ(copies, 0);
+  auto kept = run_in(vat, [&] {
+    auto p = Promise<CopyCount>::resolved(CopyCount(4, &copies));
+    return std::make_pair(p, p.then([](const CopyCount& c) { return c.n; }));
+  });
+  EXPECT_EQ(vat.wait(kept.second), 4);
+  EXPECT_EQ(kept.first.value().n, 4) << "the promise still held keeps its value";
+}
+
 TEST(Task, StartingOutsideAVatThrowsLogicError) { EXPECT_THROW((void)throws_before_await(), std::logic_error); }
 
 TEST(Task, CoReturnFulfilsItsPromise) {

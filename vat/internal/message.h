@@ -77,8 +77,14 @@ class TypedMessage final : public MessageWithResult<Slot<method_result_t<M>>> {
     settle_from(this->out(), [&] { return call(self, std::make_index_sequence<std::tuple_size_v<Args>>{}); });
   }
 
+  // Called at most once (the message then leaves as a DynamicMessage or over
+  // the wire), so the arguments move out: a bulk Bytes is not copied. Not an
+  // initializer list, which would copy every Value.
   std::vector<Value> take_args() override {
-    return std::apply([](auto&... a) { return std::vector<Value>{to_value(a)...}; }, args_);
+    std::vector<Value> out;
+    out.reserve(std::tuple_size_v<Args>);
+    std::apply([&](auto&... a) { (out.push_back(to_value_moved(std::move(a))), ...); }, args_);
+    return out;
   }
 
  private:
@@ -119,8 +125,10 @@ void invoke_by_name(Object& target, std::vector<Value>& args, PromiseState<Value
     if (args.size() != n)
       throw_error(ErrorKind::failed,
                   fmt::format("method {} takes {} argument(s), got {}", method_name<M>(), n, args.size()));
+    // The arguments belong to the message, which is invoked once: decoding
+    // moves bytes and text out of them instead of copying.
     return [&]<std::size_t... I>(std::index_sequence<I...>)->decltype(auto) {
-      Args decoded{Codec<std::tuple_element_t<I, Args>>::decode(args[I])...};
+      Args decoded{from_value_moved<std::tuple_element_t<I, Args>>(args[I])...};
       return (self.*M)(static_cast<std::tuple_element_t<I, Params>&&>(std::get<I>(decoded))...);
     }
     (std::make_index_sequence<n>{});

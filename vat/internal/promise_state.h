@@ -66,6 +66,8 @@ class PromiseBase : public Handler, public Pooled {
   virtual void settle_from_value(const Value& v) = 0;
   // The fulfilled value as a Value, for replies to another vat.
   virtual Value value_as_value() const = 0;
+  // The fulfilled value itself when it is stored as a Value (no copy), else null.
+  virtual const Value* value_if_value() const noexcept { return nullptr; }
 
   // Follow `other`: settle as it settles and forward pipelined messages to it.
   // A promise that would (transitively) follow itself breaks instead.
@@ -134,19 +136,27 @@ class PromiseState final : public PromiseBase {
     fulfill(std::move(*decoded));
   }
   Value value_as_value() const override { return Codec<T>::encode(*value_); }
+  const Value* value_if_value() const noexcept override {
+    if constexpr (std::is_same_v<T, Value>) {
+      return value_ ? &*value_ : nullptr;
+    } else {
+      return nullptr;
+    }
+  }
   bool pipelinable() const noexcept override { return PipelineTarget<T>::pipelinable; }
 
  protected:
   void copy_outcome_from(PromiseBase& other) override {
     if (other.status() == Status::broken) return break_with(other.error());
     if (auto* same = dynamic_cast<PromiseState<T>*>(&other)) return fulfill(same->value());
-    Value v;
+    std::optional<T> decoded;
     try {
-      v = other.value_as_value();
+      Value v = other.value_as_value();
+      decoded.emplace(from_value_moved<T>(v));  // v is ours: its bytes move, not copy
     } catch (...) {
       return break_with(error_from_exception(std::current_exception()));
     }
-    settle_from_value(v);
+    fulfill(std::move(*decoded));
   }
 
  private:
