@@ -17,7 +17,14 @@ Kind fs_dir_kind(Vat& vat, caps::FileIo& io) {
     if (o.params.size() < 3 || o.params[2] != ':' || (o.params.rfind("ro", 0) != 0 && o.params.rfind("rw", 0) != 0))
       throw_error(ErrorKind::failed, "stored directory parameters are corrupt");
     bool ro = o.params.rfind("ro", 0) == 0;
-    return caps::open_directory(vat, io, o.params.substr(3), ro ? caps::kReadOnlyFsOps : caps::kAllFsOps, std::nullopt);
+    try {
+      return caps::open_directory(vat, io, o.params.substr(3), ro ? caps::kReadOnlyFsOps : caps::kAllFsOps,
+                                  std::nullopt);
+    } catch (const VatError&) {
+      // open_directory's reason names the host path, which is for the
+      // operator: this one goes to whoever presented the token.
+      throw_error(ErrorKind::failed, "the directory behind this sturdy ref is not available now");
+    }
   };
   k.narrow = [](const Ref<Object>& target, const caps::Caveats& c) -> Ref<Object> {
     Object* o = detail::RefAccess::handler(target)->near_object();

@@ -38,6 +38,7 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
         options(std::move(o)),
         self(s.identity().id()),
         master(s.master_key()),
+        store_version(s.data_version()),
         with_revoked_branches(s.objects_with_revoked_branches()) {}
 
   Vat& vat;
@@ -46,6 +47,8 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
   captp::VatId self;
   caps::MasterKey master;
   std::map<std::string, Kind> kinds;
+  // The store's data_version just before with_revoked_branches was read.
+  std::int64_t store_version;
   std::set<caps::ObjectId> with_revoked_branches;
   // Objects revived since start. TODO(soon): evict idle ones (DESIGN 5).
   std::map<caps::ObjectId, Ref<Object>> live;
@@ -75,6 +78,13 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
     // An unknown object is checked against a fixed dummy key, so that the
     // time taken does not tell it from a forged tag.
     caps::ObjectKey key = caps::derive_object_key(master, obj ? t.object : caps::ObjectId{});
+    // Another process serving the same store (a second `vatic serve`) may
+    // have revoked a branch since the set was read: reread it then, or that
+    // revocation would be skipped below.
+    if (std::int64_t v = store.data_version(); v != store_version) {
+      with_revoked_branches = store.objects_with_revoked_branches();
+      store_version = v;
+    }
     // Revocation ids matter only for objects with a revoked branch (and to
     // revoke one); the others skip a hash per caveat.
     bool rids = want_rids || with_revoked_branches.contains(t.object);
@@ -183,24 +193,25 @@ class AdminObject final : public Admin {
   std::string revoke(std::string sturdy_ref) override {
     auto ref = parse_sturdy_ref(sturdy_ref);
     if (!ref) refuse(fmt::format("not a sturdy ref: {}", ref.error()));
-    return host().revoke(ref.value().token);
+    return host()->revoke(ref.value().token);
   }
   std::vector<ObjectInfo> objects() override {
+    auto h = host();
     std::vector<ObjectInfo> out;
-    for (const auto& o : host().store.objects())
-      out.push_back(ObjectInfo{hex(o.id), o.kind, o.name, o.created, o.revoked});
+    for (const auto& o : h->store.objects()) out.push_back(ObjectInfo{hex(o.id), o.kind, o.name, o.created, o.revoked});
     return out;
   }
 
  private:
-  Host::State& host() {
+  // Held by the call only: the host's `live` map holds this object, so a
+  // member holding the host would be a cycle that outlives the Host (and its
+  // Store, which the state refers to).
+  std::shared_ptr<Host::State> host() {
     auto h = host_.lock();
     if (!h) throw_error(ErrorKind::disconnected, "the vat no longer serves sturdy refs");
-    held_ = h;  // the turn holds it; the object must not keep its host alive
-    return *h;
+    return h;
   }
   std::weak_ptr<Host::State> host_;
-  std::shared_ptr<Host::State> held_;
 };
 
 }  // namespace

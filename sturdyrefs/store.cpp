@@ -264,6 +264,12 @@ std::set<ObjectKeyId> Store::objects_with_revoked_branches() {
   return out;
 }
 
+std::int64_t Store::data_version() {
+  Stmt s(db_, "PRAGMA data_version");
+  if (!s.step()) fail("store: PRAGMA data_version returned nothing");
+  return s.int64(0);
+}
+
 bool Store::branch_revoked(const BranchId& id) {
   Stmt s(db_, "SELECT 1 FROM revoked_branches WHERE id = ?");
   s.bind(1, id.data(), id.size());

@@ -71,6 +71,10 @@ class Store {
   // Objects with at least one revoked branch: only their tokens need the
   // revocation ids computed on redeem (a hash per caveat saved for the rest).
   std::set<ObjectKeyId> objects_with_revoked_branches();
+  // SQLite's PRAGMA data_version: it changes when another connection (another
+  // process on the same store) commits, so a caller can tell when what it read
+  // earlier may be stale.
+  std::int64_t data_version();
 
  private:
   Store(std::filesystem::path dir, sqlite3* db);

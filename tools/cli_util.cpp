@@ -144,6 +144,59 @@ std::string json_quote(std::string_view s) {
   return out + "\"";
 }
 
-void print_failure(std::string_view message) { fmt::print(stderr, "vatic: {}\n", message); }
+namespace {
+
+// The length of the UTF-8 sequence at the start of `s` if it is valid (shortest
+// form, no surrogates, at most U+10FFFF) and not a C1 control, else 0.
+std::size_t printable_utf8_length(std::string_view s) {
+  auto b = static_cast<unsigned char>(s[0]);
+  std::size_t n;
+  std::uint32_t cp, min;
+  if (b >= 0xc2 && b <= 0xdf)
+    n = 2, cp = b & 0x1f, min = 0xa0;  // U+0080..U+009F are the C1 controls
+  else if (b >= 0xe0 && b <= 0xef)
+    n = 3, cp = b & 0x0f, min = 0x800;
+  else if (b >= 0xf0 && b <= 0xf4)
+    n = 4, cp = b & 0x07, min = 0x10000;
+  else
+    return 0;
+  if (s.size() < n) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    auto c = static_cast<unsigned char>(s[k]);
+    if ((c & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (c & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+}  // namespace
+
+std::string printable(std::string_view s, bool escape_backslash) {
+  std::string out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\\') {
+      out += escape_backslash ? "\\\\" : "\\";
+      ++i;
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += s[i++];
+    } else if (std::size_t n = c >= 0x80 ? printable_utf8_length(s.substr(i)) : 0; n > 0) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      out += c == '\n'   ? std::string("\\n")
+             : c == '\t' ? std::string("\\t")
+             : c == '\r' ? std::string("\\r")
+                         : fmt::format("\\x{:02x}", c);
+      ++i;
+    }
+  }
+  return out;
+}
+
+void print_failure(std::string_view message) { fmt::print(stderr, "vatic: {}\n", printable(message, false)); }
 
 }  // namespace vatic::cli

@@ -53,7 +53,16 @@ std::int64_t unix_now();
 // JSON string literal for `s` (quotes included).
 std::string json_quote(std::string_view s);
 
-// Prints "vatic: <message>" on stderr.
+// `s` made safe to print on a terminal or as one field of one line: control
+// characters (C0, DEL, C1) and bytes that are not UTF-8 become escapes
+// (\n, \t, \r, \xHH), and so does a backslash when `escape_backslash` (so that
+// the escapes cannot be confused with names that spell them). Names and reasons
+// come from the vat we talk to, or from whoever else may create files there: a
+// name with a newline would forge listing lines, one with ESC would drive the
+// terminal.
+std::string printable(std::string_view s, bool escape_backslash = true);
+
+// Prints "vatic: <message>" on stderr, as one line (printable, backslashes kept).
 void print_failure(std::string_view message);
 
 }  // namespace vatic::cli

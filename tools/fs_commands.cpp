@@ -98,11 +98,14 @@ int cmd_ls(const FsArgs& a) {
   }
   bool tty = ::isatty(STDOUT_FILENO);
   for (const auto& e : entries) {
-    std::string name = e.type == "dir" ? e.name + "/" : e.name;
+    // Names (and, from a hostile vat, types) may hold newlines, tabs or
+    // terminal escapes: escaped, each entry stays one line of four fields.
+    std::string name = printable(e.type == "dir" ? e.name + "/" : e.name);
+    std::string type = printable(e.type);
     if (tty)
-      fmt::print("{:<5} {:>12}  {}  {}\n", e.type, e.size, format_rfc3339(e.mtime), name);
+      fmt::print("{:<5} {:>12}  {}  {}\n", type, e.size, format_rfc3339(e.mtime), name);
     else
-      fmt::print("{}\t{}\t{}\t{}\n", e.type, e.size, e.mtime, name);
+      fmt::print("{}\t{}\t{}\t{}\n", type, e.size, e.mtime, name);
   }
   return kOk;
 }
@@ -125,7 +128,13 @@ int cmd_get(const FsArgs& a) {
   // Into OUT.part, renamed when complete: a failed transfer never leaves a
   // truncated file under the final name.
   std::string part = out + ".part";
-  int fd = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  // O_EXCL, never O_TRUNC: an existing OUT.part (left by a killed transfer, or
+  // planted in a shared directory as a hard link to another file or as someone
+  // else's file) is unlinked, not written through; one that reappears in
+  // between fails the command.
+  constexpr int kPartFlags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+  int fd = ::open(part.c_str(), kPartFlags, 0644);
+  if (fd < 0 && errno == EEXIST && ::unlink(part.c_str()) == 0) fd = ::open(part.c_str(), kPartFlags, 0644);
   if (fd < 0) throw CliError(kOther, fmt::format("cannot write {}: {}", part, std::strerror(errno)));
   std::uint64_t n = 0;
   try {
@@ -194,20 +203,21 @@ int cmd_put(const FsArgs& a) {
   return kOk;
 }
 
-int cmd_rm(const FsArgs& a) {
+namespace {
+
+// A one-call command on the token's directory, such as rm or mkdir.
+template <auto Method>
+int one_call(const FsArgs& a, const char* verb) {
   Client c(store_dir(a.common.store));
   auto dir = c.open<Directory>(a.token);
-  c.wait(dir.send<&Directory::remove>(a.path));
-  print_ok(a, "rm");
+  c.wait(dir.send<Method>(a.path));
+  print_ok(a, verb);
   return kOk;
 }
 
-int cmd_mkdir(const FsArgs& a) {
-  Client c(store_dir(a.common.store));
-  auto dir = c.open<Directory>(a.token);
-  c.wait(dir.send<&Directory::mkdir>(a.path));
-  print_ok(a, "mkdir");
-  return kOk;
-}
+}  // namespace
+
+int cmd_rm(const FsArgs& a) { return one_call<&Directory::remove>(a, "rm"); }
+int cmd_mkdir(const FsArgs& a) { return one_call<&Directory::mkdir>(a, "mkdir"); }
 
 }  // namespace vatic::cli

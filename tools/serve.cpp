@@ -75,7 +75,16 @@ int cmd_serve(const ServeArgs& a) {
     vat.stop();
   });
   sturdyrefs::Host host(vat, *store, sturdyrefs::HostOptions{{}, unix_now});
-  host.add_kind(sturdyrefs::kFsDirKind, sturdyrefs::fs_dir_kind(vat, io));
+  // Only the directory given, served as asked: the store keeps every directory
+  // an earlier `serve` minted a ref for, and reviving those too would keep
+  // serving a directory no longer named, or writable refs behind --read-only.
+  const std::string served = sturdyrefs::fs_dir_params(dir.string(), a.read_only);
+  sturdyrefs::Kind fs_kind = sturdyrefs::fs_dir_kind(vat, io);
+  fs_kind.revive = [revive = std::move(fs_kind.revive), served](const sturdyrefs::StoredObject& o) {
+    if (o.params != served) throw_error(ErrorKind::failed, "refused: this vat does not serve that directory now");
+    return revive(o);
+  };
+  host.add_kind(sturdyrefs::kFsDirKind, std::move(fs_kind));
 
   std::vector<std::string> bound;
   for (const auto& at : a.listen.empty() ? std::vector<std::string>{kDefaultListen} : a.listen) {
@@ -88,8 +97,7 @@ int cmd_serve(const ServeArgs& a) {
   host.set_hints(a.advertise.empty() ? bound : a.advertise);
   host.serve_on(node);
 
-  std::string root = host.sturdy_ref(
-      host.token_for("root", sturdyrefs::kFsDirKind, sturdyrefs::fs_dir_params(dir.string(), a.read_only)));
+  std::string root = host.sturdy_ref(host.token_for("root", sturdyrefs::kFsDirKind, served));
   auto admin_file = store_path / "admin.ref";
   write_private_file(admin_file, host.sturdy_ref(host.admin_token()));
 

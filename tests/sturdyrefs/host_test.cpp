@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -229,6 +230,20 @@ TEST_F(HostTest, FilesystemCaveatsOnTheAdminObjectFailClosed) {
   caps::Token admin = host->admin_token();
   caps::Token t = narrowed(admin, caps::caveat_ops(caps::kReadOnlyFsOps));
   EXPECT_EQ(refusal(redeem(t)), "refused: caveat does not apply to this object");
+}
+
+// The reason a redeem fails with goes to the token's holder: when the served
+// directory is gone, it must not tell the holder where it was on the host.
+TEST_F(HostTest, AServedDirectoryThatIsGoneDoesNotRevealItsHostPath) {
+  const std::string moved = data.root() + "-moved";
+  ASSERT_EQ(::rename(data.root().c_str(), moved.c_str()), 0);
+  std::string why = refusal(redeem(root));
+  ASSERT_EQ(::rename(moved.c_str(), data.root().c_str()), 0);  // for TempTree's cleanup
+  EXPECT_FALSE(why.empty());
+  EXPECT_EQ(why.find(data.root()), std::string::npos) << why;
+  EXPECT_EQ(why.find("vatic-fs-"), std::string::npos) << why;
+  // Back in place, the same token redeems.
+  EXPECT_TRUE(names(dir(root)).empty());
 }
 
 TEST_F(HostTest, TheAdminObjectRevokesBySturdyRef) {

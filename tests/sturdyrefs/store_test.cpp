@@ -1,5 +1,7 @@
 #include "sturdyrefs/store.h"
 
+#include "tests/caps/fs_test_util.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,22 +14,7 @@
 namespace vatic::sturdyrefs {
 namespace {
 
-class StoreDir {
- public:
-  StoreDir() {
-    std::string tmpl = "/tmp/vatic-store-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) ADD_FAILURE() << "mkdtemp";
-    path_ = tmpl;
-  }
-  ~StoreDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using StoreDir = caps::test::TempTree;
 
 mode_t mode_of(const std::filesystem::path& p) {
   struct stat st {};
@@ -37,7 +24,7 @@ mode_t mode_of(const std::filesystem::path& p) {
 
 TEST(Store, CreatesAPrivateDirectoryAndDatabase) {
   StoreDir d;
-  auto dir = d.path() / "store";
+  auto dir = std::filesystem::path(d.root()) / "store";
   auto s = Store::open(dir);
   EXPECT_EQ(mode_of(dir), 0700u);
   EXPECT_EQ(mode_of(dir / "vat.db"), 0600u);
@@ -45,22 +32,22 @@ TEST(Store, CreatesAPrivateDirectoryAndDatabase) {
 
 TEST(Store, IdentityAndMasterKeySurviveReopening) {
   StoreDir d;
-  captp::VatId first = Store::open(d.path())->identity().id();
-  caps::MasterKey k1 = Store::open(d.path())->master_key();
-  auto s = Store::open(d.path());
+  captp::VatId first = Store::open(std::filesystem::path(d.root()))->identity().id();
+  caps::MasterKey k1 = Store::open(std::filesystem::path(d.root()))->master_key();
+  auto s = Store::open(std::filesystem::path(d.root()));
   EXPECT_EQ(s->identity().id(), first);
   caps::MasterKey k2 = s->master_key();
   EXPECT_EQ(std::memcmp(k1.data(), k2.data(), 32), 0);
 
   StoreDir other;
-  EXPECT_NE(Store::open(other.path())->identity().id(), first);
+  EXPECT_NE(Store::open(std::filesystem::path(other.root()))->identity().id(), first);
 }
 
 TEST(Store, RefusesADirectoryOtherUsersCanRead) {
   StoreDir d;
-  ASSERT_EQ(::chmod(d.path().c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(std::filesystem::path(d.root()).c_str(), 0755), 0);
   try {
-    Store::open(d.path());
+    Store::open(std::filesystem::path(d.root()));
     FAIL() << "opened a store readable by others";
   } catch (const VatError& e) {
     EXPECT_NE(e.error().reason.find("accessible by other users"), std::string::npos) << e.what();
@@ -69,15 +56,15 @@ TEST(Store, RefusesADirectoryOtherUsersCanRead) {
 
 TEST(Store, RefusesASymlinkedStoreDirectory) {
   StoreDir d;
-  auto real = d.path() / "real";
+  auto real = std::filesystem::path(d.root()) / "real";
   ASSERT_EQ(::mkdir(real.c_str(), 0700), 0);
-  std::filesystem::create_directory_symlink(real, d.path() / "link");
-  EXPECT_THROW(Store::open(d.path() / "link"), VatError);
+  std::filesystem::create_directory_symlink(real, std::filesystem::path(d.root()) / "link");
+  EXPECT_THROW(Store::open(std::filesystem::path(d.root()) / "link"), VatError);
 }
 
 TEST(Store, ObjectsAreFoundByIdAndByNameAndRevoked) {
   StoreDir d;
-  auto s = Store::open(d.path());
+  auto s = Store::open(std::filesystem::path(d.root()));
   StoredObject a = s->add_object("fs.dir", "rw:/srv", "root");
   StoredObject b = s->add_object("fs.dir", "ro:/srv", "root");
   EXPECT_NE(a.id, b.id);
@@ -107,9 +94,9 @@ TEST(Store, BranchRevocationsPersist) {
   rid[0] = 7;
   ObjectKeyId object{};
   object[0] = 3;
-  EXPECT_TRUE(Store::open(d.path())->objects_with_revoked_branches().empty());
-  Store::open(d.path())->revoke_branch(object, rid);
-  auto s = Store::open(d.path());
+  EXPECT_TRUE(Store::open(std::filesystem::path(d.root()))->objects_with_revoked_branches().empty());
+  Store::open(std::filesystem::path(d.root()))->revoke_branch(object, rid);
+  auto s = Store::open(std::filesystem::path(d.root()));
   EXPECT_TRUE(s->branch_revoked(rid));
   EXPECT_EQ(s->objects_with_revoked_branches(), std::set<ObjectKeyId>{object});
   rid[0] = 8;
