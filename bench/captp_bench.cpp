@@ -53,6 +53,7 @@
 
 #include <boost/asio/signal_set.hpp>
 
+#include "bench/bench_util.h"
 #include "captp/crypto/identity.h"
 #include "captp/node.h"
 #include "vat/vatic.h"
@@ -92,19 +93,14 @@ void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return cou
 namespace captp_bench {
 
 using namespace vatic;
-using BenchClock = std::chrono::steady_clock;
+using namespace vatic::bench;
 
 // --- Options and output -----------------------------------------------------
 
-std::string g_filter;
-bool g_smoke = false;
 Duration g_spin = VatOptions{}.spin_before_block;
 const char* g_self = "captp_bench";  // argv[0]
 std::string g_exe;                   // this binary (exec'd as the server)
 int g_pin[2] = {-1, -1};             // --pin C,S: the client's and the server's CPU
-
-std::int64_t scaled(std::int64_t full, std::int64_t smoke) { return g_smoke ? smoke : full; }
-bool wanted(std::string_view metric) { return g_filter.empty() || metric.substr(0, g_filter.size()) == g_filter; }
 
 void pin_to_cpu(int cpu) {
   if (cpu < 0) return;
@@ -118,31 +114,6 @@ void progress(const char* fmt, auto... args) {
   std::fprintf(stderr, "[captp_bench] ");
   std::fprintf(stderr, fmt, args...);
   std::fputc('\n', stderr);
-}
-
-void emit(std::string_view metric, double value, std::string_view unit) {
-  if (!wanted(metric)) return;
-  if (!std::isfinite(value)) value = 0;
-  char num[64];
-  std::snprintf(num, sizeof num, std::fabs(value) >= 1000 ? "%.0f" : "%.4g", value);
-  std::printf("{\"metric\": \"%.*s\", \"value\": %s, \"unit\": \"%.*s\"}\n", static_cast<int>(metric.size()),
-              metric.data(), num, static_cast<int>(unit.size()), unit.data());
-  std::fflush(stdout);
-}
-
-double seconds_since(BenchClock::time_point t0) {
-  return std::chrono::duration<double>(BenchClock::now() - t0).count();
-}
-double micros_since(BenchClock::time_point t0) {
-  return std::chrono::duration<double, std::micro>(BenchClock::now() - t0).count();
-}
-
-// Nearest-rank percentile, as the peer programs compute it (common.h).
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
-  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
 }
 
 // --- Server processes; every exit path kills and reaps them ----------------
@@ -705,7 +676,7 @@ int main(int argc, char** argv) {
   std::vector<std::string_view> rest;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--smoke") {
-      g_smoke = true;
+      options().smoke = true;
     } else if (args[i] == "--list") {
       list = true;
     } else if ((args[i] == "--serve" || args[i] == "--spin-us" || args[i] == "--pin") && i + 1 < args.size()) {
@@ -730,9 +701,9 @@ int main(int argc, char** argv) {
     for (const auto& m : all_metrics()) std::printf("%s\n", m.c_str());
     return 0;
   }
-  if (rest.size() == 1) g_filter = rest[0];
+  if (rest.size() == 1) options().filter = rest[0];
   if (!any_wanted(all_metrics())) {
-    std::fprintf(stderr, "captp_bench: no metric named or starting with '%s' (see --list)\n", g_filter.c_str());
+    std::fprintf(stderr, "captp_bench: no metric named or starting with '%s' (see --list)\n", options().filter.c_str());
     return 2;
   }
   // Resolved now (not "/proc/self/exe" in the child) so that the server also

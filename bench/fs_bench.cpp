@@ -55,32 +55,6 @@
 
 namespace fs_bench {
 
-bool g_smoke = false;
-std::string g_filter;
-
-bool wanted(std::string_view metric) { return g_filter.empty() || metric.substr(0, g_filter.size()) == g_filter; }
-
-void emit(std::string_view metric, double value, std::string_view unit) {
-  if (!wanted(metric)) return;
-  if (!std::isfinite(value)) value = 0;
-  char num[64];
-  std::snprintf(num, sizeof num, std::fabs(value) >= 1000 ? "%.0f" : "%.4g", value);
-  std::printf("{\"metric\": \"%.*s\", \"value\": %s, \"unit\": \"%.*s\"}\n", static_cast<int>(metric.size()),
-              metric.data(), num, static_cast<int>(unit.size()), unit.data());
-  std::fflush(stdout);
-}
-
-double seconds_since(BenchClock::time_point t0) {
-  return std::chrono::duration<double>(BenchClock::now() - t0).count();
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
-  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
-}
-
 double process_cpu_seconds(pid_t pid) {
   char path[64], buf[1024];
   std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
@@ -258,7 +232,7 @@ void run_all() {
   if (::mkdir(s.data().c_str(), 0700) != 0) die("mkdir " + s.data() + ": " + std::strerror(errno));
   s.block = pattern_block();
   if (read_local || read_unix)
-    make_big_file(s, g_smoke ? 8 * kBlockBytes : fitting_size(s.root, std::uint64_t{1} << 30));
+    make_big_file(s, options().smoke ? 8 * kBlockBytes : fitting_size(s.root, std::uint64_t{1} << 30));
   if (list_local || list_unix) make_many(s, scaled(10'000, 500));
 
   if (read_local || list_local) timed("fs.*_local_*", [&] { local_workloads(s, read_local, list_local); });
@@ -280,7 +254,7 @@ int main(int argc, char** argv) {
   std::vector<std::string_view> rest;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--smoke") {
-      g_smoke = true;
+      options().smoke = true;
     } else if (args[i] == "--list") {
       list = true;
     } else if (args[i] == "--serve" && i + 1 < args.size()) {
@@ -298,9 +272,9 @@ int main(int argc, char** argv) {
     for (const auto& m : kMetrics) std::printf("%s\n", m.c_str());
     return 0;
   }
-  if (rest.size() == 1) g_filter = rest[0];
+  if (rest.size() == 1) options().filter = rest[0];
   if (std::none_of(kMetrics.begin(), kMetrics.end(), [](const std::string& m) { return wanted(m); })) {
-    std::fprintf(stderr, "fs_bench: no metric named or starting with '%s' (see --list)\n", g_filter.c_str());
+    std::fprintf(stderr, "fs_bench: no metric named or starting with '%s' (see --list)\n", options().filter.c_str());
     return 2;
   }
   char exe[4096];

@@ -12,23 +12,15 @@
 
 #include <sys/types.h>
 
+#include "bench/bench_util.h"
+
 namespace fs_bench {
 
-using BenchClock = std::chrono::steady_clock;
+using namespace vatic::bench;
+
 using Bytes = std::vector<std::uint8_t>;
 
 // --- Options and output (fs_bench.cpp) ----------------------------------------
-
-extern bool g_smoke;
-extern std::string g_filter;
-
-template <class T>
-T scaled(T full, T smoke) {
-  return g_smoke ? smoke : full;
-}
-bool wanted(std::string_view metric);
-// One JSON line on stdout, if `metric` is wanted.
-void emit(std::string_view metric, double value, std::string_view unit);
 
 template <class... A>
 void progress(const char* fmt, A... args) {
@@ -38,10 +30,6 @@ void progress(const char* fmt, A... args) {
 }
 // Prints why on stderr, kills the server, removes the scratch tree, exits 1.
 [[noreturn]] void die(const std::string& why);
-
-double seconds_since(BenchClock::time_point t0);
-// Nearest-rank percentile, as bench/README.md states for every bench.
-double percentile(std::vector<double> v, double p);
 
 // User plus system CPU seconds of a whole process, every thread (/proc/PID/stat).
 double process_cpu_seconds(pid_t pid);

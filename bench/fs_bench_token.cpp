@@ -9,17 +9,8 @@
 #include "caps/token.h"
 
 namespace fs_bench {
-namespace {
 
 using namespace vatic::caps;
-
-// Anything the optimiser must not drop.
-template <class T>
-void keep(const T& x) {
-  asm volatile("" : : "r"(&x) : "memory");
-}
-
-}  // namespace
 
 // One "verify" is caps::verify_chain as Host::redeem runs it for token.md
 // steps 4 and 5 on an object with no revoked branch (the common case): tag_0

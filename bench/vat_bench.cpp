@@ -28,6 +28,7 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include "bench/bench_util.h"
 #include "vat/vatic.h"
 
 // ---------------------------------------------------------------------------
@@ -69,7 +70,7 @@ void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return cou
 namespace vat_bench {
 
 using namespace vatic;
-using BenchClock = std::chrono::steady_clock;
+using namespace vatic::bench;
 
 // Counts heap allocations (on every thread) while alive.
 class AllocCounter {
@@ -85,27 +86,6 @@ class AllocCounter {
 // ---------------------------------------------------------------------------
 // Helpers.
 
-double seconds_since(BenchClock::time_point t0) {
-  return std::chrono::duration<double>(BenchClock::now() - t0).count();
-}
-double micros_since(BenchClock::time_point t0) {
-  return std::chrono::duration<double, std::micro>(BenchClock::now() - t0).count();
-}
-
-// Nearest-rank percentile, as the peer programs compute it (common.h).
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
-  rank = std::clamp<std::size_t>(rank, 1, v.size());
-  return v[rank - 1];
-}
-
-template <class T>
-inline void keep(const T& v) {
-  asm volatile("" : : "r,m"(v) : "memory");
-}
-
 [[noreturn]] void fail(const char* what) {
   std::fprintf(stderr, "vat_bench: check failed: %s\n", what);
   std::fflush(stderr);
@@ -116,31 +96,6 @@ void progress(const char* fmt, auto... args) {
   std::fprintf(stderr, "[vat_bench] ");
   std::fprintf(stderr, fmt, args...);
   std::fputc('\n', stderr);
-}
-
-// The metric filter from the command line (empty: everything).
-std::string g_filter;
-bool g_smoke = false;
-
-// A workload count: `full` normally, `smoke` under --smoke.
-std::int64_t scaled(std::int64_t full, std::int64_t smoke) { return g_smoke ? smoke : full; }
-
-bool wanted(std::string_view metric) { return g_filter.empty() || metric.substr(0, g_filter.size()) == g_filter; }
-
-void emit(std::string_view metric, double value, std::string_view unit) {
-  if (!wanted(metric)) return;
-  if (!std::isfinite(value)) {
-    progress("%.*s is not finite; reported as 0", static_cast<int>(metric.size()), metric.data());
-    value = 0;
-  }
-  char num[64];
-  if (std::fabs(value) >= 1000)
-    std::snprintf(num, sizeof num, "%.0f", value);
-  else
-    std::snprintf(num, sizeof num, "%.4g", value);
-  std::printf("{\"metric\": \"%.*s\", \"value\": %s, \"unit\": \"%.*s\"}\n", static_cast<int>(metric.size()),
-              metric.data(), num, static_cast<int>(unit.size()), unit.data());
-  std::fflush(stdout);
 }
 
 // ---------------------------------------------------------------------------
@@ -459,7 +414,7 @@ int main(int argc, char** argv) {
   using namespace vat_bench;
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (!args.empty() && args[0] == "--smoke") {
-    g_smoke = true;
+    options().smoke = true;
     args.erase(args.begin());
   }
   if (args.size() > 1 || (args.size() == 1 && (args[0] == "-h" || args[0] == "--help"))) {
@@ -471,7 +426,7 @@ int main(int argc, char** argv) {
       for (auto m : w.metrics) std::printf("%.*s\n", static_cast<int>(m.size()), m.data());
     return 0;
   }
-  if (args.size() == 1) g_filter = args[0];
+  if (args.size() == 1) options().filter = args[0];
 
   bool any = false;
   auto t0 = BenchClock::now();
@@ -484,7 +439,7 @@ int main(int argc, char** argv) {
     progress("  done in %.1f s", seconds_since(t1));
   }
   if (!any) {
-    std::fprintf(stderr, "vat_bench: no metric named or starting with '%s' (see --list)\n", g_filter.c_str());
+    std::fprintf(stderr, "vat_bench: no metric named or starting with '%s' (see --list)\n", options().filter.c_str());
     return 2;
   }
   progress("all done in %.1f s", seconds_since(t0));

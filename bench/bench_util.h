@@ -1,0 +1,78 @@
+// What every vatic bench binary shares: the metric filter and --smoke scaling,
+// the one-JSON-object-per-line output that scripts/bench and other tools read
+// (`{"metric": NAME, "value": N, "unit": U}`: a contract, keep it exact),
+// timing helpers and the nearest-rank percentile every bench reports.
+// Everything here runs on a bench's main thread.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vatic::bench {
+
+using BenchClock = std::chrono::steady_clock;
+
+// The command line's metric filter (empty: every metric) and --smoke.
+struct Options {
+  std::string filter;
+  bool smoke = false;
+};
+inline Options& options() {
+  static Options o;
+  return o;
+}
+
+// A workload size: `full` normally, `smoke` under --smoke.
+template <class T>
+T scaled(T full, T smoke) {
+  return options().smoke ? smoke : full;
+}
+
+inline bool wanted(std::string_view metric) {
+  const std::string& f = options().filter;
+  return f.empty() || metric.substr(0, f.size()) == f;
+}
+
+// One JSON line on stdout, if `metric` is wanted; a value that is not finite
+// is reported as 0 (and said on stderr).
+inline void emit(std::string_view metric, double value, std::string_view unit) {
+  if (!wanted(metric)) return;
+  if (!std::isfinite(value)) {
+    std::fprintf(stderr, "%.*s is not finite; reported as 0\n", static_cast<int>(metric.size()), metric.data());
+    value = 0;
+  }
+  char num[64];
+  std::snprintf(num, sizeof num, std::fabs(value) >= 1000 ? "%.0f" : "%.4g", value);
+  std::printf("{\"metric\": \"%.*s\", \"value\": %s, \"unit\": \"%.*s\"}\n", static_cast<int>(metric.size()),
+              metric.data(), num, static_cast<int>(unit.size()), unit.data());
+  std::fflush(stdout);
+}
+
+inline double seconds_since(BenchClock::time_point t0) {
+  return std::chrono::duration<double>(BenchClock::now() - t0).count();
+}
+inline double micros_since(BenchClock::time_point t0) {
+  return std::chrono::duration<double, std::micro>(BenchClock::now() - t0).count();
+}
+
+// Nearest-rank percentile, as the peer programs compute it (shared/peers, common.h).
+inline double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+  return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+}
+
+// Keeps the compiler from folding away a computed value.
+template <class T>
+inline void keep(const T& v) {
+  asm volatile("" : : "r,m"(v) : "memory");
+}
+
+}  // namespace vatic::bench
