@@ -37,15 +37,19 @@ class Pending {
  public:
   using Slot = std::variant<Resolver<Bytes>, Resolver<void>>;
 
-  std::uint64_t add(Slot r, std::string what) {
+  std::uint64_t add(Slot r, std::string what, std::size_t bytes) {
     std::uint64_t id = next_++;
-    ops_.emplace(id, Op{std::move(r), std::move(what)});
+    ops_.emplace(id, Op{std::move(r), std::move(what), bytes});
+    bytes_ += bytes;
     return id;
   }
+  // Bytes held by operations in flight (read buffers, data being written).
+  std::size_t bytes() const noexcept { return bytes_; }
   void complete(std::uint64_t id, Outcome o) {
     auto it = ops_.find(id);
     if (it == ops_.end()) return;
     Op op = std::move(it->second);
+    bytes_ -= op.bytes;
     ops_.erase(it);
     if (!o.error.empty()) {
       std::visit([&](auto& r) { r.reject(Error{ErrorKind::failed, fmt::format("{}: {}", op.what, o.error)}); }, op.r);
@@ -58,6 +62,7 @@ class Pending {
   void abandon_all() {
     auto ops = std::move(ops_);
     ops_.clear();
+    bytes_ = 0;
     for (auto& entry : ops) {
       // Not a structured binding: clang 14 cannot capture those in a lambda.
       Op& op = entry.second;
@@ -69,8 +74,10 @@ class Pending {
   struct Op {
     Slot r;
     std::string what;
+    std::size_t bytes = 0;
   };
   std::unordered_map<std::uint64_t, Op> ops_;
+  std::size_t bytes_ = 0;
   std::uint64_t next_ = 1;
 };
 
@@ -150,23 +157,40 @@ class Pool {
 
 // The pool's jobs share the descriptor, so releasing the File while a pread
 // runs cannot close (and let the kernel reuse) the number under it.
+// Counts the open handles of one FileIo; each handle holds it, so it outlives
+// the FileIo if a handle does.
+using OpenCount = std::shared_ptr<std::size_t>;
+
+class Counted {
+ public:
+  explicit Counted(OpenCount c) : c_(std::move(c)) { ++*c_; }
+  ~Counted() { --*c_; }
+  Counted(const Counted&) = delete;
+  Counted& operator=(const Counted&) = delete;
+
+ private:
+  OpenCount c_;
+};
+
 class PoolHandle final : public FileHandle {
  public:
-  explicit PoolHandle(UniqueFd fd) : fd_(std::make_shared<UniqueFd>(std::move(fd))) {}
+  PoolHandle(UniqueFd fd, OpenCount c) : count_(std::move(c)), fd_(std::make_shared<UniqueFd>(std::move(fd))) {}
   int fd() const noexcept override { return fd_->get(); }
   const std::shared_ptr<UniqueFd>& shared() const noexcept { return fd_; }
 
  private:
+  Counted count_;
   std::shared_ptr<UniqueFd> fd_;
 };
 
 class UringHandle final : public FileHandle {
  public:
-  explicit UringHandle(boost::asio::io_context& io) : file_(io) {}
+  UringHandle(boost::asio::io_context& io, OpenCount c) : count_(std::move(c)), file_(io) {}
   int fd() const noexcept override { return file_.native_handle(); }
   boost::asio::random_access_file& file() noexcept { return file_; }
 
  private:
+  Counted count_;
   mutable boost::asio::random_access_file file_;  // native_handle() is not const in Asio
 };
 
@@ -212,11 +236,21 @@ struct FileIo::Impl {
   std::string fallback_reason;
   std::shared_ptr<Pending> pending = std::make_shared<Pending>();
   std::unique_ptr<Pool> pool;  // thread_pool backend only
+  OpenCount open_files = std::make_shared<std::size_t>(0);
+  std::size_t max_bytes_in_flight, max_open_files;
 
-  explicit Impl(Vat& v) : vat(v) {}
+  Impl(Vat& v, const FileIoOptions& o)
+      : vat(v), max_bytes_in_flight(o.max_bytes_in_flight), max_open_files(o.max_open_files) {}
+
+  // Peers choose how much I/O they ask for: past the budget, calls break at
+  // once with `overloaded` (retry later) instead of pinning memory.
+  std::optional<Error> admit(std::size_t bytes, const std::string& what) const {
+    if (pending->bytes() + bytes <= max_bytes_in_flight) return std::nullopt;
+    return Error{ErrorKind::overloaded, fmt::format("{}: too much file I/O in flight; retry later", what)};
+  }
 };
 
-FileIo::FileIo(Vat& vat, FileIoOptions options) : impl_(std::make_unique<Impl>(vat)) {
+FileIo::FileIo(Vat& vat, FileIoOptions options) : impl_(std::make_unique<Impl>(vat, options)) {
   auto want = options.backend;
   if (want != FileIoBackend::thread_pool) {
     impl_->fallback_reason = probe_io_uring(vat.io());
@@ -241,8 +275,11 @@ FileIoBackend FileIo::backend() const noexcept { return impl_->backend; }
 const std::string& FileIo::fallback_reason() const noexcept { return impl_->fallback_reason; }
 
 std::unique_ptr<FileHandle> FileIo::adopt(UniqueFd fd) {
-  if (impl_->backend == FileIoBackend::thread_pool) return std::make_unique<PoolHandle>(std::move(fd));
-  auto h = std::make_unique<UringHandle>(impl_->vat.io());
+  if (*impl_->open_files >= impl_->max_open_files)
+    throw_error(ErrorKind::overloaded, "too many open files; release some and retry");
+  if (impl_->backend == FileIoBackend::thread_pool)
+    return std::make_unique<PoolHandle>(std::move(fd), impl_->open_files);
+  auto h = std::make_unique<UringHandle>(impl_->vat.io(), impl_->open_files);
   boost::system::error_code ec;
   h->file().assign(fd.get(), ec);
   if (ec) throw_error(ErrorKind::failed, "registering a file with io_uring: " + ec.message());
@@ -252,8 +289,9 @@ std::unique_ptr<FileHandle> FileIo::adopt(UniqueFd fd) {
 
 Promise<Bytes> FileIo::read(FileHandle& file, std::uint64_t offset, std::size_t length, std::string what) {
   if (length == 0) return Promise<Bytes>::resolved(Bytes{});
+  if (auto busy = impl_->admit(length, what)) return Promise<Bytes>::broken(*busy);
   auto [promise, resolver] = make_promise<Bytes>();
-  std::uint64_t id = impl_->pending->add(std::move(resolver), std::move(what));
+  std::uint64_t id = impl_->pending->add(std::move(resolver), std::move(what), length);
   auto pending = impl_->pending;
   if (impl_->backend == FileIoBackend::io_uring) {
     // TODO(perf): the vector zero-fills the `length` bytes the read then
@@ -283,8 +321,9 @@ Promise<Bytes> FileIo::read(FileHandle& file, std::uint64_t offset, std::size_t 
 
 Promise<void> FileIo::write(FileHandle& file, std::uint64_t offset, Bytes data, std::string what) {
   if (data.empty()) return Promise<void>::resolved();
+  if (auto busy = impl_->admit(data.size(), what)) return Promise<void>::broken(*busy);
   auto [promise, resolver] = make_promise<void>();
-  std::uint64_t id = impl_->pending->add(std::move(resolver), std::move(what));
+  std::uint64_t id = impl_->pending->add(std::move(resolver), std::move(what), data.size());
   auto pending = impl_->pending;
   if (impl_->backend == FileIoBackend::io_uring) {
     auto buf = std::make_shared<Bytes>(std::move(data));

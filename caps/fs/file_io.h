@@ -42,6 +42,12 @@ struct FileIoOptions {
   // Forces a backend (tests). Forcing io_uring where it does not work throws.
   std::optional<FileIoBackend> backend;
   std::size_t threads = 2;  // pool threads (thread_pool backend only)
+  // Bounds on what holders can make this FileIo keep: bytes of reads and
+  // writes in flight, and open files. Past them calls break with `overloaded`.
+  // TODO(security): directories (sub, read_only, restrict) each hold a
+  // descriptor too; they are not counted yet.
+  std::size_t max_bytes_in_flight = std::size_t{256} << 20;
+  std::size_t max_open_files = 4096;
 };
 
 // An open regular file registered with one FileIo. Owned by the File object (or

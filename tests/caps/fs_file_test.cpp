@@ -197,6 +197,58 @@ TEST(FileIo, DestroyingItLeavesNoReadPending) {
   }
 }
 
+// A holder cannot make the server pin unbounded memory or descriptors: past
+// the budget, reads and writes break with `overloaded` at once, and opens too.
+TEST(FileIo, ReadsAndWritesPastTheBudgetAreRefusedAsOverloaded) {
+  TempTree tree;
+  tree.write("f", std::string(1 << 20, 'x'));
+  Vat vat;
+  FileIo io(vat, FileIoOptions{.max_bytes_in_flight = 1 << 20});
+  std::unique_ptr<FileHandle> h;
+  std::vector<Promise<Bytes>> reads;
+  Promise<void> write;
+  vat.post([&] {
+    h = io.adopt(UniqueFd(::open(tree.path("f").c_str(), O_RDWR | O_CLOEXEC)));
+    reads.push_back(io.read(*h, 0, 600 << 10, "read f"));
+    reads.push_back(io.read(*h, 0, 600 << 10, "read f"));  // 1.2 MiB in flight: over
+    write = io.write(*h, 0, Bytes(600 << 10, 1), "write f");
+  });
+  vat.run_until_idle();
+  ASSERT_EQ(reads.size(), 2u);
+  ASSERT_TRUE(reads[1].is_broken());
+  EXPECT_EQ(reads[1].error().kind, ErrorKind::overloaded) << reads[1].error().reason;
+  ASSERT_TRUE(write.is_broken());
+  EXPECT_EQ(write.error().kind, ErrorKind::overloaded);
+  EXPECT_EQ(vat.wait(reads[0]).size(), std::size_t{600} << 10);
+  // Once the first read is done, the budget is free again.
+  Promise<Bytes> again;
+  vat.post([&] { again = io.read(*h, 0, 600 << 10, "read f"); });
+  vat.run_until_idle();
+  ASSERT_TRUE(again.valid());
+  EXPECT_EQ(vat.wait(again).size(), std::size_t{600} << 10);
+  vat.post([&] { h.reset(); });
+  vat.run_until_idle();
+}
+
+TEST(FileIo, OpensPastTheLimitAreRefusedAsOverloaded) {
+  TempTree tree;
+  tree.write("f", "data");
+  Vat vat;
+  FileIo io(vat, FileIoOptions{.max_open_files = 2});
+  auto dir = open_directory(vat, io, tree.root(), kAllFsOps, std::nullopt);
+  Ref<File> a = vat.wait(dir.send<&Directory::open>("f"));
+  Ref<File> b = vat.wait(dir.send<&Directory::open>("f"));
+  try {
+    vat.wait(dir.send<&Directory::open>("f"));
+    FAIL() << "a third open was allowed";
+  } catch (const VatError& e) {
+    EXPECT_EQ(e.error().kind, ErrorKind::overloaded) << e.what();
+  }
+  a = Ref<File>();  // released: its slot is free again
+  vat.run_until_idle();
+  EXPECT_NO_THROW(vat.wait(dir.send<&Directory::open>("f")));
+}
+
 INSTANTIATE_TEST_SUITE_P(Both, FileTest, ::testing::Values(FileIoBackend::io_uring, FileIoBackend::thread_pool),
                          [](const auto& info) { return std::string(to_string(info.param)); });
 
