@@ -59,6 +59,9 @@ class Node {
   ~Node();
 
   const VatId& id() const noexcept;
+  // Expires when the node is destroyed: what a callback that may run later
+  // (a retry, a continuation) checks before touching the node.
+  std::weak_ptr<const void> lifetime() const noexcept { return state_; }
   const Identity& identity() const noexcept;
   Vat& vat() const noexcept;
 

@@ -14,6 +14,7 @@ namespace {
 
 struct Attempt {
   captp::Node* node;
+  std::weak_ptr<const void> node_alive;  // `node` may go before the answers do
   captp::VatId vat;
   std::vector<captp::Address> hints;
   Bytes token;
@@ -27,7 +28,7 @@ Promise<Ref<Object>> try_hint(std::shared_ptr<Attempt> a, std::size_t i) {
   return p.catch_error([a, i](const Error& e) -> Promise<Ref<Object>> {
     // Only a failure to reach or authenticate the vat moves on to the next
     // hint; a refusal is the vat's answer and stands.
-    if (e.kind != ErrorKind::disconnected) return Promise<Ref<Object>>::broken(e);
+    if (e.kind != ErrorKind::disconnected || a->node_alive.expired()) return Promise<Ref<Object>>::broken(e);
     a->failures += fmt::format("{}{}", a->failures.empty() ? "" : "; ", e.reason);
     if (i + 1 < a->hints.size()) return try_hint(a, i + 1);
     return Promise<Ref<Object>>::broken(Error{ErrorKind::disconnected, a->failures});
@@ -37,7 +38,8 @@ Promise<Ref<Object>> try_hint(std::shared_ptr<Attempt> a, std::size_t i) {
 }  // namespace
 
 Promise<Ref<Object>> enliven(captp::Node& node, const SturdyRef& ref) {
-  auto a = std::make_shared<Attempt>(Attempt{&node, ref.vat, ref.addresses(), caps::encode_token(ref.token), {}});
+  auto a = std::make_shared<Attempt>(
+      Attempt{&node, node.lifetime(), ref.vat, ref.addresses(), caps::encode_token(ref.token), {}});
   if (a->hints.empty()) {
     // No hints: only a session the node already has can serve.
     bool connected = false;

@@ -294,3 +294,24 @@ TEST_F(HostTest, EnlivenReportsAVatThatDoesNotHoldTheKey) {
 
 }  // namespace
 }  // namespace vatic::sturdyrefs
+
+namespace vatic::sturdyrefs {
+namespace {
+
+// The node goes away while the first hint is still being tried: the retry
+// must not touch it (ASan would see it), and the promise breaks.
+TEST_F(HostTest, EnlivenOutlivedByItsAnswerDoesNotTouchAGoneNode) {
+  std::string live = server->listen("unix:" + store_dir.path("vat.sock")).to_string();
+  host->set_hints({"unix:" + store_dir.path("dead.sock"), live});
+  auto ref = parse_sturdy_ref(host->sturdy_ref(root));
+  ASSERT_TRUE(ref) << ref.error();
+  auto node = std::make_unique<captp::Node>(vc, captp::Identity::generate());
+  auto p = enliven(*node, ref.value());
+  node.reset();
+  ASSERT_TRUE(settle(p));
+  EXPECT_TRUE(p.is_broken());
+  drain();
+}
+
+}  // namespace
+}  // namespace vatic::sturdyrefs
