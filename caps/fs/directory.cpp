@@ -86,7 +86,7 @@ struct stat entry_stat(const Parent& parent, const FsPath& p) {
 }  // namespace
 
 Directory::Directory(FileIo& io, UniqueFd root, FsLimits limits, PathResolver resolver)
-    : io_(io), root_(std::move(root)), limits_(limits), resolver_(resolver) {}
+    : io_(io), counted_(io.hold_descriptor()), root_(std::move(root)), limits_(limits), resolver_(resolver) {}
 
 std::vector<DirEntry> Directory::list(std::string path) {
   limits_.require(FsOp::list);

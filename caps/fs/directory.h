@@ -82,6 +82,7 @@ class Directory : public Object {
   Ref<Directory> derive(UniqueFd root, FsLimits limits);
 
   FileIo& io_;
+  std::shared_ptr<const void> counted_;  // root_ against the FileIo's open-file limit
   UniqueFd root_;
   FsLimits limits_;
   PathResolver resolver_;

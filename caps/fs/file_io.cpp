@@ -274,6 +274,12 @@ Vat& FileIo::vat() const noexcept { return impl_->vat; }
 FileIoBackend FileIo::backend() const noexcept { return impl_->backend; }
 const std::string& FileIo::fallback_reason() const noexcept { return impl_->fallback_reason; }
 
+std::shared_ptr<const void> FileIo::hold_descriptor() {
+  if (*impl_->open_files >= impl_->max_open_files)
+    throw_error(ErrorKind::overloaded, "too many open files; release some and retry");
+  return std::make_shared<Counted>(impl_->open_files);
+}
+
 std::unique_ptr<FileHandle> FileIo::adopt(UniqueFd fd) {
   if (*impl_->open_files >= impl_->max_open_files)
     throw_error(ErrorKind::overloaded, "too many open files; release some and retry");

@@ -44,8 +44,7 @@ struct FileIoOptions {
   std::size_t threads = 2;  // pool threads (thread_pool backend only)
   // Bounds on what holders can make this FileIo keep: bytes of reads and
   // writes in flight, and open files. Past them calls break with `overloaded`.
-  // TODO(security): directories (sub, read_only, restrict) each hold a
-  // descriptor too; they are not counted yet.
+  // Directories (sub, read_only, restrict) count against max_open_files too.
   std::size_t max_bytes_in_flight = std::size_t{256} << 20;
   std::size_t max_open_files = 4096;
 };
@@ -73,7 +72,12 @@ class FileIo {
   const std::string& fallback_reason() const noexcept;
 
   // Takes a regular file's descriptor (opened O_CLOEXEC, blocking mode).
+  // Throws VatError(overloaded) past max_open_files.
   std::unique_ptr<FileHandle> adopt(UniqueFd fd);
+  // Counts one descriptor held elsewhere (a Directory's) against
+  // max_open_files until the returned token is dropped; throws
+  // VatError(overloaded) past the limit.
+  std::shared_ptr<const void> hold_descriptor();
 
   // Reads up to `length` bytes at `offset`: fewer only at end of file. `what`
   // ("read notes.txt") prefixes the reason of a failure.

@@ -234,8 +234,8 @@ TEST(FileIo, OpensPastTheLimitAreRefusedAsOverloaded) {
   TempTree tree;
   tree.write("f", "data");
   Vat vat;
-  FileIo io(vat, FileIoOptions{.max_open_files = 2});
-  auto dir = open_directory(vat, io, tree.root(), kAllFsOps, std::nullopt);
+  FileIo io(vat, FileIoOptions{.max_open_files = 3});
+  auto dir = open_directory(vat, io, tree.root(), kAllFsOps, std::nullopt);  // the directory is one
   Ref<File> a = vat.wait(dir.send<&Directory::open>("f"));
   Ref<File> b = vat.wait(dir.send<&Directory::open>("f"));
   try {
@@ -247,6 +247,27 @@ TEST(FileIo, OpensPastTheLimitAreRefusedAsOverloaded) {
   a = Ref<File>();  // released: its slot is free again
   vat.run_until_idle();
   EXPECT_NO_THROW(vat.wait(dir.send<&Directory::open>("f")));
+}
+
+// Each directory capability holds a descriptor: deriving them without end
+// is refused like opening files without end.
+TEST(FileIo, DirectoriesCountAgainstTheOpenFileLimit) {
+  TempTree tree;
+  Vat vat;
+  FileIo io(vat, FileIoOptions{.max_open_files = 3});
+  auto root = open_directory(vat, io, tree.root(), kAllFsOps, std::nullopt);  // 1
+  std::vector<Ref<Directory>> held;
+  held.push_back(vat.wait(root.send<&Directory::sub>("")));      // 2
+  held.push_back(vat.wait(root.send<&Directory::read_only>()));  // 3
+  try {
+    vat.wait(root.send<&Directory::restrict>(std::string("read"), std::optional<std::uint64_t>()));
+    FAIL() << "a fourth descriptor was allowed";
+  } catch (const VatError& e) {
+    EXPECT_EQ(e.error().kind, ErrorKind::overloaded) << e.what();
+  }
+  held.clear();
+  vat.run_until_idle();
+  EXPECT_NO_THROW(vat.wait(root.send<&Directory::sub>("")));
 }
 
 INSTANTIATE_TEST_SUITE_P(Both, FileTest, ::testing::Values(FileIoBackend::io_uring, FileIoBackend::thread_pool),
