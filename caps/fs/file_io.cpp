@@ -1,6 +1,7 @@
 #include "caps/fs/file_io.h"
 
 #include <liburing.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/random_access_file.hpp>
@@ -240,7 +241,13 @@ struct FileIo::Impl {
   std::size_t max_bytes_in_flight, max_open_files;
 
   Impl(Vat& v, const FileIoOptions& o)
-      : vat(v), max_bytes_in_flight(o.max_bytes_in_flight), max_open_files(o.max_open_files) {}
+      : vat(v), max_bytes_in_flight(o.max_bytes_in_flight), max_open_files(o.max_open_files) {
+    // Holders must run out before the process does: sockets, the store and
+    // the rest of the vat need descriptors too. Half the soft limit at most.
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+      max_open_files = std::min<std::size_t>(max_open_files, rl.rlim_cur / 2);
+  }
 
   // Peers choose how much I/O they ask for: past the budget, calls break at
   // once with `overloaded` (retry later) instead of pinning memory.

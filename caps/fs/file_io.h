@@ -46,7 +46,7 @@ struct FileIoOptions {
   // writes in flight, and open files. Past them calls break with `overloaded`.
   // Directories (sub, read_only, restrict) count against max_open_files too.
   std::size_t max_bytes_in_flight = std::size_t{256} << 20;
-  std::size_t max_open_files = 4096;
+  std::size_t max_open_files = 4096;  // and never more than half of RLIMIT_NOFILE
 };
 
 // An open regular file registered with one FileIo. Owned by the File object (or
