@@ -50,7 +50,7 @@ TEST(Process, EchoOverTcp) {
 }
 
 TEST(Process, EchoOverUnixSocket) {
-  TempDir dir;
+  TempDir dir{"vatic-proc"};
   PeerProcess peer(listen_on(dir.unix_address("b.sock")));
   EXPECT_EQ(peer.address().kind, captp::Address::Kind::unix_socket);
   EXPECT_EQ(peer.address().path, (dir.path() / "b.sock").string());
@@ -108,7 +108,7 @@ TEST(Process, CapabilitiesPassBothWays) {
 template <auto M>
 void expect_order_through_the_introducer(bool c_paused) {
   constexpr bool kAnswerWaitsForC = std::is_same_v<decltype(M), decltype(&PeerEcho::third_next)>;
-  TempDir dir;
+  TempDir dir{"vatic-proc"};
   PeerProcess c(listen_on(dir.unix_address("c.sock")));
   if (c_paused) c.pause();
   std::vector<std::string> b_args = listen_on("127.0.0.1:0");
@@ -229,7 +229,7 @@ TEST(Process, StoppedPeerBreaksPendingCallsWithItsReason) {
 TEST(Process, LargeMessagesAndManyCallsCrossTheSocket) {
   constexpr std::uint32_t kBig = 4u << 20;
   constexpr int kCalls = 2000;
-  TempDir dir;
+  TempDir dir{"vatic-proc"};
   PeerProcess peer(listen_on(dir.unix_address("b.sock")));
   TestVat t;
   Ref<PeerEcho> b = t.connect(peer);

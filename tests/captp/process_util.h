@@ -35,6 +35,7 @@
 #include "captp/net/address.h"
 #include "captp/node.h"
 #include "tests/captp/peer_objects.h"
+#include "tests/temp_dir.h"
 #include "vat/vatic.h"
 
 #ifndef CAPTP_TEST_PEER
@@ -42,39 +43,6 @@
 #endif
 
 namespace vatic::test {
-
-inline std::string describe_wait_status(int status) {
-  if (status < 0) return "not reaped";
-  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("signal ") + strsignal(WTERMSIG(status));
-  return "wait status " + std::to_string(status);
-}
-
-// A fresh directory under the system temp dir, removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    std::filesystem::path base = std::filesystem::temp_directory_path();
-    // A unix socket path must fit in sockaddr_un (108 bytes).
-    if (base.native().size() > 60) base = "/tmp";
-    std::string tmpl = (base / "vatic-proc-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
-    path_ = tmpl;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-
-  const std::filesystem::path& path() const noexcept { return path_; }
-  // "unix:<dir>/<name>", for --listen.
-  std::string unix_address(const std::string& name) const { return "unix:" + (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 // A running captp_test_peer. The constructor starts it and reads its
 // "<vat id> <address>" line within a deadline (or kills it and throws). The

@@ -103,7 +103,7 @@ class CliTest : public ::testing::Test {
     return sturdyrefs::format_sturdy_ref(r);
   }
 
-  TempDir tmp_;
+  TempDir tmp_{"vatic-cli"};
 
  private:
   int servers_ = 0;

@@ -43,6 +43,8 @@
 #include <utility>
 #include <vector>
 
+#include "tests/temp_dir.h"
+
 #ifndef VATIC_CLI
 #error "VATIC_CLI (the path of the vatic binary) must be defined by the build"
 #endif
@@ -58,35 +60,6 @@ using std::chrono::milliseconds;
 // that takes well under a second when idle.
 inline constexpr milliseconds kCommandDeadline{30'000};
 inline constexpr milliseconds kServeDeadline{20'000};
-
-inline std::string describe_wait_status(int status) {
-  if (status < 0) return "not reaped";
-  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("signal ") + strsignal(WTERMSIG(status));
-  return "wait status " + std::to_string(status);
-}
-
-// A fresh directory /tmp/vatic-cli-XXXXXX (short: unix socket paths must fit
-// in 108 bytes), removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/vatic-cli-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
-    path_ = tmpl;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const noexcept { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
 
 inline void write_file(const std::filesystem::path& p, std::string_view content) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
