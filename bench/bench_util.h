@@ -5,6 +5,9 @@
 // Everything here runs on a bench's main thread.
 #pragma once
 
+#include <sched.h>
+#include <sys/types.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -67,6 +70,27 @@ inline double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
   return v[std::clamp<std::size_t>(rank, 1, v.size()) - 1];
+}
+
+// Pins the calling thread to `cpu` (nothing for a negative cpu).
+inline void pin_to_cpu(int cpu) {
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof set, &set) != 0) std::perror("sched_setaffinity");
+}
+
+// On-CPU time of `pid`'s main thread (/proc/PID/schedstat, ns resolution).
+inline double cpu_seconds(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/schedstat", static_cast<int>(pid));
+  FILE* f = std::fopen(path, "r");
+  if (!f) return NAN;
+  unsigned long long ns = 0;
+  int got = std::fscanf(f, "%llu", &ns);
+  std::fclose(f);
+  return got == 1 ? static_cast<double>(ns) / 1e9 : NAN;
 }
 
 // Keeps the compiler from folding away a computed value.

@@ -55,6 +55,7 @@
 
 #include "bench/alloc_count.h"
 #include "bench/bench_util.h"
+#include "bench/captp_bench.h"
 #include "captp/crypto/identity.h"
 #include "captp/node.h"
 #include "vat/vatic.h"
@@ -72,14 +73,6 @@ Duration g_spin = VatOptions{}.spin_before_block;
 const char* g_self = "captp_bench";  // argv[0]
 std::string g_exe;                   // this binary (exec'd as the server)
 int g_pin[2] = {-1, -1};             // --pin C,S: the client's and the server's CPU
-
-void pin_to_cpu(int cpu) {
-  if (cpu < 0) return;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  if (sched_setaffinity(0, sizeof set, &set) != 0) std::perror("captp_bench: sched_setaffinity");
-}
 
 void progress(const char* fmt, auto... args) {
   std::fprintf(stderr, "[captp_bench] ");
@@ -213,20 +206,6 @@ Server start_server(const std::string& at) {
   }
   if (!id || !addr) die("server for " + at + " failed to start (its first line: \"" + line + "\")");
   return Server{pid, *id, *addr};
-}
-
-// --- CPU time of both processes ----------------------------------------------
-
-// On-CPU time of `pid`'s main thread (/proc/PID/schedstat, ns resolution).
-double cpu_seconds(pid_t pid) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/schedstat", static_cast<int>(pid));
-  FILE* f = std::fopen(path, "r");
-  if (!f) return NAN;
-  unsigned long long ns = 0;
-  int got = std::fscanf(f, "%llu", &ns);
-  std::fclose(f);
-  return got == 1 ? static_cast<double>(ns) / 1e9 : NAN;
 }
 
 struct Usage {
@@ -465,94 +444,6 @@ void handshakes(Conn& k) {
   for (double us : lat) sum += us;
   emit("captp.handshakes_per_s", static_cast<double>(count) / sum * 1e6, "handshakes/s");
   emit("captp.handshake_p50_us", percentile(lat, 50), "us");
-}
-
-// --- Floors --------------------------------------------------------------------
-
-// 8-byte ping-pong between two processes, blocking I/O (as phys/pingpong.cpp).
-void raw_pingpong(bool tcp) {
-  int fd[2];
-  if (!tcp) {
-    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fd) != 0) die(std::string("socketpair: ") + std::strerror(errno));
-  } else {
-    int l = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (l < 0 || bind(l, reinterpret_cast<sockaddr*>(&a), len) != 0 || listen(l, 1) != 0 ||
-        getsockname(l, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      die(std::string("raw tcp listen: ") + std::strerror(errno));
-    fd[0] = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(fd[0], reinterpret_cast<sockaddr*>(&a), len) != 0 || (fd[1] = accept(l, nullptr, nullptr)) < 0)
-      die(std::string("raw tcp connect: ") + std::strerror(errno));
-    close(l);
-    int one = 1;
-    for (int s : fd) setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  pid_t pid = fork();
-  if (pid < 0) die(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    pin_to_cpu(g_pin[1]);
-    close(fd[0]);
-    char buf[64 << 10];
-    for (ssize_t n; (n = read(fd[1], buf, sizeof buf)) > 0;)
-      if (write(fd[1], buf, static_cast<std::size_t>(n)) != n) break;
-    _exit(0);
-  }
-  close(fd[1]);
-  const auto warm = scaled(2'000, 10), count = scaled(20'000, 100);
-  std::vector<double> lat;
-  lat.reserve(count);
-  for (std::int64_t i = 0; i < warm + count; ++i) {
-    std::int64_t x = i, y = -1;
-    auto t0 = BenchClock::now();
-    if (write(fd[0], &x, 8) != 8) die("raw ping-pong: write failed");
-    for (std::size_t got = 0; got < 8;) {
-      ssize_t n = read(fd[0], reinterpret_cast<char*>(&y) + got, 8 - got);
-      if (n <= 0) die("raw ping-pong: read failed");
-      got += static_cast<std::size_t>(n);
-    }
-    double us = micros_since(t0);
-    if (y != x) die("raw ping-pong: wrong echo");
-    if (i >= warm) lat.push_back(us);
-  }
-  close(fd[0]);
-  waitpid(pid, nullptr, 0);
-  std::string p = tcp ? "captp.raw.tcp." : "captp.raw.unix.";
-  emit(p + "pingpong_rtt_p50_us", percentile(lat, 50), "us");
-  emit(p + "pingpong_rtt_p99_us", percentile(lat, 99), "us");
-}
-
-// Single-core ChaCha20-Poly1305 (IETF, what the channel's frames use), MB/s of plaintext.
-void sodium_aead() {
-  if (sodium_init() < 0) die("sodium_init failed");
-  std::uint8_t key[crypto_aead_chacha20poly1305_ietf_KEYBYTES], nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES]{};
-  std::uint8_t tag[crypto_aead_chacha20poly1305_ietf_ABYTES];
-  crypto_aead_chacha20poly1305_ietf_keygen(key);
-  auto run = [&](std::size_t size, std::int64_t count, bool open, const char* metric) {
-    Bytes in(size, 0x5a), out(size);
-    crypto_aead_chacha20poly1305_ietf_encrypt_detached(out.data(), tag, nullptr, in.data(), size, nullptr, 0, nullptr,
-                                                       nonce, key);
-    auto once = [&] {
-      if (!open) {
-        sodium_increment(nonce, sizeof nonce);
-        crypto_aead_chacha20poly1305_ietf_encrypt_detached(out.data(), tag, nullptr, in.data(), size, nullptr, 0,
-                                                           nullptr, nonce, key);
-      } else if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(in.data(), nullptr, out.data(), size, tag, nullptr,
-                                                                    0, nonce, key) != 0) {
-        die("ChaCha20-Poly1305: decryption failed");
-      }
-    };
-    for (std::int64_t i = 0; i < count / 10; ++i) once();
-    auto t0 = BenchClock::now();
-    for (std::int64_t i = 0; i < count; ++i) once();
-    emit(metric, static_cast<double>(count) * static_cast<double>(size) / seconds_since(t0) / 1e6, "MB/s");
-  };
-  run(64 << 10, scaled(20'000, 200), false, "captp.sodium.chachapoly_64KiB_MBps");
-  run(64 << 10, scaled(20'000, 200), true, "captp.sodium.chachapoly_open_64KiB_MBps");
-  run(1 << 20, scaled(1'280, 12), false, "captp.sodium.chachapoly_1MiB_MBps");
 }
 
 // --- The table of workloads ------------------------------------------------------
