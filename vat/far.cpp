@@ -114,15 +114,18 @@ class CallTurn final : public CrossThreadTurn {
   void arrive() override {
     arrived_ = true;
     Vat* here = current_vat();
-    auto result = make_ptr<PromiseState<Value>>(here);
+    auto msg =
+        std::make_unique<DynamicMessage>(make_ptr<PromiseState<Value>>(here), std::move(method_), std::move(args_));
+    msg->set_sender(reply_to_->name());
+    Ptr<PromiseBase> result(&msg->result());
     if (answer_) answer_->target = result;
     result->listen(new ReplyListener(std::move(reply_to_), slot_));
-    for (auto& a : args_) unpack_from_transit(a);
+    for (auto& a : msg->args()) unpack_from_transit(a);
     HandlerPtr target = target_->target;
     if (!target) {
       result->break_with(Error{ErrorKind::failed, "call to an answer slot that was never bound"});
     } else {
-      target->deliver(MessagePtr(new DynamicMessage(result, std::move(method_), std::move(args_))));
+      target->deliver(std::move(msg));
     }
     delete this;
   }

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "vat/internal/hooks.h"
+#include "vat/internal/promise_state.h"
 #include "vat/vat.h"
 
 namespace vatic {
@@ -45,7 +47,22 @@ void object_died(Vat& v) noexcept;
 
 Object::Object() : Handler(detail::take_constructing_vat()) { detail::object_born(*home()); }
 
-Object::~Object() { detail::object_died(*home()); }
+Object::~Object() {
+  if (hooks_) {
+    // Monitors learn why: the object is gone, or its whole vat is.
+    Error why = detail::abandoned_error(home());
+    if (why.kind != ErrorKind::disconnected)
+      why = Error{ErrorKind::disconnected, "object gone: no reference to it is left"};
+    detail::break_monitors(*this, why);
+    delete hooks_;
+  }
+  detail::object_died(*home());
+}
+
+detail::ObjectHooks& Object::ensure_hooks() {
+  if (!hooks_) hooks_ = new detail::ObjectHooks();
+  return *hooks_;
+}
 
 void Object::deliver(detail::MessagePtr m) {
   m->target_ = detail::HandlerPtr(this);

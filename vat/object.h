@@ -26,6 +26,10 @@ class Vat;
 template <class T>
 class Ref;
 
+namespace detail {
+struct ObjectHooks;
+}
+
 // One entry of a method table: a name and the function that decodes Value
 // arguments, calls the member and settles the result.
 struct MethodEntry {
@@ -53,10 +57,17 @@ class Object : public detail::Handler {
   detail::RefKind kind() const noexcept final { return detail::RefKind::near; }
   Object* near_object() noexcept final { return this; }
 
+  // Monitors and supervision (see internal/hooks.h); null for most objects.
+  detail::ObjectHooks* hooks() const noexcept { return hooks_; }
+  detail::ObjectHooks& ensure_hooks();
+
  protected:
   // A reference to this object, for handing out from its own methods.
   template <class Self>
   Ref<Self> ref_to(Self* self) const;
+
+ private:
+  detail::ObjectHooks* hooks_ = nullptr;
 };
 
 namespace detail {

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "vat/internal/hooks.h"
 #include "vat/internal/message.h"
 #include "vat/internal/vat_impl.h"
 #include "vat/vat.h"
@@ -61,6 +62,9 @@ void settle_followers() {
 class FollowListener final : public Listener {
  public:
   explicit FollowListener(Ptr<PromiseBase> follower) : follower_(std::move(follower)) {}
+  bool wanted() const noexcept override {
+    return follower_ && follower_->pending() && (follower_->ref_count() > 1 || follower_->observed());
+  }
   void settled(PromiseBase& p) override {
     // A promise being destroyed (count zero) must not be revived by a Ptr.
     if (p.ref_count() == 0) {
@@ -201,11 +205,20 @@ void Message::run() {
     result_->break_with(Error{ErrorKind::failed, "message delivered to something that is not an object"});
     return;
   }
+  // Supervised children, objects with monitors and a recording vat take the
+  // observed path; everything else pays one test.
+  if (o->hooks() || o->home()->impl().recorder) [[unlikely]] {
+    run_observed(*this, *o);
+    return;
+  }
   invoke(*o);
+  finish_run();
+}
+
+void Message::finish_run() {
   // A method still working (a suspended Task, a pending Promise it returned)
   // may resume on `this`: keep the object alive until its result settles.
-  if (result_->pending()) result_->listen(new KeepAlive(std::move(target_)));
-  // Whatever settles the result now (a value, a followed promise, a task) owns it.
+  if (result_ && result_->pending()) result_->listen(new KeepAlive(std::move(target_)));
   result_.reset();
 }
 
@@ -220,6 +233,12 @@ void break_message(MessagePtr m, const Error& e) {
 void DynamicMessage::invoke(Object& target) {
   const MethodTable& table = target.vatic_methods();
   const MethodEntry* entry = table.find(method_);
+  if (!entry && method_ == kWhenBroken) {
+    // The answer stays pending while the object lives; the object does not
+    // keep it (nor itself) alive through it.
+    register_monitor(target, take_result());
+    return;
+  }
   if (!entry) {
     out().break_with(Error{ErrorKind::unimplemented, fmt::format("{} has no method {:?}", table.class_name, method_)});
     return;

@@ -7,6 +7,7 @@
 #include <coroutine>
 #include <exception>
 
+#include "vat/internal/hooks.h"
 #include "vat/promise.h"
 
 namespace vatic {
@@ -35,7 +36,9 @@ class Task {
   using State = detail::PromiseState<detail::Slot<T>>;
 
   struct promise_type : detail::TaskReturn<detail::Slot<T>> {
-    promise_type() { this->state = detail::make_ptr<State>(detail::require_current_vat("a Task")); }
+    promise_type() : incarnation(detail::claim_incarnation()) {
+      this->state = detail::make_ptr<State>(detail::require_current_vat("a Task"));
+    }
     // A frame destroyed while suspended (its vat went away) breaks the task's promise.
     ~promise_type() {
       if (this->state->pending()) this->state->break_with(detail::abandoned_error(this->state->home()));
@@ -43,7 +46,12 @@ class Task {
     Task get_return_object() { return Task(this->state); }
     std::suspend_never initial_suspend() noexcept { return {}; }
     std::suspend_never final_suspend() noexcept { return {}; }
-    void unhandled_exception() { this->state->break_with(error_from_exception(std::current_exception())); }
+    void unhandled_exception() {
+      this->state->break_with(error_from_exception(std::current_exception()));
+      // A supervised method's own coroutine failing is its child's crash.
+      if (incarnation) detail::note_escape(incarnation.get(), std::current_exception());
+    }
+    detail::Ptr<detail::Incarnation> incarnation;
   };
 
   Promise<T> promise() const { return Promise<T>(s_); }
@@ -88,6 +96,7 @@ void settle_from(PromiseState<S>& out, F&& f) {
     }
   } catch (...) {
     out.break_with(error_from_exception(std::current_exception()));
+    if (Incarnation* inc = current_incarnation()) note_escape(inc, std::current_exception());
   }
 }
 

@@ -36,6 +36,17 @@ class TimerTurn final : public Turn {
   Ptr<TimerState> s_;
 };
 
+// Frees a recorder switched off during a turn, once that turn is over (the
+// delivery running it still ends its entry).
+class DropRecorder final : public Turn {
+ public:
+  explicit DropRecorder(std::unique_ptr<FlightRecorder> r) : r_(std::move(r)) {}
+  void run() override {}
+
+ private:
+  std::unique_ptr<FlightRecorder> r_;
+};
+
 // Turns a drain may run after stop() before giving up on a vat that keeps
 // feeding itself.
 constexpr std::size_t kStopDrainLimit = 1'000'000;
@@ -77,6 +88,7 @@ VatImpl::VatImpl(Vat* s, VatOptions o)
       core(std::make_shared<VatCore>(name)) {
   core->set_waker(this);
   kept.prev = kept.next = &kept;
+  if (o.recorder.enabled) recorder = std::make_unique<FlightRecorder>(o.recorder, clock, name);
 }
 
 void VatImpl::wake() {
@@ -201,7 +213,8 @@ void VatImpl::settle_question(std::uint32_t slot, bool ok, const Value& v, const
 
 }  // namespace detail
 
-Vat::Vat(VatOptions options) : impl_(std::make_unique<detail::VatImpl>(this, std::move(options))) {}
+Vat::Vat(VatOptions options)
+    : recorder_options_(options.recorder), impl_(std::make_unique<detail::VatImpl>(this, std::move(options))) {}
 
 Vat::~Vat() { release(); }
 
@@ -347,6 +360,19 @@ VatStats Vat::stats() const noexcept {
 }
 
 std::size_t Vat::live_objects() const noexcept { return impl_->live_objects; }
+
+void Vat::set_recording(bool on) {
+  check_own_thread("set_recording");
+  auto& im = *impl_;
+  if (on) {
+    if (!im.recorder) im.recorder = std::make_unique<FlightRecorder>(recorder_options_, im.clock, im.name);
+    return;
+  }
+  std::unique_ptr<FlightRecorder> old = std::move(im.recorder);
+  if (old && detail::current_vat() == this) detail::schedule(this, new detail::DropRecorder(std::move(old)));
+}
+
+FlightRecorder* Vat::recorder() noexcept { return impl_->recorder.get(); }
 
 Clock& steady_clock() noexcept {
   static SteadyClock clock;

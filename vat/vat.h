@@ -25,6 +25,7 @@
 #include "vat/internal/method_traits.h"
 #include "vat/object.h"
 #include "vat/promise.h"
+#include "vat/recorder.h"
 #include "vat/ref.h"
 #include "vat/timer.h"
 
@@ -44,6 +45,8 @@ struct VatOptions {
   // on a VM; an answer that comes back within the spin needs no wake-up at all.
   // Zero blocks at once.
   Duration spin_before_block = std::chrono::microseconds(50);
+  // The flight recorder (recorder.h): off unless enabled here or by set_recording.
+  RecorderOptions recorder;
 };
 
 struct VatStats {
@@ -101,6 +104,20 @@ class FutureBridge final : public Listener {
  private:
   Ptr<PromiseState<Slot<X>>> s_;
   std::shared_ptr<std::promise<X>> out_;
+};
+// Settles `out` as the promise it listens to settles, while `out` is pending.
+class CopyWhileWanted final : public Listener {
+ public:
+  explicit CopyWhileWanted(Ptr<PromiseBase> out) : out_(std::move(out)) {}
+  bool wanted() const noexcept override { return out_->pending(); }
+  void settled(PromiseBase& p) override {
+    if (out_->pending()) out_->copy_outcome_from_public(p);
+    delete this;
+  }
+  void run() override {}
+
+ private:
+  Ptr<PromiseBase> out_;
 };
 // Cancels a timer (dropping what its callback holds) when a promise settles.
 class CancelTimer final : public Listener {
@@ -184,6 +201,14 @@ class Vat {
   VatStats stats() const noexcept;
   std::size_t live_objects() const noexcept;
 
+  // --- The flight recorder (the vat's thread).
+  // Switching off frees the ring and the method statistics (after the current
+  // turn, which may still be recording its own delivery); switching on starts
+  // both afresh, with VatOptions::recorder's capacity.
+  void set_recording(bool on);
+  // Null while recording is off.
+  FlightRecorder* recorder() noexcept;
+
   detail::VatImpl& impl() noexcept { return *impl_; }
 
  private:
@@ -193,6 +218,7 @@ class Vat {
   void wait_until(const std::function<bool()>& done);
   bool post_turn(detail::Turn* t);
 
+  RecorderOptions recorder_options_;
   std::unique_ptr<detail::VatImpl> impl_;
 };
 
@@ -226,7 +252,9 @@ auto Vat::submit(F f) {
 template <class T>
 Promise<T> with_timeout(Promise<T> p, Duration d) {
   auto out = detail::new_state<T>(p.state()->home());
-  out->follow(p.state());
+  // Not `follow`: past the deadline `p` is no longer wanted through `out`, so
+  // a call only this waited on can be cancelled.
+  p.state()->listen(new detail::CopyWhileWanted(out));
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   Timer t = out->home()->after(d, [out, ms] {
     out->break_with(Error{ErrorKind::overloaded, "deadline of " + std::to_string(ms) + " ms exceeded"});

@@ -28,6 +28,7 @@ namespace vatic::detail {
 
 class Message;
 class PromiseBase;
+struct ArgCapture;
 struct ExportEntry;
 using MessagePtr = std::unique_ptr<Message>;
 using TransitRef = std::shared_ptr<ExportEntry>;
@@ -79,6 +80,10 @@ class Message : public Turn {
   // The method's name as the target's method table spells it. May throw for a
   // typed send of a method its class does not list.
   virtual std::string_view method() const = 0;
+  // The same name when it lives in static storage (a typed send names an entry
+  // of its class's method table), else empty: the flight recorder keys its
+  // statistics by that address instead of by text.
+  virtual std::string_view static_method() const noexcept { return {}; }
 
   // Whether this is the internal request for a promise's outcome, which a
   // promise answers itself instead of pipelining it.
@@ -90,6 +95,10 @@ class Message : public Turn {
   // The arguments as Values (called once, when the message leaves for another vat).
   virtual std::vector<Value> take_args() = 0;
 
+  // The arguments as the flight recorder keeps them (see arg_summary.h): cheap
+  // for a typed send, formatted at once for a send by name.
+  virtual void capture_args(ArgCapture& out) const noexcept;
+
   // A message dropped undelivered breaks its result (see abandoned_error).
   ~Message() override;
 
@@ -100,8 +109,18 @@ class Message : public Turn {
 
   // A turn that runs `invoke` on the near object it was delivered to.
   void run() override;
+  // After `invoke`: a result still pending keeps the target alive until it
+  // settles; the result is let go (whatever settles it now owns it).
+  void finish_run();
+  // The result, or null once something took it.
+  PromiseBase* result_or_null() const noexcept { return result_.get(); }
 
   HandlerPtr target_;
+  // Who sent this message when it came from outside the target's vat (the
+  // calling vat's name, a CapTP session's peer), set by whatever carried it
+  // here; null for a send made in the target's own vat. It needs to live only
+  // until the message runs: the recorder copies it.
+  const char* sender_ = nullptr;
 
  protected:
   Ptr<PromiseBase> result_;

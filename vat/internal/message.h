@@ -5,6 +5,8 @@
 // and follow it wherever it resolves.
 #pragma once
 
+#include <algorithm>
+#include <cstring>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -12,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "vat/internal/arg_summary.h"
 #include "vat/object.h"
 #include "vat/promise.h"
 
@@ -71,6 +74,13 @@ class TypedMessage final : public MessageWithResult<Slot<method_result_t<M>>> {
       : MessageWithResult<Slot<method_result_t<M>>>(std::move(r)), args_(std::forward<A>(a)...) {}
 
   std::string_view method() const override { return method_name<M>(); }
+  std::string_view static_method() const noexcept override {
+    try {
+      return method_name<M>();
+    } catch (...) {
+      return {};  // not in the table: the recorder files it under "(unknown)"
+    }
+  }
 
   void invoke(Object& target) override {
     auto& self = static_cast<C&>(target);
@@ -87,6 +97,8 @@ class TypedMessage final : public MessageWithResult<Slot<method_result_t<M>>> {
     return out;
   }
 
+  void capture_args(ArgCapture& c) const noexcept override { capture_tuple(args_, c); }
+
  private:
   template <std::size_t... I>
   decltype(auto) call(C& self, std::index_sequence<I...>) {
@@ -98,6 +110,9 @@ class TypedMessage final : public MessageWithResult<Slot<method_result_t<M>>> {
 
 // The method a vat sends to a promise it imported, to learn its outcome.
 inline constexpr std::string_view kWhenResolved = "__whenResolved";
+// The Miranda method every object answers by breaking when it goes away (see
+// vat/monitor.h).
+inline constexpr std::string_view kWhenBroken = "__whenBroken";
 
 class DynamicMessage final : public MessageWithResult<Value> {
  public:
@@ -108,10 +123,22 @@ class DynamicMessage final : public MessageWithResult<Value> {
   bool asks_when_resolved() const noexcept override { return method_ == kWhenResolved; }
   void invoke(Object& target) override;
   std::vector<Value> take_args() override { return std::move(args_); }
+  std::vector<Value>& args() noexcept { return args_; }
+  void capture_args(ArgCapture& c) const noexcept override;
+
+  // Names the sender (a vat, a CapTP peer); the text is kept in the message,
+  // so it lives exactly as long as the message does.
+  void set_sender(std::string_view who) noexcept {
+    std::size_t n = std::min(who.size(), sizeof sender_text_ - 1);
+    std::memcpy(sender_text_, who.data(), n);
+    sender_text_[n] = '\0';
+    sender_ = sender_text_;
+  }
 
  private:
   std::string method_;
   std::vector<Value> args_;
+  char sender_text_[24];
 };
 
 template <auto M>

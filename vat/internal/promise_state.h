@@ -19,6 +19,10 @@ namespace vatic::detail {
 class Listener : public Turn {
  public:
   virtual void settled(PromiseBase& p);
+  // Whether the outcome is still wanted through this listener. A follower or
+  // converter whose own promise nobody holds or waits on says no, so that a
+  // call only it waits on can be cancelled (CapTP finishes such questions).
+  virtual bool wanted() const noexcept { return true; }
 };
 
 class PromiseBase : public Handler, public Pooled {
@@ -32,7 +36,10 @@ class PromiseBase : public Handler, public Pooled {
 
   Status status() const noexcept { return status_; }
   // Whether anything waits on this promise: listeners or queued messages.
-  bool observed() const noexcept { return !listeners_.empty() || !queued_.empty(); }
+  bool observed() const noexcept {
+    return !queued_.empty() ||
+           listeners_.any_of([](const Turn* t) { return static_cast<const Listener*>(t)->wanted(); });
+  }
   bool pending() const noexcept { return status_ == Status::pending; }
   const Error& error() const noexcept { return error_; }
 

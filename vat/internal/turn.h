@@ -69,6 +69,13 @@ class TurnQueue {
     }
     return t;
   }
+  // Whether f(turn) holds for some turn in the queue.
+  template <class F>
+  bool any_of(F f) const {
+    for (Turn* t = head_; t; t = t->next_)
+      if (f(t)) return true;
+    return false;
+  }
   // Moves all of `o` to the back of this queue.
   void splice(TurnQueue& o) noexcept {
     if (o.empty()) return;

@@ -15,10 +15,13 @@
 #include "vat/internal/far.h"
 #include "vat/internal/promise_state.h"
 #include "vat/internal/vat_core.h"
+#include "vat/recorder.h"
 #include "vat/timer.h"
 #include "vat/vat.h"
 
 namespace vatic::detail {
+
+class SupervisionLog;
 
 struct TimerSlot {
   TimePoint due;
@@ -77,6 +80,11 @@ struct VatImpl final : Waker {
   std::size_t live_objects = 0;
 
   KeepAliveLink kept;  // sentinel of a circular list
+
+  // Null while recording is off (the delivery fast path tests it).
+  std::unique_ptr<FlightRecorder> recorder;
+  // The vat's supervisors and crash log (vat/supervise), made on first use.
+  std::shared_ptr<SupervisionLog> supervision;
 
   std::vector<Ptr<PromiseBase>> questions;
   std::vector<std::uint32_t> free_questions;
