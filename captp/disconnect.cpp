@@ -21,6 +21,7 @@ void Session::break_everything(const Error& e) {
   std::vector<Answer> answers;
   answers_.drain([&](std::uint32_t, Answer&& a) { answers.push_back(std::move(a)); });
   unanswered_ = 0;
+  standing_ = 0;
   std::vector<Export> exports;
   exports_.drain([&](std::uint32_t, Export&& x) { exports.push_back(std::move(x)); });
   export_ids_.clear();

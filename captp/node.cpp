@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <unordered_map>
 
@@ -26,7 +28,13 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
   std::function<HandlerPtr(const VatId&)> bootstrap_for;
   bool closed = false;
   std::vector<std::unique_ptr<Acceptor>> acceptors;
-  std::unordered_map<VatId, Ptr<Session>> sessions;
+  // A session and what the admin object shows of it beyond its own stats.
+  struct Live {
+    Ptr<Session> session;
+    std::string transport;
+    TimePoint opened;
+  };
+  std::unordered_map<VatId, Live> sessions;
   // Bootstrap promises waiting for a dial in progress, by peer.
   std::unordered_map<VatId, std::vector<Ptr<PromiseState<Value>>>> waiting;
   NodeStats counters;
@@ -88,14 +96,16 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
   void add_session(std::shared_ptr<SecureChannel> ch) {
     if (closed) return ch->abort(Error{ErrorKind::disconnected, "node closed"});
     VatId peer = ch->peer();
+    Live live{{}, ch->describe(), vat.clock().now()};
     HandlerPtr b = bootstrap_for ? bootstrap_for(peer) : bootstrap;
     auto s = detail::make_ptr<Session>(vat, std::move(ch), std::move(b), options.session);
+    live.session = s;
     auto it = sessions.find(peer);
-    if (it != sessions.end() && it->second->is_open()) {
+    if (it != sessions.end() && it->second.session->is_open()) {
       // Two sessions with one peer: both ends keep the one dialed by the
       // smaller vat id, so they agree without talking. A second session from
       // the same dialer replaces the first (the peer restarted or lost it).
-      Ptr<Session> old = it->second;
+      Ptr<Session> old = it->second.session;
       VatId d_new = dialer(*s), d_old = dialer(*old);
       bool keep_new = d_new == d_old || d_new < d_old;
       std::weak_ptr<State> w = weak_from_this();
@@ -104,11 +114,11 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
         s->close(fmt::format("crossed connection: keeping the session dialed by {}", d_old.to_text()));
         return attach_waiting(peer, old);
       }
-      it->second = s;
+      it->second = std::move(live);
       start(s);
       old->close(fmt::format("replaced by a new session dialed by {}", d_new.to_text()));
     } else {
-      sessions[peer] = s;
+      sessions[peer] = std::move(live);
       start(s);
     }
     attach_waiting(peer, s);
@@ -121,7 +131,7 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
       auto self = w.lock();
       if (!self) return;
       auto it = self->sessions.find(raw->peer());
-      if (it != self->sessions.end() && it->second.get() == raw) self->sessions.erase(it);
+      if (it != self->sessions.end() && it->second.session.get() == raw) self->sessions.erase(it);
     });
   }
 
@@ -168,8 +178,8 @@ void Node::accept(std::unique_ptr<Stream> stream) { state_->respond(std::move(st
 HandlerPtr Node::connect_handler(const VatId& peer, const Address* at, std::unique_ptr<Stream> stream) {
   State& st = *state_;
   if (peer == id()) throw_error(ErrorKind::failed, "a vat does not connect to itself");
-  if (auto it = st.sessions.find(peer); it != st.sessions.end() && it->second->is_open())
-    return it->second->bootstrap();
+  if (auto it = st.sessions.find(peer); it != st.sessions.end() && it->second.session->is_open())
+    return it->second.session->bootstrap();
   auto p = detail::make_ptr<PromiseState<Value>>(&st.vat);
   if (st.closed) {
     p->break_with(Error{ErrorKind::disconnected, "node closed"});
@@ -200,8 +210,36 @@ HandlerPtr Node::connect_handler(const VatId& peer, const Address* at, std::uniq
 
 std::vector<SessionInfo> Node::sessions() const {
   std::vector<SessionInfo> out;
-  for (auto& [peer, s] : state_->sessions) out.push_back(SessionInfo{peer, s->is_initiator(), {}, s->stats()});
+  for (auto& [peer, l] : state_->sessions) {
+    const Session& s = *l.session;
+    out.push_back(SessionInfo{peer, s.is_initiator(), s.is_open(), l.transport, l.opened, s.stats()});
+  }
   return out;
+}
+
+Value Node::sessions_info() const {
+  TimePoint now = state_->vat.clock().now();
+  std::vector<SessionInfo> all = sessions();
+  std::sort(all.begin(), all.end(), [](const SessionInfo& a, const SessionInfo& b) { return a.opened < b.opened; });
+  List out;
+  for (const SessionInfo& i : all) {
+    auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - i.opened).count();
+    Record r{"session", {}};
+    r.fields = {{"peer", i.peer.to_text()},
+                {"direction", i.initiator ? "dialed" : "accepted"},
+                {"address", i.transport},
+                {"state", i.open ? "open" : "closing"},
+                {"age_ms", std::max<std::int64_t>(age, 0)},
+                {"imports", i.stats.imports},
+                {"exports", i.stats.exports},
+                {"questions", i.stats.questions},
+                {"answers", i.stats.answers},
+                {"embargoes", i.stats.embargoes},
+                {"messages_in", i.stats.messages_in},
+                {"messages_out", i.stats.messages_out}};
+    out.push_back(Value(std::move(r)));
+  }
+  return Value(std::move(out));
 }
 
 NodeStats Node::stats() const {
@@ -213,7 +251,7 @@ NodeStats Node::stats() const {
 void Node::disconnect(const VatId& peer, const std::string& reason) {
   auto it = state_->sessions.find(peer);
   if (it == state_->sessions.end()) return;
-  Ptr<Session> s = it->second;
+  Ptr<Session> s = it->second.session;
   s->close(reason);
 }
 
@@ -224,7 +262,7 @@ void Node::close(const std::string& reason) {
   for (auto& a : st.acceptors) a->close();
   st.acceptors.clear();
   auto sessions = std::move(st.sessions);
-  for (auto& [peer, s] : sessions) s->close(reason);
+  for (auto& [peer, l] : sessions) l.session->close(reason);
   auto waiting = std::move(st.waiting);
   for (auto& [peer, list] : waiting)
     for (auto& p : list) p->break_with(Error{ErrorKind::disconnected, fmt::format("node closed: {}", reason)});

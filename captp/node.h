@@ -40,7 +40,9 @@ struct NodeOptions {
 struct SessionInfo {
   VatId peer;
   bool initiator = false;
-  std::string transport;
+  bool open = true;       // false while a close is under way
+  std::string transport;  // "tcp 127.0.0.1:7447", "unix /run/v.sock" (the channel's describe())
+  TimePoint opened{};     // on the vat's clock
   SessionStats stats;
 };
 
@@ -106,6 +108,12 @@ class Node {
   void accept(std::unique_ptr<Stream> stream);
 
   std::vector<SessionInfo> sessions() const;
+  // The same as a list of "session" records for the admin object
+  // (spec/admin.md): peer, direction ("dialed" or "accepted"), address, state
+  // ("open" or "closing"), age_ms, imports, exports, questions, answers,
+  // embargoes, messages_in, messages_out. Peers are vat ids; addresses are ours
+  // to describe, never text the peer chose.
+  Value sessions_info() const;
   NodeStats stats() const;
   // Ends the session with `peer`, if any; its references break.
   void disconnect(const VatId& peer, const std::string& reason);

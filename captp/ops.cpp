@@ -45,12 +45,12 @@ std::vector<std::string> read_path(capnp::List<capnp::Text>::Reader path) {
 
 }  // namespace
 
-void Session::new_answer(std::uint32_t qid, Ptr<PromiseBase> result) {
+void Session::new_answer(std::uint32_t qid, Ptr<PromiseBase> result, bool standing) {
   if (answers_.find(qid)) throw ProtocolError(fmt::format("question id {} reused while still in use", qid));
   std::uint64_t serial = ++answer_serial_;
-  if (!answers_.insert(qid, Answer{result, serial, false}))
+  if (!answers_.insert(qid, Answer{result, serial, false, standing}))
     throw ProtocolError(fmt::format("question id {} out of range", qid));
-  ++unanswered_;
+  ++(standing ? standing_ : unanswered_);
   result->listen(new ReturnListener(Ptr<Session>(this), qid, serial));
 }
 
@@ -94,15 +94,27 @@ void Session::on_call(wire::Call::Reader m) {
   args.reserve(in.size());
   for (auto a : in) args.push_back(read_value(a, caps));
   auto result = detail::make_ptr<detail::PromiseState<Value>>(&vat_);
-  if (m.getSendReturn()) new_answer(m.getQuestionId(), result);
-  target->deliver(MessagePtr(new detail::DynamicMessage(std::move(result), std::move(method), std::move(args))));
+  if (m.getSendReturn()) {
+    // Monitors answer only when their target breaks, so they would hold the
+    // read pause shut; they are capped on their own instead.
+    bool standing = method == detail::kWhenBroken;
+    if (standing && standing_ >= options_.max_answers) {
+      new_answer(m.getQuestionId(), result);
+      result->break_with(Error{ErrorKind::overloaded, "too many monitors from this peer"});
+      return;
+    }
+    new_answer(m.getQuestionId(), result, standing);
+  }
+  auto msg = std::make_unique<detail::DynamicMessage>(std::move(result), std::move(method), std::move(args));
+  msg->set_sender(peer_label_);
+  target->deliver(std::move(msg));
 }
 
 void Session::deliver_return(std::uint32_t qid, std::uint64_t serial, PromiseBase& p) {
   Answer* a = answers_.find(qid);
   if (!open_ || !a || a->serial != serial || a->returned) return;  // finished (canceled) or session gone
   a->returned = true;
-  --unanswered_;
+  --(a->standing ? standing_ : unanswered_);
   if (reading_paused_ && unanswered_ <= options_.max_answers / 2) {
     reading_paused_ = false;
     channel_->resume_reading();
@@ -195,9 +207,10 @@ void Session::on_finish(wire::Finish::Reader m) {
   Answer* a = answers_.find(qid);
   if (!a) throw ProtocolError(fmt::format("finish for unknown question {}", qid));
   bool returned = a->returned;
+  bool standing = a->standing;
   auto gone = answers_.take(qid);  // drops the result here, after the table is consistent
   if (!returned) {
-    --unanswered_;
+    --(standing ? standing_ : unanswered_);
     send([&](wire::Message::Builder out) {
       auto r = out.initReturn();
       r.setAnswerId(qid);

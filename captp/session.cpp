@@ -23,6 +23,7 @@ Session::Session(Vat& vat, std::shared_ptr<SecureChannel> channel, HandlerPtr bo
       bootstrap_(std::move(bootstrap)),
       options_(options),
       peer_(channel_->peer()),
+      peer_label_("captp:" + peer_.to_text().substr(0, 16)),
       initiator_(channel_->is_initiator()) {}
 
 Session::~Session() = default;

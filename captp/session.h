@@ -116,6 +116,7 @@ class Session final : public detail::RefCounted {
     detail::Ptr<detail::PromiseBase> result;
     std::uint64_t serial = 0;  // tells a late return listener whether it still owns the slot
     bool returned = false;
+    bool standing = false;
   };
   struct Export {
     detail::HandlerPtr target;
@@ -147,7 +148,9 @@ class Session final : public detail::RefCounted {
   void on_release(wire::Release::Reader m);
   void on_disembargo(wire::Disembargo::Reader m);
   void on_unimplemented(wire::Message::Reader m);
-  void new_answer(std::uint32_t qid, detail::Ptr<detail::PromiseBase> result);
+  // `standing`: an answer that stays pending by design (a monitor's
+  // __whenBroken); it does not count toward pausing the peer's reads.
+  void new_answer(std::uint32_t qid, detail::Ptr<detail::PromiseBase> result, bool standing = false);
   detail::HandlerPtr resolve_target(wire::MessageTarget::Reader t);
 
   // gc.cpp
@@ -164,6 +167,9 @@ class Session final : public detail::RefCounted {
   detail::HandlerPtr bootstrap_;
   SessionOptions options_;
   VatId peer_;
+  // How the flight recorder names this peer as a sender: "captp:" and the
+  // start of its vat id.
+  std::string peer_label_;
   bool initiator_ = false;
   bool open_ = true;
   bool aborting_ = false;
@@ -180,6 +186,7 @@ class Session final : public detail::RefCounted {
   SlotTable<RemotePromise*> embargoes_;
   std::uint64_t answer_serial_ = 0;
   std::size_t unanswered_ = 0;
+  std::size_t standing_ = 0;  // pending monitor answers (at most max_answers)
   bool reading_paused_ = false;
   std::uint64_t messages_in_ = 0, messages_out_ = 0;
 };
