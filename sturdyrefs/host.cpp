@@ -13,6 +13,7 @@
 #include "captp/node.h"
 #include "sturdyrefs/admin.h"
 #include "sturdyrefs/uri.h"
+#include "vat/introspect.h"
 #include "vat/vat.h"
 
 namespace vatic::sturdyrefs {
@@ -39,7 +40,8 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
         self(s.identity().id()),
         master(s.master_key()),
         store_version(s.data_version()),
-        with_revoked_branches(s.objects_with_revoked_branches()) {}
+        with_revoked_branches(s.objects_with_revoked_branches()),
+        started(v.clock().now()) {}
 
   Vat& vat;
   Store& store;
@@ -60,6 +62,13 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
     caps::Token token;
   };
   std::vector<Issued> issued;
+  // The node serve_on() was given, for the admin's views of the sessions;
+  // `node_alive` expires with it (a Host may outlive its Node).
+  captp::Node* node = nullptr;
+  std::weak_ptr<const void> node_alive;
+  TimePoint started;
+
+  captp::Node* serving_node() const { return node_alive.expired() ? nullptr : node; }
 
   std::int64_t now() const {
     return options.now_unix
@@ -198,8 +207,32 @@ class AdminObject final : public Admin {
   std::vector<ObjectInfo> objects() override {
     auto h = host();
     std::vector<ObjectInfo> out;
-    for (const auto& o : h->store.objects()) out.push_back(ObjectInfo{hex(o.id), o.kind, o.name, o.created, o.revoked});
+    for (const auto& o : h->store.objects())
+      out.push_back(ObjectInfo{hex(o.id), o.kind, o.name, o.created, o.revoked, h->live.contains(o.id)});
     return out;
+  }
+  Value stats() override {
+    auto h = host();
+    Value v = vat_stats(h->vat);
+    if (v.type() != Value::Type::record) v = Value(Record{"stats", {}});
+    auto& f = v.as_record().fields;
+    captp::Node* node = h->serving_node();
+    captp::NodeStats ns = node ? node->stats() : captp::NodeStats{};
+    auto uptime = std::chrono::duration_cast<std::chrono::milliseconds>(h->vat.clock().now() - h->started).count();
+    f.emplace_back("vat", h->vat.name());
+    f.emplace_back("vat_id", h->self.to_text());
+    f.emplace_back("uptime_ms", uptime);
+    f.emplace_back("sessions", ns.sessions);
+    f.emplace_back("handshakes_accepted", ns.handshakes_accepted);
+    f.emplace_back("handshakes_failed", ns.handshakes_failed);
+    return v;
+  }
+  Value tree() override { return supervision_tree(host()->vat); }
+  Value crashes() override { return crash_log(host()->vat); }
+  Value recorder() override { return recorder_dump(host()->vat); }
+  Value sessions() override {
+    captp::Node* node = host()->serving_node();
+    return node ? node->sessions_info() : Value(List{});
   }
 
  private:
@@ -244,6 +277,8 @@ std::string Host::sturdy_ref(const caps::Token& token) const {
 void Host::set_hints(std::vector<std::string> hints) { state_->options.hints = std::move(hints); }
 
 void Host::serve_on(captp::Node& node) {
+  state_->node = &node;
+  state_->node_alive = node.lifetime();
   std::weak_ptr<State> w = state_;
   Vat* vat = &state_->vat;
   node.set_bootstrap_for(

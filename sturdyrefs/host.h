@@ -72,7 +72,9 @@ class Host {
   // The text form, with this host's hints.
   std::string sturdy_ref(const caps::Token& token) const;
 
-  // Makes each session's bootstrap object a Redeemer bound to its peer.
+  // Makes each session's bootstrap object a Redeemer bound to its peer. The
+  // Admin object shows this node's sessions (it checks Node::lifetime(), so
+  // the node may go first).
   void serve_on(captp::Node& node);
   Ref<Redeemer> redeemer_for(const captp::VatId& peer);
 

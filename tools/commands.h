@@ -44,6 +44,8 @@ int cmd_id(const Common& c);
 int cmd_serve(const ServeArgs& a);
 int cmd_attenuate(const AttenuateArgs& a);
 int cmd_revoke(const Common& c, const std::string& admin_ref, const std::string& token);
+// `view`: one of kInspectViews (tools/inspect_render.h); anything else is a usage error.
+int cmd_inspect(const Common& c, const std::string& admin_ref, const std::string& view);
 int cmd_ls(const FsArgs& a);
 int cmd_cat(const FsArgs& a);
 int cmd_get(const FsArgs& a);

@@ -63,6 +63,14 @@ int main(int argc, char** argv) {
   rv->add_option("TOKEN", revoke_token, "the sturdy ref to revoke (or a file holding it)")->required();
   add_common(rv, rv_args);
 
+  Common in_args;
+  std::string inspect_ref, inspect_view = "stats";
+  auto* in =
+      app.add_subcommand("inspect", "show a serving vat's stats, objects, supervisors, crashes, recorder, sessions");
+  in->add_option("ADMIN-REF", inspect_ref, "the admin sturdy ref (or STORE/admin.ref)")->required();
+  in->add_option("VIEW", inspect_view, "stats (default), objects, tree, crashes, recorder or sessions");
+  add_common(in, in_args);
+
   FsArgs fs;
   struct FsCmd {
     const char* name;
@@ -114,6 +122,7 @@ int main(int argc, char** argv) {
       return cmd_attenuate(att);
     }
     if (*rv) return cmd_revoke(rv_args, admin_ref, revoke_token);
+    if (*in) return cmd_inspect(in_args, inspect_ref, inspect_view);
     for (auto [cmd, f] : fs_apps) {
       if (!*cmd) continue;
       fs.token = read_ref_arg(fs.token);
