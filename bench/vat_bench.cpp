@@ -30,6 +30,7 @@
 
 #include "bench/alloc_count.h"
 #include "bench/bench_util.h"
+#include "bench/vat_bench.h"
 #include "vat/vatic.h"
 
 // Named (not anonymous): the objects instantiate vat templates with external
@@ -118,6 +119,42 @@ void bench_local_send() {
            static_cast<double>(allocs) / kBatch);
   emit("local.send_per_s", static_cast<double>(kTotal) / sec, "msg/s");
   emit("local.send_allocs_per_msg", static_cast<double>(allocs) / kBatch, "allocs");
+}
+
+// The flight recorder's cost on local.send: the same workload with recording
+// off and on, alternated in one vat (the machine's speed drifts between runs
+// more than the effect measured); the best round of each counts.
+void bench_recorder_overhead() {
+  const std::int64_t kBatch = scaled(10'000, 1'000);
+  const std::int64_t kRound = scaled(2'000'000, 10'000);
+  const int kRounds = scaled(7, 2);
+  Vat vat;
+  Ref<Counter> c = vat.make<Counter>();
+  auto batch = [&] {
+    vat.post([&c, kBatch] {
+      for (std::int64_t i = 0; i < kBatch; ++i) c.send<&Counter::inc>(1);
+    });
+    if (vat.run_until_idle() != static_cast<std::size_t>(kBatch + 1)) fail("recorder: batch did not run every send");
+  };
+  auto rate = [&](bool on) {
+    vat.set_recording(on);
+    for (std::int64_t i = 0; i < scaled<std::int64_t>(200'000, 1'000); i += kBatch) batch();  // warm the ring
+    auto t0 = BenchClock::now();
+    for (std::int64_t i = 0; i < kRound; i += kBatch) batch();
+    return static_cast<double>(kRound) / seconds_since(t0);
+  };
+  double best_off = 0, best_on = 0;
+  for (int r = 0; r < kRounds; ++r) {
+    best_off = std::max(best_off, rate(false));
+    best_on = std::max(best_on, rate(true));
+  }
+  if (!vat.recorder() || vat.recorder()->recorded() == 0) fail("recorder: nothing was recorded");
+  double pct = (best_off - best_on) / best_off * 100.0;
+  progress("recorder: best of %d rounds of %lld sends: off %.0f/s, on %.0f/s", kRounds, static_cast<long long>(kRound),
+           best_off, best_on);
+  emit("recorder.local.send_per_s_on", best_on, "msg/s");
+  emit("recorder.local.send_per_s_off", best_off, "msg/s");
+  emit("recorder.overhead_pct", pct, "%");
 }
 
 void bench_local_call() {
@@ -329,6 +366,27 @@ void bench_crossvat_chain(bool pipelined) {
   emit(pipelined ? "crossvat.chain10_pipelined_us" : "crossvat.chain10_awaited_us", percentile(lat, 50), "us");
 }
 
+// The recorder's cost where a delivery costs microseconds, not nanoseconds:
+// window-1024 calls from vat 1 into vat 0, both on CPU 0, recording in vat 0
+// off and on in turn; the best round of each.
+void bench_recorder_crossvat() {
+  const std::int64_t kCalls = scaled(200'000, 4'096);
+  const int kRounds = scaled(4, 1);
+  Pair p(Placement::one_cpu);
+  p.in_client([&](Ref<Node> e) { return window_run(std::move(e), 1024, scaled(50'000, 2'048)); });
+  double best[2] = {0, 0};
+  for (int r = 0; r < kRounds; ++r)
+    for (int on = 0; on < 2; ++on) {
+      p.g[0].submit([&p, on] { p.g[0].set_recording(on != 0); }).get();
+      double cps = p.in_client([&](Ref<Node> e) { return window_run(std::move(e), 1024, kCalls); });
+      best[on] = std::max(best[on], cps);
+    }
+  progress("recorder.crossvat: best of %d rounds: off %.0f calls/s, on %.0f calls/s", kRounds, best[0], best[1]);
+  emit("recorder.crossvat.onecpu.window1024_calls_per_s_on", best[1], "calls/s");
+  emit("recorder.crossvat.onecpu.window1024_calls_per_s_off", best[0], "calls/s");
+  emit("recorder.crossvat.overhead_pct", (best[0] - best[1]) / best[0] * 100.0, "%");
+}
+
 // ---------------------------------------------------------------------------
 
 struct Workload {
@@ -340,7 +398,14 @@ const std::vector<Workload>& workloads() {
   static const std::vector<Workload> all = {
       {{"local.send_per_s", "local.send_allocs_per_msg"}, bench_local_send},
       {{"local.call_per_s"}, bench_local_call},
+      {{"recorder.local.send_per_s_on", "recorder.local.send_per_s_off", "recorder.overhead_pct"},
+       bench_recorder_overhead},
+      {{"recorder.crossvat.onecpu.window1024_calls_per_s_on", "recorder.crossvat.onecpu.window1024_calls_per_s_off",
+        "recorder.crossvat.overhead_pct"},
+       bench_recorder_crossvat},
       {{"local.seq_rtt_p50_us", "local.seq_calls_per_s"}, bench_local_seq},
+      {{"supervise.restart_us", "supervise.restart_p99_us"}, bench_supervise_restart},
+      {{"supervise.restarts_per_s"}, bench_supervise_rate},
       {{"local.chain10_pipelined_us"}, [] { bench_local_chain(true); }},
       {{"local.chain10_awaited_us"}, [] { bench_local_chain(false); }},
       {{"crossvat.rtt_p50_us", "crossvat.rtt_p99_us"}, [] { bench_crossvat_rtt("crossvat.", Placement::unpinned); }},
