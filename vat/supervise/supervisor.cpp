@@ -106,39 +106,31 @@ std::string_view Supervisor::state() const noexcept {
 // --- Children.
 
 detail::HandlerPtr Supervisor::add_child(ChildSpec spec) {
-  if (state_ == State::failed || state_ == State::stopped)
-    throw_error(ErrorKind::disconnected, fmt::format("supervisor {} is {}", options_.name, state()));
   if (options_.strategy == Strategy::simple_one_for_one)
     throw_error(ErrorKind::failed, "a simple_one_for_one supervisor starts children with spawn()");
-  if (!spec.start) throw_error(ErrorKind::failed, "a child spec needs a start function");
   if (find(spec.id))
     throw_error(ErrorKind::failed, fmt::format("supervisor {} already has a child {:?}", options_.name, spec.id));
-  auto c = std::make_unique<ChildRecord>();
-  c->spec = std::move(spec);
-  c->slot = detail::make_ptr<ChildSlot>(&vat(), this, c.get());
-  ChildRecord& ref = *c;
-  children_.push_back(std::move(c));
-  try {
-    start_incarnation(ref, true);
-  } catch (...) {
-    ref.slot->stop(gone(fmt::format("child {} of {} failed to start", ref.spec.id, options_.name)));
-    children_.pop_back();
-    throw;
-  }
-  return ref.slot;
+  return first_start(std::move(spec), false);
 }
 
 detail::HandlerPtr Supervisor::spawn_child(std::function<Ref<Object>()> start) {
   if (options_.strategy != Strategy::simple_one_for_one)
     throw_error(ErrorKind::failed, "spawn() is for simple_one_for_one supervisors; use start_child()");
+  ChildSpec spec = options_.child_template;
+  spec.id = fmt::format("{}-{}", spec.id.empty() ? "child" : spec.id, next_dynamic_++);
+  spec.start = std::move(start);
+  return first_start(std::move(spec), true);
+}
+
+// Starts a new child now; a start that throws leaves no trace but the
+// exception, which the caller gets.
+detail::HandlerPtr Supervisor::first_start(ChildSpec spec, bool dynamic) {
   if (state_ == State::failed || state_ == State::stopped)
     throw_error(ErrorKind::disconnected, fmt::format("supervisor {} is {}", options_.name, state()));
+  if (!spec.start) throw_error(ErrorKind::failed, "a child spec needs a start function");
   auto c = std::make_unique<ChildRecord>();
-  c->spec = options_.child_template;
-  c->spec.id =
-      fmt::format("{}-{}", options_.child_template.id.empty() ? "child" : options_.child_template.id, next_dynamic_++);
-  c->spec.start = std::move(start);
-  c->dynamic = true;
+  c->spec = std::move(spec);
+  c->dynamic = dynamic;
   c->slot = detail::make_ptr<ChildSlot>(&vat(), this, c.get());
   ChildRecord& ref = *c;
   children_.push_back(std::move(c));

@@ -162,6 +162,7 @@ class Supervisor : public Object {
   friend class detail::SupervisionLog;
   using Child = detail::ChildRecord;
 
+  detail::HandlerPtr first_start(ChildSpec spec, bool dynamic);
   void child_crashed(Child& c, std::exception_ptr e);
   void child_finished(Child& c);
   void restart_after(Child& c, const std::string& why);
