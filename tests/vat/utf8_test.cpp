@@ -36,7 +36,11 @@ TEST(Utf8, WholePrefixNeverCutsACharacter) {
 }
 
 TEST(Utf8, ToValidReplacesEachBadByte) {
-  EXPECT_EQ(to_valid(std::string_view("a\xff\xfe" "b", 4)), "a\xef\xbf\xbd\xef\xbf\xbd" "b");
+  EXPECT_EQ(to_valid(std::string_view("a\xff\xfe"
+                                      "b",
+                                      4)),
+            "a\xef\xbf\xbd\xef\xbf\xbd"
+            "b");
   EXPECT_EQ(to_valid("caf\xc3\xa9"), "caf\xc3\xa9");
 }
 
