@@ -56,7 +56,7 @@
 #include "bench/alloc_count.h"
 #include "bench/bench_util.h"
 #include "bench/captp_bench.h"
-#include "captp/crypto/identity.h"
+#include "captp/identity.h"
 #include "captp/node.h"
 #include "vat/vatic.h"
 
@@ -198,12 +198,8 @@ Server start_server(const std::string& at) {
   while (poll(&pfd, 1, 10'000) == 1 && read(fds[0], &c, 1) == 1 && c != '\n') line += c;
   close(fds[0]);
   auto space = line.find(' ');
-  std::optional<captp::VatId> id;
-  std::optional<captp::Address> addr;
-  if (space != std::string::npos) {
-    id = captp::VatId::parse(std::string_view(line).substr(0, space));
-    addr = captp::Address::parse(std::string_view(line).substr(space + 1));
-  }
+  auto id = captp::VatId::parse(std::string_view(line).substr(0, space));
+  auto addr = captp::Address::parse(space == std::string::npos ? "" : std::string_view(line).substr(space + 1));
   if (!id || !addr) die("server for " + at + " failed to start (its first line: \"" + line + "\")");
   return Server{pid, *id, *addr};
 }

@@ -11,6 +11,7 @@
 namespace fs_bench {
 
 using namespace vatic::caps;
+using vatic::Result;
 
 // One "verify" is caps::verify_chain as Host::redeem runs it for token.md
 // steps 4 and 5 on an object with no revoked branch (the common case): tag_0
@@ -24,7 +25,7 @@ using namespace vatic::caps;
 void token_workload() {
   if (sodium_init() < 0) die("sodium_init failed");
   std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-  MasterKey master = SecretKey::generate();
+  MasterKey master = SecretKey::random();
   ObjectId object = new_object_id();
   ObjectKey key = derive_object_key(master, object);
   VatKey vat{};

@@ -82,29 +82,28 @@ std::optional<std::string> path_problem(std::string_view p) {
 }
 
 Result<Caveat> parse_methods(std::span<const std::uint8_t> p) {
-  using R = Result<Caveat>;
-  if (p.empty()) return R::failure("methods caveat without a count");
+  if (p.empty()) return refuse("methods caveat without a count");
   std::size_t k = p[0], at = 1;
   Methods m;
   m.names.reserve(std::min<std::size_t>(k, p.size()));
   for (std::size_t i = 0; i < k; ++i) {
-    if (at >= p.size()) return R::failure("methods caveat ends before its " + std::to_string(k) + " names");
+    if (at >= p.size()) return refuse("methods caveat ends before its " + std::to_string(k) + " names");
     std::size_t len = p[at++];
-    if (p.size() - at < len) return R::failure("methods caveat ends inside a name");
+    if (p.size() - at < len) return refuse("methods caveat ends inside a name");
     std::string name(p.begin() + at, p.begin() + at + len);
     at += len;
-    if (!is_method_name(name)) return R::failure("methods caveat has an invalid method name");
+    if (!is_method_name(name)) return refuse("methods caveat has an invalid method name");
     if (!m.names.empty() && !(m.names.back() < name))
-      return R::failure("methods caveat names are not in strictly ascending order");
+      return refuse("methods caveat names are not in strictly ascending order");
     m.names.push_back(std::move(name));
   }
-  if (at != p.size()) return R::failure("methods caveat has trailing bytes");
+  if (at != p.size()) return refuse("methods caveat has trailing bytes");
   return Caveat{std::move(m)};
 }
 
 Result<Caveat> fixed_size(std::span<const std::uint8_t> p, std::size_t size, const char* name) {
-  return Result<Caveat>::failure(std::string(name) + " caveat has " + std::to_string(p.size()) +
-                                 " payload bytes, not " + std::to_string(size));
+  return refuse(std::string(name) + " caveat has " + std::to_string(p.size()) + " payload bytes, not " +
+                std::to_string(size));
 }
 
 template <class T>
@@ -150,9 +149,8 @@ std::string json_string(std::string_view s) {
 }  // namespace
 
 Result<Caveat> parse_caveat(std::span<const std::uint8_t> b) {
-  using R = Result<Caveat>;
-  if (b.empty()) return R::failure("empty caveat");
-  if (b.size() > kMaxCaveatBytes) return R::failure("caveat longer than 1024 bytes");
+  if (b.empty()) return refuse("empty caveat");
+  if (b.size() > kMaxCaveatBytes) return refuse("caveat longer than 1024 bytes");
   auto p = b.subspan(1);
   switch (static_cast<CaveatType>(b[0])) {
     case CaveatType::expires:
@@ -170,19 +168,19 @@ Result<Caveat> parse_caveat(std::span<const std::uint8_t> b) {
     case CaveatType::methods: return parse_methods(p);
     case CaveatType::path: {
       std::string path(p.begin(), p.end());
-      if (auto why = path_problem(path)) return R::failure("path caveat: " + *why);
+      if (auto why = path_problem(path)) return refuse("path caveat: " + *why);
       return Caveat{Path{std::move(path)}};
     }
     case CaveatType::ops:
       if (p.size() != 1) return fixed_size(p, 1, "ops");
-      if ((p[0] & ~kAllFsOps) != 0) return R::failure("ops caveat has bits outside the known operations");
+      if ((p[0] & ~kAllFsOps) != 0) return refuse("ops caveat has bits outside the known operations");
       return Caveat{Ops{p[0]}};
     case CaveatType::max_bytes:
       if (p.size() != 8) return fixed_size(p, 8, "max_bytes");
       return Caveat{MaxBytes{get_u64(p)}};
   }
   // token.md: an unknown caveat makes the token invalid (fail closed).
-  return R::failure("unknown caveat type " + std::to_string(b[0]));
+  return refuse("unknown caveat type " + std::to_string(b[0]));
 }
 
 Bytes encode_caveat(const Caveat& c) {
@@ -236,16 +234,16 @@ Result<Bytes> caveat_methods(std::vector<std::string> names) {
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   for (const auto& n : names)
-    if (!is_method_name(n)) return Result<Bytes>::failure("\"" + n + "\" is not a method name");
-  if (names.size() > 255) return Result<Bytes>::failure("more than 255 method names");
+    if (!is_method_name(n)) return refuse("\"" + n + "\" is not a method name");
+  if (names.size() > 255) return refuse("more than 255 method names");
   std::size_t size = 2;
   for (const auto& n : names) size += 1 + n.size();
-  if (size > kMaxCaveatBytes) return Result<Bytes>::failure("the method names take more than 1024 bytes");
+  if (size > kMaxCaveatBytes) return refuse("the method names take more than 1024 bytes");
   return encode_caveat(Methods{std::move(names)});
 }
 
 Result<Bytes> caveat_path(std::string_view path) {
-  if (auto why = path_problem(path)) return Result<Bytes>::failure(*why);
+  if (auto why = path_problem(path)) return refuse(*why);
   return encode_caveat(Path{std::string(path)});
 }
 
@@ -267,7 +265,7 @@ Result<Caveats> parse_caveats(const std::vector<Bytes>& caveats) {
   Caveats out;
   for (std::size_t i = 0; i < caveats.size(); ++i) {
     auto parsed = parse_caveat(caveats[i]);
-    if (!parsed) return Result<Caveats>::failure("caveat " + std::to_string(i + 1) + ": " + parsed.error());
+    if (!parsed) return refuse("caveat " + std::to_string(i + 1) + ": " + parsed.error());
     std::visit(
         Overloaded{
             [&](const Expires& e) { keep_min(out.expires, e.at); },

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "caps/internal/gate.h"
-#include "vat/internal/message.h"
+#include "vat/message.h"
 
 namespace vatic::caps::internal {
 
@@ -78,7 +78,7 @@ void Facet::answer_when_resolved(MessagePtr m) {
   detail::Ptr<detail::PromiseBase> out = m->take_result();
   m.reset();
   auto inner = detail::send_by_name(*target_, std::string(detail::kWhenResolved), {});
-  inner.state()->listen(new Refacet(std::move(out), allowed_));
+  inner.state()->listen(std::make_unique<Refacet>(std::move(out), allowed_));
 }
 
 }  // namespace

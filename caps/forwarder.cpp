@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "caps/internal/gate.h"
-#include "vat/internal/message.h"
+#include "vat/message.h"
 #include "vat/object.h"
 
 // Gate, Switch and Outcome (caps/internal/gate.h) are implemented here, beside
@@ -42,6 +42,7 @@ class PassTurn final : public detail::Turn {
 // settled. It holds the gate, so a gate with held messages lives until then.
 class Wake final : public detail::Listener {
  public:
+  bool runs_as_turn() const noexcept override { return true; }
   explicit Wake(Ptr<Gate> gate) : gate_(std::move(gate)) {}
   void run() override { gate_->wake(); }
 
@@ -137,7 +138,7 @@ void Gate::flush() {
     if (wait_for) {
       if (!waiting_) {
         waiting_ = true;
-        wait_for->listen(new Wake(Ptr<Gate>(this)));
+        wait_for->listen(std::make_unique<Wake>(Ptr<Gate>(this)));
       }
       return;
     }
@@ -176,7 +177,6 @@ void Outcome::settled(PromiseBase& inner) {
       out->break_with(error_from_exception(std::current_exception()));
     }
   }
-  delete this;
 }
 
 void Outcome::cut(const Error& why) {
@@ -229,7 +229,7 @@ PromiseBase* Forwarder::pass(MessagePtr& m) {
   Ptr<PromiseBase> out = m->take_result();
   m.reset();
   auto inner = detail::send_by_name(*target(), std::string(detail::kWhenResolved), {});
-  inner.state()->listen(new Rewrap(std::move(out), control_ptr()));
+  inner.state()->listen(std::make_unique<Rewrap>(std::move(out), control_ptr()));
   return nullptr;
 }
 

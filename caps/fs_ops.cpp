@@ -30,7 +30,7 @@ std::string fs_ops_to_string(FsOps ops) {
   return out.empty() ? "none" : out;
 }
 
-std::optional<FsOps> parse_fs_ops(std::string_view text, std::string* why) {
+Result<FsOps> parse_fs_ops(std::string_view text) {
   if (text == "none") return FsOps{0};
   FsOps out = 0;
   std::size_t start = 0;
@@ -46,10 +46,9 @@ std::optional<FsOps> parse_fs_ops(std::string_view text, std::string* why) {
       }
     }
     if (!found) {
-      if (why)
-        *why = name.empty() ? "empty operation name"
-                            : "unknown operation \"" + std::string(name) + "\" (read, list, write, create, delete)";
-      return std::nullopt;
+      return refuse(name.empty()
+                        ? "empty operation name"
+                        : "unknown operation \"" + std::string(name) + "\" (read, list, write, create, delete)");
     }
     start = end + 1;
   }

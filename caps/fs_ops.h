@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "vat/result.h"
+
 namespace vatic::caps {
 
 enum class FsOp : std::uint8_t {
@@ -28,8 +30,8 @@ constexpr bool allows(FsOps set, FsOp op) noexcept { return (set & static_cast<F
 std::string_view to_string(FsOp op) noexcept;
 // "read,list,write" (the order of the bits); "none" for the empty set.
 std::string fs_ops_to_string(FsOps ops);
-// Parses a comma-separated list of op names; nullopt (and `why`) for an
-// unknown or empty name. "none" parses as the empty set.
-std::optional<FsOps> parse_fs_ops(std::string_view text, std::string* why = nullptr);
+// Parses a comma-separated list of op names; refused for an unknown or empty
+// name. "none" parses as the empty set.
+Result<FsOps> parse_fs_ops(std::string_view text);
 
 }  // namespace vatic::caps

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "caps/internal/gate.h"
-#include "vat/internal/message.h"
+#include "vat/message.h"
 
 namespace vatic::caps::internal {
 
@@ -259,7 +259,7 @@ void MembraneWrapper::lower(MessagePtr m, std::string method) {
   // promise of the lowered call, in order, before and after it settles. Set
   // before the call goes out, as it may settle at once.
   if (out->pipelinable()) out->forward_to(core.carry(HandlerPtr(inner), back));
-  inner->listen(new CarryBack(std::move(out), core.shared_from_this(), back));
+  inner->listen(std::make_unique<CarryBack>(std::move(out), core.shared_from_this(), back));
   pass_on(target(), MessagePtr(new detail::DynamicMessage(inner, std::move(method), std::move(args))));
 }
 

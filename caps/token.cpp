@@ -23,11 +23,6 @@ constexpr Personal kCaveatLabel = personal("vatic-caveat-v1");
 constexpr Personal kRevokeLabel = personal("vatic-revoke-v1");
 constexpr std::array<std::uint8_t, crypto_generichash_blake2b_SALTBYTES> kSalt{};
 
-void ensure_sodium() {
-  // Idempotent and thread-safe; 1 means "already initialised".
-  if (sodium_init() < 0) throw_error(ErrorKind::failed, "libsodium failed to initialise (no usable randomness)");
-}
-
 // MAC_P(k, m) (key non-empty) or H_P(m) (key empty), 32 bytes into `out`.
 void blake2b(std::uint8_t* out, std::span<const std::uint8_t> key, std::span<const std::uint8_t> m,
              const Personal& label) {
@@ -78,23 +73,6 @@ std::size_t encoded_size(const Token& t) {
 
 }  // namespace
 
-namespace internal {
-void wipe(void* p, std::size_t n) noexcept { sodium_memzero(p, n); }
-}  // namespace internal
-
-SecretKey SecretKey::generate() {
-  ensure_sodium();
-  SecretKey k;
-  randombytes_buf(k.data(), kKeyBytes);
-  return k;
-}
-
-SecretKey SecretKey::from(std::span<const std::uint8_t, kKeyBytes> bytes) {
-  SecretKey k;
-  std::copy(bytes.begin(), bytes.end(), k.bytes_.begin());
-  return k;
-}
-
 // token.md: binary format.
 Bytes encode_token(const Token& t) {
   if (t.caveats.size() > kMaxCaveats) throw_error(ErrorKind::failed, "caller bug: token has more than 32 caveats");
@@ -121,12 +99,11 @@ Bytes encode_token(const Token& t) {
 
 // token.md: binary format, the decoder's order of checks.
 Result<Token> decode_token(std::span<const std::uint8_t> in) {
-  using R = Result<Token>;
   if (in.size() < kMinTokenBytes)
-    return R::failure("token is " + std::to_string(in.size()) + " bytes, shorter than the 82 of a token");
+    return refuse("token is " + std::to_string(in.size()) + " bytes, shorter than the 82 of a token");
   if (in.size() > kMaxTokenBytes)
-    return R::failure("token is " + std::to_string(in.size()) + " bytes, longer than the limit of 8192");
-  if (in[0] != kTokenVersion) return R::failure("unknown token version " + std::to_string(in[0]));
+    return refuse("token is " + std::to_string(in.size()) + " bytes, longer than the limit of 8192");
+  if (in[0] != kTokenVersion) return refuse("unknown token version " + std::to_string(in[0]));
 
   Token t;
   std::size_t at = 1;
@@ -135,23 +112,23 @@ Result<Token> decode_token(std::span<const std::uint8_t> in) {
   std::copy_n(in.begin() + at, kObjectIdBytes, t.object.begin());
   at += kObjectIdBytes;
   std::size_t n = in[at++];
-  if (n > kMaxCaveats) return R::failure("token has " + std::to_string(n) + " caveats, more than the limit of 32");
+  if (n > kMaxCaveats) return refuse("token has " + std::to_string(n) + " caveats, more than the limit of 32");
   t.caveats.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    if (in.size() - at < 2) return R::failure("token ends inside the length of caveat " + std::to_string(i + 1));
+    if (in.size() - at < 2) return refuse("token ends inside the length of caveat " + std::to_string(i + 1));
     std::size_t len = (std::size_t{in[at]} << 8) | in[at + 1];
     at += 2;
-    if (len == 0) return R::failure("caveat " + std::to_string(i + 1) + " is empty");
+    if (len == 0) return refuse("caveat " + std::to_string(i + 1) + " is empty");
     if (len > kMaxCaveatBytes)
-      return R::failure("caveat " + std::to_string(i + 1) + " is " + std::to_string(len) +
-                        " bytes, longer than the limit of 1024");
-    if (in.size() - at < len) return R::failure("token ends inside caveat " + std::to_string(i + 1));
+      return refuse("caveat " + std::to_string(i + 1) + " is " + std::to_string(len) +
+                    " bytes, longer than the limit of 1024");
+    if (in.size() - at < len) return refuse("token ends inside caveat " + std::to_string(i + 1));
     t.caveats.emplace_back(in.begin() + at, in.begin() + at + len);
     at += len;
   }
-  if (in.size() - at < kTagBytes) return R::failure("token ends inside its tag");
+  if (in.size() - at < kTagBytes) return refuse("token ends inside its tag");
   if (in.size() - at > kTagBytes)
-    return R::failure(std::to_string(in.size() - at - kTagBytes) + " trailing bytes after the token's tag");
+    return refuse(std::to_string(in.size() - at - kTagBytes) + " trailing bytes after the token's tag");
   std::copy_n(in.begin() + at, kTagBytes, t.tag.begin());
   return t;
 }
@@ -177,11 +154,10 @@ Token mint(const ObjectKey& key, const VatKey& vat, const ObjectId& object) {
 }
 
 Result<Token> attenuate(const Token& token, std::span<const std::uint8_t> caveat) {
-  using R = Result<Token>;
-  if (auto parsed = parse_caveat(caveat); !parsed) return R::failure(parsed.error());
-  if (token.caveats.size() >= kMaxCaveats) return R::failure("token already has the maximum of 32 caveats");
+  if (auto parsed = parse_caveat(caveat); !parsed) return refuse(parsed.error());
+  if (token.caveats.size() >= kMaxCaveats) return refuse("token already has the maximum of 32 caveats");
   if (encoded_size(token) + 2 + caveat.size() > kMaxTokenBytes)
-    return R::failure("the caveat would make the token longer than 8192 bytes");
+    return refuse("the caveat would make the token longer than 8192 bytes");
   // token.md: tag chain, tag_i = MAC_caveat(tag_(i-1), caveat_i), keyed by the
   // previous tag: appending needs only the token.
   ChainState s{SecretKey::from(token.tag)};

@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "vat/error.h"
+#include "vat/result.h"
+#include "vat/secret.h"
 
 namespace vatic::caps {
 
@@ -46,74 +48,13 @@ using ObjectId = std::array<std::uint8_t, kObjectIdBytes>;
 using Tag = std::array<std::uint8_t, kTagBytes>;
 using RevocationId = std::array<std::uint8_t, kRevocationIdBytes>;
 
-// The result of a function at an untrusted boundary: a value, or the reason
-// the input was refused. value() on a failure is a caller bug (throws VatError).
-template <class T>
-class Result {
- public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit, so that `return value;` reads well
-  static Result failure(std::string why) { return Result(Failure{std::move(why)}); }
-
-  bool ok() const noexcept { return v_.index() == 0; }
-  explicit operator bool() const noexcept { return ok(); }
-  const T& value() const& { return std::get<0>(checked()); }
-  T& value() & { return std::get<0>(checked()); }
-  T&& value() && { return std::get<0>(std::move(checked())); }
-  const T* operator->() const { return &value(); }
-  const T& operator*() const& { return value(); }
-  // The reason for a failure; empty for a value.
-  const std::string& error() const noexcept { return ok() ? kNone : std::get<1>(v_).why; }
-
- private:
-  struct Failure {
-    std::string why;
-  };
-  explicit Result(Failure f) : v_(std::move(f)) {}
-  std::variant<T, Failure>& checked() {
-    if (!ok()) throw_error(ErrorKind::failed, "caller bug: value() of a failed result: " + std::get<1>(v_).why);
-    return v_;
-  }
-  const std::variant<T, Failure>& checked() const { return const_cast<Result*>(this)->checked(); }
-
-  inline static const std::string kNone;
-  std::variant<T, Failure> v_;
-};
-
-namespace internal {
-// sodium_memzero, kept out of this header so that it does not pull in <sodium.h>.
-void wipe(void* p, std::size_t n) noexcept;
-}  // namespace internal
+// Functions at this untrusted boundary return vatic::Result (vat/result.h).
 
 // A 32-byte secret key that wipes itself when destroyed or moved from. Copies
 // are explicit (copy()) so that each one shows in review.
-class SecretKey {
- public:
-  SecretKey() noexcept { bytes_.fill(0); }
-  ~SecretKey() { internal::wipe(bytes_.data(), kKeyBytes); }
-  SecretKey(SecretKey&& other) noexcept : bytes_(other.bytes_) { internal::wipe(other.bytes_.data(), kKeyBytes); }
-  SecretKey& operator=(SecretKey&& other) noexcept {
-    if (this != &other) {
-      bytes_ = other.bytes_;
-      internal::wipe(other.bytes_.data(), kKeyBytes);
-    }
-    return *this;
-  }
-  SecretKey(const SecretKey&) = delete;
-  SecretKey& operator=(const SecretKey&) = delete;
-
-  // Fresh key from libsodium randomness.
-  static SecretKey generate();
-  // Copies the bytes in (the caller remains responsible for wiping its source).
-  static SecretKey from(std::span<const std::uint8_t, kKeyBytes> bytes);
-  SecretKey copy() const { return from(span()); }
-
-  std::uint8_t* data() noexcept { return bytes_.data(); }
-  const std::uint8_t* data() const noexcept { return bytes_.data(); }
-  std::span<const std::uint8_t, kKeyBytes> span() const noexcept { return bytes_; }
-
- private:
-  std::array<std::uint8_t, kKeyBytes> bytes_;
-};
+// Token keys are vatic::Secret (vat/secret.h): wiped when destroyed or moved
+// from; fresh ones with SecretKey::random().
+using SecretKey = Secret<kKeyBytes>;
 
 using MasterKey = SecretKey;  // one per store; K_obj derives from it
 using ObjectKey = SecretKey;  // K_obj: keys the tag chain of one object

@@ -7,8 +7,10 @@
 #include <map>
 #include <unordered_map>
 
-#include "captp/net/socket.h"
-#include "vat/internal/message.h"
+#include "captp/internal/net/channel.h"
+#include "captp/internal/net/socket.h"
+#include "captp/internal/session.h"
+#include "vat/message.h"
 #include "vat/vat.h"
 
 namespace vatic::captp {
@@ -158,9 +160,8 @@ void Node::set_bootstrap_handler(HandlerPtr h) { state_->bootstrap = std::move(h
 void Node::set_bootstrap_factory(std::function<HandlerPtr(const VatId&)> f) { state_->bootstrap_for = std::move(f); }
 
 Address Node::listen(std::string_view at) {
-  std::string why;
-  auto a = Address::parse(at, &why);
-  if (!a) throw_error(ErrorKind::failed, fmt::format("bad listen address {:?}: {}", at, why));
+  auto a = Address::parse(at);
+  if (!a) throw_error(ErrorKind::failed, fmt::format("bad listen address {:?}: {}", at, a.error()));
   return listen(*a);
 }
 

@@ -16,11 +16,12 @@
 #include <string_view>
 #include <vector>
 
-#include "captp/crypto/identity.h"
-#include "captp/net/address.h"
-#include "captp/net/channel.h"
-#include "captp/session.h"
+#include "captp/address.h"
+#include "captp/identity.h"
+#include "captp/options.h"
+#include "captp/stream.h"
 #include "vat/ref.h"
+#include "vat/value.h"
 
 namespace vatic {
 class Vat;

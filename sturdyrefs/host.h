@@ -23,7 +23,7 @@
 
 #include "caps/caveat.h"
 #include "caps/token.h"
-#include "captp/crypto/identity.h"
+#include "captp/identity.h"
 #include "sturdyrefs/redeemer.h"
 #include "sturdyrefs/store.h"
 #include "vat/ref.h"

@@ -185,7 +185,7 @@ captp::Identity Store::identity() {
   }
   auto raw = get_secret("identity_seed");
   if (!raw || raw->size() != 32) fail("store: the identity seed has the wrong size (corrupt database)");
-  captp::Secret<32> seed;
+  Secret<32> seed;
   std::memcpy(seed.data(), raw->data(), 32);
   sodium_memzero(raw->data(), raw->size());
   return captp::Identity::from_seed(seed);
@@ -193,7 +193,7 @@ captp::Identity Store::identity() {
 
 caps::MasterKey Store::master_key() {
   if (!get_secret("master_key")) {
-    caps::MasterKey fresh = caps::MasterKey::generate();
+    caps::MasterKey fresh = caps::MasterKey::random();
     put_secret("master_key", fresh.data(), 32);
   }
   auto raw = get_secret("master_key");

@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "caps/token.h"
-#include "captp/crypto/identity.h"
-#include "captp/crypto/secret.h"
+#include "captp/identity.h"
+#include "vat/secret.h"
 
 struct sqlite3;
 

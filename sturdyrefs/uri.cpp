@@ -10,7 +10,6 @@ namespace vatic::sturdyrefs {
 namespace {
 
 using caps::Bytes;
-using caps::Result;
 
 // sturdyref.md: hints. The bytes kept raw; everything else is %XY.
 bool raw_hint_byte(unsigned char c) {
@@ -42,29 +41,27 @@ std::string encode_hint(std::string_view hint) {
 
 // sturdyref.md: hints, the decoder's checks; then the address must be canonical.
 Result<std::string> decode_hint(std::string_view text) {
-  using R = Result<std::string>;
-  if (text.empty()) return R::failure("empty address hint");
+  if (text.empty()) return refuse("empty address hint");
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     auto c = static_cast<unsigned char>(text[i]);
     if (c != '%') {
-      if (!raw_hint_byte(c)) return R::failure("address hint has a byte that must be percent-encoded");
+      if (!raw_hint_byte(c)) return refuse("address hint has a byte that must be percent-encoded");
       out += text[i];
       continue;
     }
     int hi = i + 2 < text.size() ? upper_hex_value(text[i + 1]) : -1;
     int lo = hi >= 0 ? upper_hex_value(text[i + 2]) : -1;
-    if (lo < 0) return R::failure("'%' in an address hint is not followed by two uppercase hex digits");
+    if (lo < 0) return refuse("'%' in an address hint is not followed by two uppercase hex digits");
     auto decoded = static_cast<unsigned char>(hi * 16 + lo);
-    if (raw_hint_byte(decoded)) return R::failure("address hint percent-encodes a byte that needs no encoding");
+    if (raw_hint_byte(decoded)) return refuse("address hint percent-encodes a byte that needs no encoding");
     out += static_cast<char>(decoded);
     i += 2;
   }
-  std::string why;
-  auto address = captp::Address::parse(out, &why);
-  if (!address) return R::failure("address hint: " + why);
+  auto address = captp::Address::parse(out);
+  if (!address) return refuse("address hint: " + address.error());
   if (address->to_string() != out)
-    return R::failure("address hint is not in canonical form (" + address->to_string() + ")");
+    return refuse("address hint is not in canonical form (" + address->to_string() + ")");
   return out;
 }
 
@@ -78,8 +75,7 @@ std::string encode_token64(const Bytes& bytes) {
 
 // sturdyref.md: the token part.
 Result<caps::Token> decode_token64(std::string_view text) {
-  using R = Result<caps::Token>;
-  if (text.empty()) return R::failure("missing token after '/'");
+  if (text.empty()) return refuse("missing token after '/'");
   // The decoded size is at most 3/4 of the text; the URI limit bounds both.
   Bytes bytes(text.size() * 3 / 4 + 3);
   std::size_t len = 0;
@@ -87,12 +83,12 @@ Result<caps::Token> decode_token64(std::string_view text) {
   if (sodium_base642bin(bytes.data(), bytes.size(), text.data(), text.size(), nullptr, &len, &end,
                         sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
       end != text.data() + text.size())
-    return R::failure("token is not base64url without padding");
+    return refuse("token is not base64url without padding");
   bytes.resize(len);
   // Unused bits must be zero: only the canonical text reads back the same.
-  if (encode_token64(bytes) != text) return R::failure("token is not canonical base64url");
+  if (encode_token64(bytes) != text) return refuse("token is not canonical base64url");
   auto token = caps::decode_token(bytes);
-  if (!token) return R::failure("token: " + token.error());
+  if (!token) return refuse("token: " + token.error());
   return token;
 }
 
@@ -109,34 +105,32 @@ std::vector<captp::Address> SturdyRef::addresses() const {
 }
 
 Result<SturdyRef> parse_sturdy_ref(std::string_view text) {
-  using R = Result<SturdyRef>;
   // sturdyref.md: parsing order, 1 and 2.
   if (text.size() > kMaxSturdyRefChars)
-    return R::failure("sturdy ref is " + std::to_string(text.size()) + " bytes, longer than the limit of 16384");
-  if (!text.starts_with(kScheme)) return R::failure("sturdy ref does not start with \"vatic://\"");
+    return refuse("sturdy ref is " + std::to_string(text.size()) + " bytes, longer than the limit of 16384");
+  if (!text.starts_with(kScheme)) return refuse("sturdy ref does not start with \"vatic://\"");
   text.remove_prefix(kScheme.size());
 
   // 3: the authority and the vat id.
   auto slash = text.find('/');
-  if (slash == std::string_view::npos) return R::failure("sturdy ref has no '/' before its token");
+  if (slash == std::string_view::npos) return refuse("sturdy ref has no '/' before its token");
   std::string_view authority = text.substr(0, slash);
   std::string_view token_text = text.substr(slash + 1);
   auto at = authority.find('@');
-  std::string why;
-  auto vat = captp::VatId::parse(authority.substr(0, at), &why);
-  if (!vat) return R::failure("vat id: " + why);
+  auto vat = captp::VatId::parse(authority.substr(0, at));
+  if (!vat) return refuse("vat id: " + vat.error());
 
   // 4: the hints, counted before any is decoded.
   std::vector<std::string> hints;
   if (at != std::string_view::npos) {
     std::string_view list = authority.substr(at + 1);
     if (std::count(list.begin(), list.end(), ',') + 1 > static_cast<std::ptrdiff_t>(kMaxHints))
-      return R::failure("sturdy ref has more than 8 address hints");
+      return refuse("sturdy ref has more than 8 address hints");
     std::size_t start = 0;
     while (start <= list.size()) {
       std::size_t end = std::min(list.find(',', start), list.size());
       auto hint = decode_hint(list.substr(start, end - start));
-      if (!hint) return R::failure(hint.error());
+      if (!hint) return refuse(hint.error());
       hints.push_back(std::move(hint).value());
       start = end + 1;
     }
@@ -144,8 +138,8 @@ Result<SturdyRef> parse_sturdy_ref(std::string_view text) {
 
   // 5 and 6: the token, and its vat.
   auto token = decode_token64(token_text);
-  if (!token) return R::failure(token.error());
-  if (token->vat != vat->bytes()) return R::failure("the token is for another vat than the sturdy ref names");
+  if (!token) return refuse(token.error());
+  if (token->vat != vat->bytes()) return refuse("the token is for another vat than the sturdy ref names");
   return SturdyRef{*vat, std::move(hints), std::move(token).value()};
 }
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "caps/token.h"
-#include "captp/crypto/identity.h"
-#include "captp/net/address.h"
+#include "captp/address.h"
+#include "captp/identity.h"
 
 namespace vatic::sturdyrefs {
 
@@ -35,7 +35,7 @@ struct SturdyRef {
 };
 
 // Strict parse in the order of sturdyref.md; the failure names the first problem.
-caps::Result<SturdyRef> parse_sturdy_ref(std::string_view text);
+Result<SturdyRef> parse_sturdy_ref(std::string_view text);
 // The one text of `ref`. Preconditions (else throws VatError, a caller bug):
 // every hint is a canonical address text, at most 8 hints, token.vat equals vat.
 std::string format_sturdy_ref(const SturdyRef& ref);

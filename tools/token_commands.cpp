@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "caps/caveat.h"
-#include "captp/crypto/identity.h"
+#include "captp/identity.h"
 #include "sturdyrefs/admin.h"
 #include "sturdyrefs/store.h"
 #include "sturdyrefs/uri.h"
@@ -14,7 +14,7 @@
 namespace vatic::cli {
 namespace {
 
-caps::Bytes usage_checked(caps::Result<caps::Bytes> r, const char* flag) {
+caps::Bytes usage_checked(Result<caps::Bytes> r, const char* flag) {
   if (!r) throw CliError(kUsage, fmt::format("{}: {}", flag, r.error()));
   return std::move(r).value();
 }
@@ -45,9 +45,8 @@ int cmd_attenuate(const AttenuateArgs& a) {
   // same flags always give the same token.
   for (const auto& p : a.paths) add.push_back(usage_checked(caps::caveat_path(p), "--path"));
   if (a.ops) {
-    std::string why;
-    auto ops = caps::parse_fs_ops(*a.ops, &why);
-    if (!ops) throw CliError(kUsage, fmt::format("--ops: {}", why));
+    auto ops = caps::parse_fs_ops(*a.ops);
+    if (!ops) throw CliError(kUsage, fmt::format("--ops: {}", ops.error()));
     add.push_back(caps::caveat_ops(*ops));
   }
   if (a.max_bytes) {
@@ -79,9 +78,8 @@ int cmd_attenuate(const AttenuateArgs& a) {
     add.push_back(expiry ? caps::caveat_expires(*when) : caps::caveat_not_before(*when));
   }
   for (const auto& h : a.holders) {
-    std::string why;
-    auto id = captp::VatId::parse(h, &why);
-    if (!id) throw CliError(kUsage, fmt::format("--for: {}", why));
+    auto id = captp::VatId::parse(h);
+    if (!id) throw CliError(kUsage, fmt::format("--for: {}", id.error()));
     add.push_back(caps::caveat_holder(id->bytes()));
   }
 

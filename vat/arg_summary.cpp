@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "vat/internal/message.h"
+#include "vat/message.h"
 #include "vat/value.h"
 
 namespace vatic::detail {

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include "vat/internal/message.h"
 #include "vat/internal/vat_impl.h"
+#include "vat/message.h"
 #include "vat/vat.h"
 
 namespace vatic::detail {
@@ -79,7 +79,6 @@ class ReplyListener final : public Listener {
       }
     }
     send_reply(to_, r);
-    delete this;
   }
   void run() override {}
 
@@ -119,7 +118,7 @@ class CallTurn final : public CrossThreadTurn {
     msg->set_sender(reply_to_->name());
     Ptr<PromiseBase> result(&msg->result());
     if (answer_) answer_->target = result;
-    result->listen(new ReplyListener(std::move(reply_to_), slot_));
+    result->listen(std::make_unique<ReplyListener>(std::move(reply_to_), slot_));
     for (auto& a : msg->args()) unpack_from_transit(a);
     HandlerPtr target = target_->target;
     if (!target) {

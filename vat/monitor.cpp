@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "vat/internal/hooks.h"
-#include "vat/internal/message.h"
-#include "vat/internal/promise_state.h"
+#include "vat/message.h"
+#include "vat/promise_state.h"
 
 namespace vatic::detail {
 
@@ -23,7 +23,6 @@ class MonitorListener final : public Listener {
       out_->fulfill(Error(p.error()));
     else
       out_->fulfill(Error{ErrorKind::failed, "the monitored object answered instead of breaking"});
-    delete this;
   }
   void run() override {}
 
@@ -79,7 +78,7 @@ vatic::Promise<Error> monitor_handler(const HandlerPtr& h) {
     return vatic::Promise<Error>(std::move(out));
   }
   auto out = new_state<Error>(result_home(*h));
-  send_by_name(*h, std::string(kWhenBroken), {}).state()->listen(new MonitorListener(out));
+  send_by_name(*h, std::string(kWhenBroken), {}).state()->listen(std::make_unique<MonitorListener>(out));
   return vatic::Promise<Error>(std::move(out));
 }
 

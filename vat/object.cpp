@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "vat/internal/hooks.h"
-#include "vat/internal/promise_state.h"
+#include "vat/promise_state.h"
 #include "vat/vat.h"
 
 namespace vatic {

@@ -18,7 +18,7 @@
 
 #include "vat/internal/foreach.h"
 #include "vat/internal/method_traits.h"
-#include "vat/internal/promise_state.h"
+#include "vat/promise_state.h"
 
 namespace vatic {
 

@@ -6,13 +6,11 @@
 #include <fmt/format.h>
 
 #include "vat/internal/hooks.h"
-#include "vat/internal/message.h"
 #include "vat/internal/vat_impl.h"
+#include "vat/message.h"
 #include "vat/vat.h"
 
 namespace vatic::detail {
-
-void Listener::settled(PromiseBase& p) { schedule(p.home(), this); }
 
 namespace {
 
@@ -72,7 +70,6 @@ class FollowListener final : public Listener {
     } else {
       t_settlements.push_back(Settlement{std::move(follower_), Ptr<PromiseBase>(&p), {}});
     }
-    delete this;
     settle_followers();
   }
   void run() override {}
@@ -98,7 +95,7 @@ class KeepAlive final : public Listener, KeepAliveLink {
     prev->next = next;
     next->prev = prev;
   }
-  void settled(PromiseBase&) override { delete this; }
+  // Dropping it (when the promise settles) releases the handler.
   void run() override {}
 };
 
@@ -145,17 +142,23 @@ void PromiseBase::deliver(MessagePtr m) {
   }
 }
 
-void PromiseBase::listen(Listener* l) {
+void PromiseBase::listen(std::unique_ptr<Listener> l) {
   if (pending()) {
-    listeners_.push(l);
+    listeners_.push(l.release());  // the intrusive list owns it until it fires
   } else {
-    l->settled(*this);
+    notify(l.release());
   }
+}
+
+void PromiseBase::notify(Listener* l) {
+  if (l->runs_as_turn()) return schedule(home(), l);  // the turn queue owns it now
+  std::unique_ptr<Listener> owned(l);
+  owned->settled(*this);
 }
 
 void PromiseBase::fire_listeners() {
   Ptr<PromiseBase> keep(this);  // a listener may drop the last outside reference
-  while (Turn* t = listeners_.pop()) static_cast<Listener*>(t)->settled(*this);
+  while (Turn* t = listeners_.pop()) notify(static_cast<Listener*>(t));
 }
 
 void PromiseBase::break_with(Error e) {
@@ -170,7 +173,7 @@ void PromiseBase::settle_broken(Error e) {
   if (!forward_) {
     while (Turn* t = queued_.pop()) break_message(MessagePtr(static_cast<Message*>(t)), error_);
   }
-  while (Turn* t = listeners_.pop()) static_cast<Listener*>(t)->settled(*this);
+  while (Turn* t = listeners_.pop()) notify(static_cast<Listener*>(t));
 }
 
 void PromiseBase::mark_fulfilled(HandlerPtr target) {
@@ -196,7 +199,7 @@ void PromiseBase::follow(Ptr<PromiseBase> other) {
   if (!pending()) return;
   if (leads_back(other.get())) return break_with(cycle_error());
   forward_to(other);
-  other->listen(new FollowListener(Ptr<PromiseBase>(this)));
+  other->listen(std::make_unique<FollowListener>(Ptr<PromiseBase>(this)));
 }
 
 void Message::run() {
@@ -218,7 +221,7 @@ void Message::run() {
 void Message::finish_run() {
   // A method still working (a suspended Task, a pending Promise it returned)
   // may resume on `this`: keep the object alive until its result settles.
-  if (result_ && result_->pending()) result_->listen(new KeepAlive(std::move(target_)));
+  if (result_ && result_->pending()) result_->listen(std::make_unique<KeepAlive>(std::move(target_)));
   result_.reset();
 }
 
@@ -281,7 +284,6 @@ class FieldListener final : public Listener {
         out_->break_with(error_from_exception(std::current_exception()));
       }
     }
-    delete this;
   }
   void run() override {}
 
@@ -315,7 +317,7 @@ HandlerPtr PromiseBase::pipeline_field(const std::string& name) {
   }
   if (forward_) return forward_->pipeline_field(name);
   auto out = make_ptr<PromiseState<Value>>(home());
-  listen(new FieldListener(out, name));
+  listen(std::make_unique<FieldListener>(out, name));
   return out;
 }
 

@@ -15,7 +15,7 @@
 
 #include "vat/codec.h"
 #include "vat/internal/method_traits.h"
-#include "vat/internal/promise_state.h"
+#include "vat/promise_state.h"
 
 namespace vatic {
 
@@ -32,6 +32,7 @@ Ptr<PromiseState<Slot<T>>> new_state(Vat* home) {
 // Resumes a coroutine in a new turn; destroys it if the vat goes away first.
 class ResumeListener final : public Listener {
  public:
+  bool runs_as_turn() const noexcept override { return true; }
   explicit ResumeListener(std::coroutine_handle<> h) : h_(h) {}
   ~ResumeListener() override {
     if (h_) h_.destroy();
@@ -66,6 +67,7 @@ class ThenListener final : public Listener {
     if (!ran_ && out_->pending()) out_->break_with(abandoned_error(out_->home()));
   }
 
+  bool runs_as_turn() const noexcept override { return true; }
   void run() override {
     ran_ = true;
     if (src_->status() == PromiseBase::Status::broken) {
@@ -165,7 +167,7 @@ class Promise {
   template <class G>
   Promise<T> catch_error(G g) const {
     auto out = detail::new_state<T>(s_->home());
-    s_->listen(new detail::ThenListener<T, std::nullptr_t, G, State>(s_, nullptr, std::move(g), out));
+    s_->listen(std::make_unique<detail::ThenListener<T, std::nullptr_t, G, State>>(s_, nullptr, std::move(g), out));
     return Promise<T>(std::move(out));
   }
 
@@ -191,14 +193,14 @@ class Promise {
     using U = typename detail::Unwrap<R>::type;
     using Out = detail::PromiseState<detail::Slot<U>>;
     auto out = detail::new_state<U>(s_->home());
-    s_->listen(new detail::ThenListener<T, F, G, Out>(s_, std::move(f), std::move(g), out));
+    s_->listen(std::make_unique<detail::ThenListener<T, F, G, Out>>(s_, std::move(f), std::move(g), out));
     return Promise<U>(std::move(out));
   }
 
   struct Awaiter {
     detail::Ptr<State> s;
     bool await_ready() const noexcept { return false; }
-    void await_suspend(std::coroutine_handle<> h) { s->listen(new detail::ResumeListener(h)); }
+    void await_suspend(std::coroutine_handle<> h) { s->listen(std::make_unique<detail::ResumeListener>(h)); }
     T await_resume() {
       if (s->status() == State::Status::broken) throw VatError(s->error());
       if constexpr (!std::is_void_v<T>) {

@@ -18,7 +18,7 @@
 #include <fmt/format.h>
 
 #include "vat/internal/arg_summary.h"
-#include "vat/internal/message.h"
+#include "vat/message.h"
 #include "vat/object.h"
 #include "vat/value.h"
 

@@ -14,7 +14,7 @@
 
 #include <fmt/format.h>
 
-#include "vat/internal/message.h"
+#include "vat/message.h"
 #include "vat/object.h"
 #include "vat/promise.h"
 

@@ -16,11 +16,13 @@
 // A value type; any thread. (std::expected is C++23; this is its small subset.)
 #pragma once
 
-#include <stdexcept>
+#include <concepts>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <variant>
+
+#include "vat/error.h"
 
 namespace vatic {
 
@@ -31,13 +33,6 @@ struct Refusal {
 
 // The refusal of a Result: `return refuse("too long");` converts to any Result.
 inline Refusal refuse(std::string reason) { return Refusal{std::move(reason)}; }
-
-// Thrown by Result::value() on a refusal: a caller that was sure of its input
-// (our own constants, a test) and was wrong.
-class RefusedInput : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
 
 template <class T>
 class [[nodiscard]] Result {
@@ -51,9 +46,12 @@ class [[nodiscard]] Result {
       : v_(std::in_place_index<0>, T(std::forward<U>(value))) {}
 
   bool ok() const noexcept { return v_.index() == 0; }
+  bool has_value() const noexcept { return ok(); }  // std::expected's spelling
   explicit operator bool() const noexcept { return ok(); }
 
-  // The value; on a refusal, throws RefusedInput with the reason.
+  // The value. On a refusal, throws VatError(failed, reason): inside a turn
+  // that breaks the call's promise with the reason, which is what a method
+  // that checked a peer's input and went on without looking wants.
   T& value() & { return check(), std::get<0>(v_); }
   const T& value() const& { return check(), std::get<0>(v_); }
   T&& value() && { return check(), std::get<0>(std::move(v_)); }
@@ -63,6 +61,14 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
+  // A refusal equals nothing; a value equals what it holds.
+  friend bool operator==(const Result& r, const T& v) requires std::equality_comparable<T> {
+    return r.ok() && std::get<0>(r.v_) == v;
+  }
+  friend bool operator==(const Result& a, const Result& b) requires std::equality_comparable<T> {
+    return a.ok() && b.ok() && std::get<0>(a.v_) == std::get<0>(b.v_);
+  }
+
   // The reason of a refusal; empty on success.
   const std::string& error() const noexcept {
     static const std::string none;
@@ -71,7 +77,7 @@ class [[nodiscard]] Result {
 
  private:
   void check() const {
-    if (!ok()) throw RefusedInput(std::get<1>(v_).reason);
+    if (!ok()) throw VatError(ErrorKind::failed, std::get<1>(v_).reason);
   }
   std::variant<T, Refusal> v_;
 };
@@ -85,7 +91,7 @@ class [[nodiscard]] Result<void> {
   bool ok() const noexcept { return !refused_; }
   explicit operator bool() const noexcept { return ok(); }
   void value() const {
-    if (refused_) throw RefusedInput(reason_);
+    if (refused_) throw VatError(ErrorKind::failed, reason_);
   }
   const std::string& error() const noexcept { return reason_; }
 

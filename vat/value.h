@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "vat/error.h"
-#include "vat/internal/handler.h"
+#include "vat/handler.h"
 
 namespace vatic {
 

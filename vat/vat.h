@@ -21,7 +21,7 @@
 
 #include "vat/clock.h"
 #include "vat/error.h"
-#include "vat/internal/handler.h"
+#include "vat/handler.h"
 #include "vat/internal/method_traits.h"
 #include "vat/object.h"
 #include "vat/promise.h"
@@ -86,6 +86,7 @@ class Constructing {
 template <class X>
 class FutureBridge final : public Listener {
  public:
+  bool runs_as_turn() const noexcept override { return true; }
   FutureBridge(Ptr<PromiseState<Slot<X>>> s, std::shared_ptr<std::promise<X>> out)
       : s_(std::move(s)), out_(std::move(out)) {}
   ~FutureBridge() override {
@@ -112,7 +113,6 @@ class CopyWhileWanted final : public Listener {
   bool wanted() const noexcept override { return out_->pending(); }
   void settled(PromiseBase& p) override {
     if (out_->pending()) out_->copy_outcome_from_public(p);
-    delete this;
   }
   void run() override {}
 
@@ -123,10 +123,7 @@ class CopyWhileWanted final : public Listener {
 class CancelTimer final : public Listener {
  public:
   explicit CancelTimer(Timer t) : t_(std::move(t)) {}
-  void settled(PromiseBase&) override {
-    t_.cancel();
-    delete this;
-  }
+  void settled(PromiseBase&) override { t_.cancel(); }
   void run() override {}
 
  private:
@@ -232,7 +229,7 @@ auto Vat::submit(F f) {
     try {
       if constexpr (detail::Unwrap<R>::eventual) {
         Promise<X> p = f();
-        p.state()->listen(new detail::FutureBridge<X>(p.state(), out));
+        p.state()->listen(std::make_unique<detail::FutureBridge<X>>(p.state(), out));
       } else if constexpr (std::is_void_v<R>) {
         f();
         out->set_value();
@@ -254,12 +251,12 @@ Promise<T> with_timeout(Promise<T> p, Duration d) {
   auto out = detail::new_state<T>(p.state()->home());
   // Not `follow`: past the deadline `p` is no longer wanted through `out`, so
   // a call only this waited on can be cancelled.
-  p.state()->listen(new detail::CopyWhileWanted(out));
+  p.state()->listen(std::make_unique<detail::CopyWhileWanted>(out));
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
   Timer t = out->home()->after(d, [out, ms] {
     out->break_with(Error{ErrorKind::overloaded, "deadline of " + std::to_string(ms) + " ms exceeded"});
   });
-  out->listen(new detail::CancelTimer(std::move(t)));
+  out->listen(std::make_unique<detail::CancelTimer>(std::move(t)));
   return Promise<T>(std::move(out));
 }
 

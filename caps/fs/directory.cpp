@@ -22,7 +22,7 @@ namespace {
 
 [[noreturn]] void fail(std::string reason) { throw_error(ErrorKind::failed, std::move(reason)); }
 
-FsPath checked(const std::string& text) { return parse_path(text).take(); }
+FsPath checked(const std::string& text) { return parse_path(text).value(); }
 
 // Only regular files are opened for I/O; says precisely why anything else is not.
 void check_regular(const struct stat& st, const FsPath& p) {
@@ -45,7 +45,7 @@ struct OpenedFile {
 // the open descriptor again before clearing O_NONBLOCK.
 OpenedFile open_regular(int root, const FsPath& p, PathResolver how, bool want_write) {
   if (p.is_self()) fail(errno_reason(EISDIR, p.text));
-  Parent parent = resolve_parent(root, p, how).take();
+  Parent parent = resolve_parent(root, p, how).value();
   struct stat st {};
   if (::fstatat(parent.dir.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     fail(errno_reason(errno, p.text));
@@ -91,7 +91,7 @@ Directory::Directory(FileIo& io, UniqueFd root, FsLimits limits, PathResolver re
 std::vector<DirEntry> Directory::list(std::string path) {
   limits_.require(FsOp::list);
   FsPath p = checked(path);
-  Entry dir = resolve_directory(root_.get(), p, resolver_).take();
+  Entry dir = resolve_directory(root_.get(), p, resolver_).value();
   UniqueFd fd(::openat(dir.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) fail(errno_reason(errno, p.text));
   std::unique_ptr<DIR, CloseDir> d(::fdopendir(fd.get()));
@@ -115,7 +115,7 @@ std::vector<DirEntry> Directory::list(std::string path) {
 Stat Directory::stat(std::string path) {
   if (!allows(limits_.ops, FsOp::list)) limits_.require(FsOp::read);
   FsPath p = checked(path);
-  Entry e = resolve_entry(root_.get(), p, resolver_).take();
+  Entry e = resolve_entry(root_.get(), p, resolver_).value();
   limits_.require(S_ISREG(e.st.st_mode) ? FsOp::read : FsOp::list);
   return stat_of(e.st);
 }
@@ -140,7 +140,7 @@ Ref<File> Directory::create(std::string path) {
   limits_.require(FsOp::create);
   FsPath p = checked(path);
   if (p.is_self() || p.trailing_slash) fail(fmt::format("invalid path: {:?} does not name a file", p.text));
-  Parent parent = resolve_parent(root_.get(), p, resolver_).take();
+  Parent parent = resolve_parent(root_.get(), p, resolver_).value();
   bool writable = allows(limits_.ops, FsOp::write);
   // O_EXCL also refuses an existing symlink, dangling or not: nothing is followed.
   UniqueFd fd(::openat(parent.dir.get(), parent.name.c_str(),
@@ -153,7 +153,7 @@ void Directory::mkdir(std::string path) {
   limits_.require(FsOp::create);
   FsPath p = checked(path);
   if (p.is_self()) fail(errno_reason(EEXIST, p.text));
-  Parent parent = resolve_parent(root_.get(), p, resolver_).take();
+  Parent parent = resolve_parent(root_.get(), p, resolver_).value();
   if (::mkdirat(parent.dir.get(), parent.name.c_str(), 0777) != 0) fail(errno_reason(errno, p.text));
 }
 
@@ -161,7 +161,7 @@ void Directory::remove(std::string path) {
   limits_.require(FsOp::remove);
   FsPath p = checked(path);
   if (p.is_self()) fail(fmt::format("invalid path: {:?} names this directory itself", p.text));
-  Parent parent = resolve_parent(root_.get(), p, resolver_).take();
+  Parent parent = resolve_parent(root_.get(), p, resolver_).value();
   struct stat st = entry_stat(parent, p);
   // unlinkat never follows the name: removing a symlink removes the link.
   if (::unlinkat(parent.dir.get(), parent.name.c_str(), S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) != 0)
@@ -174,8 +174,8 @@ void Directory::rename(std::string from, std::string to) {
   FsPath a = checked(from);
   FsPath b = checked(to);
   if (a.is_self() || b.is_self()) fail("invalid path: rename moves an entry, not the directory itself");
-  Parent pa = resolve_parent(root_.get(), a, resolver_).take();
-  Parent pb = resolve_parent(root_.get(), b, resolver_).take();
+  Parent pa = resolve_parent(root_.get(), a, resolver_).value();
+  Parent pb = resolve_parent(root_.get(), b, resolver_).value();
   if (a.trailing_slash || b.trailing_slash) {
     FsPath dir_a = a;
     dir_a.trailing_slash = true;
@@ -193,15 +193,14 @@ void Directory::rename(std::string from, std::string to) {
 Ref<Directory> Directory::sub(std::string path) {
   limits_.require(FsOp::list);
   FsPath p = checked(path);
-  return derive(resolve_directory(root_.get(), p, resolver_).take().fd, limits_);
+  return derive(resolve_directory(root_.get(), p, resolver_).value().fd, limits_);
 }
 
 Ref<Directory> Directory::read_only() { return derive(dup_fd(root_.get()), limits_.narrowed(kReadOnlyFsOps, {})); }
 
 Ref<Directory> Directory::restrict(std::string ops, std::optional<std::uint64_t> max_bytes) {
-  std::string why;
-  auto parsed = parse_fs_ops(ops, &why);
-  if (!parsed) fail("invalid ops: " + why);
+  auto parsed = parse_fs_ops(ops);
+  if (!parsed) fail("invalid ops: " + parsed.error());
   return derive(dup_fd(root_.get()), limits_.narrowed(*parsed, max_bytes));
 }
 

@@ -19,14 +19,13 @@ std::string FsPath::joined() const {
   return out;
 }
 
-FsResult<FsPath> parse_path(std::string_view text) {
-  using R = FsResult<FsPath>;
+Result<FsPath> parse_path(std::string_view text) {
   // PATH_MAX counts the terminating NUL. The text is not echoed: it may be huge.
   if (text.size() >= PATH_MAX)
-    return R::failure(fmt::format("invalid path: {} bytes exceeds PATH_MAX ({})", text.size(), PATH_MAX - 1));
+    return refuse(fmt::format("invalid path: {} bytes exceeds PATH_MAX ({})", text.size(), PATH_MAX - 1));
   if (text.find('\0') != std::string_view::npos)
-    return R::failure(fmt::format("refused: path {:?} contains a NUL byte", text));
-  if (!text.empty() && text.front() == '/') return R::failure(fmt::format("refused: path {:?} is absolute", text));
+    return refuse(fmt::format("refused: path {:?} contains a NUL byte", text));
+  if (!text.empty() && text.front() == '/') return refuse(fmt::format("refused: path {:?} is absolute", text));
   FsPath out;
   out.text = text.empty() ? "." : std::string(text);
   std::size_t start = 0;
@@ -38,9 +37,9 @@ FsResult<FsPath> parse_path(std::string_view text) {
     if (part.empty() || part == ".") continue;
     // Refused even where it would stay inside ("a/../b"): a holder never needs
     // it, and it is the classic escape, so there is nothing to get right.
-    if (part == "..") return R::failure(refused_escape(text));
+    if (part == "..") return refuse(refused_escape(text));
     if (part.size() > NAME_MAX)
-      return R::failure(fmt::format("invalid path: a name of {} bytes exceeds NAME_MAX ({})", part.size(), NAME_MAX));
+      return refuse(fmt::format("invalid path: a name of {} bytes exceeds NAME_MAX ({})", part.size(), NAME_MAX));
     out.parts.emplace_back(part);
   }
   out.trailing_slash = !out.parts.empty() && text.back() == '/';

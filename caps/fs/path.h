@@ -7,9 +7,9 @@
 // components are dropped ("a//./b" is "a/b"); a trailing slash means the path
 // must name a directory.
 //
-// FsResult<T>: the value-or-reason that the path checks and resolvers return
-// (DESIGN rule 11: untrusted input gets a result the caller must look at).
-// Inside a turn, `take()` turns a failure into VatError(failed, reason).
+// The path checks and resolvers return vatic::Result (vat/result.h): untrusted
+// input gets a result the caller must look at; inside a turn, `value()` turns a
+// refusal into VatError(failed, reason).
 // Plain values; any thread.
 #pragma once
 
@@ -20,35 +20,9 @@
 #include <vector>
 
 #include "vat/error.h"
+#include "vat/result.h"
 
 namespace vatic::caps {
-
-template <class T>
-class [[nodiscard]] FsResult {
- public:
-  FsResult(T value) : value_(std::move(value)) {}
-  static FsResult failure(std::string reason) {
-    FsResult r;
-    r.reason_ = std::move(reason);
-    return r;
-  }
-
-  bool ok() const noexcept { return value_.has_value(); }
-  // Empty when ok().
-  const std::string& reason() const noexcept { return reason_; }
-  // Precondition (the caller's): ok().
-  T& value() & { return *value_; }
-  // The value, or VatError(failed, reason) for use inside a turn.
-  T take() && {
-    if (!value_) throw VatError(ErrorKind::failed, reason_);
-    return std::move(*value_);
-  }
-
- private:
-  FsResult() = default;
-  std::optional<T> value_;
-  std::string reason_;
-};
 
 struct FsPath {
   std::string text;                // as sent, for messages ("." when it names the directory itself)
@@ -60,7 +34,7 @@ struct FsPath {
   std::string joined() const;
 };
 
-FsResult<FsPath> parse_path(std::string_view text);
+Result<FsPath> parse_path(std::string_view text);
 
 // --- Reasons, shared by the resolvers and the objects so both resolvers word
 // every outcome the same way. `path` is always the holder's relative path,

@@ -45,7 +45,7 @@ struct Entry {
 // The entry `path` names beneath `root` (itself when path.is_self()). A final
 // symlink comes back as itself; with a trailing slash the entry must be a
 // directory.
-FsResult<Entry> resolve_entry(int root, const FsPath& path, PathResolver how);
+Result<Entry> resolve_entry(int root, const FsPath& path, PathResolver how);
 
 // The directory that holds `path`'s last component, and that name. Every
 // operation on the name itself uses *at() calls that do not follow it.
@@ -54,9 +54,9 @@ struct Parent {
   UniqueFd dir;
   std::string name;
 };
-FsResult<Parent> resolve_parent(int root, const FsPath& path, PathResolver how);
+Result<Parent> resolve_parent(int root, const FsPath& path, PathResolver how);
 
 // resolve_entry, then requires a directory: an O_PATH descriptor of it.
-FsResult<Entry> resolve_directory(int root, const FsPath& path, PathResolver how);
+Result<Entry> resolve_directory(int root, const FsPath& path, PathResolver how);
 
 }  // namespace vatic::caps

@@ -26,7 +26,7 @@
 #include <optional>
 #include <unordered_set>
 
-#include "vat/internal/promise_state.h"
+#include "vat/promise_state.h"
 
 namespace vatic::caps::internal {
 

@@ -142,10 +142,11 @@ class Launcher {
     auto line = read_line(market_out_, 20s);
     auto space = line ? line->find(' ') : std::string::npos;
     if (space == std::string::npos) return "the market printed no ready line";
-    std::string why;
-    market_id_ = vatic::captp::VatId::parse(line->substr(0, space), &why);
-    market_at_ = market_id_ ? vatic::captp::Address::parse(line->substr(space + 1), &why) : std::nullopt;
-    if (!market_id_ || !market_at_) return "bad ready line from the market: " + *line + " (" + why + ")";
+    auto id = vatic::captp::VatId::parse(line->substr(0, space));
+    auto at = vatic::captp::Address::parse(line->substr(space + 1));
+    if (!id || !at) return "bad ready line from the market: " + *line + " (" + id.error() + at.error() + ")";
+    market_id_ = *id;
+    market_at_ = *at;
     return {};
   }
 

@@ -31,12 +31,12 @@ int market_main(const MarketArgs& args) {
   using namespace vatic;
   std::optional<captp::VatId> op;
   if (!args.operator_id.empty()) {
-    std::string why;
-    op = captp::VatId::parse(args.operator_id, &why);
-    if (!op) {
-      fmt::print(stderr, "exchange market: bad --operator vat id: {}\n", why);
+    auto id = captp::VatId::parse(args.operator_id);
+    if (!id) {
+      fmt::print(stderr, "exchange market: bad --operator vat id: {}\n", id.error());
       return 2;
     }
+    op = *id;
   }
   Vat vat(VatOptions{.name = "market"});
   // Declared after the vat, destroyed before it, but closed and released

@@ -86,8 +86,8 @@ std::string read_file(const std::filesystem::path& p) {
 // restarted process is the same vat: the market lets a trader name rejoin
 // only from the vat that joined it first.
 vatic::captp::Identity load_or_create_identity(const std::filesystem::path& path) {
+  using vatic::Secret;
   using vatic::captp::Identity;
-  using vatic::captp::Secret;
   std::string bytes = read_file(path);
   if (bytes.size() == 32) {
     std::array<std::uint8_t, 32> seed{};
@@ -149,9 +149,9 @@ void write_views(const std::filesystem::path& dir, const std::string& name,
 int trader_main(const TraderArgs& a) {
   using namespace vatic;
   auto at = a.market.find('@');
-  std::string why;
-  auto market_id = at == std::string::npos ? std::nullopt : captp::VatId::parse(a.market.substr(0, at), &why);
-  auto market_at = market_id ? captp::Address::parse(a.market.substr(at + 1), &why) : std::nullopt;
+  auto market_id = captp::VatId::parse(a.market.substr(0, at));
+  auto market_at = captp::Address::parse(at == std::string::npos ? "" : a.market.substr(at + 1));
+  std::string why = !market_id ? market_id.error() : market_at.error();
   auto role = parse_role(a.role);
   if (!market_id || !market_at || !role || !valid_token(a.name, 16) || a.count < 1 || a.count > 8) {
     fmt::print(stderr, "exchange trader: bad arguments ({})\n", why.empty() ? "name, role or count" : why);

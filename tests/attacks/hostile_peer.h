@@ -27,10 +27,10 @@
 #include <string>
 #include <vector>
 
-#include "captp/net/channel.h"
-#include "captp/net/memory_pipe.h"
+#include "captp/internal/net/channel.h"
+#include "captp/internal/wire.h"
+#include "captp/memory_pipe.h"
 #include "captp/node.h"
-#include "captp/wire.h"
 #include "tests/captp/captp_objects.h"
 
 namespace vatic::test {

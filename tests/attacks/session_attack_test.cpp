@@ -6,7 +6,7 @@
 // references and promises crossing back: session_reference_attack_test.cpp.
 //
 //   mallory --hand-built wire::Message in data frames--> victim Node (Echo) <-- honest client
-#include "captp/session.h"
+#include "captp/internal/session.h"
 
 #include <gtest/gtest.h>
 
@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "captp/tables.h"
+#include "captp/internal/tables.h"
 #include "tests/attacks/hostile_peer.h"
 
 namespace vatic::test {

@@ -5,7 +5,7 @@
 //
 //   mallory --hand-built wire::Message in data frames--> victim Node (Echo) <-- honest client
 //                   <--- calls to mallory's objects ----
-#include "captp/session.h"
+#include "captp/internal/session.h"
 
 #include <gtest/gtest.h>
 
@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "captp/crypto/handshake.h"
-#include "captp/crypto/noise.h"
+#include "captp/internal/crypto/handshake.h"
+#include "captp/internal/crypto/noise.h"
 #include "tests/attacks/hostile_peer.h"
 
 namespace vatic::test {

@@ -23,7 +23,7 @@ namespace {
 // The victim vat's store, reduced to what redeeming needs: a master key, the
 // known objects and the revocation sets.
 struct Store {
-  MasterKey master = MasterKey::generate();
+  MasterKey master = MasterKey::random();
   VatKey vat{};
   std::set<ObjectId> objects;
   std::set<ObjectId> revoked_objects;
@@ -233,7 +233,7 @@ TEST_F(TokenAttack, TimeAndHolderCaveatsHold) {
 class UriAttack : public ::testing::Test {
  protected:
   captp::Identity victim = captp::Identity::generate();
-  Token token = mint(ObjectKey::generate(), victim.id().bytes(), new_object_id());
+  Token token = mint(ObjectKey::random(), victim.id().bytes(), new_object_id());
   std::string text = sturdyrefs::format_sturdy_ref({victim.id(), {"victim.example:4242"}, token});
 };
 

@@ -29,19 +29,19 @@ TEST(FsPath, DropsEmptyAndDotComponentsAndRemembersATrailingSlash) {
 }
 
 TEST(FsPath, RefusesEscapesAbsolutePathsAndNul) {
-  EXPECT_EQ(parse_path("../x").reason(), "refused: path \"../x\" leaves the directory");
-  EXPECT_EQ(parse_path("a/../b").reason(), "refused: path \"a/../b\" leaves the directory");
-  EXPECT_EQ(parse_path("..").reason(), "refused: path \"..\" leaves the directory");
-  EXPECT_EQ(parse_path("/etc/passwd").reason(), "refused: path \"/etc/passwd\" is absolute");
-  EXPECT_EQ(parse_path(std::string("a\0b", 3)).reason(), "refused: path \"a\\x00b\" contains a NUL byte");
+  EXPECT_EQ(parse_path("../x").error(), "refused: path \"../x\" leaves the directory");
+  EXPECT_EQ(parse_path("a/../b").error(), "refused: path \"a/../b\" leaves the directory");
+  EXPECT_EQ(parse_path("..").error(), "refused: path \"..\" leaves the directory");
+  EXPECT_EQ(parse_path("/etc/passwd").error(), "refused: path \"/etc/passwd\" is absolute");
+  EXPECT_EQ(parse_path(std::string("a\0b", 3)).error(), "refused: path \"a\\x00b\" contains a NUL byte");
 }
 
 TEST(FsPath, RefusesNamesAndPathsBeyondTheKernelLimits) {
   EXPECT_TRUE(parse_path(std::string(255, 'n')).ok());
-  EXPECT_EQ(parse_path(std::string(256, 'n')).reason(), "invalid path: a name of 256 bytes exceeds NAME_MAX (255)");
+  EXPECT_EQ(parse_path(std::string(256, 'n')).error(), "invalid path: a name of 256 bytes exceeds NAME_MAX (255)");
   std::string long_path;
   while (long_path.size() < 4096) long_path += "abcdefg/";
-  EXPECT_EQ(parse_path(long_path).reason(), "invalid path: 4096 bytes exceeds PATH_MAX (4095)");
+  EXPECT_EQ(parse_path(long_path).error(), "invalid path: 4096 bytes exceeds PATH_MAX (4095)");
 }
 
 // One case table, run against both resolvers: they must agree on every line.
@@ -92,7 +92,7 @@ class Resolve : public ::testing::TestWithParam<PathResolver> {
     if (GetParam() == PathResolver::openat2 && !openat2_supported(root_.get())) GTEST_SKIP() << "no openat2 here";
   }
 
-  FsResult<Entry> resolve(const char* text) {
+  Result<Entry> resolve(const char* text) {
     auto p = parse_path(text);
     EXPECT_TRUE(p.ok()) << text;
     return resolve_entry(root_.get(), p.value(), GetParam());
@@ -107,10 +107,10 @@ TEST_P(Resolve, EveryCaseOfTheTableGivesTheSameOutcome) {
     auto r = resolve(c.path);
     if (!c.type) {
       EXPECT_FALSE(r.ok()) << c.path;
-      EXPECT_EQ(r.reason(), c.reason) << c.path;
+      EXPECT_EQ(r.error(), c.reason) << c.path;
       continue;
     }
-    ASSERT_TRUE(r.ok()) << c.path << ": " << r.reason();
+    ASSERT_TRUE(r.ok()) << c.path << ": " << r.error();
     auto mode = r.value().st.st_mode;
     std::string type = S_ISLNK(mode) ? "link" : std::string(type_name(mode));
     EXPECT_EQ(type, c.type) << c.path;
@@ -121,7 +121,7 @@ TEST_P(Resolve, ParentOfANameIsTheDirectoryHoldingIt) {
   auto p = parse_path("d/e/new");
   ASSERT_TRUE(p.ok());
   auto parent = resolve_parent(root_.get(), p.value(), GetParam());
-  ASSERT_TRUE(parent.ok()) << parent.reason();
+  ASSERT_TRUE(parent.ok()) << parent.error();
   EXPECT_EQ(parent.value().name, "new");
   struct stat a {
   }, b{};
@@ -133,7 +133,7 @@ TEST_P(Resolve, ParentOfANameIsTheDirectoryHoldingIt) {
 TEST_P(Resolve, ParentThroughASymlinkIsRefused) {
   auto p = parse_path("d/to_e/new");
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(resolve_parent(root_.get(), p.value(), GetParam()).reason(),
+  EXPECT_EQ(resolve_parent(root_.get(), p.value(), GetParam()).error(),
             "refused: path \"d/to_e/new\" goes through a symbolic link");
   auto self = parse_path(".");
   ASSERT_TRUE(self.ok());
@@ -144,8 +144,8 @@ TEST_P(Resolve, DirectoryRequiredRefusesFilesAndSymlinks) {
   auto f = parse_path("f");
   auto in = parse_path("in");
   ASSERT_TRUE(f.ok() && in.ok());
-  EXPECT_EQ(resolve_directory(root_.get(), f.value(), GetParam()).reason(), "not a directory: f");
-  EXPECT_EQ(resolve_directory(root_.get(), in.value(), GetParam()).reason(),
+  EXPECT_EQ(resolve_directory(root_.get(), f.value(), GetParam()).error(), "not a directory: f");
+  EXPECT_EQ(resolve_directory(root_.get(), in.value(), GetParam()).error(),
             "refused: path \"in\" goes through a symbolic link");
 }
 

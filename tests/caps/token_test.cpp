@@ -126,7 +126,7 @@ TEST(Token, PlainTokenVerifiesWithItsKeyOnly) {
 }
 
 TEST(Token, RevocationIdsNameEveryPrefix) {
-  auto key = ObjectKey::generate();
+  auto key = ObjectKey::random();
   auto t0 = mint(key, vat_key(1), object_id(1));
   auto t1 = attenuate(t0, caveat_expires(50)).value();
   auto t2 = attenuate(t1, caveat_ops(1)).value();
@@ -158,12 +158,12 @@ TEST(Token, RandomIdsAndKeysAreDistinct) {
   std::set<ObjectId> ids;
   for (int i = 0; i < 100; ++i) ids.insert(new_object_id());
   EXPECT_EQ(ids.size(), 100u);
-  auto k1 = SecretKey::generate(), k2 = SecretKey::generate();
+  auto k1 = SecretKey::random(), k2 = SecretKey::random();
   EXPECT_NE(0, std::memcmp(k1.data(), k2.data(), 32));
 }
 
 TEST(Token, SecretKeyWipesWhenMovedFrom) {
-  auto k = SecretKey::generate();
+  auto k = SecretKey::random();
   auto copy = k.copy();
   SecretKey moved = std::move(k);
   EXPECT_EQ(0, std::memcmp(moved.data(), copy.data(), 32));
@@ -172,7 +172,7 @@ TEST(Token, SecretKeyWipesWhenMovedFrom) {
 }
 
 TEST(Token, AttenuateRefusesInvalidCaveatsAndLimits) {
-  auto key = ObjectKey::generate();
+  auto key = ObjectKey::random();
   auto t = mint(key, vat_key(1), object_id(1));
   EXPECT_FALSE(attenuate(t, Bytes{}));
   EXPECT_FALSE(attenuate(t, Bytes{0x7f, 1}));
@@ -185,7 +185,7 @@ TEST(Token, AttenuateRefusesInvalidCaveatsAndLimits) {
 }
 
 TEST(Token, AttenuateRefusesToExceedTheTokenSize) {
-  auto key = ObjectKey::generate();
+  auto key = ObjectKey::random();
   auto t = mint(key, vat_key(1), object_id(1));
   std::string long_path(1000, 'a');
   int added = 0;
@@ -204,7 +204,7 @@ TEST(Token, AttenuateRefusesToExceedTheTokenSize) {
 }
 
 TEST(Token, DecodeNamesEachFailure) {
-  auto t = attenuate(mint(ObjectKey::generate(), vat_key(1), object_id(1)), caveat_ops(1)).value();
+  auto t = attenuate(mint(ObjectKey::random(), vat_key(1), object_id(1)), caveat_ops(1)).value();
   Bytes good = encode_token(t);
   auto expect_error = [](const Bytes& b, const std::string& part) {
     auto r = decode_token(b);
@@ -249,7 +249,7 @@ TEST(Token, EncodeRefusesTokensBeyondTheLimits) {
 // Any chain of valid caveats verifies, decodes to itself, and yields one
 // revocation id per prefix.
 RC_GTEST_PROP(TokenProperty, AnyAttenuationChainVerifiesAndRoundTrips, ()) {
-  auto key = ObjectKey::generate();
+  auto key = ObjectKey::random();
   auto vat = *rc::gen::arbitrary<std::array<std::uint8_t, 32>>();
   auto obj = new_object_id();
   Token t = mint(key, vat, obj);
@@ -273,7 +273,7 @@ RC_GTEST_PROP(TokenProperty, AnyAttenuationChainVerifiesAndRoundTrips, ()) {
 // Any change to the encoding of a valid token (one or more bytes XORed)
 // either fails to decode or fails to verify.
 RC_GTEST_PROP(TokenProperty, AnyMutationFails, ()) {
-  auto key = ObjectKey::generate();
+  auto key = ObjectKey::random();
   auto obj = new_object_id();
   Token t = mint(key, *rc::gen::arbitrary<std::array<std::uint8_t, 32>>(), obj);
   auto n = *rc::gen::inRange<std::size_t>(0, 6);

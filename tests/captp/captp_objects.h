@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "captp/net/memory_pipe.h"
+#include "captp/memory_pipe.h"
 #include "captp/node.h"
 #include "vat/vatic.h"
 

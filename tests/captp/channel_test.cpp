@@ -1,4 +1,4 @@
-#include "captp/net/channel.h"
+#include "captp/internal/net/channel.h"
 
 #include <gtest/gtest.h>
 
@@ -15,8 +15,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
-#include "captp/net/memory_pipe.h"
-#include "captp/net/socket.h"
+#include "captp/internal/net/socket.h"
+#include "captp/memory_pipe.h"
 
 namespace vatic::captp {
 namespace {

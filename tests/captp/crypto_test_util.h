@@ -15,8 +15,8 @@
 #include <variant>
 #include <vector>
 
-#include "captp/crypto/frame.h"
-#include "captp/crypto/secret.h"
+#include "captp/internal/crypto/frame.h"
+#include "vat/secret.h"
 
 namespace vatic::captp::test {
 
@@ -119,8 +119,8 @@ inline std::vector<Outcome> drain(FrameOpener& opener, std::span<const uint8_t> 
     }
     const uint8_t* prefix = stream.data() + at;
     const uint32_t L = decode_frame_length(prefix);
-    if (auto bad = opener.check_length(L)) {
-      out.emplace_back(*bad);
+    if (auto fits = opener.check_length(L); !fits) {
+      out.emplace_back(fits.error());
       return out;
     }
     if (stream.size() - at - kFrameLengthBytes < L) {
@@ -131,11 +131,11 @@ inline std::vector<Outcome> drain(FrameOpener& opener, std::span<const uint8_t> 
     auto* buf = reinterpret_cast<uint8_t*>(storage.data());
     std::memcpy(buf, prefix + kFrameLengthBytes, L);
     auto r = opener.open_in_place(prefix, buf, L);
-    if (auto* e = std::get_if<std::string>(&r)) {
-      out.emplace_back(*e);
+    if (!r) {
+      out.emplace_back(r.error());
       return out;
     }
-    const auto& o = std::get<FrameOpener::Opened>(r);
+    const auto& o = *r;
     const uint8_t* p = buf + o.payload_offset;
     out.emplace_back(
         Delivered{o.kind, std::vector<uint8_t>(p, p + o.payload_size), reinterpret_cast<std::uintptr_t>(p) % 8 == 0});

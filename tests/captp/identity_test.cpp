@@ -1,4 +1,4 @@
-#include "captp/crypto/identity.h"
+#include "captp/identity.h"
 
 #include <gtest/gtest.h>
 #include <sodium.h>
@@ -46,42 +46,53 @@ TEST(VatId, FromSeedMatchesRfc8032AndTheIndependentTextForm) {
   EXPECT_EQ(id.id().to_text().size(), kVatIdTextChars);
 }
 
+// VatId::parse and parse_bytes, keeping the refusal's reason in `why`.
+Result<VatId> parse_why(std::string& why, std::string_view text) {
+  auto r = VatId::parse(text);
+  why = r.error();
+  return r;
+}
+Result<VatId> parse_bytes_why(std::string& why, std::span<const uint8_t> key) {
+  auto r = VatId::parse_bytes(key);
+  why = r.error();
+  return r;
+}
+
 TEST(VatId, TextRoundTripsForRandomIdentities) {
   for (int i = 0; i < 50; ++i) {
     auto id = Identity::generate().id();
-    std::string why;
-    auto back = VatId::parse(id.to_text(), &why);
-    ASSERT_TRUE(back) << why;
+    auto back = VatId::parse(id.to_text());
+    ASSERT_TRUE(back) << back.error();
     EXPECT_EQ(*back, id);
   }
 }
 
 TEST(VatId, ParseChecksLengthFirst) {
   std::string why;
-  EXPECT_FALSE(VatId::parse("", &why));
+  EXPECT_FALSE(parse_why(why, ""));
   EXPECT_EQ(why, "a vat id is 56 characters, got 0");
-  EXPECT_FALSE(VatId::parse(std::string(kRfcText) + "a", &why));
+  EXPECT_FALSE(parse_why(why, std::string(kRfcText) + "a"));
   EXPECT_EQ(why, "a vat id is 56 characters, got 57");
-  EXPECT_FALSE(VatId::parse(std::string(kRfcText).substr(1), &why));
+  EXPECT_FALSE(parse_why(why, std::string(kRfcText).substr(1)));
   EXPECT_EQ(why, "a vat id is 56 characters, got 55");
-  EXPECT_FALSE(VatId::parse(std::string(kRfcText) + "=", &why)) << "no padding is accepted";
+  EXPECT_FALSE(parse_why(why, std::string(kRfcText) + "=")) << "no padding is accepted";
 }
 
 TEST(VatId, ParseRejectsCharactersOutsideTheLowercaseAlphabet) {
   std::string why;
   std::string upper = kRfcText;
   upper[3] = 'Q';
-  EXPECT_FALSE(VatId::parse(upper, &why));
+  EXPECT_FALSE(parse_why(why, upper));
   EXPECT_EQ(why, "character 'Q' at offset 3 is not in the vat id alphabet (lowercase a-z and 2-7)");
   for (char bad : {'0', '1', '8', '9', '=', ' ', '\0', '\xff'}) {
     std::string t = kRfcText;
     t[10] = bad;
-    EXPECT_FALSE(VatId::parse(t, &why)) << int(bad);
+    EXPECT_FALSE(parse_why(why, t)) << int(bad);
     EXPECT_NE(why.find("at offset 10"), std::string::npos) << why;
   }
   std::string nul = kRfcText;
   nul[0] = '\0';
-  VatId::parse(nul, &why);
+  (void)parse_why(why, nul);
   EXPECT_EQ(why, "character byte 0x00 at offset 0 is not in the vat id alphabet (lowercase a-z and 2-7)");
 }
 
@@ -95,8 +106,7 @@ TEST(VatId, ParseRejectsEverySingleCharacterTypo) {
       std::string t = good;
       t[i] = c;
       ++total;
-      std::string why;
-      if (!VatId::parse(t, &why)) ++rejected;
+      if (!VatId::parse(t)) ++rejected;
     }
   }
   // Deterministic for this key. In general a 24-bit checksum lets about 2^-24
@@ -108,7 +118,7 @@ TEST(VatId, ParseReportsAChecksumMismatch) {
   std::string t = kRfcText;
   t[55] = t[55] == 'a' ? 'b' : 'a';  // only the checksum's last bits
   std::string why;
-  EXPECT_FALSE(VatId::parse(t, &why));
+  EXPECT_FALSE(parse_why(why, t));
   EXPECT_EQ(why, "checksum mismatch: the vat id was mistyped or altered");
 }
 
@@ -117,27 +127,27 @@ TEST(VatId, ParseRejectsKeysThatAreNotPrimeOrderPoints) {
   // The identity point (small order), encoded canonically, with a valid checksum.
   std::vector<uint8_t> identity_point(32, 0);
   identity_point[0] = 1;
-  EXPECT_FALSE(VatId::parse(text_for_raw_key(identity_point), &why));
+  EXPECT_FALSE(parse_why(why, text_for_raw_key(identity_point)));
   EXPECT_EQ(why, "the key is not a valid Ed25519 public key (not a canonical point of the prime-order subgroup)");
   // All-zero bytes (a point of order 4) and a non-canonical y >= p.
-  EXPECT_FALSE(VatId::parse(text_for_raw_key(std::vector<uint8_t>(32, 0)), &why));
+  EXPECT_FALSE(parse_why(why, text_for_raw_key(std::vector<uint8_t>(32, 0))));
   std::vector<uint8_t> non_canonical(32, 0xff);
   non_canonical[31] = 0x7f;
-  EXPECT_FALSE(VatId::parse(text_for_raw_key(non_canonical), &why));
+  EXPECT_FALSE(parse_why(why, text_for_raw_key(non_canonical)));
   // A valid curve point outside the prime-order subgroup: public key + a point of order 8.
   std::vector<uint8_t> torsion = from_hex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a");
   std::vector<uint8_t> mixed(32);
   ASSERT_EQ(crypto_core_ed25519_add(mixed.data(), from_hex(kRfcPublic).data(), torsion.data()), 0);
-  EXPECT_FALSE(VatId::parse(text_for_raw_key(mixed), &why));
+  EXPECT_FALSE(parse_why(why, text_for_raw_key(mixed)));
   EXPECT_NE(why.find("not a valid Ed25519 public key"), std::string::npos);
 }
 
 TEST(VatId, ParseBytesAppliesTheSameKeyChecks) {
   std::string why;
-  EXPECT_TRUE(VatId::parse_bytes(from_hex(kRfcPublic), &why));
-  EXPECT_FALSE(VatId::parse_bytes(std::vector<uint8_t>(31, 1), &why));
+  EXPECT_TRUE(parse_bytes_why(why, from_hex(kRfcPublic)));
+  EXPECT_FALSE(parse_bytes_why(why, std::vector<uint8_t>(31, 1)));
   EXPECT_EQ(why, "a vat id key is 32 bytes, got 31");
-  EXPECT_FALSE(VatId::parse_bytes(std::vector<uint8_t>(32, 0), &why));
+  EXPECT_FALSE(parse_bytes_why(why, std::vector<uint8_t>(32, 0)));
   std::array<uint8_t, 32> zeros{};
   EXPECT_THROW(VatId::from_bytes(zeros), VatError);
 }

@@ -1,4 +1,4 @@
-#include "captp/crypto/noise.h"
+#include "captp/internal/crypto/noise.h"
 
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>

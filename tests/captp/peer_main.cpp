@@ -32,8 +32,8 @@
 #include <string>
 #include <string_view>
 
-#include "captp/crypto/identity.h"
-#include "captp/net/address.h"
+#include "captp/address.h"
+#include "captp/identity.h"
 #include "captp/node.h"
 #include "tests/captp/peer_objects.h"
 #include "vat/vatic.h"
@@ -71,17 +71,19 @@ std::optional<Args> parse_args(int argc, char** argv) {
     std::string_view value = argv[++i];
     std::string why;
     if (flag == "--listen") {
-      auto a = captp::Address::parse(value, &why);
-      if (!a) return bad_usage("bad --listen address: " + why);
+      auto a = captp::Address::parse(value);
+      if (!a) return bad_usage("bad --listen address: " + a.error());
       out.listen = *a;
       have_listen = true;
     } else if (flag == "--connect") {
       auto at = value.find('@');
       if (at == std::string_view::npos) return bad_usage("--connect wants VATID@ADDR");
-      out.connect_id = captp::VatId::parse(value.substr(0, at), &why);
-      if (!out.connect_id) return bad_usage("bad vat id in --connect: " + why);
-      out.connect_at = captp::Address::parse(value.substr(at + 1), &why);
-      if (!out.connect_at) return bad_usage("bad address in --connect: " + why);
+      auto id = captp::VatId::parse(value.substr(0, at));
+      if (!id) return bad_usage("bad vat id in --connect: " + id.error());
+      out.connect_id = *id;
+      auto addr = captp::Address::parse(value.substr(at + 1));
+      if (!addr) return bad_usage("bad address in --connect: " + addr.error());
+      out.connect_at = *addr;
     } else if (flag == "--idle-ms") {
       try {
         out.idle = std::chrono::milliseconds(std::stoul(std::string(value)));

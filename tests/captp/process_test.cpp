@@ -17,7 +17,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "captp/net/memory_pipe.h"
+#include "captp/memory_pipe.h"
 #include "tests/captp/peer_objects.h"
 #include "tests/captp/process_util.h"
 
@@ -250,7 +250,7 @@ TEST(Process, LargeMessagesAndManyCallsCrossTheSocket) {
 // itself, alive once the session has ended. The peer runs with --keep-refs,
 // so it exits 3 if any object outlives its node and its vat's release.
 // TODO(soon): fails until captp::Session lets go of `bootstrap_` when it ends
-// (break_everything, captp/disconnect.cpp): session -> bootstrap object ->
+// (break_everything, captp/internal/disconnect.cpp): session -> bootstrap object ->
 // import or answer listener -> Ptr<Session> is a cycle nothing breaks.
 TEST(Process, PeerFreesEverythingOnceItsSessionsEnd) {
   std::vector<std::string> args = listen_on("127.0.0.1:0");

@@ -31,8 +31,8 @@
 #include <utility>
 #include <vector>
 
-#include "captp/crypto/identity.h"
-#include "captp/net/address.h"
+#include "captp/address.h"
+#include "captp/identity.h"
 #include "captp/node.h"
 #include "tests/captp/peer_objects.h"
 #include "tests/temp_dir.h"
@@ -173,10 +173,13 @@ class PeerProcess {
       }
     }
     auto space = line.find(' ');
-    std::string why;
-    if (space != std::string::npos) id_ = captp::VatId::parse(line.substr(0, space), &why);
-    if (id_) address_ = captp::Address::parse(line.substr(space + 1), &why);
-    if (!id_ || !address_) throw std::runtime_error("bad ready line from captp_test_peer: " + line + " (" + why + ")");
+    auto id = captp::VatId::parse(line.substr(0, space));
+    auto address = captp::Address::parse(space == std::string::npos ? "" : line.substr(space + 1));
+    if (!id || !address)
+      throw std::runtime_error("bad ready line from captp_test_peer: " + line + " (" + id.error() + address.error() +
+                               ")");
+    id_ = *id;
+    address_ = *address;
   }
 
   // Reaps the child, waiting at most `limit`; the wait status, or -1 if it is

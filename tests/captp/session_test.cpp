@@ -2,7 +2,7 @@
 // capability passing both ways, promise resolution, GC and disconnect.
 #include <gtest/gtest.h>
 
-#include "captp/remote.h"
+#include "captp/internal/remote.h"
 #include "tests/captp/captp_objects.h"
 
 namespace vatic::test {

@@ -1,4 +1,4 @@
-#include "captp/net/stream.h"
+#include "captp/stream.h"
 
 #include <gtest/gtest.h>
 
@@ -14,9 +14,9 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
-#include "captp/net/address.h"
-#include "captp/net/memory_pipe.h"
-#include "captp/net/socket.h"
+#include "captp/address.h"
+#include "captp/internal/net/socket.h"
+#include "captp/memory_pipe.h"
 #include "vat/error.h"
 
 namespace vatic::captp {
@@ -93,9 +93,9 @@ TEST(Address, RefusesMalformedTextWithAReason) {
       {std::string(2000, 'a') + ":1", "longer than 1024"},
   };
   for (const auto& c : cases) {
-    std::string why;
-    EXPECT_FALSE(Address::parse(c.text, &why)) << c.text;
-    EXPECT_NE(why.find(c.reason_part), std::string::npos) << c.text << " -> " << why;
+    auto a = Address::parse(c.text);
+    EXPECT_FALSE(a) << c.text;
+    EXPECT_NE(a.error().find(c.reason_part), std::string::npos) << c.text << " -> " << a.error();
   }
 }
 

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "captp/net/memory_pipe.h"
+#include "captp/memory_pipe.h"
 #include "tests/captp/captp_objects.h"
 #include "tests/captp/peer_objects.h"
 #include "tests/captp/process_util.h"

@@ -13,19 +13,19 @@
 #include <span>
 #include <vector>
 
-#include "captp/crypto/identity.h"
-#include "captp/crypto/secret.h"
+#include "captp/identity.h"
 #include "vat/error.h"
+#include "vat/secret.h"
 
 namespace vatic::fuzz {
 
 using Bytes = std::vector<std::uint8_t>;
 
 // A key made of one repeated byte: fine for fuzzing, where keys are public.
-inline captp::Secret<32> fixed_key(std::uint8_t tag) {
+inline Secret<32> fixed_key(std::uint8_t tag) {
   std::array<std::uint8_t, 32> b{};
   b.fill(tag);
-  return captp::Secret<32>::from(b);
+  return Secret<32>::from(b);
 }
 // The first seed from `tag` up (last byte counting on) whose key is a vat id:
 // half of all keys have the sign bit set and are not (spec/handshake.md).
@@ -34,7 +34,7 @@ inline captp::Identity fixed_identity(std::uint8_t tag) {
   b.fill(tag);
   for (;;) {
     try {
-      return captp::Identity::from_seed(captp::Secret<32>::from(b));
+      return captp::Identity::from_seed(Secret<32>::from(b));
     } catch (const vatic::VatError&) {
       ++b[31];
     }

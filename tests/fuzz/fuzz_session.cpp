@@ -18,9 +18,9 @@
 
 #include <boost/asio/buffer.hpp>
 
-#include "captp/net/channel.h"
-#include "captp/net/memory_pipe.h"
-#include "captp/session.h"
+#include "captp/internal/net/channel.h"
+#include "captp/internal/session.h"
+#include "captp/memory_pipe.h"
 #include "tests/fuzz/fuzz_common.h"
 #include "vat/vatic.h"
 

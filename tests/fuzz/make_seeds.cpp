@@ -18,9 +18,9 @@
 #include <tuple>
 #include <vector>
 
-#include "captp/captp.capnp.h"
-#include "captp/crypto/frame.h"
-#include "captp/crypto/handshake.h"
+#include "captp/internal/captp.capnp.h"
+#include "captp/internal/crypto/frame.h"
+#include "captp/internal/crypto/handshake.h"
 #include "tests/fuzz/fuzz_common.h"
 
 namespace vatic::fuzz {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "caps/fs/directory.h"
-#include "captp/net/memory_pipe.h"
+#include "captp/memory_pipe.h"
 #include "captp/node.h"
 #include "sturdyrefs/fs_kind.h"
 #include "sturdyrefs/host.h"

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "caps/fs/directory.h"
-#include "captp/net/memory_pipe.h"
+#include "captp/memory_pipe.h"
 #include "captp/node.h"
 #include "sturdyrefs/admin.h"
 #include "sturdyrefs/enliven.h"

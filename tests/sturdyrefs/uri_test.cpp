@@ -18,7 +18,7 @@ captp::VatId some_vat() {
 }
 
 caps::Token token_for(const captp::VatId& vat, std::size_t caveats = 0) {
-  auto key = caps::ObjectKey::generate();
+  auto key = caps::ObjectKey::random();
   auto t = caps::mint(key, vat.bytes(), caps::new_object_id());
   for (std::size_t i = 0; i < caveats; ++i) t = caps::attenuate(t, caps::caveat_expires(1000 + i)).value();
   return t;

@@ -27,8 +27,9 @@ TEST(Result, ValueOfARefusalThrowsWithTheReason) {
   try {
     (void)bad.value();
     FAIL() << "no throw";
-  } catch (const RefusedInput& e) {
-    EXPECT_STREQ(e.what(), "not a digit: x");
+  } catch (const VatError& e) {
+    EXPECT_EQ(e.error().kind, ErrorKind::failed);
+    EXPECT_EQ(e.error().reason, "not a digit: x");
   }
 }
 
@@ -44,7 +45,7 @@ TEST(Result, VoidCarriesOnlyTheVerdict) {
   Result<void> no = refuse("closed");
   EXPECT_FALSE(no);
   EXPECT_EQ(no.error(), "closed");
-  EXPECT_THROW(no.value(), RefusedInput);
+  EXPECT_THROW(no.value(), VatError);
 }
 
 }  // namespace

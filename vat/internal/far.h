@@ -15,9 +15,9 @@
 #include <memory>
 #include <vector>
 
-#include "vat/internal/handler.h"
-#include "vat/internal/promise_state.h"
+#include "vat/handler.h"
 #include "vat/internal/vat_core.h"
+#include "vat/promise_state.h"
 #include "vat/value.h"
 
 namespace vatic::detail {

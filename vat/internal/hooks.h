@@ -12,7 +12,7 @@
 #include <exception>
 #include <vector>
 
-#include "vat/internal/handler.h"
+#include "vat/handler.h"
 #include "vat/internal/refcounted.h"
 
 namespace vatic::detail {

@@ -13,8 +13,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "vat/internal/far.h"
-#include "vat/internal/promise_state.h"
 #include "vat/internal/vat_core.h"
+#include "vat/promise_state.h"
 #include "vat/recorder.h"
 #include "vat/timer.h"
 #include "vat/vat.h"

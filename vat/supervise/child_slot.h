@@ -12,7 +12,7 @@
 #include <string>
 
 #include "vat/internal/hooks.h"
-#include "vat/internal/promise_state.h"
+#include "vat/promise_state.h"
 #include "vat/supervise/supervisor.h"
 
 namespace vatic::detail {

@@ -1,0 +1,69 @@
+#include "captp/identity.h"
+
+#include <sodium.h>
+
+#include <cstring>
+
+#include "vat/error.h"
+
+namespace vatic::captp {
+Identity Identity::generate() {
+  ensure_sodium();
+  Secret<32> seed;
+  std::array<uint8_t, kVatIdBytes> pk{};
+  Secret<64> sk;
+  do {  // half of all keys have the sign bit set: they are not vat ids
+    randombytes_buf(seed.data(), seed.size());
+    if (crypto_sign_seed_keypair(pk.data(), sk.data(), seed.data()) != 0)
+      throw_error(ErrorKind::failed, "crypto_sign_seed_keypair failed (invariant)");
+  } while (pk[31] & 0x80);
+  return from_seed(seed);
+}
+
+Identity Identity::from_seed(const Secret<32>& seed) {
+  ensure_sodium();
+  std::array<uint8_t, kVatIdBytes> pk{};
+  Secret<64> expanded;
+  if (crypto_sign_seed_keypair(pk.data(), expanded.data(), seed.data()) != 0) {
+    throw_error(ErrorKind::failed, "crypto_sign_seed_keypair failed (invariant)");
+  }
+  return Identity(VatId::from_bytes(pk), seed.copy(), std::move(expanded));
+}
+
+Secret<32> Identity::x25519_secret() const {
+  Secret<32> out;
+  if (crypto_sign_ed25519_sk_to_curve25519(out.data(), expanded_.data()) != 0) {
+    throw_error(ErrorKind::failed, "crypto_sign_ed25519_sk_to_curve25519 failed (invariant)");
+  }
+  return out;
+}
+
+std::array<uint8_t, 32> Identity::x25519_public() const {
+  auto x = x25519_public_of(id_);
+  // from_seed only builds identities whose key passed is_valid_key.
+  if (!x) throw_error(ErrorKind::failed, "own vat id has no X25519 equivalent (invariant)");
+  return *x;
+}
+
+std::array<uint8_t, kSignatureBytes> Identity::sign(std::span<const uint8_t> message) const {
+  std::array<uint8_t, kSignatureBytes> sig{};
+  if (crypto_sign_detached(sig.data(), nullptr, message.data(), message.size(), expanded_.data()) != 0) {
+    throw_error(ErrorKind::failed, "crypto_sign_detached failed (invariant)");
+  }
+  return sig;
+}
+
+bool verify(const VatId& signer, std::span<const uint8_t> message, std::span<const uint8_t> signature) {
+  ensure_sodium();
+  if (signature.size() != kSignatureBytes) return false;
+  return crypto_sign_verify_detached(signature.data(), message.data(), message.size(), signer.bytes().data()) == 0;
+}
+
+std::optional<std::array<uint8_t, 32>> x25519_public_of(const VatId& id) {
+  ensure_sodium();
+  std::array<uint8_t, 32> x{};
+  if (crypto_sign_ed25519_pk_to_curve25519(x.data(), id.bytes().data()) != 0) return std::nullopt;
+  return x;
+}
+
+}  // namespace vatic::captp

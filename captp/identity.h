@@ -1,0 +1,70 @@
+// Identity: a vat *is* its Ed25519 key pair. The public half (VatId, in
+// vat/vat_id.h: a plain value every layer may name) names the vat everywhere a
+// peer must be pinned (sturdy refs, handoffs, the handshake's responder key),
+// so that knowing a vat's name is enough to authenticate it, with no
+// certificate authority in between. The private half (Identity) never
+// leaves its vat; the handshake uses its X25519 conversion as the Noise static
+// key, so one key pair serves both signing and key agreement.
+//
+// Identity owns the secret seed; it is movable, not copyable, and const methods may be called
+// from any thread. See spec/handshake.md for the text form.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "vat/secret.h"
+#include "vat/vat_id.h"
+
+namespace vatic::captp {
+
+// The vat id is a vatic-wide value; captp spells it as it always has.
+using vatic::kVatIdBytes;
+using vatic::kVatIdTextChars;
+using vatic::VatId;
+
+inline constexpr std::size_t kSignatureBytes = 64;
+
+class Identity {
+ public:
+  // A fresh key pair from libsodium's system randomness.
+  // TODO(soon): take the randomness source from main() (STYLE 5) once vat/ has one.
+  static Identity generate();
+  static Identity from_seed(const Secret<32>& seed);
+
+  const VatId& id() const { return id_; }
+  // The 32-byte Ed25519 seed: all that must be stored to restore this identity.
+  const Secret<32>& seed() const { return seed_; }
+
+  // The Noise static key pair (the birational map of the Ed25519 key).
+  Secret<32> x25519_secret() const;
+  std::array<uint8_t, 32> x25519_public() const;
+
+  std::array<uint8_t, kSignatureBytes> sign(std::span<const uint8_t> message) const;
+
+ private:
+  Identity(VatId id, Secret<32> seed, Secret<64> expanded)
+      : id_(id), seed_(std::move(seed)), expanded_(std::move(expanded)) {}
+
+  VatId id_;
+  Secret<32> seed_;
+  Secret<64> expanded_;  // libsodium's secret key layout: seed || public key
+};
+
+// True iff `signature` is a valid Ed25519 signature of `message` by `signer`.
+// Any malformed input (wrong length, non-canonical encoding) yields false.
+bool verify(const VatId& signer, std::span<const uint8_t> message, std::span<const uint8_t> signature);
+
+// The X25519 public key a vat uses in the handshake, or nullopt if the key has
+// no X25519 image (cannot happen for a VatId that passed parse()).
+std::optional<std::array<uint8_t, 32>> x25519_public_of(const VatId& id);
+
+}  // namespace vatic::captp

@@ -1,0 +1,90 @@
+#include "captp/internal/crypto/handshake.h"
+
+#include <sodium.h>
+
+#include "vat/error.h"
+
+namespace vatic::captp {
+
+std::vector<uint8_t> captp_prologue(const VatId& responder) {
+  std::vector<uint8_t> p(kProloguePrefix.begin(), kProloguePrefix.end());
+  p.insert(p.end(), responder.bytes().begin(), responder.bytes().end());
+  return p;
+}
+
+CaptpHandshake CaptpHandshake::initiator(const Identity& self, const VatId& responder) {
+  auto rs = x25519_public_of(responder);
+  // A VatId only exists after its key passed the same conversion.
+  if (!rs) throw_error(ErrorKind::failed, "CaptpHandshake: dialled vat id has no X25519 key (invariant)");
+  auto noise = NoiseXK::initiator(self.x25519_secret(), captp_prologue(responder), *rs);
+  return CaptpHandshake(std::move(noise), self.id(), responder);
+}
+
+CaptpHandshake CaptpHandshake::responder(const Identity& self) {
+  auto noise = NoiseXK::responder(self.x25519_secret(), captp_prologue(self.id()));
+  return CaptpHandshake(std::move(noise), self.id(), std::nullopt);
+}
+
+std::size_t CaptpHandshake::next_read_size() const {
+  if (failed() || noise_.failed() || noise_.complete() || noise_.my_turn_to_write()) return 0;
+  switch (noise_.messages_done()) {
+    case 0: return kHandshakeMessage1Bytes;
+    case 1: return kHandshakeMessage2Bytes;
+    default: return kHandshakeMessage3Bytes;
+  }
+}
+
+Refusal CaptpHandshake::fail(std::string reason) {
+  if (error_.empty()) error_ = reason;
+  return refuse(std::move(reason));
+}
+
+std::vector<uint8_t> CaptpHandshake::write_message() {
+  if (failed()) throw_error(ErrorKind::failed, "CaptpHandshake misuse: write_message after failure: " + error_);
+  if (noise_.messages_done() == 2) {
+    // handshake.md message 3: the payload is our vat id, bound to s by the responder.
+    return noise_.write_message(self_.bytes());
+  }
+  return noise_.write_message({});  // handshake.md messages 1 and 2: empty payloads
+}
+
+Result<void> CaptpHandshake::read_message(std::span<const uint8_t> message) {
+  if (failed()) return refuse("handshake already failed: " + error_);
+  const std::size_t expected = next_read_size();
+  if (expected == 0) throw_error(ErrorKind::failed, "CaptpHandshake misuse: read_message when no message is due");
+  const int index = noise_.messages_done() + 1;
+  // Sizes are fixed, so a wrong size is refused before any cryptography.
+  if (message.size() != expected) {
+    return fail("handshake message " + std::to_string(index) + " must be " + std::to_string(expected) + " bytes, got " +
+                std::to_string(message.size()));
+  }
+  auto payload = noise_.read_message(message);
+  if (!payload) {
+    // Message 1 failing usually means the initiator dialled another vat id
+    // (wrong responder key or prologue); otherwise the message was altered.
+    return fail("handshake message " + std::to_string(index) + " failed authentication");
+  }
+  if (index < 3) return {};  // sizes already imply empty payloads
+
+  // handshake.md message 3: the payload must be the Ed25519 vat id whose
+  // X25519 image is the static key the initiator has just proven it holds.
+  auto claimed = VatId::parse_bytes(*payload);
+  if (!claimed) return fail("initiator's vat id is invalid: " + claimed.error());
+  auto expected_static = x25519_public_of(*claimed);
+  const auto& actual = noise_.remote_static();
+  if (!expected_static || sodium_memcmp(expected_static->data(), actual.data(), actual.size()) != 0) {
+    return fail("initiator's vat id does not match its static key");
+  }
+  peer_ = *claimed;
+  return {};
+}
+
+CaptpHandshake::Established CaptpHandshake::finish() {
+  if (!complete()) throw_error(ErrorKind::failed, "CaptpHandshake misuse: finish before the handshake completed");
+  auto hash = noise_.handshake_hash();
+  auto [i_to_r, r_to_i] = noise_.split();  // throws if called twice
+  if (noise_.is_initiator()) return Established{*peer_, std::move(i_to_r), std::move(r_to_i), hash};
+  return Established{*peer_, std::move(r_to_i), std::move(i_to_r), hash};
+}
+
+}  // namespace vatic::captp

@@ -1,0 +1,51 @@
+// The end of a session. Whatever the cause (close, abort, a protocol
+// violation, the socket closing, the idle deadline), everything the session
+// held breaks with one `disconnected` error naming the peer and the cause:
+// questions and their pipelined handlers, imports (their kind becomes broken,
+// sends through them fail), embargoed messages, and the answers we were
+// computing (their results are dropped; the methods still finish locally).
+#include "captp/internal/remote.h"
+
+namespace vatic::captp {
+
+void Session::break_everything(const Error& e) {
+  // Each table is emptied before anything it held is destroyed or settled:
+  // destructors and listeners re-enter the session (import_dropped, ...),
+  // which must find consistent, empty tables.
+  std::vector<Question> questions;
+  questions_.drain([&](std::uint32_t, Question&& q) { questions.push_back(std::move(q)); });
+  std::vector<RemotePromise*> embargoed;
+  embargoes_.drain([&](std::uint32_t, RemotePromise*&& p) {
+    if (p) embargoed.push_back(p);
+  });
+  std::vector<Answer> answers;
+  answers_.drain([&](std::uint32_t, Answer&& a) { answers.push_back(std::move(a)); });
+  unanswered_ = 0;
+  standing_ = 0;
+  std::vector<Export> exports;
+  exports_.drain([&](std::uint32_t, Export&& x) { exports.push_back(std::move(x)); });
+  export_ids_.clear();
+  std::vector<RemotePromise*> import_promises;
+  imports_.drain([&](std::uint32_t, Import&& i) {
+    if (auto* p = dynamic_cast<RemotePromise*>(i.handler)) import_promises.push_back(p);
+  });
+
+  // Keep the handlers alive while they are settled.
+  std::vector<detail::HandlerPtr> hold;
+  // The bootstrap object may hold references into this session: dropping it
+  // breaks that cycle (session -> bootstrap -> import -> session).
+  hold.push_back(std::move(bootstrap_));
+  for (auto& q : questions)
+    for (RemotePromise* h : q.handlers) hold.emplace_back(h);
+  for (RemotePromise* p : embargoed) hold.emplace_back(p);
+  for (RemotePromise* p : import_promises) hold.emplace_back(p);
+
+  for (auto& q : questions) {
+    if (q.result) q.result->break_with(e);
+    for (RemotePromise* h : q.handlers) h->break_with(e);
+  }
+  for (RemotePromise* p : import_promises) p->break_with(e);
+  for (RemotePromise* p : embargoed) p->break_with(e);
+}
+
+}  // namespace vatic::captp

@@ -1,0 +1,196 @@
+// References crossing the session, and distributed GC with counts.
+//
+// Writing a reference: one of the peer's own (an import, or the answer to one
+// of our questions) is named in the peer's terms; anything else is exported,
+// under the same id as long as it stays exported (so the peer sees one import
+// per object), and its count goes up by one. Reading one: an export id of the
+// peer becomes an import (one handler per id) whose count goes up by one. When
+// the import's handler dies, a release with the count received goes back; the
+// exporter subtracts it and forgets the export only at zero, so a reference
+// sent again while the release was in flight stays valid.
+#include <fmt/format.h>
+
+#include "captp/internal/remote.h"
+#include "vat/message.h"
+#include "vat/vat.h"
+
+namespace vatic::captp {
+
+using detail::Handler;
+using detail::HandlerPtr;
+using detail::PromiseBase;
+using detail::Ptr;
+
+namespace {
+
+// Sends a Resolve when an exported local promise settles.
+class ResolveListener final : public detail::Listener {
+ public:
+  ResolveListener(Ptr<Session> s, std::uint32_t id) : s_(std::move(s)), id_(id) {}
+  void settled(PromiseBase& p) override { s_->export_settled(id_, p); }
+  void run() override {}
+
+ private:
+  Ptr<Session> s_;
+  std::uint32_t id_;
+};
+
+// Follows local forwarding so that a promise already resolved to a reference
+// is sent as that reference (no Resolve round trip).
+Handler* settle_local(Handler* h) {
+  for (int steps = 0; h && steps < (1 << 20); ++steps) {
+    PromiseBase* p = h->as_promise();
+    if (!p || !p->forward()) break;
+    h = p->forward();
+  }
+  return h;
+}
+
+}  // namespace
+
+void Session::write_cap(const Capability& c, wire::CapDescriptor::Builder out) {
+  Handler* h = settle_local(c.handler.get());
+  if (!h) throw_error(ErrorKind::failed, "cannot send an empty reference");
+  for (int steps = 0; steps < 64; ++steps) {
+    if (auto* i = dynamic_cast<ImportHandler*>(h); i && i->session() == this) {
+      out.setReceiverHosted(i->id());
+      return;
+    }
+    auto* r = dynamic_cast<RemotePromise*>(h);
+    if (!r || r->session() != this) break;
+    if (r->state() == RemotePromise::State::resolved && r->resolution()) {
+      h = settle_local(r->resolution());
+      continue;
+    }
+    if (r->is_import()) {
+      out.setReceiverHosted(r->target().id);
+      return;
+    }
+    if (r->state() == RemotePromise::State::pending && questions_.find(r->target().id)) {
+      write_promised_answer(r->target().id, r->target().path, out.initReceiverAnswer());
+      return;
+    }
+    break;  // embargoed or answered: export our promise-like handler
+  }
+  PromiseBase* local = h->as_promise();
+  bool promise = local ? local->pending() : h->kind() == detail::RefKind::promise && !local;
+  // Promises of other vats or sessions have no resolution we could follow:
+  // they are exported as objects, and calls through them are forwarded.
+  if (!local) promise = false;
+  std::uint32_t id = export_handler(HandlerPtr(h), promise);
+  if (promise)
+    out.setSenderPromise(id);
+  else
+    out.setSenderHosted(id);
+}
+
+std::uint32_t Session::export_handler(HandlerPtr h, bool promise) {
+  const void* key = h->identity();
+  if (auto it = export_ids_.find(key); it != export_ids_.end()) {
+    Export* e = exports_.find(it->second);
+    ++e->count;
+    return it->second;
+  }
+  PromiseBase* p = promise ? h->as_promise() : nullptr;
+  std::uint32_t id = exports_.add(Export{std::move(h), 1, promise});
+  export_ids_.emplace(key, id);
+  if (p) p->listen(std::make_unique<ResolveListener>(Ptr<Session>(this), id));
+  return id;
+}
+
+void Session::export_settled(std::uint32_t id, PromiseBase& p) {
+  Export* e = exports_.find(id);
+  if (!open_ || !e || e->target.get() != &p) return;  // released before it settled
+  CapCodec caps(*this);
+  std::optional<Value> v;
+  Error err;
+  if (p.status() == PromiseBase::Status::broken) {
+    err = p.error();
+  } else {
+    try {
+      v = p.value_as_value();
+    } catch (...) {
+      err = error_from_exception(std::current_exception());
+    }
+  }
+  send([&](wire::Message::Builder out) {
+    auto r = out.initResolve();
+    r.setPromiseId(id);
+    if (v)
+      write_value(*v, r.initValue(), caps);
+    else
+      write_error(err, r.initError());
+  });
+}
+
+void Session::release_export(std::uint32_t id, std::uint32_t count) {
+  Export* e = exports_.find(id);
+  if (!e) throw ProtocolError(fmt::format("release of unknown export id {}", id));
+  if (count == 0 || count > e->count)
+    throw ProtocolError(fmt::format("release of export {} by {}, but only {} sent", id, count, e->count));
+  e->count -= count;
+  if (e->count > 0) return;
+  export_ids_.erase(e->target->identity());
+  auto gone = exports_.take(id);  // the target dies after the tables are consistent
+}
+
+Capability Session::read_cap(wire::CapDescriptor::Reader in) {
+  switch (in.which()) {
+    case wire::CapDescriptor::SENDER_HOSTED:
+    case wire::CapDescriptor::SENDER_PROMISE: {
+      bool promise = in.isSenderPromise();
+      std::uint32_t id = promise ? in.getSenderPromise() : in.getSenderHosted();
+      if (Import* imp = imports_.find(id); imp && imp->handler) {
+        if (imp->count == UINT32_MAX) throw ProtocolError(fmt::format("import {} received too many times", id));
+        ++imp->count;
+        bool was_promise = dynamic_cast<RemotePromise*>(imp->handler) != nullptr;
+        if (was_promise != promise)
+          throw ProtocolError(fmt::format("export {} changed between object and promise", id));
+        return Capability{HandlerPtr(imp->handler), nullptr, promise};
+      }
+      HandlerPtr h;
+      if (promise)
+        h = RemotePromise::for_import(&vat_, Ptr<Session>(this), id);
+      else
+        h = detail::make_ptr<ImportHandler>(&vat_, Ptr<Session>(this), id);
+      if (!imports_.insert(id, Import{h.get(), 1})) {
+        throw ProtocolError(fmt::format("export id {} out of range", id));
+      }
+      return Capability{std::move(h), nullptr, promise};
+    }
+    case wire::CapDescriptor::RECEIVER_HOSTED: {
+      std::uint32_t id = in.getReceiverHosted();
+      Export* e = exports_.find(id);
+      if (!e) throw ProtocolError(fmt::format("reference to unknown export id {}", id));
+      return Capability{e->target, nullptr, e->target->kind() == detail::RefKind::promise};
+    }
+    case wire::CapDescriptor::RECEIVER_ANSWER: {
+      auto pa = in.getReceiverAnswer();
+      Answer* a = answers_.find(pa.getQuestionId());
+      if (!a) throw ProtocolError(fmt::format("reference to unknown answer {}", pa.getQuestionId()));
+      HandlerPtr h = a->result;
+      auto path = pa.getPath();
+      if (path.size() > kMaxValueDepth) throw ProtocolError("promised-answer path too long");
+      for (auto name : path) h = h->pipeline_field(std::string(name.cStr(), name.size()));
+      return Capability{h, nullptr, true};
+    }
+  }
+  throw ProtocolError("reference of an unknown kind");
+}
+
+void Session::import_dropped(std::uint32_t id) {
+  Import* imp = imports_.find(id);
+  if (!imp) return;
+  std::uint32_t count = imp->count;
+  imports_.take(id);
+  if (!open_) return;
+  send(
+      [&](wire::Message::Builder out) {
+        auto r = out.initRelease();
+        r.setId(id);
+        r.setCount(count);
+      },
+      /*lazy=*/true);
+}
+
+}  // namespace vatic::captp

@@ -1,0 +1,256 @@
+// One handler per CapTP operation received from the peer (spec/captp.md,
+// "Operations"). Each validates ids against the session's tables first: an id
+// the session never issued, or one still in use, is a protocol violation and
+// aborts the session (ProtocolError), never a crash or a silent no-op.
+#include <fmt/format.h>
+
+#include "captp/internal/net/channel.h"
+#include "captp/internal/remote.h"
+#include "vat/message.h"
+#include "vat/vat.h"
+
+namespace vatic::captp {
+
+using detail::HandlerPtr;
+using detail::MessagePtr;
+using detail::PromiseBase;
+using detail::Ptr;
+
+namespace {
+
+// Sends the answer back when the local result settles.
+class ReturnListener final : public detail::Listener {
+ public:
+  ReturnListener(Ptr<Session> s, std::uint32_t qid, std::uint64_t serial)
+      : s_(std::move(s)), qid_(qid), serial_(serial) {}
+  void settled(PromiseBase& p) override { s_->deliver_return(qid_, serial_, p); }
+  void run() override {}
+
+ private:
+  Ptr<Session> s_;
+  std::uint32_t qid_;
+  std::uint64_t serial_;
+};
+
+std::vector<std::string> read_path(capnp::List<capnp::Text>::Reader path) {
+  if (path.size() > kMaxValueDepth) throw ProtocolError("promised-answer path too long");
+  std::vector<std::string> out;
+  out.reserve(path.size());
+  for (auto p : path) out.emplace_back(p.cStr(), p.size());
+  return out;
+}
+
+}  // namespace
+
+void Session::new_answer(std::uint32_t qid, Ptr<PromiseBase> result, bool standing) {
+  if (answers_.find(qid)) throw ProtocolError(fmt::format("question id {} reused while still in use", qid));
+  std::uint64_t serial = ++answer_serial_;
+  if (!answers_.insert(qid, Answer{result, serial, false, standing}))
+    throw ProtocolError(fmt::format("question id {} out of range", qid));
+  ++(standing ? standing_ : unanswered_);
+  result->listen(std::make_unique<ReturnListener>(Ptr<Session>(this), qid, serial));
+}
+
+HandlerPtr Session::resolve_target(wire::MessageTarget::Reader t) {
+  switch (t.which()) {
+    case wire::MessageTarget::IMPORTED_CAP: {
+      std::uint32_t id = t.getImportedCap();
+      Export* e = exports_.find(id);
+      if (!e) throw ProtocolError(fmt::format("message to unknown export id {}", id));
+      return e->target;
+    }
+    case wire::MessageTarget::PROMISED_ANSWER: {
+      auto pa = t.getPromisedAnswer();
+      Answer* a = answers_.find(pa.getQuestionId());
+      if (!a) throw ProtocolError(fmt::format("message to unknown answer {}", pa.getQuestionId()));
+      HandlerPtr h = a->result;
+      for (auto& name : read_path(pa.getPath())) h = h->pipeline_field(name);
+      return h;
+    }
+  }
+  throw ProtocolError("message target of an unknown kind");
+}
+
+void Session::on_bootstrap(wire::Bootstrap::Reader m) {
+  auto result = detail::make_ptr<detail::PromiseState<Value>>(&vat_);
+  new_answer(m.getQuestionId(), result);
+  if (bootstrap_) {
+    result->fulfill(Value(Capability{bootstrap_, nullptr, bootstrap_->kind() == detail::RefKind::promise}));
+  } else {
+    result->break_with(Error{ErrorKind::unimplemented, "this vat offers no bootstrap object"});
+  }
+}
+
+void Session::on_call(wire::Call::Reader m) {
+  HandlerPtr target = resolve_target(m.getTarget());
+  auto method_text = m.getMethod();
+  std::string method(method_text.cStr(), method_text.size());
+  CapCodec caps(*this);
+  std::vector<Value> args;
+  auto in = m.getArgs();
+  args.reserve(in.size());
+  for (auto a : in) args.push_back(read_value(a, caps));
+  auto result = detail::make_ptr<detail::PromiseState<Value>>(&vat_);
+  if (m.getSendReturn()) {
+    // Monitors answer only when their target breaks, so they would hold the
+    // read pause shut; they are capped on their own instead.
+    bool standing = method == detail::kWhenBroken;
+    if (standing && standing_ >= options_.max_answers) {
+      new_answer(m.getQuestionId(), result);
+      result->break_with(Error{ErrorKind::overloaded, "too many monitors from this peer"});
+      return;
+    }
+    new_answer(m.getQuestionId(), result, standing);
+  }
+  auto msg = std::make_unique<detail::DynamicMessage>(std::move(result), std::move(method), std::move(args));
+  msg->set_sender(peer_label_);
+  target->deliver(std::move(msg));
+}
+
+void Session::deliver_return(std::uint32_t qid, std::uint64_t serial, PromiseBase& p) {
+  Answer* a = answers_.find(qid);
+  if (!open_ || !a || a->serial != serial || a->returned) return;  // finished (canceled) or session gone
+  a->returned = true;
+  --(a->standing ? standing_ : unanswered_);
+  if (reading_paused_ && unanswered_ <= options_.max_answers / 2) {
+    reading_paused_ = false;
+    channel_->resume_reading();
+  }
+  CapCodec caps(*this);
+  auto write = [&](auto fill) {
+    send([&](wire::Message::Builder out) {
+      auto r = out.initReturn();
+      r.setAnswerId(qid);
+      fill(r);
+    });
+  };
+  if (p.status() == PromiseBase::Status::broken) {
+    write([&](wire::Return::Builder r) { write_error(p.error(), r.initError()); });
+    return;
+  }
+  try {
+    // An answer to a call by name is stored as a Value: written from where it
+    // is, so a bulk result is copied once, into the outgoing frame.
+    const Value* v = p.value_if_value();
+    Value converted;
+    if (!v) {
+      converted = p.value_as_value();
+      v = &converted;
+    }
+    write([&](wire::Return::Builder r) { write_value(*v, r.initValue(), caps); });
+  } catch (...) {
+    Error e = error_from_exception(std::current_exception());
+    write([&](wire::Return::Builder r) { write_error(e, r.initError()); });
+  }
+}
+
+void Session::on_return(wire::Return::Reader m) {
+  std::uint32_t qid = m.getAnswerId();
+  Question* q = questions_.find(qid);
+  if (!q || q->returned) throw ProtocolError(fmt::format("return for unknown question {}", qid));
+  CapCodec caps(*this);
+  std::optional<Value> value;
+  Error error;
+  switch (m.which()) {
+    case wire::Return::VALUE: value = read_value(m.getValue(), caps); break;
+    case wire::Return::ERROR: error = read_error(m.getError()); break;
+    case wire::Return::CANCELED:
+      if (!q->canceled) throw ProtocolError(fmt::format("question {} canceled by the callee", qid));
+      error = Error{ErrorKind::failed, "canceled"};
+      break;
+    default: throw ProtocolError("return of an unknown kind");
+  }
+  bool canceled = q->canceled;
+  // Settling below runs code that may send new calls: the id must not be
+  // reused before our finish for it is out.
+  Question done = std::move(*q);
+  q->returned = true;
+  if (done.result) {
+    if (value)
+      done.result->settle_from_value(*value);
+    else
+      done.result->break_with(error);
+  }
+  for (RemotePromise* h : done.handlers) {
+    if (!value) {
+      h->break_with(error);
+      continue;
+    }
+    const Value* v = &*value;
+    for (auto& name : h->target().path) {
+      const Value* f = v->type() == Value::Type::record ? v->as_record().find(name) : nullptr;
+      if (!f) {
+        v = nullptr;
+        break;
+      }
+      v = f;
+    }
+    if (!v) {
+      h->break_with(Error{ErrorKind::failed, "pipelined field missing from the answer"});
+    } else if (v->type() == Value::Type::reference) {
+      h->resolve(v->as_capability().handler);
+    } else {
+      h->resolve(nullptr);
+    }
+  }
+  // Only now (after any disembargo naming this answer went out) may the peer
+  // forget it: later calls go to the resolution instead.
+  if (!canceled) send([&](wire::Message::Builder out) { out.initFinish().setQuestionId(qid); }, /*lazy=*/true);
+  questions_.take(qid);
+}
+
+void Session::on_finish(wire::Finish::Reader m) {
+  std::uint32_t qid = m.getQuestionId();
+  Answer* a = answers_.find(qid);
+  if (!a) throw ProtocolError(fmt::format("finish for unknown question {}", qid));
+  bool returned = a->returned;
+  bool standing = a->standing;
+  auto gone = answers_.take(qid);  // drops the result here, after the table is consistent
+  if (!returned) {
+    --(standing ? standing_ : unanswered_);
+    send([&](wire::Message::Builder out) {
+      auto r = out.initReturn();
+      r.setAnswerId(qid);
+      r.setCanceled();
+    });
+  }
+}
+
+void Session::on_resolve(wire::Resolve::Reader m) {
+  std::uint32_t id = m.getPromiseId();
+  Import* imp = imports_.find(id);
+  if (!imp) throw ProtocolError(fmt::format("resolve of unknown import {}", id));
+  auto* p = dynamic_cast<RemotePromise*>(imp->handler);
+  if (!p && imp->handler) throw ProtocolError(fmt::format("resolve of import {}, which is not a promise", id));
+  CapCodec caps(*this);
+  if (m.isError()) {
+    if (p) p->break_with(read_error(m.getError()));
+    return;
+  }
+  Value v = read_value(m.getValue(), caps);
+  if (!p) return;  // already dropped: the decoded value releases what it imported
+  if (v.type() == Value::Type::reference)
+    p->resolve(v.as_capability().handler);
+  else
+    p->resolve(nullptr);
+}
+
+void Session::on_release(wire::Release::Reader m) { release_export(m.getId(), m.getCount()); }
+
+void Session::on_unimplemented(wire::Message::Reader m) {
+  // The peer did not understand one of our messages. Only calls carry a
+  // promise to break; anything else means the peer cannot follow the protocol.
+  if (m.isCall()) {
+    std::uint32_t qid = m.getCall().getQuestionId();
+    if (questions_.find(qid)) {
+      Question done = std::move(*questions_.take(qid));
+      Error e{ErrorKind::unimplemented, "the peer does not implement calls"};
+      if (done.result) done.result->break_with(e);
+      for (RemotePromise* h : done.handlers) h->break_with(e);
+    }
+    return;
+  }
+  throw ProtocolError("the peer does not implement a required operation");
+}
+
+}  // namespace vatic::captp

@@ -1,0 +1,94 @@
+#include "captp/internal/remote.h"
+
+#include <fmt/format.h>
+
+#include "vat/message.h"
+
+namespace vatic::captp {
+
+using detail::HandlerPtr;
+using detail::MessagePtr;
+using detail::Ptr;
+using detail::RefKind;
+
+ImportHandler::ImportHandler(Vat* home, Ptr<Session> s, std::uint32_t id)
+    : Handler(home), session_(std::move(s)), id_(id) {}
+
+ImportHandler::~ImportHandler() { session_->import_dropped(id_); }
+
+void ImportHandler::deliver(MessagePtr m) { session_->send_call(Target{false, id_, {}}, std::move(m)); }
+
+RefKind ImportHandler::kind() const noexcept { return session_->is_open() ? RefKind::far : RefKind::broken; }
+
+RemotePromise::RemotePromise(Vat* home, Ptr<Session> s, Target t, bool import)
+    : Handler(home), session_(std::move(s)), target_(std::move(t)), import_(import) {}
+
+Ptr<RemotePromise> RemotePromise::for_answer(Vat* home, Ptr<Session> s, std::uint32_t qid,
+                                             std::vector<std::string> path) {
+  return Ptr<RemotePromise>(new RemotePromise(home, std::move(s), Target{true, qid, std::move(path)}, false));
+}
+
+Ptr<RemotePromise> RemotePromise::for_import(Vat* home, Ptr<Session> s, std::uint32_t import_id) {
+  return Ptr<RemotePromise>(new RemotePromise(home, std::move(s), Target{false, import_id, {}}, true));
+}
+
+RemotePromise::~RemotePromise() {
+  session_->remote_promise_dropped(this);
+  if (import_) session_->import_dropped(target_.id);
+  // Messages held by an embargo that can no longer lift break (Message's destructor).
+}
+
+RefKind RemotePromise::kind() const noexcept {
+  switch (state_) {
+    case State::pending:
+    case State::embargoed: return session_->is_open() ? RefKind::promise : RefKind::broken;
+    case State::resolved: return data_ ? RefKind::broken : resolved_->kind();
+    case State::broken: return RefKind::broken;
+  }
+  return RefKind::broken;
+}
+
+void RemotePromise::deliver(MessagePtr m) {
+  switch (state_) {
+    case State::pending:
+      if (!session_->is_open()) return detail::break_message(std::move(m), session_->broken_error());
+      used_ = true;
+      session_->send_call(target_, std::move(m));
+      return;
+    case State::embargoed: queued_.push(m.release()); return;
+    case State::resolved:
+      if (data_)
+        return detail::break_message(
+            std::move(m), Error{ErrorKind::failed, "message sent to a promise that resolved to data, not a reference"});
+      resolved_->deliver(std::move(m));
+      return;
+    case State::broken: detail::break_message(std::move(m), error_); return;
+  }
+}
+
+HandlerPtr RemotePromise::pipeline_field(const std::string& name) {
+  if (state_ == State::pending && !import_ && session_->is_open()) {
+    std::vector<std::string> path = target_.path;
+    path.push_back(name);
+    auto child = RemotePromise::for_answer(home(), session_, target_.id, std::move(path));
+    session_->attach_path(child.get());
+    return child;
+  }
+  if (state_ == State::resolved && !data_) return resolved_->pipeline_field(name);
+  return Handler::pipeline_field(name);
+}
+
+void RemotePromise::resolve_data() {
+  if (state_ != State::pending) return;
+  state_ = State::resolved;
+  data_ = true;
+}
+
+void RemotePromise::break_with(const Error& e) {
+  if (state_ == State::resolved || state_ == State::broken) return;
+  error_ = e;
+  state_ = State::broken;
+  while (detail::Turn* t = queued_.pop()) detail::break_message(MessagePtr(static_cast<detail::Message*>(t)), error_);
+}
+
+}  // namespace vatic::captp

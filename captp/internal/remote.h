@@ -1,0 +1,81 @@
+// Remote references: the handlers through which a vat reaches objects in the
+// peer's vat. An ImportHandler stands for an object the peer exported; sends to
+// it become calls. A RemotePromise stands for something not yet known: the
+// answer to one of our questions (optionally a field path into it) or a
+// promise the peer exported. Until it settles, sends go to the peer as
+// pipelined calls; once it settles they go straight to the resolution, unless
+// that would overtake calls still in flight along the old path, in which case
+// they wait for an embargo to lift (embargo.cpp).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "captp/internal/session.h"
+#include "vat/handler.h"
+
+namespace vatic::captp {
+
+class ImportHandler final : public detail::Handler {
+ public:
+  ImportHandler(Vat* home, detail::Ptr<Session> s, std::uint32_t id);
+  ~ImportHandler() override;
+
+  void deliver(detail::MessagePtr m) override;
+  detail::RefKind kind() const noexcept override;
+  std::uint32_t id() const noexcept { return id_; }
+  const Session* session() const noexcept { return session_.get(); }
+
+ private:
+  detail::Ptr<Session> session_;
+  std::uint32_t id_;
+};
+
+class RemotePromise final : public detail::Handler {
+ public:
+  enum class State : unsigned char { pending, embargoed, resolved, broken };
+
+  // The answer to question `qid` (path into it), or the peer's promise export `import_id`.
+  static detail::Ptr<RemotePromise> for_answer(Vat* home, detail::Ptr<Session> s, std::uint32_t qid,
+                                               std::vector<std::string> path);
+  static detail::Ptr<RemotePromise> for_import(Vat* home, detail::Ptr<Session> s, std::uint32_t import_id);
+  ~RemotePromise() override;
+
+  void deliver(detail::MessagePtr m) override;
+  detail::RefKind kind() const noexcept override;
+  detail::HandlerPtr pipeline_field(const std::string& name) override;
+
+  // Settles: to `target` (null for data) or to `error`.
+  void resolve(detail::HandlerPtr target);
+  void resolve_data();
+  void break_with(const Error& e);
+  // The embargo started by resolve() has lifted (or the session ended).
+  void lift_embargo();
+
+  State state() const noexcept { return state_; }
+  const Target& target() const noexcept { return target_; }
+  bool is_import() const noexcept { return import_; }
+  const Session* session() const noexcept { return session_.get(); }
+  detail::Handler* resolution() const noexcept { return resolved_.get(); }
+  detail::Handler* forwards_to() const noexcept override {
+    return (state_ == State::resolved || state_ == State::embargoed) && !data_ ? resolved_.get() : nullptr;
+  }
+  std::optional<std::uint32_t> embargo_id;
+
+ private:
+  RemotePromise(Vat* home, detail::Ptr<Session> s, Target t, bool import);
+
+  detail::Ptr<Session> session_;
+  Target target_;
+  bool import_;
+  bool used_ = false;  // a call went out along the pending path
+  State state_ = State::pending;
+  detail::HandlerPtr resolved_;
+  bool data_ = false;
+  Error error_;
+  detail::TurnQueue queued_;  // messages held during an embargo
+};
+
+}  // namespace vatic::captp

@@ -1,0 +1,264 @@
+#include "captp/internal/session.h"
+
+#include <capnp/serialize.h>
+#include <fmt/format.h>
+#include <kj/exception.h>
+
+#include <boost/asio/post.hpp>
+
+#include "captp/internal/net/channel.h"
+#include "captp/internal/remote.h"
+#include "vat/message.h"
+#include "vat/vat.h"
+
+namespace vatic::captp {
+
+using detail::HandlerPtr;
+using detail::MessagePtr;
+using detail::Ptr;
+
+Session::Session(Vat& vat, std::shared_ptr<SecureChannel> channel, HandlerPtr bootstrap, SessionOptions options)
+    : vat_(vat),
+      channel_(std::move(channel)),
+      bootstrap_(std::move(bootstrap)),
+      options_(options),
+      peer_(channel_->peer()),
+      peer_label_("captp:" + peer_.to_text().substr(0, 16)),
+      initiator_(channel_->is_initiator()) {}
+
+Session::~Session() = default;
+
+void Session::start(std::function<void(const Error&)> on_closed) {
+  on_closed_ = std::move(on_closed);
+  Ptr<Session> self(this);
+  channel_->start([self](std::span<const std::uint8_t> payload) { self->on_data(payload); },
+                  [self](const Error& e) { self->on_channel_closed(e); });
+  sweep_ = vat_.every(options_.cancel_sweep, [this] { sweep_canceled(); });
+}
+
+SessionStats Session::stats() const noexcept {
+  SessionStats s;
+  s.exports = exports_.size();
+  s.imports = imports_.size();
+  s.questions = questions_.size();
+  s.answers = answers_.size();
+  s.embargoes = embargoes_.size();
+  s.messages_in = messages_in_;
+  s.messages_out = messages_out_;
+  return s;
+}
+
+Error Session::broken_error() const {
+  std::string why = closed_.reason.empty() ? std::string("closed") : closed_.reason;
+  return Error{ErrorKind::disconnected, fmt::format("session with {} ended: {}", peer_.to_text(), why)};
+}
+
+void write_promised_answer(std::uint32_t qid, const std::vector<std::string>& path, wire::PromisedAnswer::Builder out) {
+  out.setQuestionId(qid);
+  auto names = out.initPath(static_cast<unsigned>(path.size()));
+  for (unsigned i = 0; i < path.size(); ++i) names.set(i, path[i]);
+}
+
+void write_target(const Target& target, wire::MessageTarget::Builder out) {
+  if (target.answer)
+    write_promised_answer(target.id, target.path, out.initPromisedAnswer());
+  else
+    out.setImportedCap(target.id);
+}
+
+// --- Receiving
+
+void Session::on_data(std::span<const std::uint8_t> payload) {
+  if (!open_) return;
+  Ptr<Session> keep(this);
+  try {
+    if (payload.size() % sizeof(capnp::word) != 0)
+      throw ProtocolError("frame payload is not a whole number of Cap'n Proto words");
+    capnp::ReaderOptions ro;
+    ro.nestingLimit = kMaxCapnpNesting;
+    auto words =
+        kj::arrayPtr(reinterpret_cast<const capnp::word*>(payload.data()), payload.size() / sizeof(capnp::word));
+    while (words.size() > 0 && open_) {
+      // Each message may read twice its own size, not the frame's: Cap'n Proto
+      // charges zero-sized list elements one word each, so nothing in a frame
+      // decodes to more than twice the frame.
+      ro.traversalLimitInWords = 2 * capnp::expectedSizeInWordsFromPrefix(words);
+      capnp::FlatArrayMessageReader reader(words, ro);
+      ++messages_in_;
+      dispatch(reader.getRoot<wire::Message>());
+      words = kj::arrayPtr(reader.getEnd(), words.end());
+    }
+  } catch (const ProtocolError& e) {
+    abort(Error{ErrorKind::failed, fmt::format("protocol violation by the peer: {}", e.what())});
+  } catch (const kj::Exception& e) {
+    abort(Error{ErrorKind::failed, fmt::format("malformed message from the peer: {}", e.getDescription().cStr())});
+  } catch (const std::exception& e) {
+    abort(Error{ErrorKind::failed, fmt::format("bad message from the peer: {}", e.what())});
+  }
+  if (open_ && !reading_paused_ && unanswered_ >= options_.max_answers) {
+    reading_paused_ = true;
+    channel_->pause_reading();
+  }
+}
+
+void Session::dispatch(wire::Message::Reader m) {
+  switch (m.which()) {
+    case wire::Message::BOOTSTRAP: return on_bootstrap(m.getBootstrap());
+    case wire::Message::CALL: return on_call(m.getCall());
+    case wire::Message::RETURN: return on_return(m.getReturn());
+    case wire::Message::FINISH: return on_finish(m.getFinish());
+    case wire::Message::RESOLVE: return on_resolve(m.getResolve());
+    case wire::Message::RELEASE: return on_release(m.getRelease());
+    case wire::Message::DISEMBARGO: return on_disembargo(m.getDisembargo());
+    case wire::Message::ABORT: {
+      Error e = read_error(m.getAbort());
+      return on_channel_closed(Error{e.kind, fmt::format("peer aborted the session: {}", e.reason)});
+    }
+    case wire::Message::UNIMPLEMENTED: return on_unimplemented(m.getUnimplemented());
+  }
+  // An operation from a newer version: echo it back, as the spec asks.
+  send([&](wire::Message::Builder out) { out.setUnimplemented(m); });
+}
+
+// --- Sending
+
+void Session::send(kj::FunctionParam<void(wire::Message::Builder)> build, bool lazy) {
+  if (!open_) return;
+  capnp::MallocMessageBuilder builder(scratch_.segment());
+  build(builder.initRoot<wire::Message>());
+  VectorOutput out(channel_->begin_append());
+  capnp::writeMessage(out, builder);
+  channel_->end_message();
+  ++messages_out_;
+  after_send(lazy);
+}
+
+void Session::after_send(bool lazy) {
+  if (!lazy) channel_->request_flush();
+  if (!aborting_ && channel_->unsent_bytes() > options_.max_unsent_bytes)
+    abort(Error{ErrorKind::overloaded,
+                fmt::format("the peer is not reading: more than {} bytes queued for it", options_.max_unsent_bytes)});
+}
+
+void Session::send_call(const Target& target, MessagePtr m) {
+  if (!open_) return detail::break_message(std::move(m), broken_error());
+  if (questions_.size() >= options_.max_questions)
+    return detail::break_message(std::move(m),
+                                 Error{ErrorKind::overloaded, fmt::format("more than {} calls to {} await answers",
+                                                                          options_.max_questions, peer_.to_text())});
+  std::string method;
+  std::vector<Value> args;
+  try {
+    method = std::string(m->method());
+    args = m->take_args();
+  } catch (...) {
+    return detail::break_message(std::move(m), error_from_exception(std::current_exception()));
+  }
+  Ptr<detail::PromiseBase> result = m->take_result();
+  m.reset();
+  std::uint32_t qid = questions_.add(Question{result, {}, false});
+  Ptr<Session> keep(this);
+  CapCodec caps(*this);
+  try {
+    send([&](wire::Message::Builder out) {
+      auto call = out.initCall();
+      call.setQuestionId(qid);
+      write_target(target, call.initTarget());
+      call.setMethod(method);
+      auto a = call.initArgs(static_cast<unsigned>(args.size()));
+      for (unsigned i = 0; i < args.size(); ++i) write_value(args[i], a[i], caps);
+    });
+  } catch (...) {
+    // Nothing was appended: the builder failed before serialization.
+    questions_.take(qid);
+    result->break_with(error_from_exception(std::current_exception()));
+    return;
+  }
+  if (!open_) return;  // the send aborted the session, which broke the question
+  auto qh = RemotePromise::for_answer(&vat_, keep, qid, {});
+  questions_.find(qid)->handlers.push_back(qh.get());
+  result->forward_to(std::move(qh));
+}
+
+Ptr<detail::PromiseBase> Session::bootstrap() {
+  auto result = detail::make_ptr<detail::PromiseState<Value>>(&vat_);
+  if (!open_) {
+    result->break_with(broken_error());
+    return result;
+  }
+  std::uint32_t qid = questions_.add(Question{result, {}, false});
+  send([&](wire::Message::Builder out) { out.initBootstrap().setQuestionId(qid); });
+  if (!open_) return result;
+  auto qh = RemotePromise::for_answer(&vat_, Ptr<Session>(this), qid, {});
+  questions_.find(qid)->handlers.push_back(qh.get());
+  result->forward_to(std::move(qh));
+  return result;
+}
+
+void Session::attach_path(RemotePromise* p) {
+  if (Question* q = questions_.find(p->target().id)) q->handlers.push_back(p);
+}
+
+void Session::remote_promise_dropped(RemotePromise* p) {
+  if (p->embargo_id) {
+    if (RemotePromise** e = embargoes_.find(*p->embargo_id)) *e = nullptr;
+  }
+  if (p->is_import()) return;
+  if (Question* q = questions_.find(p->target().id)) std::erase(q->handlers, p);
+}
+
+// Cancellation: a question whose result nobody holds, listens to or sends
+// through any more is finished early, so that the callee may drop the work.
+void Session::sweep_canceled() {
+  if (!open_) return;
+  if (channel_->pending_bytes() > 0) channel_->request_flush();  // lazy messages left behind
+  std::vector<std::uint32_t> dropped;
+  questions_.for_each([&](std::uint32_t qid, Question& q) {
+    if (q.canceled || q.returned || !q.result) return;
+    // Held only by the table, nothing waiting on it, and its pipelining
+    // handler held only by the promise itself.
+    if (q.result->ref_count() != 1 || q.result->observed() || q.handlers.size() != 1) return;
+    if (q.handlers[0]->ref_count() != 1) return;
+    dropped.push_back(qid);
+  });
+  for (std::uint32_t qid : dropped) {
+    Question* q = questions_.find(qid);
+    q->canceled = true;
+    auto result = std::move(q->result);  // drops the promise and its handler
+    send([&](wire::Message::Builder out) { out.initFinish().setQuestionId(qid); });
+  }
+}
+
+// --- Ending
+
+void Session::close(const std::string& reason) {
+  if (!open_) return;
+  Ptr<Session> keep(this);
+  channel_->close(reason);
+  on_channel_closed(Error{ErrorKind::disconnected, fmt::format("closed locally: {}", reason)});
+}
+
+void Session::abort(const Error& e) {
+  if (!open_ || aborting_) return;
+  aborting_ = true;
+  Ptr<Session> keep(this);
+  send([&](wire::Message::Builder out) { write_error(e, out.initAbort()); });
+  channel_->close(e.reason);
+  on_channel_closed(e);
+}
+
+void Session::on_channel_closed(const Error& e) {
+  if (!open_) return;
+  Ptr<Session> keep(this);
+  open_ = false;
+  closed_ = e;
+  sweep_.cancel();
+  // Ended by a message (the peer's abort): the channel is still open.
+  if (channel_->is_open()) channel_->abort(e);
+  break_everything(broken_error());
+  if (auto cb = std::move(on_closed_)) cb(e);
+  // The channel may be on the stack below us: let it go after this turn.
+  boost::asio::post(vat_.io(), [ch = std::move(channel_)] {});
+}
+
+}  // namespace vatic::captp

@@ -1,0 +1,190 @@
+// Session: one CapTP connection between two vats, over an authenticated secure
+// channel. It owns the four tables (exports, imports, questions, answers), turns
+// incoming messages into deliveries to the vat's handlers, and turns sends to
+// remote references (ImportHandler, RemotePromise) into outgoing messages.
+// Everything here runs on the vat's thread. The protocol it speaks is
+// spec/captp.md; the files are split by concern: session.cpp (setup, framing,
+// dispatch, sending), ops.cpp (one handler per operation), gc.cpp (export and
+// import counts), embargo.cpp (resolution and E-order), disconnect.cpp.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <kj/function.h>
+
+#include "captp/identity.h"
+#include "captp/internal/tables.h"
+#include "captp/internal/wire.h"
+#include "captp/options.h"
+#include "vat/clock.h"
+#include "vat/promise_state.h"
+#include "vat/timer.h"
+
+namespace vatic {
+class Vat;
+}
+
+namespace vatic::captp {
+
+class SecureChannel;
+class RemotePromise;
+class ImportHandler;
+
+// Where a call goes on the peer's side.
+struct Target {
+  bool answer = false;  // promisedAnswer (else importedCap)
+  std::uint32_t id = 0;
+  std::vector<std::string> path;
+};
+
+// The wire forms of a call's target and of a promised answer.
+void write_promised_answer(std::uint32_t qid, const std::vector<std::string>& path, wire::PromisedAnswer::Builder out);
+void write_target(const Target& target, wire::MessageTarget::Builder out);
+
+class Session final : public detail::RefCounted {
+ public:
+  Session(Vat& vat, std::shared_ptr<SecureChannel> channel, detail::HandlerPtr bootstrap, SessionOptions options);
+  ~Session() override;
+
+  // Starts reading; `on_closed` fires once when the session ends for any reason.
+  void start(std::function<void(const Error&)> on_closed);
+
+  const VatId& peer() const noexcept { return peer_; }
+  bool is_open() const noexcept { return open_; }
+  bool is_initiator() const noexcept { return initiator_; }
+  Vat& vat() const noexcept { return vat_; }
+  SessionStats stats() const noexcept;
+  // Why the session ended (kind disconnected or failed); empty while open.
+  const Error& close_reason() const noexcept { return closed_; }
+
+  // A promise for the peer's bootstrap object (pipelinable at once).
+  detail::Ptr<detail::PromiseBase> bootstrap();
+
+  // Ends the session: a close frame with `reason` (graceful) or an abort
+  // message (protocol violation), then everything of the session breaks.
+  void close(const std::string& reason);
+  void abort(const Error& e);
+
+  // --- Used by the remote handlers (remote.cpp).
+  void send_call(const Target& target, detail::MessagePtr m);
+  void import_dropped(std::uint32_t id);
+  void remote_promise_dropped(RemotePromise* p);
+  // Registers a path handler into a pending answer, settled with the answer.
+  void attach_path(RemotePromise* p);
+  std::uint32_t start_embargo(RemotePromise* p, const Target& target);
+  // The local result of a call from the peer settled: send the return.
+  void deliver_return(std::uint32_t qid, std::uint64_t serial, detail::PromiseBase& p);
+  // An exported local promise settled: send the resolve.
+  void export_settled(std::uint32_t id, detail::PromiseBase& p);
+  // Whether `h` (after local forwarding) is a remote reference of this session.
+  bool reaches_this_peer(detail::Handler* h) const noexcept;
+  // Calls, resolves and releases sent to a session that ended break with this.
+  Error broken_error() const;
+
+ private:
+  friend class CapCodec;
+  struct Question {
+    detail::Ptr<detail::PromiseBase> result;
+    std::vector<RemotePromise*> handlers;  // pipelining handlers (the answer and paths into it)
+    bool canceled = false;                 // finish sent before the return
+    bool returned = false;                 // the id stays taken until our finish is out
+  };
+  struct Answer {
+    detail::Ptr<detail::PromiseBase> result;
+    std::uint64_t serial = 0;  // tells a late return listener whether it still owns the slot
+    bool returned = false;
+    bool standing = false;
+  };
+  struct Export {
+    detail::HandlerPtr target;
+    std::uint32_t count = 0;  // references sent and not yet released by the peer
+    bool promise = false;
+  };
+  struct Import {
+    detail::Handler* handler = nullptr;  // ImportHandler or RemotePromise; not owned
+    std::uint32_t count = 0;             // references received, released when the handler goes
+  };
+
+  // session.cpp
+  void on_data(std::span<const std::uint8_t> payload);
+  void dispatch(wire::Message::Reader m);
+  // Builds one message and appends it to the channel's pending frame.
+  // Lazy messages (finish, release) need no answer soon: they ride along with
+  // the next frame, or leave with the next sweep, instead of costing a frame.
+  void send(kj::FunctionParam<void(wire::Message::Builder)> build, bool lazy = false);
+  void after_send(bool lazy);
+  void on_channel_closed(const Error& e);
+  void sweep_canceled();
+
+  // ops.cpp
+  void on_bootstrap(wire::Bootstrap::Reader m);
+  void on_call(wire::Call::Reader m);
+  void on_return(wire::Return::Reader m);
+  void on_finish(wire::Finish::Reader m);
+  void on_resolve(wire::Resolve::Reader m);
+  void on_release(wire::Release::Reader m);
+  void on_disembargo(wire::Disembargo::Reader m);
+  void on_unimplemented(wire::Message::Reader m);
+  // `standing`: an answer that stays pending by design (a monitor's
+  // __whenBroken); it does not count toward pausing the peer's reads.
+  void new_answer(std::uint32_t qid, detail::Ptr<detail::PromiseBase> result, bool standing = false);
+  detail::HandlerPtr resolve_target(wire::MessageTarget::Reader t);
+
+  // gc.cpp
+  void write_cap(const Capability& c, wire::CapDescriptor::Builder out);
+  Capability read_cap(wire::CapDescriptor::Reader in);
+  std::uint32_t export_handler(detail::HandlerPtr h, bool promise);
+  void release_export(std::uint32_t id, std::uint32_t count);
+
+  // disconnect.cpp
+  void break_everything(const Error& e);
+
+  Vat& vat_;
+  std::shared_ptr<SecureChannel> channel_;
+  detail::HandlerPtr bootstrap_;
+  SessionOptions options_;
+  VatId peer_;
+  // How the flight recorder names this peer as a sender: "captp:" and the
+  // start of its vat id.
+  std::string peer_label_;
+  bool initiator_ = false;
+  bool open_ = true;
+  bool aborting_ = false;
+  Error closed_;
+  std::function<void(const Error&)> on_closed_;
+  Timer sweep_;
+  BuilderScratch scratch_;
+
+  SlotTable<Question> questions_;
+  SlotTable<Export> exports_;
+  PeerTable<Answer> answers_;
+  PeerTable<Import> imports_;
+  std::unordered_map<const void*, std::uint32_t> export_ids_;  // identity -> export id
+  SlotTable<RemotePromise*> embargoes_;
+  std::uint64_t answer_serial_ = 0;
+  std::size_t unanswered_ = 0;
+  std::size_t standing_ = 0;  // pending monitor answers (at most max_answers)
+  bool reading_paused_ = false;
+  std::uint64_t messages_in_ = 0, messages_out_ = 0;
+};
+
+// Lets the wire codec describe and resolve references through the session's
+// tables without the Cap'n Proto interfaces appearing in the session's shape.
+class CapCodec final : public CapWriter, public CapReader {
+ public:
+  explicit CapCodec(Session& s) : s_(s) {}
+  void write_cap(const Capability& c, wire::CapDescriptor::Builder out) override { s_.write_cap(c, out); }
+  Capability read_cap(wire::CapDescriptor::Reader in) override { return s_.read_cap(in); }
+
+ private:
+  Session& s_;
+};
+
+}  // namespace vatic::captp

@@ -1,0 +1,56 @@
+// The knobs of a CapTP node and what it reports: the options of the secure
+// channel (handshake and idle deadlines, frame size, rekeying) and of a session
+// (flow-control bounds, the cancellation sweep), and a session's counters.
+// Plain values, any thread; spec/handshake.md and spec/captp.md say what each
+// bound means on the wire.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "vat/clock.h"
+
+namespace vatic::captp {
+
+// The largest frame length (L) accepted by default, and the frames sealed under
+// one key per direction before both sides rekey (spec/handshake.md, "Frames").
+inline constexpr std::uint32_t kDefaultMaxFrame = 16 << 20;
+inline constexpr std::uint64_t kDefaultRekeyEvery = 1 << 16;
+
+struct ChannelOptions {
+  Duration handshake_timeout = std::chrono::seconds(10);
+  // No byte at all received for this long ends the channel (zero: never). We
+  // send a ping whenever we sent nothing for a third of it, so a quiet but live
+  // peer using the same option is never cut off; reading paused by the session
+  // does not count as idle.
+  Duration idle_timeout = std::chrono::seconds(30);
+  // The largest frame (L) we accept, and the largest we send (capped at
+  // kDefaultMaxFrame, the most a FrameSealer seals). Both ends must agree.
+  std::uint32_t max_frame = kDefaultMaxFrame;
+  // Frames per key and direction; both ends must agree (spec/handshake.md).
+  std::uint64_t rekey_every = kDefaultRekeyEvery;
+  // How long close() may spend sending what is pending and the close frame to
+  // a peer that does not read, before the stream is shut anyway.
+  Duration close_linger = std::chrono::seconds(2);
+};
+
+struct SessionOptions {
+  // Calls from the peer not yet answered before the session stops reading
+  // (the peer then blocks on TCP back-pressure instead of growing our memory).
+  std::uint32_t max_answers = 1 << 14;
+  // Bytes queued for a peer that does not read; beyond this the session aborts.
+  std::size_t max_unsent_bytes = 64u << 20;
+  // Our own calls awaiting answers; beyond this new calls break `overloaded`.
+  std::size_t max_questions = 1 << 20;
+  // How often promises nobody holds any more are canceled (finish is sent).
+  Duration cancel_sweep = std::chrono::milliseconds(100);
+};
+
+// One session's table sizes and message counts (spec/admin.md, "sessions").
+struct SessionStats {
+  std::size_t exports = 0, imports = 0, questions = 0, answers = 0, embargoes = 0;
+  std::uint64_t messages_in = 0, messages_out = 0;
+};
+
+}  // namespace vatic::captp

@@ -1,0 +1,182 @@
+// PromiseBase / PromiseState<T>: the shared state behind Promise<T> and its
+// resolver. A promise is also a Handler, so a promise for a reference can be sent
+// to before it settles (pipelining): messages queue here, in order, and follow
+// the promise to wherever it is forwarded: the resolved reference, another
+// promise it follows, or the answer slot in another vat.
+// Vat-local: only the owning vat's thread touches it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "vat/codec.h"
+#include "vat/handler.h"
+
+namespace vatic::detail {
+
+// Runs when a promise settles; each listener fires once. The promise owns its
+// listeners (listen() takes a unique_ptr). A listener either runs inline, as
+// the promise settles (it overrides `settled`, and the promise destroys it
+// when that returns), or runs as a turn of its own in the promise's vat
+// (then/co_await: it overrides `runs_as_turn` and `run`, and the vat's turn
+// queue owns it from the moment it is scheduled).
+class Listener : public Turn {
+ public:
+  virtual void settled(PromiseBase& p) { (void)p; }
+  virtual bool runs_as_turn() const noexcept { return false; }
+  void run() override {}
+  // Whether the outcome is still wanted through this listener. A follower or
+  // converter whose own promise nobody holds or waits on says no, so that a
+  // call only it waits on can be cancelled (CapTP finishes such questions).
+  virtual bool wanted() const noexcept { return true; }
+};
+
+class PromiseBase : public Handler, public Pooled {
+ public:
+  using Pooled::operator new;
+  using Pooled::operator delete;
+  enum class Status : unsigned char { pending, fulfilled, broken };
+
+  explicit PromiseBase(Vat* home) : Handler(home) {}
+  ~PromiseBase() override;
+
+  Status status() const noexcept { return status_; }
+  // Whether anything waits on this promise: listeners or queued messages.
+  bool observed() const noexcept {
+    return !queued_.empty() ||
+           listeners_.any_of([](const Turn* t) { return static_cast<const Listener*>(t)->wanted(); });
+  }
+  bool pending() const noexcept { return status_ == Status::pending; }
+  const Error& error() const noexcept { return error_; }
+
+  void deliver(MessagePtr m) override;
+  // A settled promise is what it settled to: broken, or its target's kind.
+  RefKind kind() const noexcept override {
+    if (status_ == Status::broken) return RefKind::broken;
+    if (status_ == Status::fulfilled && forward_) return forward_->kind();
+    return RefKind::promise;
+  }
+  PromiseBase* as_promise() noexcept override { return this; }
+  Handler* forwards_to() const noexcept override { return forward_.get(); }
+  Ptr<Handler> pipeline_field(const std::string& name) override;
+
+  // Keeps `l` until it fires: once, when (or right away if) settled.
+  void listen(std::unique_ptr<Listener> l);
+
+  // Breaks a pending promise and every message queued on it. No-op once settled.
+  void break_with(Error e);
+
+  // From now on pipelined messages go to `h` (first call wins); queued ones
+  // are flushed to it in order.
+  void forward_to(HandlerPtr h);
+  Handler* forward() const noexcept { return forward_.get(); }
+
+  // Whether the value may be a reference (so sends can be pipelined to it).
+  virtual bool pipelinable() const noexcept = 0;
+
+  // Settles from a Value that came back from another vat; a decoding failure
+  // breaks the promise.
+  virtual void settle_from_value(const Value& v) = 0;
+  // The fulfilled value as a Value, for replies to another vat.
+  virtual Value value_as_value() const = 0;
+  // The fulfilled value itself when it is stored as a Value (no copy), else null.
+  virtual const Value* value_if_value() const noexcept { return nullptr; }
+
+  // Follow `other`: settle as it settles and forward pipelined messages to it.
+  // A promise that would (transitively) follow itself breaks instead.
+  void follow(Ptr<PromiseBase> other);
+  void copy_outcome_from_public(PromiseBase& other) { copy_outcome_from(other); }
+
+  // Whether following `h` (and whatever it forwards to) reaches this promise.
+  bool leads_back(Handler* h) const noexcept;
+  static Error cycle_error();
+
+ protected:
+  // Called by the typed state after it stored its value.
+  void mark_fulfilled(HandlerPtr pipeline_target);
+  virtual void copy_outcome_from(PromiseBase& other) = 0;
+
+ private:
+  void fire_listeners();
+  // Fires one listener: inline (then destroys it) or as a turn of its own.
+  void notify(Listener* l);
+  void settle_broken(Error e);  // without keeping itself alive (usable from the destructor)
+
+  Status status_ = Status::pending;
+  Error error_;
+  HandlerPtr forward_;
+  TurnQueue queued_;     // pipelined messages waiting for a target
+  TurnQueue listeners_;  // Listener turns
+};
+
+// Which handler pipelined messages go to once a promise for T is fulfilled.
+template <class T>
+struct PipelineTarget {
+  static constexpr bool pipelinable = false;
+  static HandlerPtr of(const T&) { return {}; }
+};
+template <>
+struct PipelineTarget<Value> {
+  static constexpr bool pipelinable = true;
+  static HandlerPtr of(const Value& v) {
+    if (v.type() == Value::Type::reference) return v.as_capability().handler;
+    return {};
+  }
+};
+
+template <class T>
+class PromiseState final : public PromiseBase {
+ public:
+  using PromiseBase::PromiseBase;
+
+  void fulfill(T v) {
+    if (!pending()) return;
+    HandlerPtr target = PipelineTarget<T>::of(v);
+    if (target && leads_back(target.get())) return break_with(cycle_error());
+    value_.emplace(std::move(v));
+    mark_fulfilled(std::move(target));
+  }
+  const T& value() const { return *value_; }
+  T& value() { return *value_; }
+
+  void settle_from_value(const Value& v) override {
+    if (!pending()) return;
+    std::optional<T> decoded;
+    try {
+      decoded.emplace(Codec<T>::decode(v));
+    } catch (...) {
+      break_with(error_from_exception(std::current_exception()));
+      return;
+    }
+    fulfill(std::move(*decoded));
+  }
+  Value value_as_value() const override { return Codec<T>::encode(*value_); }
+  const Value* value_if_value() const noexcept override {
+    if constexpr (std::is_same_v<T, Value>) {
+      return value_ ? &*value_ : nullptr;
+    } else {
+      return nullptr;
+    }
+  }
+  bool pipelinable() const noexcept override { return PipelineTarget<T>::pipelinable; }
+
+ protected:
+  void copy_outcome_from(PromiseBase& other) override {
+    if (other.status() == Status::broken) return break_with(other.error());
+    if (auto* same = dynamic_cast<PromiseState<T>*>(&other)) return fulfill(same->value());
+    std::optional<T> decoded;
+    try {
+      Value v = other.value_as_value();
+      decoded.emplace(from_value_moved<T>(v));  // v is ours: its bytes move, not copy
+    } catch (...) {
+      return break_with(error_from_exception(std::current_exception()));
+    }
+    fulfill(std::move(*decoded));
+  }
+
+ private:
+  std::optional<T> value_;
+};
+
+}  // namespace vatic::detail
