@@ -22,12 +22,20 @@ function(vatic_add_library module)
                         "SOURCES;MODULES;PUBLIC;PRIVATE;PUBLIC_DEFINITIONS;BUILD_INCLUDES")
   set(objects vatic_${module}_objects)
   add_library(${objects} OBJECT ${arg_SOURCES})
-  # PIC so that the shared library can use the same objects. Without
-  # -fno-semantic-interposition, GCC must assume any exported function may be
-  # replaced at load time (LD_PRELOAD) and stops inlining calls between them;
-  # with it, PIC costs the hot call paths nothing (clang assumes this already).
+  # PIC so that the shared library can use the same objects, at no cost to
+  # the hot paths:
+  # - without -fno-semantic-interposition, GCC must assume any exported
+  #   function may be replaced at load time (LD_PRELOAD) and stops inlining
+  #   calls between them (clang assumes it already);
+  # - PIC's default TLS model calls __tls_get_addr on every access to a
+  #   thread_local (the message pool's free lists, the current vat, promise
+  #   settlement: every send). initial-exec reads them at a fixed offset from
+  #   the thread pointer, as an executable does. It needs the library's TLS
+  #   (about 300 bytes) in the static TLS block: always so when the library is
+  #   linked, and within glibc's reserve (512 bytes) when it is dlopen()ed.
   set_target_properties(${objects} PROPERTIES POSITION_INDEPENDENT_CODE ON)
-  target_compile_options(${objects} PRIVATE $<$<CXX_COMPILER_ID:GNU,Clang>:-fno-semantic-interposition>)
+  target_compile_options(${objects} PRIVATE
+    "$<$<CXX_COMPILER_ID:GNU,Clang>:-fno-semantic-interposition;-ftls-model=initial-exec>")
 
   set(variants static)
   if(VATIC_SHARED)
