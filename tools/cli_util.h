@@ -1,6 +1,7 @@
 // What every `vatic` subcommand shares: the exit-code contract, one-line
 // failure messages, the default store location, reading a sturdy ref given as
-// text or as a file, times given as durations or RFC 3339, and JSON output.
+// text or as a file, times given as durations or RFC 3339, and printable text.
+// (JSON output: tools/json_out.h.)
 //
 // Exit codes (a contract scripts read): 0 success; 2 usage; 3 refused (a bad,
 // forged, revoked or expired token, a denied operation or path); 4 the vat is
@@ -49,9 +50,6 @@ std::string read_ref_arg(const std::string& arg);
 std::optional<std::int64_t> parse_when(std::string_view text, std::int64_t now, std::string* why);
 std::string format_rfc3339(std::int64_t unix_seconds);
 std::int64_t unix_now();
-
-// JSON string literal for `s` (quotes included).
-std::string json_quote(std::string_view s);
 
 // `s` made safe to print on a terminal or as one field of one line: control
 // characters (C0, DEL, C1) and bytes that are not UTF-8 become escapes

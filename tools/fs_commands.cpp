@@ -16,6 +16,7 @@
 #include "caps/fs/file.h"
 #include "tools/client.h"
 #include "tools/commands.h"
+#include "tools/json_out.h"
 
 namespace vatic::cli {
 namespace {
@@ -61,7 +62,7 @@ class FdSink final : public caps::ByteSink {
 };
 
 void print_ok(const FsArgs& a, const char* verb) {
-  if (a.common.json) fmt::print("{{\"ok\":true,\"op\":{},\"path\":{}}}\n", json_quote(verb), json_quote(a.path));
+  if (a.common.json) print_json(boost::json::object{{"ok", true}, {"op", verb}, {"path", json_text(a.path)}});
 }
 
 std::string base_name(const std::string& path) {
@@ -87,13 +88,11 @@ int cmd_ls(const FsArgs& a) {
   auto dir = c.open<Directory>(a.token);
   std::vector<caps::DirEntry> entries = c.wait(dir.send<&Directory::list>(a.path));
   if (a.common.json) {
-    std::string out = "{\"path\":" + json_quote(a.path) + ",\"entries\":[";
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      const auto& e = entries[i];
-      out += fmt::format("{}{{\"name\":{},\"type\":{},\"size\":{},\"mtime\":{}}}", i ? "," : "", json_quote(e.name),
-                         json_quote(e.type), e.size, e.mtime);
-    }
-    fmt::print("{}]}}\n", out);
+    boost::json::array list;
+    for (const auto& e : entries)
+      list.push_back(boost::json::object{
+          {"name", json_text(e.name)}, {"type", json_text(e.type)}, {"size", e.size}, {"mtime", e.mtime}});
+    print_json(boost::json::object{{"path", json_text(a.path)}, {"entries", std::move(list)}});
     return kOk;
   }
   bool tty = ::isatty(STDOUT_FILENO);
@@ -147,8 +146,8 @@ int cmd_get(const FsArgs& a) {
   if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(part.c_str(), out.c_str()) != 0)
     throw CliError(kOther, fmt::format("cannot write {}: {}", out, std::strerror(errno)));
   if (a.common.json)
-    fmt::print("{{\"ok\":true,\"op\":\"get\",\"path\":{},\"out\":{},\"bytes\":{}}}\n", json_quote(a.path),
-               json_quote(out), n);
+    print_json(boost::json::object{
+        {"ok", true}, {"op", "get"}, {"path", json_text(a.path)}, {"out", json_text(out)}, {"bytes", n}});
   return kOk;
 }
 
@@ -199,7 +198,7 @@ int cmd_put(const FsArgs& a) {
   for (auto& p : inflight) c.wait(p);
   if (fd != STDIN_FILENO) ::close(fd);
   if (a.common.json)
-    fmt::print("{{\"ok\":true,\"op\":\"put\",\"path\":{},\"bytes\":{}}}\n", json_quote(a.path), offset);
+    print_json(boost::json::object{{"ok", true}, {"op", "put"}, {"path", json_text(a.path)}, {"bytes", offset}});
   return kOk;
 }
 

@@ -25,6 +25,7 @@
 
 #include "captp/node.h"
 #include "examples/exchange/invariants.h"
+#include "tools/json_out.h"  // the one JSON writer: the summary's strings
 #include "vat/vat.h"
 
 namespace exchange {
@@ -33,6 +34,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using vatic::Ref;
 using vatic::Task;
+using vatic::cli::json_quote;
 
 namespace {
 

@@ -17,7 +17,7 @@
 
 #include "sturdyrefs/uri.h"
 #include "tests/tools/cli_process.h"
-#include "tests/tools/mini_json.h"
+#include "tests/tools/json_read.h"
 
 namespace vatic::test {
 
