@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tools/json_out.h"
 #include "vat/utf8.h"
 
 namespace vatic::cli {
@@ -164,5 +165,23 @@ std::string printable(std::string_view s, bool escape_backslash) {
 }
 
 void print_failure(std::string_view message) { fmt::print(stderr, "vatic: {}\n", printable(message, false)); }
+
+std::string_view failure_kind(int code) {
+  switch (code) {
+    case kUsage: return "usage";
+    case kRefused: return "refused";
+    case kUnreachable: return "unreachable";
+    default: return "failed";
+  }
+}
+
+void report_failure(int code, std::string_view message, bool json) {
+  if (!json) return print_failure(message);
+  print_json(boost::json::object{
+      {"ok", false},
+      {"error",
+       boost::json::object{{"exit_code", code}, {"kind", failure_kind(code)}, {"message", json_text(message)}}}});
+  std::fflush(stdout);
+}
 
 }  // namespace vatic::cli

@@ -63,4 +63,13 @@ std::string printable(std::string_view s, bool escape_backslash = true);
 // Prints "vatic: <message>" on stderr, as one line (printable, backslashes kept).
 void print_failure(std::string_view message);
 
+// What an exit code means, as `--json` failures name it: "usage", "refused",
+// "unreachable" or "failed".
+std::string_view failure_kind(int code);
+
+// Reports a failure that ends the command with `code`: print_failure, or with
+// `json` one object on stdout and nothing on stderr (scripts read one stream):
+//   {"ok":false,"error":{"exit_code":3,"kind":"refused","message":"..."}}
+void report_failure(int code, std::string_view message, bool json);
+
 }  // namespace vatic::cli

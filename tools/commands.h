@@ -37,7 +37,9 @@ struct FsArgs {
   Common common;
   std::string token;
   std::string path;
-  std::string local;  // OUT for get, IN for put ("" = default, "-" = stdout/stdin)
+  std::string local;   // OUT for get, IN for put ("" = default, "-" = stdout/stdin)
+  bool force = false;  // get: replace an existing OUT
+  bool quiet = false;  // get, put: no progress line
 };
 
 int cmd_id(const Common& c);

@@ -91,7 +91,7 @@ TEST_F(CliTest, EmptyCaveatValueIsNeverSilentlyDropped) {
   for (const char* flag : {"--ops", "--expires", "--not-before", "--methods", "--max-bytes"}) {
     RunResult r = run({"attenuate", server->first_line(), flag, "", "--json"});
     if (r.code == kUsage) {
-      EXPECT_TRUE(fails_with(r, kUsage)) << flag;
+      EXPECT_TRUE(fails_as_json(r, kUsage, "usage")) << flag;
       continue;
     }
     auto doc = parse_json(r.out);
