@@ -42,6 +42,13 @@ struct FsArgs {
   bool quiet = false;  // get, put: no progress line
 };
 
+struct CallArgs {
+  Common common;
+  std::string ref;
+  std::string method;
+  std::vector<std::string> args;  // one JSON document each (tools/value_json.h)
+};
+
 int cmd_id(const Common& c);
 int cmd_serve(const ServeArgs& a);
 int cmd_attenuate(const AttenuateArgs& a);
@@ -54,5 +61,6 @@ int cmd_get(const FsArgs& a);
 int cmd_put(const FsArgs& a);
 int cmd_rm(const FsArgs& a);
 int cmd_mkdir(const FsArgs& a);
+int cmd_call(const CallArgs& a);
 
 }  // namespace vatic::cli

@@ -161,6 +161,13 @@ int main(int argc, char** argv) {
   in->add_option("VIEW", inspect_view, "stats (default), objects, tree, crashes, recorder or sessions");
   add_common(in, in_args);
 
+  CallArgs call;
+  auto* ca = add_verb(app, "call", "call any method of the object a sturdy ref names; JSON in, JSON out");
+  ca->add_option("REF", call.ref, "sturdy ref (or a file holding one)")->required();
+  ca->add_option("METHOD", call.method, "method name, as the object spells it (e.g. list, stat)")->required();
+  ca->add_option("ARGS", call.args, "arguments, one JSON value each ('\"notes\"', 42, null, {\"bytes\":\"00ff\"})");
+  add_common(ca, call.common);
+
   FsArgs fs;
   struct FsCmd {
     const char* name;
@@ -229,6 +236,7 @@ int main(int argc, char** argv) {
     }
     if (*rv) return cmd_revoke(rv_args, admin_ref, revoke_token);
     if (*in) return cmd_inspect(in_args, inspect_ref, inspect_view);
+    if (*ca) return cmd_call(call);
     for (auto [cmd, f] : fs_apps) {
       if (!*cmd) continue;
       fs.token = read_ref_arg(fs.token);

@@ -67,8 +67,8 @@ TEST_F(CliTest, TopLevelHelpListsEveryVerbWithADescription) {
     names.insert(name);
     EXPECT_GE(help.size(), 10u) << name << " has no description";
   }
-  EXPECT_EQ(names, (std::set<std::string>{"id", "serve", "attenuate", "revoke", "inspect", "ls", "cat", "get", "put",
-                                          "rm", "mkdir"}));
+  EXPECT_EQ(names, (std::set<std::string>{"id", "serve", "attenuate", "revoke", "inspect", "call", "ls", "cat", "get",
+                                          "put", "rm", "mkdir"}));
   RunResult r = run({"--help"});
   EXPECT_NE(r.out.find("Exit status:"), std::string::npos) << r.out;
 }
