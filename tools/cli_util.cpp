@@ -11,6 +11,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "vat/json.h"
+#include "vat/utf8.h"
+
 namespace vatic::cli {
 
 int exit_code_for(const Error& e) {
@@ -125,49 +128,13 @@ std::string format_rfc3339(std::int64_t unix_seconds) {
                      tm.tm_min, tm.tm_sec);
 }
 
-std::string json_quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20)
-          out += fmt::format("\\u{:04x}", c);
-        else
-          out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
 namespace {
 
-// The length of the UTF-8 sequence at the start of `s` if it is valid (shortest
-// form, no surrogates, at most U+10FFFF) and not a C1 control, else 0.
+// The length of the UTF-8 character at the start of `s` if it is valid and
+// not a C1 control (U+0080..U+009F), else 0.
 std::size_t printable_utf8_length(std::string_view s) {
-  auto b = static_cast<unsigned char>(s[0]);
-  std::size_t n;
-  std::uint32_t cp, min;
-  if (b >= 0xc2 && b <= 0xdf)
-    n = 2, cp = b & 0x1f, min = 0xa0;  // U+0080..U+009F are the C1 controls
-  else if (b >= 0xe0 && b <= 0xef)
-    n = 3, cp = b & 0x0f, min = 0x800;
-  else if (b >= 0xf0 && b <= 0xf4)
-    n = 4, cp = b & 0x07, min = 0x10000;
-  else
-    return 0;
-  if (s.size() < n) return 0;
-  for (std::size_t k = 1; k < n; ++k) {
-    auto c = static_cast<unsigned char>(s[k]);
-    if ((c & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (c & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return n;
+  auto d = utf8::decode(s);
+  return d.size > 0 && !utf8::is_control(d.code_point) ? d.size : 0;
 }
 
 }  // namespace
@@ -198,5 +165,23 @@ std::string printable(std::string_view s, bool escape_backslash) {
 }
 
 void print_failure(std::string_view message) { fmt::print(stderr, "vatic: {}\n", printable(message, false)); }
+
+std::string_view failure_kind(int code) {
+  switch (code) {
+    case kUsage: return "usage";
+    case kRefused: return "refused";
+    case kUnreachable: return "unreachable";
+    default: return "failed";
+  }
+}
+
+void report_failure(int code, std::string_view message, bool json) {
+  if (!json) return print_failure(message);
+  print_json(boost::json::object{
+      {"ok", false},
+      {"error",
+       boost::json::object{{"exit_code", code}, {"kind", failure_kind(code)}, {"message", json_text(message)}}}});
+  std::fflush(stdout);
+}
 
 }  // namespace vatic::cli

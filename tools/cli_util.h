@@ -1,6 +1,7 @@
 // What every `vatic` subcommand shares: the exit-code contract, one-line
 // failure messages, the default store location, reading a sturdy ref given as
-// text or as a file, times given as durations or RFC 3339, and JSON output.
+// text or as a file, times given as durations or RFC 3339, and printable text.
+// (JSON output: vat/json.h.)
 //
 // Exit codes (a contract scripts read): 0 success; 2 usage; 3 refused (a bad,
 // forged, revoked or expired token, a denied operation or path); 4 the vat is
@@ -50,9 +51,6 @@ std::optional<std::int64_t> parse_when(std::string_view text, std::int64_t now, 
 std::string format_rfc3339(std::int64_t unix_seconds);
 std::int64_t unix_now();
 
-// JSON string literal for `s` (quotes included).
-std::string json_quote(std::string_view s);
-
 // `s` made safe to print on a terminal or as one field of one line: control
 // characters (C0, DEL, C1) and bytes that are not UTF-8 become escapes
 // (\n, \t, \r, \xHH), and so does a backslash when `escape_backslash` (so that
@@ -64,5 +62,14 @@ std::string printable(std::string_view s, bool escape_backslash = true);
 
 // Prints "vatic: <message>" on stderr, as one line (printable, backslashes kept).
 void print_failure(std::string_view message);
+
+// What an exit code means, as `--json` failures name it: "usage", "refused",
+// "unreachable" or "failed".
+std::string_view failure_kind(int code);
+
+// Reports a failure that ends the command with `code`: print_failure, or with
+// `json` one object on stdout and nothing on stderr (scripts read one stream):
+//   {"ok":false,"error":{"exit_code":3,"kind":"refused","message":"..."}}
+void report_failure(int code, std::string_view message, bool json);
 
 }  // namespace vatic::cli

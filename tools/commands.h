@@ -37,7 +37,16 @@ struct FsArgs {
   Common common;
   std::string token;
   std::string path;
-  std::string local;  // OUT for get, IN for put ("" = default, "-" = stdout/stdin)
+  std::string local;   // OUT for get, IN for put ("" = default, "-" = stdout/stdin)
+  bool force = false;  // get: replace an existing OUT
+  bool quiet = false;  // get, put: no progress line
+};
+
+struct CallArgs {
+  Common common;
+  std::string ref;
+  std::string method;
+  std::vector<std::string> args;  // one JSON document each (tools/value_json.h)
 };
 
 int cmd_id(const Common& c);
@@ -52,5 +61,6 @@ int cmd_get(const FsArgs& a);
 int cmd_put(const FsArgs& a);
 int cmd_rm(const FsArgs& a);
 int cmd_mkdir(const FsArgs& a);
+int cmd_call(const CallArgs& a);
 
 }  // namespace vatic::cli

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -16,6 +18,8 @@
 #include "caps/fs/file.h"
 #include "tools/client.h"
 #include "tools/commands.h"
+#include "tools/progress.h"
+#include "vat/json.h"
 
 namespace vatic::cli {
 namespace {
@@ -23,10 +27,12 @@ namespace {
 using caps::Directory;
 using caps::File;
 
-// Writes streamed chunks to a descriptor; draws a progress bar when asked.
+// Writes streamed chunks to a descriptor and shows the progress. The sink owns
+// its Progress: a chunk delivered after the command gave up must not reach a
+// dead one.
 class FdSink final : public caps::ByteSink {
  public:
-  FdSink(int fd, std::uint64_t total, bool progress) : fd_(fd), total_(total), progress_(progress) {}
+  FdSink(int fd, bool progress, std::uint64_t total) : fd_(fd), progress_(progress, total, Progress::Clock::now) {}
   Promise<void> write(Bytes chunk) override {
     const std::uint8_t* p = chunk.data();
     std::size_t left = chunk.size();
@@ -38,30 +44,21 @@ class FdSink final : public caps::ByteSink {
       left -= static_cast<std::size_t>(n);
     }
     written_ += chunk.size();
-    if (progress_) draw();
+    progress_.update(written_);
     return Promise<void>::resolved();
   }
-  Promise<void> done() override {
-    if (progress_) fmt::print(stderr, "\n");
-    return Promise<void>::resolved();
-  }
+  Promise<void> done() override { return Promise<void>::resolved(); }
   std::uint64_t written() const { return written_; }
+  void finish_progress() { progress_.finish(); }
 
  private:
-  void draw() const {
-    constexpr int kWidth = 30;
-    double f = total_ ? static_cast<double>(written_) / static_cast<double>(total_) : 1.0;
-    int fill = static_cast<int>(f * kWidth);
-    fmt::print(stderr, "\r[{:=<{}}{: <{}}] {:5.1f}% {} / {} bytes", "", fill, "", kWidth - fill, f * 100.0, written_,
-               total_);
-  }
   int fd_;
-  std::uint64_t total_, written_ = 0;
-  bool progress_;
+  Progress progress_;
+  std::uint64_t written_ = 0;
 };
 
 void print_ok(const FsArgs& a, const char* verb) {
-  if (a.common.json) fmt::print("{{\"ok\":true,\"op\":{},\"path\":{}}}\n", json_quote(verb), json_quote(a.path));
+  if (a.common.json) print_json(boost::json::object{{"ok", true}, {"op", verb}, {"path", json_text(a.path)}});
 }
 
 std::string base_name(const std::string& path) {
@@ -70,13 +67,20 @@ std::string base_name(const std::string& path) {
   return name.empty() || name == "." || name == ".." ? std::string() : name;
 }
 
-// Streams PATH into `fd`; returns the bytes written.
+// Streams PATH into `fd`; returns the bytes written. With `progress`, shows
+// it (tools/progress.h) while the file comes in.
 std::uint64_t stream_file(Client& c, const FsArgs& a, int fd, bool progress) {
   auto dir = c.open<Directory>(a.token);
   Ref<File> file = c.wait(dir.send<&Directory::open>(a.path));
   caps::Stat st = c.wait(file.send<&File::stat>());
-  Ref<FdSink> sink = c.vat().make<FdSink>(fd, st.size, progress);
-  c.wait(file.send<&File::stream_to>(Ref<caps::ByteSink>(sink), std::uint64_t{0}, std::int64_t{-1}));
+  Ref<FdSink> sink = c.vat().make<FdSink>(fd, progress, st.size);
+  try {
+    c.wait(file.send<&File::stream_to>(Ref<caps::ByteSink>(sink), std::uint64_t{0}, std::int64_t{-1}));
+  } catch (...) {
+    sink.call<&FdSink::finish_progress>();  // the failure line starts on a clean line
+    throw;
+  }
+  sink.call<&FdSink::finish_progress>();
   return sink.call<&FdSink::written>();
 }
 
@@ -87,13 +91,11 @@ int cmd_ls(const FsArgs& a) {
   auto dir = c.open<Directory>(a.token);
   std::vector<caps::DirEntry> entries = c.wait(dir.send<&Directory::list>(a.path));
   if (a.common.json) {
-    std::string out = "{\"path\":" + json_quote(a.path) + ",\"entries\":[";
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      const auto& e = entries[i];
-      out += fmt::format("{}{{\"name\":{},\"type\":{},\"size\":{},\"mtime\":{}}}", i ? "," : "", json_quote(e.name),
-                         json_quote(e.type), e.size, e.mtime);
-    }
-    fmt::print("{}]}}\n", out);
+    boost::json::array list;
+    for (const auto& e : entries)
+      list.push_back(boost::json::object{
+          {"name", json_text(e.name)}, {"type", json_text(e.type)}, {"size", e.size}, {"mtime", e.mtime}});
+    print_json(boost::json::object{{"path", json_text(a.path)}, {"entries", std::move(list)}});
     return kOk;
   }
   bool tty = ::isatty(STDOUT_FILENO);
@@ -116,17 +118,61 @@ int cmd_cat(const FsArgs& a) {
   return kOk;
 }
 
+namespace {
+
+// Whether something (a dangling symlink too) is at `p`.
+bool exists_at(const std::string& p) {
+  struct stat st {};
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+std::string overwrite_refused(const std::string& out) {
+  return fmt::format("{} exists; pass --force to overwrite it", out);
+}
+
+// Moves the complete `part` to `out`. Without `force`, an `out` that appeared
+// during the transfer is not replaced: RENAME_NOREPLACE checks and renames in
+// one step (link(2) does where the file system lacks it).
+void install(const std::string& part, const std::string& out, bool force) {
+  auto failed = [&] { return CliError(kOther, fmt::format("cannot write {}: {}", out, std::strerror(errno))); };
+  if (force) {
+    if (::rename(part.c_str(), out.c_str()) != 0) throw failed();
+    return;
+  }
+  if (::renameat2(AT_FDCWD, part.c_str(), AT_FDCWD, out.c_str(), RENAME_NOREPLACE) == 0) return;
+  if (errno == EEXIST) throw CliError(kOther, overwrite_refused(out));
+  if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) throw failed();
+  if (::link(part.c_str(), out.c_str()) != 0)
+    throw errno == EEXIST ? CliError(kOther, overwrite_refused(out)) : failed();
+  ::unlink(part.c_str());
+}
+
+// The rename is durable once the directory holding it is synced (best effort:
+// the data itself was synced before the rename).
+void sync_directory_of(const std::string& path) {
+  auto dir = std::filesystem::path(path).parent_path();
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
 int cmd_get(const FsArgs& a) {
   std::string out = a.local.empty() ? base_name(a.path) : a.local;
   if (out.empty()) throw CliError(kUsage, fmt::format("cannot name a local file after {:?}: give OUT", a.path));
+  // Refused before anything is fetched, written or truncated.
+  if (out != "-" && !a.force && exists_at(out)) throw CliError(kOther, overwrite_refused(out));
   Client c(store_dir(a.common.store));
   if (out == "-") {
     std::uint64_t n = stream_file(c, a, STDOUT_FILENO, false);
     if (a.common.json) fmt::print(stderr, "{{\"ok\":true,\"bytes\":{}}}\n", n);
     return kOk;
   }
-  // Into OUT.part, renamed when complete: a failed transfer never leaves a
-  // truncated file under the final name.
+  // Into OUT.part (in OUT's directory, so the rename cannot cross file
+  // systems), synced, then renamed: a failed transfer never leaves a truncated
+  // file under the final name, nor destroys the one --force would replace.
   std::string part = out + ".part";
   // O_EXCL, never O_TRUNC: an existing OUT.part (left by a killed transfer, or
   // planted in a shared directory as a hard link to another file or as someone
@@ -138,17 +184,21 @@ int cmd_get(const FsArgs& a) {
   if (fd < 0) throw CliError(kOther, fmt::format("cannot write {}: {}", part, std::strerror(errno)));
   std::uint64_t n = 0;
   try {
-    n = stream_file(c, a, fd, !a.common.json && ::isatty(STDERR_FILENO));
+    n = stream_file(c, a, fd, progress_wanted(a.common.json, a.quiet));
+    if (::fsync(fd) != 0) throw CliError(kOther, fmt::format("cannot write {}: {}", part, std::strerror(errno)));
+    int closed = ::close(fd);
+    fd = -1;
+    if (closed != 0) throw CliError(kOther, fmt::format("cannot write {}: {}", part, std::strerror(errno)));
+    install(part, out, a.force);
   } catch (...) {
-    ::close(fd);
+    if (fd >= 0) ::close(fd);
     ::unlink(part.c_str());
     throw;
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(part.c_str(), out.c_str()) != 0)
-    throw CliError(kOther, fmt::format("cannot write {}: {}", out, std::strerror(errno)));
+  sync_directory_of(out);
   if (a.common.json)
-    fmt::print("{{\"ok\":true,\"op\":\"get\",\"path\":{},\"out\":{},\"bytes\":{}}}\n", json_quote(a.path),
-               json_quote(out), n);
+    print_json(boost::json::object{
+        {"ok", true}, {"op", "get"}, {"path", json_text(a.path)}, {"out", json_text(out)}, {"bytes", n}});
   return kOk;
 }
 
@@ -172,9 +222,22 @@ int cmd_put(const FsArgs& a) {
     created = true;
   }
   if (!created) c.wait(file.send<&File::truncate>(std::uint64_t{0}));
+  // The size is known when IN is a regular file (not a pipe).
+  struct stat in_stat {};
+  std::optional<std::uint64_t> total;
+  if (::fstat(fd, &in_stat) == 0 && S_ISREG(in_stat.st_mode)) total = static_cast<std::uint64_t>(in_stat.st_size);
+  // Progress counts what the vat acknowledged, not what is queued.
+  Progress progress(progress_wanted(a.common.json, a.quiet), total, Progress::Clock::now);
+  std::uint64_t acknowledged = 0;
   // Chunks go out with a bounded window of unacknowledged writes.
   constexpr std::size_t kChunk = 256 << 10, kWindow = 4;
-  std::vector<Promise<void>> inflight;
+  std::vector<std::pair<Promise<void>, std::size_t>> inflight;
+  auto wait_oldest = [&] {
+    c.wait(inflight.front().first);
+    acknowledged += inflight.front().second;
+    inflight.erase(inflight.begin());
+    progress.update(acknowledged);
+  };
   std::uint64_t offset = 0;
   for (;;) {
     Bytes chunk(kChunk);
@@ -188,18 +251,16 @@ int cmd_put(const FsArgs& a) {
     }
     if (got == 0) break;
     chunk.resize(got);
-    if (inflight.size() == kWindow) {
-      c.wait(inflight.front());
-      inflight.erase(inflight.begin());
-    }
-    inflight.push_back(file.send<&File::write>(offset, std::move(chunk)));
+    if (inflight.size() == kWindow) wait_oldest();
+    inflight.emplace_back(file.send<&File::write>(offset, std::move(chunk)), got);
     offset += got;
     if (got < kChunk) break;
   }
-  for (auto& p : inflight) c.wait(p);
+  while (!inflight.empty()) wait_oldest();
+  progress.finish();
   if (fd != STDIN_FILENO) ::close(fd);
   if (a.common.json)
-    fmt::print("{{\"ok\":true,\"op\":\"put\",\"path\":{},\"bytes\":{}}}\n", json_quote(a.path), offset);
+    print_json(boost::json::object{{"ok", true}, {"op", "put"}, {"path", json_text(a.path)}, {"bytes", offset}});
   return kOk;
 }
 

@@ -9,6 +9,8 @@
 #include "tools/client.h"
 #include "tools/commands.h"
 #include "tools/inspect_render.h"
+#include "tools/value_json.h"
+#include "vat/json.h"
 
 namespace vatic::cli {
 namespace {
@@ -43,7 +45,7 @@ int cmd_inspect(const Common& c, const std::string& admin_ref, const std::string
   if (c.json) {
     auto ref = sturdyrefs::parse_sturdy_ref(admin_text);  // parsed already by open()
     std::string vat = ref ? ref.value().vat.to_text() : "";
-    fmt::print("{{\"view\":{},\"vat_id\":{},\"data\":{}}}\n", json_text(view), json_text(vat), value_to_json(v));
+    print_json(boost::json::object{{"view", json_text(view)}, {"vat_id", json_text(vat)}, {"data", to_json_value(v)}});
   } else {
     fmt::print("{}", render_view(view, v));
   }

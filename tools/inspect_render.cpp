@@ -11,36 +11,6 @@
 namespace vatic::cli {
 namespace {
 
-// The code point of the UTF-8 sequence at the start of `s` and its length, or
-// length 0 when the bytes there are not valid UTF-8 (overlong, surrogate, past
-// U+10FFFF, cut short).
-struct Decoded {
-  std::uint32_t cp = 0;
-  std::size_t n = 0;
-};
-Decoded decode_utf8(std::string_view s) {
-  auto b = static_cast<unsigned char>(s[0]);
-  if (b < 0x80) return {b, 1};
-  std::size_t n;
-  std::uint32_t cp, min;
-  if (b >= 0xc2 && b <= 0xdf)
-    n = 2, cp = b & 0x1f, min = 0x80;
-  else if (b >= 0xe0 && b <= 0xef)
-    n = 3, cp = b & 0x0f, min = 0x800;
-  else if (b >= 0xf0 && b <= 0xf4)
-    n = 4, cp = b & 0x07, min = 0x10000;
-  else
-    return {};
-  if (s.size() < n) return {};
-  for (std::size_t k = 1; k < n; ++k) {
-    auto c = static_cast<unsigned char>(s[k]);
-    if ((c & 0xc0) != 0x80) return {};
-    cp = (cp << 6) | (c & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return {};
-  return {cp, n};
-}
-
 // Characters (code points) in `s`, which printable() made valid UTF-8.
 std::size_t width(std::string_view s) {
   return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (c & 0xc0) != 0x80; }));
@@ -64,64 +34,6 @@ bool numeric(std::string_view s) {
   for (; i < s.size(); ++i)
     if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) return false;
   return true;
-}
-
-void append_json(const Value& v, std::string& out);
-
-void append_record(const Record& r, std::string& out) {
-  out += '{';
-  bool first = true;
-  if (!r.label.empty() && !r.find("record")) {
-    out += "\"record\":" + json_text(r.label);
-    first = false;
-  }
-  for (const auto& [k, x] : r.fields) {
-    if (!first) out += ',';
-    first = false;
-    out += json_text(k);
-    out += ':';
-    append_json(x, out);
-  }
-  out += '}';
-}
-
-void append_json(const Value& v, std::string& out) {
-  switch (v.type()) {
-    case Value::Type::null: out += "null"; return;
-    case Value::Type::boolean: out += v.as_bool() ? "true" : "false"; return;
-    case Value::Type::integer: out += fmt::format("{}", v.as_int()); return;
-    case Value::Type::real: {
-      double d = v.as_double();
-      out += std::isfinite(d) ? fmt::format("{}", d) : "null";
-      return;
-    }
-    case Value::Type::text: out += json_text(v.as_text()); return;
-    case Value::Type::bytes: {
-      std::string hex;
-      for (std::uint8_t b : v.as_bytes()) hex += fmt::format("{:02x}", b);
-      out += "{\"bytes\":\"" + hex + "\"}";
-      return;
-    }
-    case Value::Type::list: {
-      out += '[';
-      bool first = true;
-      for (const auto& x : v.as_list()) {
-        if (!first) out += ',';
-        first = false;
-        append_json(x, out);
-      }
-      out += ']';
-      return;
-    }
-    case Value::Type::record: return append_record(v.as_record(), out);
-    case Value::Type::reference: out += "{\"reference\":true}"; return;
-    case Value::Type::error: {
-      const Error& e = v.as_error();
-      out += "{\"error\":{\"kind\":" + json_text(to_string(e.kind)) + ",\"reason\":" + json_text(e.reason) + "}}";
-      return;
-    }
-  }
-  out += "null";
 }
 
 // --- Text views.
@@ -298,42 +210,6 @@ std::string render_recorder(const Value& v) {
 
 bool is_inspect_view(std::string_view view) {
   return std::find(std::begin(kInspectViews), std::end(kInspectViews), view) != std::end(kInspectViews);
-}
-
-std::string json_text(std::string_view s) {
-  std::string out = "\"";
-  std::size_t i = 0;
-  while (i < s.size()) {
-    Decoded d = decode_utf8(s.substr(i));
-    if (d.n == 0) {
-      out += "\\ufffd";
-      ++i;
-      continue;
-    }
-    std::uint32_t c = d.cp;
-    if (c == '"')
-      out += "\\\"";
-    else if (c == '\\')
-      out += "\\\\";
-    else if (c == '\n')
-      out += "\\n";
-    else if (c == '\r')
-      out += "\\r";
-    else if (c == '\t')
-      out += "\\t";
-    else if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029)
-      out += fmt::format("\\u{:04x}", c);
-    else
-      out.append(s.substr(i, d.n));
-    i += d.n;
-  }
-  return out + "\"";
-}
-
-std::string value_to_json(const Value& v) {
-  std::string out;
-  append_json(v, out);
-  return out;
 }
 
 std::string TextTable::render() const {

@@ -6,9 +6,9 @@
 // exception messages, supervisor and child names. The text forms pass every
 // string through printable() (tools/cli_util.h), so no control character,
 // escape sequence or invalid UTF-8 reaches the terminal, and a newline cannot
-// forge a row. The JSON form escapes the same characters (\u00XX, and
-// U+FFFD for bytes that are not UTF-8), so it is valid UTF-8 JSON and just as
-// inert when a person cats it.
+// forge a row. The JSON form (value_to_json, tools/value_json.h) is written by
+// the one JSON writer (vat/json.h): valid UTF-8, and just as inert when
+// a person cats it.
 //
 // Pure functions of their arguments; any thread.
 #pragma once
@@ -17,9 +17,6 @@
 #include <string_view>
 #include <vector>
 
-// vat/value.h alone does not compile (Ptr<PromiseBase>'s destructor needs the
-// complete type, from promise.h). TODO(soon): make value.h self-contained.
-#include "vat/promise.h"
 #include "vat/value.h"
 
 namespace vatic::cli {
@@ -28,17 +25,6 @@ namespace vatic::cli {
 // name of the Admin method that returns it.
 inline constexpr std::string_view kInspectViews[] = {"stats", "objects", "tree", "crashes", "recorder", "sessions"};
 bool is_inspect_view(std::string_view view);
-
-// A JSON string literal (quotes included) that is valid UTF-8 and has no
-// control characters: C0, DEL and C1 become \u00XX, U+2028 and U+2029 are
-// escaped too, and each byte that is not part of valid UTF-8 becomes \ufffd.
-std::string json_text(std::string_view s);
-
-// A Value as JSON: records become objects whose first member "record" is the
-// label (left out when the record has a field of that name, or no label),
-// lists arrays, bytes {"bytes": "<hex>"}, errors {"error": {"kind", "reason"}},
-// references {"reference": true}; non-finite reals become null.
-std::string value_to_json(const Value& v);
 
 // An aligned text table: a header row, then one row per entry. Cells are made
 // printable, cut to `max_cell` characters ("..." marks a cut), and numeric

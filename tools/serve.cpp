@@ -21,6 +21,7 @@
 #include "sturdyrefs/store.h"
 #include "tools/cli_util.h"
 #include "tools/commands.h"
+#include "vat/json.h"
 #include "vat/vat.h"
 
 namespace vatic::cli {
@@ -104,12 +105,13 @@ int cmd_serve(const ServeArgs& a) {
   write_private_file(admin_file, host.sturdy_ref(host.admin_token()));
 
   if (a.common.json) {
-    std::vector<std::string> quoted;
-    for (const auto& b : bound) quoted.push_back(json_quote(b));
-    std::string listen = fmt::format("{}", fmt::join(quoted, ","));
-    fmt::print("{{\"root\":{},\"admin_ref_file\":{},\"vat_id\":{},\"listen\":[{}],\"file_io\":{}}}\n", json_quote(root),
-               json_quote(admin_file.string()), json_quote(node.id().to_text()), listen,
-               json_quote(caps::to_string(io.backend())));
+    boost::json::array listen;
+    for (const auto& b : bound) listen.push_back(json_text(b));
+    print_json(boost::json::object{{"root", json_text(root)},
+                                   {"admin_ref_file", json_text(admin_file.string())},
+                                   {"vat_id", json_text(node.id().to_text())},
+                                   {"listen", std::move(listen)},
+                                   {"file_io", json_text(caps::to_string(io.backend()))}});
   } else {
     fmt::print("{}\n", root);
   }

@@ -2,6 +2,7 @@
 #include <charconv>
 
 #include <fmt/format.h>
+#include <boost/json/parse.hpp>
 
 #include "caps/caveat.h"
 #include "captp/identity.h"
@@ -10,6 +11,7 @@
 #include "sturdyrefs/uri.h"
 #include "tools/client.h"
 #include "tools/commands.h"
+#include "vat/json.h"
 
 namespace vatic::cli {
 namespace {
@@ -31,7 +33,7 @@ int cmd_id(const Common& c) {
   auto store = sturdyrefs::Store::open(dir);
   std::string id = store->identity().id().to_text();
   if (c.json)
-    fmt::print("{{\"vat_id\":{},\"store\":{}}}\n", json_quote(id), json_quote(dir.string()));
+    print_json(boost::json::object{{"vat_id", json_text(id)}, {"store", json_text(dir.string())}});
   else
     fmt::print("{}\n", id);
   return kOk;
@@ -92,8 +94,12 @@ int cmd_attenuate(const AttenuateArgs& a) {
   std::string text = sturdyrefs::format_sturdy_ref(out);
   if (a.common.json) {
     auto all = caps::parse_caveats(out.token.caveats);
-    fmt::print("{{\"sturdy_ref\":{},\"caveats\":{}}}\n", json_quote(text),
-               all ? caps::describe_json(all.value(), vat_text) : "null");
+    // caps writes its own JSON text; read back, it goes through the one writer.
+    boost::json::value caveats = nullptr;
+    boost::system::error_code ec;
+    if (all) caveats = boost::json::parse(caps::describe_json(all.value(), vat_text), ec);
+    if (ec) caveats = nullptr;
+    print_json(boost::json::object{{"sturdy_ref", json_text(text)}, {"caveats", std::move(caveats)}});
   } else {
     fmt::print("{}\n", text);
   }
@@ -107,7 +113,7 @@ int cmd_revoke(const Common& c, const std::string& admin_ref, const std::string&
   auto admin = client.open<sturdyrefs::Admin>(admin_text);
   std::string what = client.wait(admin.send<&sturdyrefs::Admin::revoke>(target));
   if (c.json)
-    fmt::print("{{\"ok\":true,\"revoked\":{}}}\n", json_quote(what));
+    print_json(boost::json::object{{"ok", true}, {"revoked", json_text(what)}});
   else
     fmt::print("revoked the {}\n", what == "object" ? "object and every token for it" : "token and its descendants");
   return kOk;

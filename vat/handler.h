@@ -120,8 +120,9 @@ class Message : public Turn {
 
   // The promise this message's result resolves.
   PromiseBase& result() const noexcept { return *result_; }
-  // Hands the result over (the far path keeps it as a question).
-  Ptr<PromiseBase> take_result() noexcept { return std::move(result_); }
+  // Hands the result over (the far path keeps it as a question). Inline, in
+  // promise_state.h: it needs PromiseBase complete.
+  inline Ptr<PromiseBase> take_result() noexcept;
 
   // A turn that runs `invoke` on the near object it was delivered to.
   void run() override;

@@ -179,4 +179,6 @@ class PromiseState final : public PromiseBase {
   std::optional<T> value_;
 };
 
+inline Ptr<PromiseBase> Message::take_result() noexcept { return std::move(result_); }
+
 }  // namespace vatic::detail

@@ -39,7 +39,4 @@ std::vector<Check> check_invariants(const RunFacts& f);
 // Ledger entries closed after `ms` (wall clock).
 std::int64_t deals_after(const std::vector<LedgerEntry>& ledger, std::int64_t ms);
 
-// JSON string escaping (RFC 8259) for the summary.
-std::string json_quote(const std::string& s);
-
 }  // namespace exchange

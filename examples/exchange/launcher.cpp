@@ -25,12 +25,14 @@
 
 #include "captp/node.h"
 #include "examples/exchange/invariants.h"
+#include "vat/json.h"  // the one JSON writer: the summary's strings
 #include "vat/vat.h"
 
 namespace exchange {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using vatic::json_quote;
 using vatic::Ref;
 using vatic::Task;
 

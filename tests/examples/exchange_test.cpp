@@ -28,10 +28,12 @@
 #include <thread>
 #include <vector>
 
+#include <boost/json/serialize.hpp>
+
 #include "captp/node.h"
 #include "examples/exchange/protocol.h"
 #include "tests/temp_dir.h"
-#include "tests/tools/mini_json.h"
+#include "tests/tools/json_read.h"
 #include "vat/vatic.h"
 
 #ifndef EXCHANGE_BIN
@@ -41,7 +43,6 @@
 namespace {
 
 using namespace std::chrono_literals;
-using vatic::test::Json;
 
 // A child process of the exchange binary with its stdout on a pipe; always
 // reaped (killed first if still running when the test ends).
@@ -123,7 +124,8 @@ class Child {
 };
 
 // Runs `exchange run ARGS...`; returns (wait status, parsed summary).
-std::pair<int, std::optional<Json>> run_exchange(std::vector<std::string> args, std::chrono::seconds limit) {
+std::pair<int, std::optional<boost::json::value>> run_exchange(std::vector<std::string> args,
+                                                               std::chrono::seconds limit) {
   args.insert(args.begin(), "run");
   Child c(args);
   std::string out = c.read_all(limit);
@@ -133,25 +135,24 @@ std::pair<int, std::optional<Json>> run_exchange(std::vector<std::string> args, 
   return {st, json};
 }
 
-double number(const Json& j, const char* key) {
-  const Json* v = j.get(key);
-  EXPECT_TRUE(v && v->kind == Json::Kind::number) << "no number " << key;
-  return v && v->kind == Json::Kind::number ? v->number : -1;
+double number(const boost::json::value& j, const char* key) {
+  auto v = vatic::test::number(j, key);
+  EXPECT_TRUE(v) << "no number " << key;
+  return v.value_or(-1);
 }
 
-void expect_every_invariant(const Json& j) {
-  const Json* inv = j.get("invariants");
+void expect_every_invariant(const boost::json::value& j) {
+  const boost::json::value* inv = vatic::test::member(j, "invariants");
   ASSERT_TRUE(inv && inv->is_object());
   for (const char* name : {"no_deal_recorded_twice", "ledger_matches_both_parties", "no_deal_closed_on_one_side_only",
                            "no_deal_left_in_doubt", "cash_and_shares_conserved", "live_views_match_journals",
                            "no_protocol_errors", "market_kept_trading_through_chaos", "processes_healthy"}) {
-    const Json* v = inv->get(name);
-    ASSERT_NE(v, nullptr) << name;
-    EXPECT_TRUE(v->kind == Json::Kind::boolean && v->boolean) << name << " does not hold";
+    ASSERT_NE(vatic::test::member(*inv, name), nullptr) << name;
+    EXPECT_TRUE(vatic::test::is_true(*inv, name)) << name << " does not hold";
   }
-  const Json* violations = j.get("violations");
-  ASSERT_NE(violations, nullptr);
-  for (const auto& v : violations->items) ADD_FAILURE() << v.string;
+  const boost::json::value* violations = vatic::test::member(j, "violations");
+  ASSERT_TRUE(violations && violations->is_array());
+  for (const auto& v : violations->get_array()) ADD_FAILURE() << boost::json::serialize(v);
 }
 
 TEST(Exchange, QuietRunClosesDealsAndKeepsEveryInvariant) {

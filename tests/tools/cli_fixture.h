@@ -10,18 +10,37 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sturdyrefs/uri.h"
 #include "tests/tools/cli_process.h"
-#include "tests/tools/mini_json.h"
+#include "tests/tools/json_read.h"
 
 namespace vatic::test {
 
 inline constexpr int kOk = 0, kUsage = 2, kRefused = 3, kUnreachable = 4;
+
+// With --json, a failure is one JSON object on stdout and nothing on stderr:
+// {"ok":false,"error":{"exit_code":N,"kind":KIND,"message":"..."}}, exit N.
+inline ::testing::AssertionResult fails_as_json(const RunResult& r, int code, const std::string& kind) {
+  if (r.code != code) return ::testing::AssertionFailure() << "expected exit " << code << ", got " << r.describe();
+  if (!r.err.empty()) return ::testing::AssertionFailure() << "expected no stderr, got " << r.describe();
+  auto doc = parse_json(r.out);
+  if (!doc || std::count(r.out.begin(), r.out.end(), '\n') != 1 || r.out.back() != '\n')
+    return ::testing::AssertionFailure() << "expected one line of JSON, got " << r.describe();
+  const boost::json::value* error = member(*doc, "error");
+  if (!member(*doc, "ok") || is_true(*doc, "ok") || !error || number(*error, "exit_code") != code ||
+      str(*error, "kind") != kind || !str(*error, "message") || str(*error, "message")->empty())
+    return ::testing::AssertionFailure() << "expected ok:false and error {exit_code: " << code << ", kind: " << kind
+                                         << ", message}, got " << r.describe();
+  return ::testing::AssertionSuccess();
+}
 
 class CliTest : public ::testing::Test {
  protected:
@@ -65,6 +84,52 @@ class CliTest : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     auto log = tmp_ / ("serve-" + std::to_string(++servers_) + ".log");
     return std::make_unique<ServerProcess>(tmp_ / "home", args, log);
+  }
+
+  // The verbs the binary knows, as `vatic --help` lists them under
+  // "Subcommands:": name and one-line description.
+  std::vector<std::pair<std::string, std::string>> verbs() const {
+    RunResult r = run({"--help"});
+    EXPECT_TRUE(succeeded(r));
+    std::vector<std::pair<std::string, std::string>> out;
+    std::istringstream lines(r.out);
+    std::string line;
+    bool in_list = false;
+    while (std::getline(lines, line)) {
+      if (line == "Subcommands:") {
+        in_list = true;
+      } else if (in_list && line.starts_with("  ")) {
+        std::size_t name_end = line.find(' ', 2);
+        std::size_t help = line.find_first_not_of(' ', name_end);
+        out.emplace_back(line.substr(2, name_end - 2), help == std::string::npos ? "" : line.substr(help));
+      } else if (in_list) {
+        break;
+      }
+    }
+    return out;
+  }
+
+  // The long flags `vatic VERB --help` lists under "Options:" ("--store", ...).
+  std::vector<std::string> flags_of(const std::string& verb) const {
+    RunResult r = run({verb, "--help"});
+    EXPECT_TRUE(succeeded(r)) << verb;
+    std::vector<std::string> out;
+    std::istringstream lines(r.out);
+    std::string line;
+    bool in_list = false;
+    while (std::getline(lines, line)) {
+      if (line == "Options:") {
+        in_list = true;
+      } else if (in_list && line.starts_with("  ")) {
+        // "  -f,--force   help" or "  --store TEXT   help"
+        std::string names = line.substr(2, line.find(' ', 2) - 2);
+        for (std::size_t at = names.find("--"); at != std::string::npos; at = names.find("--", at + 2))
+          out.push_back(names.substr(at, names.find(',', at) - at));
+      } else if (in_list) {
+        break;
+      }
+    }
+    return out;
   }
 
   // `vatic attenuate REF ARGS...`, expected to succeed: the narrower ref.

@@ -41,8 +41,8 @@ TEST_F(CliTest, IdIsStablePerStoreAndDiffersBetweenStores) {
   ASSERT_TRUE(succeeded(j));
   auto doc = parse_json(j.out);
   ASSERT_TRUE(doc && doc->is_object()) << j.out;
-  EXPECT_EQ(doc->str("vat_id"), a1);
-  EXPECT_EQ(doc->str("store"), store("a"));
+  EXPECT_EQ(str(*doc, "vat_id"), a1);
+  EXPECT_EQ(str(*doc, "store"), store("a"));
 }
 
 TEST_F(CliTest, StoreIsCreatedPrivateAndServeWritesAPrivateAdminRef) {
@@ -95,14 +95,14 @@ TEST_F(CliTest, ServeJsonPrintsRootAdminRefFileVatIdAndListenAddresses) {
   auto server = serve(make_sample_tree(), store("server"), unix_listen("s.sock"), {"--json"});
   auto doc = parse_json(server->first_line());
   ASSERT_TRUE(doc && doc->is_object()) << server->first_line();
-  auto root = doc->str("root");
+  auto root = str(*doc, "root");
   ASSERT_TRUE(root);
   ASSERT_TRUE(sturdyrefs::parse_sturdy_ref(*root)) << *root;
-  EXPECT_EQ(doc->str("admin_ref_file"), (fs::path(store("server")) / "admin.ref").string());
-  EXPECT_EQ(doc->str("vat_id"), vat_id(store("server")));
-  const Json* listen = doc->get("listen");
-  ASSERT_TRUE(listen && listen->kind == Json::Kind::array && listen->items.size() == 1);
-  EXPECT_EQ(listen->items[0].string, unix_listen("s.sock"));
+  EXPECT_EQ(str(*doc, "admin_ref_file"), (fs::path(store("server")) / "admin.ref").string());
+  EXPECT_EQ(str(*doc, "vat_id"), vat_id(store("server")));
+  const boost::json::value* listen = member(*doc, "listen");
+  ASSERT_TRUE(listen && listen->is_array() && listen->get_array().size() == 1);
+  EXPECT_EQ(listen->get_array()[0], boost::json::value(unix_listen("s.sock")));
   // The ref names the socket it listens on, and works.
   EXPECT_EQ(parse(*root).hints, std::vector<std::string>{unix_listen("s.sock")});
   RunResult r = run({"cat", *root, "a.txt", "--store", store("client")});
@@ -177,9 +177,7 @@ TEST_F(CliTest, MultiMebibyteFileRoundTripsByteExactThroughPutAndGet) {
   EXPECT_FALSE(fs::exists(path("back.bin.part")));
   auto doc = parse_json(get.out);
   ASSERT_TRUE(doc && doc->is_object()) << get.out;
-  const Json* bytes = doc->get("bytes");
-  ASSERT_TRUE(bytes && bytes->kind == Json::Kind::number);
-  EXPECT_EQ(bytes->number, static_cast<double>(big.size()));
+  EXPECT_EQ(number(*doc, "bytes"), static_cast<double>(big.size()));
 }
 
 TEST_F(CliTest, FailedGetLeavesNeitherTheFileNorItsPart) {
@@ -212,39 +210,41 @@ TEST_F(CliTest, JsonOutputsAreSingleObjectsWithTheirFields) {
     auto doc = parse_json(r.out);
     EXPECT_TRUE(doc && doc->is_object()) << ::testing::PrintToString(args) << " printed: " << r.out;
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << "one line: " << r.out;
-    return doc.value_or(Json{});
+    return doc.value_or(boost::json::value{});
   };
 
-  Json ls = json_of({"ls", root, "notes"});
-  EXPECT_EQ(ls.str("path"), "notes");
-  const Json* entries = ls.get("entries");
-  ASSERT_TRUE(entries && entries->kind == Json::Kind::array && entries->items.size() == 1);
-  EXPECT_EQ(entries->items[0].str("name"), "b.txt");
-  EXPECT_EQ(entries->items[0].str("type"), "file");
-  EXPECT_EQ(entries->items[0].get("size")->number, 6);
+  boost::json::value ls = json_of({"ls", root, "notes"});
+  EXPECT_EQ(str(ls, "path"), "notes");
+  const boost::json::value* entries = member(ls, "entries");
+  ASSERT_TRUE(entries && entries->is_array() && entries->get_array().size() == 1);
+  const boost::json::value& b = entries->get_array()[0];
+  EXPECT_EQ(str(b, "name"), "b.txt");
+  EXPECT_EQ(str(b, "type"), "file");
+  EXPECT_EQ(number(b, "size"), 6);
 
-  EXPECT_EQ(json_of({"mkdir", root, "j"}).str("op"), "mkdir");
+  EXPECT_EQ(str(json_of({"mkdir", root, "j"}), "op"), "mkdir");
   write_file(path("in.txt"), "json\n");
-  Json put = json_of({"put", root, "j/f.txt", path("in.txt").string()});
-  EXPECT_EQ(put.str("op"), "put");
-  EXPECT_EQ(put.get("bytes")->number, 5);
-  Json get = json_of({"get", root, "j/f.txt", path("f.txt").string()});
-  EXPECT_EQ(get.str("out"), path("f.txt").string());
-  Json rm = json_of({"rm", root, "j/f.txt"});
-  EXPECT_EQ(rm.str("path"), "j/f.txt");
-  EXPECT_TRUE(rm.get("ok") && rm.get("ok")->boolean);
+  boost::json::value put = json_of({"put", root, "j/f.txt", path("in.txt").string()});
+  EXPECT_EQ(str(put, "op"), "put");
+  EXPECT_EQ(number(put, "bytes"), 5);
+  boost::json::value get = json_of({"get", root, "j/f.txt", path("f.txt").string()});
+  EXPECT_EQ(str(get, "out"), path("f.txt").string());
+  boost::json::value rm = json_of({"rm", root, "j/f.txt"});
+  EXPECT_EQ(str(rm, "path"), "j/f.txt");
+  EXPECT_TRUE(is_true(rm, "ok"));
 
   RunResult att = run({"attenuate", root, "--path", "public", "--ops", "read,list", "--expires", "1h", "--json"});
   ASSERT_TRUE(succeeded(att));
   auto a = parse_json(att.out);
   ASSERT_TRUE(a && a->is_object()) << att.out;
-  ASSERT_TRUE(a->str("sturdy_ref"));
-  EXPECT_TRUE(sturdyrefs::parse_sturdy_ref(*a->str("sturdy_ref")));
-  EXPECT_TRUE(a->get("caveats") && a->get("caveats")->kind != Json::Kind::null) << att.out;
+  ASSERT_TRUE(str(*a, "sturdy_ref"));
+  EXPECT_TRUE(sturdyrefs::parse_sturdy_ref(*str(*a, "sturdy_ref")));
+  EXPECT_TRUE(member(*a, "caveats") && member(*a, "caveats")->is_object()) << att.out;
 
-  Json rv = json_of({"revoke", (fs::path(store("server")) / "admin.ref").string(), *a->str("sturdy_ref")});
-  EXPECT_TRUE(rv.get("ok") && rv.get("ok")->boolean);
-  EXPECT_TRUE(rv.str("revoked"));
+  boost::json::value rv =
+      json_of({"revoke", (fs::path(store("server")) / "admin.ref").string(), *str(*a, "sturdy_ref")});
+  EXPECT_TRUE(is_true(rv, "ok"));
+  EXPECT_TRUE(str(rv, "revoked"));
 }
 
 }  // namespace

@@ -19,6 +19,8 @@
 #include "captp/node.h"
 #include "sturdyrefs/enliven.h"
 #include "tests/tools/cli_fixture.h"
+#include "tools/value_json.h"
+#include "vat/json.h"
 #include "vat/vat.h"
 
 namespace vatic::test {
@@ -70,17 +72,17 @@ Value delivery(const std::string& method, const std::string& args) {
 }
 
 TEST(InspectRender, JsonEscapesControlsC1AndInvalidUtf8) {
-  EXPECT_EQ(cli::json_text("a\"b\\c\n\t\x01\x7f"), "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\"");
-  EXPECT_EQ(cli::json_text("\xc2\x9b"), "\"\\u009b\"");                    // C1 CSI
-  EXPECT_EQ(cli::json_text("\xe2\x80\xa8"), "\"\\u2028\"");                // line separator
-  EXPECT_EQ(cli::json_text("\xff\xc3"), "\"\\ufffd\\ufffd\"");             // not UTF-8
-  EXPECT_EQ(cli::json_text("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");  // a surrogate
-  EXPECT_EQ(cli::json_text("caf\xc3\xa9 \xe2\x9c\x93"), "\"caf\xc3\xa9 \xe2\x9c\x93\"");
-  std::string j = cli::json_text(kHostile);
+  EXPECT_EQ(json_quote("a\"b\\c\n\t\x01\x7f"), "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\"");
+  EXPECT_EQ(json_quote("\xc2\x9b"), "\"\\u009b\"");                    // C1 CSI
+  EXPECT_EQ(json_quote("\xe2\x80\xa8"), "\"\\u2028\"");                // line separator
+  EXPECT_EQ(json_quote("\xff\xc3"), "\"\\ufffd\\ufffd\"");             // not UTF-8
+  EXPECT_EQ(json_quote("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");  // a surrogate
+  EXPECT_EQ(json_quote("caf\xc3\xa9 \xe2\x9c\x93"), "\"caf\xc3\xa9 \xe2\x9c\x93\"");
+  std::string j = json_quote(kHostile);
   EXPECT_TRUE(inert(j));
   auto back = parse_json(j);
-  ASSERT_TRUE(back);
-  EXPECT_EQ(back->string.substr(0, 6), kHostile.substr(0, 6));
+  ASSERT_TRUE(back && back->is_string());
+  EXPECT_EQ(std::string(back->get_string()).substr(0, 6), kHostile.substr(0, 6));
 }
 
 TEST(InspectRender, ValuesBecomeJsonWithRecordLabels) {
@@ -209,21 +211,23 @@ class InspectTest : public CliTest {
   // `vatic serve` runs with the flight recorder on (tools/serve.cpp), which
   // the recorder and per-method views below rely on.
   ::testing::AssertionResult serve_records() const {
-    Json s = json(admin_file(), "stats");
-    const Json* on = s.get("recording");
-    if (on && on->kind == Json::Kind::boolean && on->boolean) return ::testing::AssertionSuccess();
+    if (is_true(json(admin_file(), "stats"), "recording")) return ::testing::AssertionSuccess();
     return ::testing::AssertionFailure() << "vatic serve runs without the flight recorder (VatOptions::recorder)";
   }
-  Json json(const std::string& ref, const std::string& view) const {
+  boost::json::value json(const std::string& ref, const std::string& view) const {
     RunResult r = inspect(ref, {view, "--json"});
     EXPECT_TRUE(succeeded(r)) << view;
     auto doc = parse_json(r.out);
     EXPECT_TRUE(doc && doc->is_object()) << r.out;
     if (!doc) return {};
-    EXPECT_EQ(doc->str("view"), view);
-    const Json* data = doc->get("data");
+    EXPECT_EQ(str(*doc, "view"), view);
+    const boost::json::value* data = member(*doc, "data");
     EXPECT_NE(data, nullptr) << r.out;
-    return data ? *data : Json{};
+    return data ? *data : boost::json::value{};
+  }
+  // The items of a JSON array (none if it is not one).
+  static boost::json::array items(const boost::json::value& v) {
+    return v.is_array() ? v.get_array() : boost::json::array{};
   }
 };
 
@@ -231,20 +235,20 @@ TEST_F(InspectTest, StatsAsJsonCarryTheDocumentedFields) {
   auto server = serve(make_sample_tree(), store("server"));
   ASSERT_TRUE(serve_records());
   ASSERT_TRUE(succeeded(run({"ls", server->first_line(), "--store", store("c")})));
-  Json s = json(admin_file(), "stats");
+  boost::json::value s = json(admin_file(), "stats");
   ASSERT_TRUE(s.is_object());
-  EXPECT_EQ(s.str("record"), "stats");
+  EXPECT_EQ(str(s, "record"), "stats");
   for (const char* f : {"turns", "turn_failures", "queue_depth", "live_objects", "pending_questions", "timers",
                         "recording", "recorder_capacity", "recorded", "methods", "vat", "vat_id", "uptime_ms",
                         "sessions", "handshakes_accepted", "handshakes_failed"})
-    EXPECT_NE(s.get(f), nullptr) << f;
-  EXPECT_EQ(s.str("vat_id"), parse(server->first_line()).vat.to_text());
-  ASSERT_NE(s.get("sessions"), nullptr);
-  EXPECT_GE(s.get("sessions")->number, 1);  // this command's own session
-  ASSERT_NE(s.get("methods"), nullptr);
+    EXPECT_NE(member(s, f), nullptr) << f;
+  EXPECT_EQ(str(s, "vat_id"), parse(server->first_line()).vat.to_text());
+  ASSERT_TRUE(number(s, "sessions"));
+  EXPECT_GE(*number(s, "sessions"), 1);  // this command's own session
+  ASSERT_NE(member(s, "methods"), nullptr);
   bool list_counted = false;
-  for (const auto& m : s.get("methods")->items)
-    if (m.str("method") == "list" && m.get("count") && m.get("count")->number >= 1) list_counted = true;
+  for (const auto& m : items(*member(s, "methods")))
+    if (str(m, "method") == "list" && number(m, "count").value_or(0) >= 1) list_counted = true;
   EXPECT_TRUE(list_counted) << "the ls above is counted";
 }
 
@@ -262,13 +266,12 @@ TEST_F(InspectTest, EveryViewPrintsAsTablesAndAsJson) {
   ASSERT_TRUE(succeeded(objects));
   EXPECT_TRUE(has_line_starting(objects.out, "ID ")) << objects.out;
   EXPECT_NE(objects.out.find("vat.admin"), std::string::npos) << objects.out;
-  Json o = json(admin_file(), "objects");
-  EXPECT_GE(o.items.size(), 2u);
+  EXPECT_GE(items(json(admin_file(), "objects")).size(), 2u);
 
   RunResult tree = inspect(admin_file(), {"tree"});
   ASSERT_TRUE(succeeded(tree));
   EXPECT_EQ(tree.out, "no supervisors\n");
-  EXPECT_EQ(json(admin_file(), "tree").kind, Json::Kind::array);
+  EXPECT_TRUE(json(admin_file(), "tree").is_array());
 
   RunResult crashes = inspect(admin_file(), {"crashes"});
   ASSERT_TRUE(succeeded(crashes));
@@ -278,27 +281,27 @@ TEST_F(InspectTest, EveryViewPrintsAsTablesAndAsJson) {
   ASSERT_TRUE(succeeded(rec));
   EXPECT_TRUE(has_line_starting(rec.out, "SEQ ")) << rec.out;
   EXPECT_NE(rec.out.find("stream_to"), std::string::npos) << "the cat above is recorded:\n" << rec.out;
-  Json r = json(admin_file(), "recorder");
-  ASSERT_FALSE(r.items.empty());
-  EXPECT_TRUE(r.items[0].str("record") == "delivery" || r.items[0].str("record") == "event");
+  boost::json::array r = items(json(admin_file(), "recorder"));
+  ASSERT_FALSE(r.empty());
+  EXPECT_TRUE(str(r[0], "record") == "delivery" || str(r[0], "record") == "event");
 
   RunResult sessions = inspect(admin_file(), {"sessions"});
   ASSERT_TRUE(succeeded(sessions));
   EXPECT_TRUE(has_line_starting(sessions.out, "PEER ")) << sessions.out;
   EXPECT_NE(sessions.out.find("accepted"), std::string::npos) << sessions.out;
   // This command's own session is among them (the cat's may still be closing).
-  Json ss = json(admin_file(), "sessions");
+  boost::json::array ss = items(json(admin_file(), "sessions"));
   const std::string op = vat_id(store("op"));
-  const Json* mine = nullptr;
-  for (const auto& x : ss.items)
-    if (x.str("peer") == op) mine = &x;
+  const boost::json::value* mine = nullptr;
+  for (const auto& x : ss)
+    if (str(x, "peer") == op) mine = &x;
   ASSERT_NE(mine, nullptr) << "no session with " << op;
   for (const char* f : {"peer", "direction", "address", "state", "age_ms", "imports", "exports", "questions", "answers",
                         "embargoes", "messages_in", "messages_out"})
-    EXPECT_NE(mine->get(f), nullptr) << f;
-  EXPECT_EQ(mine->str("direction"), "accepted");
-  EXPECT_EQ(mine->str("state"), "open");
-  EXPECT_NE(mine->str("address").value_or("").find("127.0.0.1"), std::string::npos);
+    EXPECT_NE(member(*mine, f), nullptr) << f;
+  EXPECT_EQ(str(*mine, "direction"), "accepted");
+  EXPECT_EQ(str(*mine, "state"), "open");
+  EXPECT_NE(str(*mine, "address").value_or("").find("127.0.0.1"), std::string::npos);
 }
 
 TEST_F(InspectTest, TheAdminViewsAreRefusedWithoutTheAdminToken) {
@@ -365,8 +368,9 @@ TEST_F(InspectTest, AHostilePeersMethodNamesReachTheTerminalEscaped) {
   auto doc = parse_json(j.out);
   ASSERT_TRUE(doc) << j.out;
   bool found = false;
-  for (const auto& e : doc->get("data")->items)
-    if (auto m = e.str("method"); m && m->find("pwned") != std::string::npos) found = true;
+  ASSERT_NE(member(*doc, "data"), nullptr) << j.out;
+  for (const auto& e : items(*member(*doc, "data")))
+    if (auto m = str(e, "method"); m && m->find("pwned") != std::string::npos) found = true;
   EXPECT_TRUE(found) << "the hostile method name is in the JSON, escaped:\n" << j.out;
 }
 
