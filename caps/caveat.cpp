@@ -1,8 +1,13 @@
 #include "caps/caveat.h"
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
 #include <algorithm>
 #include <ctime>
 #include <iterator>
+
+#include "vat/json.h"
 
 namespace vatic::caps {
 namespace {
@@ -133,17 +138,6 @@ std::string join(const std::vector<std::string>& v, std::string_view sep) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : std::string(sep)) + s;
   return out;
-}
-
-// Method names, op names and paths (clean UTF-8, no control characters) need
-// only the two JSON escapes.
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
 }
 
 }  // namespace
@@ -328,24 +322,24 @@ std::string describe(const Caveats& c, const VatKeyText& vat_text) {
 
 std::string describe_json(const Caveats& c, const VatKeyText& vat_text) {
   auto spell = [&](const VatKey& k) { return vat_text ? vat_text(k) : hex(k); };
-  std::vector<std::string> fields;
   auto list = [](const std::vector<std::string>& items) {
-    std::string out = "[";
-    for (std::size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + json_string(items[i]);
-    return out + "]";
+    boost::json::array out;
+    for (const auto& s : items) out.push_back(json_text(s));
+    return out;
   };
-  if (c.expires) fields.push_back("\"expires\":" + std::to_string(*c.expires));
-  if (c.not_before) fields.push_back("\"not_before\":" + std::to_string(*c.not_before));
+  boost::json::object o;
+  if (c.expires) o["expires"] = *c.expires;
+  if (c.not_before) o["not_before"] = *c.not_before;
   if (!c.holders.empty()) {
     std::vector<std::string> hs;
     for (const auto& h : c.holders) hs.push_back(spell(h));
-    fields.push_back("\"holders\":" + list(hs));
+    o["holders"] = list(hs);
   }
-  if (c.methods) fields.push_back("\"methods\":" + list(*c.methods));
-  if (!c.paths.empty()) fields.push_back("\"path\":" + json_string(c.joined_path()));
-  if (c.ops) fields.push_back("\"ops\":" + json_string(fs_ops_to_string(*c.ops)));
-  if (c.max_bytes) fields.push_back("\"max_bytes\":" + std::to_string(*c.max_bytes));
-  return "{" + join(fields, ",") + "}";
+  if (c.methods) o["methods"] = list(*c.methods);
+  if (!c.paths.empty()) o["path"] = json_text(c.joined_path());
+  if (c.ops) o["ops"] = json_text(fs_ops_to_string(*c.ops));
+  if (c.max_bytes) o["max_bytes"] = *c.max_bytes;
+  return json_write(o);
 }
 
 }  // namespace vatic::caps

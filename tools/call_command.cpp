@@ -12,20 +12,6 @@
 #include "vat/ref.h"
 
 namespace vatic::cli {
-namespace {
-
-// Ref::send takes its arguments as a parameter pack; a command line gives a
-// list of any length, so the call goes through the by-name send underneath
-// (the one Ref::send(std::string, ...) wraps). The Client's vat runs on this
-// thread, which is what Ref::send checks before it does the same.
-// TODO(soon): a public Ref::send(std::string, std::vector<Value>) in vat/ref.h.
-Promise<Value> send_values(const Ref<Object>& target, std::string method, std::vector<Value> args) {
-  const auto& handler = detail::RefAccess::handler(target);
-  if (!handler) throw CliError(kOther, "the sturdy ref gave no object");
-  return detail::send_by_name(*handler, std::move(method), std::move(args));
-}
-
-}  // namespace
 
 int cmd_call(const CallArgs& a) {
   if (a.method.empty()) throw CliError(kUsage, "METHOD is empty");
@@ -43,7 +29,7 @@ int cmd_call(const CallArgs& a) {
   std::string ref_text = read_ref_arg(a.ref);
   Client client(store_dir(a.common.store));
   Ref<Object> target = client.open<Object>(ref_text);
-  Value answer = client.wait(send_values(target, a.method, std::move(args)));
+  Value answer = client.wait(target.send_values(a.method, std::move(args)));
   if (a.common.json)
     print_json(boost::json::object{{"ok", true}, {"result", to_json_value(answer)}});
   else

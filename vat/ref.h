@@ -57,6 +57,12 @@ class Ref {
     return detail::send_by_name(checked(), std::move(method), std::move(values));
   }
 
+  // Eventual send by method name with arguments already Values (a tool that
+  // calls whatever a user names, a bridge from another encoding).
+  Promise<Value> send_values(std::string method, std::vector<Value> args) const {
+    return detail::send_by_name(checked(), std::move(method), std::move(args));
+  }
+
   // Immediate call; only for a near reference in the current vat.
   template <auto M, class... A>
   decltype(auto) call(A&&... args) const {
