@@ -31,28 +31,31 @@ void check_regular(const struct stat& st, const FsPath& p) {
     return;
   }
   if (S_ISDIR(st.st_mode)) fail(errno_reason(EISDIR, p.text));
-  if (S_ISLNK(st.st_mode)) fail(refused_symlink(p.text));
   fail(refused_not_served(p.text, st.st_mode));
 }
 
 struct OpenedFile {
   UniqueFd fd;
   bool writable = false;
+  bool through_link = false;  // the last name was a symbolic link: opened for reading only
 };
 
 // Looks before it opens (a device is never opened), opens with O_NONBLOCK (so
-// a FIFO swapped in meanwhile cannot hang the vat) and O_NOFOLLOW, then checks
-// the open descriptor again before clearing O_NONBLOCK.
+// a FIFO swapped in meanwhile cannot hang the vat) and O_NOFOLLOW (the file the
+// links led to, and not a link put in its place since), then checks the open
+// descriptor again before clearing O_NONBLOCK. fs.md, "The last name": a last
+// link is followed, but for reading only.
 OpenedFile open_regular(int root, const FsPath& p, PathResolver how, bool want_write) {
   if (p.is_self()) fail(errno_reason(EISDIR, p.text));
-  Parent parent = resolve_parent(root, p, how).value();
+  Target parent = resolve_target(root, p, how).value();
+  want_write = want_write && !parent.through_link;
   struct stat st {};
   if (::fstatat(parent.dir.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     fail(errno_reason(errno, p.text));
   check_regular(st, p);
   const int base = O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
   OpenedFile out{UniqueFd(::openat(parent.dir.get(), parent.name.c_str(), base | (want_write ? O_RDWR : O_RDONLY))),
-                 want_write};
+                 want_write, parent.through_link};
   if (!out.fd && want_write && (errno == EACCES || errno == EROFS || errno == ETXTBSY)) {
     out.writable = false;  // the host lets us read it only; writes will say so
     out.fd.reset(::openat(parent.dir.get(), parent.name.c_str(), base | O_RDONLY));
@@ -133,7 +136,8 @@ Ref<File> Directory::open(std::string path) {
   if (!allows(limits_.ops, FsOp::write)) limits_.require(FsOp::read);
   FsPath p = checked(path);
   OpenedFile f = open_regular(root_.get(), p, resolver_, allows(limits_.ops, FsOp::write));
-  return vat().make<File>(io_, io_.adopt(std::move(f.fd)), limits_, p.text, f.writable);
+  return vat().make<File>(io_, io_.adopt(std::move(f.fd)), limits_, p.text, f.writable,
+                          f.through_link ? refused_write_through_link(p.text) : std::string());
 }
 
 Ref<File> Directory::create(std::string path) {

@@ -1,20 +1,24 @@
 // Directory: a capability to one directory tree, wrapping an O_PATH descriptor
 // of its root. Every path a holder sends is checked (path.h) and resolved
-// beneath that root (resolve.h), so the holder reaches the tree and nothing
-// else: no parent, no absolute path, no symlink (none is ever followed), no
-// /proc magic link, nothing but regular files and directories opened. The
-// object owns its descriptor and closes it when the last reference goes.
+// beneath that root (resolve.h, spec/fs.md), so the holder reaches the tree
+// and nothing else: no parent, no absolute path, no symbolic link that leads
+// out (links inside the tree are followed), no /proc magic link, nothing but
+// regular files and directories opened. The object owns its descriptor and
+// closes it when the last reference goes.
 //
 // Methods, callable by name (the op each needs in parentheses):
 //   list(path)                -> [DirEntry] sorted by name    (list)
-//   stat(path)                -> Stat, of the entry itself    (read for files, list otherwise)
+//                             (entries as they are: a link is "other")
+//   stat(path)                -> Stat, of what path designates (read for files, list otherwise)
 //   read(path, offset, length)-> Bytes, as File::read         (read)
 //   open(path)                -> File                          (read or write)
+//                             (reached through a last link: reading only)
 //   create(path)              -> File, a new file (O_EXCL)     (create)
 //   mkdir(path)                                                (create)
-//   remove(path)              a file, an empty dir, or the entry of a symlink
-//                             or other special file            (delete)
-//   rename(from, to)          never replaces an existing `to` (delete and create)
+//   remove(path)              a file, an empty dir, or a symlink itself (never
+//                             its target) or other special file (delete)
+//   rename(from, to)          the entries themselves; never replaces an
+//                             existing `to`                    (delete and create)
 //   sub(path)                 -> Directory narrowed to path    (list)
 //   read_only()               -> Directory with read,list at most
 //   restrict(ops, max_bytes)  -> Directory with the intersection ("read,list", null = keep)

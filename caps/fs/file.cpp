@@ -44,10 +44,23 @@ Promise<Bytes> read_chunk(FileIo& io, FileHandle& file, const FsLimits& limits, 
   return io.read(file, offset, static_cast<std::size_t>(want), "read " + name);
 }
 
-File::File(FileIo& io, std::unique_ptr<FileHandle> handle, FsLimits limits, std::string name, bool writable)
-    : io_(io), handle_(std::move(handle)), limits_(limits), name_(std::move(name)), writable_(writable) {}
+File::File(FileIo& io, std::unique_ptr<FileHandle> handle, FsLimits limits, std::string name, bool writable,
+           std::string read_only_reason)
+    : io_(io),
+      handle_(std::move(handle)),
+      limits_(limits),
+      name_(std::move(name)),
+      writable_(writable),
+      read_only_reason_(std::move(read_only_reason)) {}
 
 std::uint64_t File::current_size() const { return size_of(handle_->fd(), name_); }
+
+void File::require_writable() const {
+  if (writable_) return;
+  throw_error(ErrorKind::failed, read_only_reason_.empty()
+                                     ? fmt::format("permission denied: {} is read-only on the host", name_)
+                                     : read_only_reason_);
+}
 
 Stat File::stat() {
   limits_.require(FsOp::read);
@@ -96,7 +109,7 @@ Task<std::int64_t> File::stream_to(Ref<ByteSink> sink, std::uint64_t offset, std
 
 Task<void> File::write(std::uint64_t offset, Bytes data) {
   limits_.require(FsOp::write);
-  if (!writable_) throw_error(ErrorKind::failed, fmt::format("permission denied: {} is read-only on the host", name_));
+  require_writable();
   check_range(offset, data.size());
   limits_.check_end(offset + data.size(), current_size());
   Ref<File> self = ref_to(this);
@@ -105,7 +118,7 @@ Task<void> File::write(std::uint64_t offset, Bytes data) {
 
 void File::truncate(std::uint64_t size) {
   limits_.require(FsOp::write);
-  if (!writable_) throw_error(ErrorKind::failed, fmt::format("permission denied: {} is read-only on the host", name_));
+  require_writable();
   check_range(size, 0);
   limits_.check_end(size, current_size());
   // Synchronous: a metadata call, short on every filesystem we serve.

@@ -42,8 +42,11 @@ inline constexpr std::size_t kStreamWindow = 4;
 class File : public Object {
  public:
   // `name` is the holder's path of the file, for messages (never a host path);
-  // `writable` is false when the host only let it be opened for reading.
-  File(FileIo& io, std::unique_ptr<FileHandle> handle, FsLimits limits, std::string name, bool writable);
+  // `writable` is false when it was opened for reading only: because the host
+  // allows no more, or for `read_only_reason` (what write and truncate then
+  // answer, as a path reached through a symbolic link: spec/fs.md).
+  File(FileIo& io, std::unique_ptr<FileHandle> handle, FsLimits limits, std::string name, bool writable,
+       std::string read_only_reason = {});
 
   Stat stat();
   Task<Bytes> read(std::uint64_t offset, std::uint64_t length);
@@ -57,12 +60,14 @@ class File : public Object {
 
  private:
   std::uint64_t current_size() const;
+  void require_writable() const;
 
   FileIo& io_;
   std::unique_ptr<FileHandle> handle_;
   FsLimits limits_;
   std::string name_;
   bool writable_;
+  std::string read_only_reason_;
 };
 
 // One bounded read, shared by File::read and Directory::read: clamps `length`

@@ -29,29 +29,46 @@ Result<FsPath> parse_path(std::string_view text) {
   FsPath out;
   out.text = text.empty() ? "." : std::string(text);
   std::size_t start = 0;
+  bool last_was_dotdot = false;
   while (start <= text.size()) {
     std::size_t end = text.find('/', start);
     if (end == std::string_view::npos) end = text.size();
     std::string_view part = text.substr(start, end - start);
     start = end + 1;
     if (part.empty() || part == ".") continue;
-    // Refused even where it would stay inside ("a/../b"): a holder never needs
-    // it, and it is the classic escape, so there is nothing to get right.
-    if (part == "..") return refuse(refused_escape(text));
+    last_was_dotdot = part == "..";
+    // fs.md, Parse 4: ".." is lexical. It cancels what the holder wrote before
+    // it, so the result is only ever a shorter list of the holder's own names,
+    // which is then resolved beneath the root like any other: nothing here
+    // can climb. With nothing left to cancel it is the classic escape.
+    if (part == "..") {
+      if (out.parts.empty()) return refuse(refused_escape(text));
+      out.parts.pop_back();
+      continue;
+    }
     if (part.size() > NAME_MAX)
       return refuse(fmt::format("invalid path: a name of {} bytes exceeds NAME_MAX ({})", part.size(), NAME_MAX));
     out.parts.emplace_back(part);
   }
-  out.trailing_slash = !out.parts.empty() && text.back() == '/';
+  // fs.md, Parse 5: "a/b/.." names a directory, as "a/" does.
+  out.trailing_slash = !out.parts.empty() && (text.back() == '/' || last_was_dotdot);
   return out;
-}
-
-std::string refused_symlink(std::string_view path) {
-  return fmt::format("refused: path {:?} goes through a symbolic link", path);
 }
 
 std::string refused_escape(std::string_view path) {
   return fmt::format("refused: path {:?} leaves the directory", path);
+}
+
+std::string refused_link_loop(std::string_view path) {
+  return fmt::format("refused: path {:?}: too many levels of symbolic links", path);
+}
+
+std::string refused_magic_link(std::string_view path) {
+  return fmt::format("refused: path {:?} goes through a /proc magic link", path);
+}
+
+std::string refused_write_through_link(std::string_view path) {
+  return fmt::format("refused: {:?} is a symbolic link; writes never go through one", path);
 }
 
 std::string refused_not_served(std::string_view path, unsigned mode) {
@@ -72,7 +89,9 @@ std::string errno_reason(int err, std::string_view path) {
     case ENOTEMPTY: return fmt::format("directory not empty: {}", path);
     case EACCES:
     case EPERM: return fmt::format("permission denied: {}", path);
-    case ELOOP: return refused_symlink(path);
+    // Only a lookup that met more than 40 links, or a link where O_NOFOLLOW
+    // was asked, says ELOOP; the resolvers tell a /proc magic link apart.
+    case ELOOP: return refused_link_loop(path);
     case ENAMETOOLONG: return fmt::format("invalid path: name too long: {}", path);
     case ENOSPC: return fmt::format("no space left on device: {}", path);
     case EROFS: return fmt::format("read-only file system: {}", path);

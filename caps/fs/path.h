@@ -1,11 +1,13 @@
 // FsPath: a path a capability holder sends, checked before it touches the
-// filesystem. Paths are relative, '/'-separated, resolved beneath the
-// directory the capability wraps; "" and "." name that directory itself.
-// Refused outright (reason starting "refused: "): absolute paths, any ".."
-// component, NUL bytes. Invalid (reason starting "invalid path: "): a name
-// longer than NAME_MAX or a path longer than PATH_MAX. Empty and "."
-// components are dropped ("a//./b" is "a/b"); a trailing slash means the path
-// must name a directory.
+// filesystem (spec/fs.md, "Parse"). Paths are relative, '/'-separated, resolved
+// beneath the directory the capability wraps; "" and "." name that directory
+// itself. Refused outright (reason starting "refused: "): absolute paths, NUL
+// bytes, and a ".." with nothing before it to cancel. Invalid (reason starting
+// "invalid path: "): a name longer than NAME_MAX or a path longer than
+// PATH_MAX. Empty and "." components are dropped ("a//./b" is "a/b"), and ".."
+// is lexical: it cancels the component before it ("a/../b" is "b", "a/.." the
+// directory itself), before any symbolic link is looked at. A trailing slash,
+// or a last component "..", means the path must name a directory.
 //
 // The path checks and resolvers return vatic::Result (vat/result.h): untrusted
 // input gets a result the caller must look at; inside a turn, `value()` turns a
@@ -25,9 +27,9 @@
 namespace vatic::caps {
 
 struct FsPath {
-  std::string text;                // as sent, for messages ("." when it names the directory itself)
-  std::vector<std::string> parts;  // never "", "." or ".."
-  bool trailing_slash = false;     // must name a directory
+  std::string text;                // as sent, for messages ("." when it is empty)
+  std::vector<std::string> parts;  // never "", "." or "..": the holder's ".." already applied
+  bool trailing_slash = false;     // must name a directory ("a/", or "a/b/..")
 
   bool is_self() const noexcept { return parts.empty(); }
   // "a/b": the parts joined, what the resolvers hand to the kernel.
@@ -39,8 +41,10 @@ Result<FsPath> parse_path(std::string_view text);
 // --- Reasons, shared by the resolvers and the objects so both resolvers word
 // every outcome the same way. `path` is always the holder's relative path,
 // never a host path.
-std::string refused_symlink(std::string_view path);
 std::string refused_escape(std::string_view path);
+std::string refused_link_loop(std::string_view path);
+std::string refused_magic_link(std::string_view path);
+std::string refused_write_through_link(std::string_view path);
 std::string refused_not_served(std::string_view path, unsigned mode);
 // Maps an errno from a *at() call on `path` to a precise reason ("not found:
 // a/b", "already exists: a", "permission denied: a", or "a: <strerror>").

@@ -134,6 +134,53 @@ TEST_F(CliTest, PathsOutsideTheGrantAreRefused) {
   EXPECT_FALSE(fs::exists(fs::path(data) / "planted"));
 }
 
+// spec/fs.md through the real binary: links that stay inside the grant are
+// followed, links out of it are refused (exit 3), ".." is lexical, `put`
+// never writes through a link and `rm` removes the link, not its target.
+TEST_F(CliTest, InTreeLinksAndDotDotWorkWhileEscapingOnesAreRefused) {
+  std::string data = make_sample_tree();
+  const fs::path pub = fs::path(data) / "public";
+  fs::create_symlink("docs/c.txt", pub / "latest.txt");
+  fs::create_symlink("docs", pub / "current");
+  fs::create_symlink("../secret.txt", pub / "up.txt");  // inside the root, not inside public
+  fs::create_symlink("/etc/passwd", pub / "passwd");
+  auto server = serve(data, store("server"));
+  const std::string root = server->first_line();
+  const std::string grant = attenuate(root, {"--path", "public"});
+  const std::string s = store("c");
+
+  for (const auto& [path, want] : std::vector<std::pair<std::string, std::string>>{
+           {"latest.txt", "charlie\n"},
+           {"current/c.txt", "charlie\n"},
+           {"docs/../index.txt", "public index\n"},
+       }) {
+    RunResult r = run({"cat", grant, path, "--store", s});
+    EXPECT_TRUE(succeeded(r)) << path;
+    EXPECT_EQ(r.out, want) << path;
+  }
+  RunResult wide = run({"cat", root, "public/up.txt", "--store", s});  // from the root, up.txt stays inside
+  EXPECT_TRUE(succeeded(wide));
+  EXPECT_EQ(wide.out, "top secret\n");
+
+  for (const std::string path : {"up.txt", "passwd", "current/../../secret.txt"}) {
+    RunResult r = run({"cat", grant, path, "--store", s});
+    EXPECT_TRUE(fails_with(r, kRefused)) << path;
+    EXPECT_NE(r.err.find("leaves the directory"), std::string::npos) << r.err;
+  }
+
+  write_file(path("in.txt"), "planted\n");
+  RunResult put = run({"put", grant, "latest.txt", path("in.txt").string(), "--store", s});
+  EXPECT_TRUE(fails_with(put, kRefused));
+  EXPECT_NE(put.err.find("writes never go through one"), std::string::npos) << put.err;
+  EXPECT_EQ(read_file(pub / "docs/c.txt"), "charlie\n");
+  EXPECT_TRUE(fs::is_symlink(pub / "latest.txt"));
+
+  EXPECT_TRUE(succeeded(run({"rm", grant, "latest.txt", "--store", s})));
+  EXPECT_FALSE(fs::exists(fs::symlink_status(pub / "latest.txt")));
+  EXPECT_EQ(read_file(pub / "docs/c.txt"), "charlie\n");
+  EXPECT_EQ(read_file(fs::path(data) / "secret.txt"), "top secret\n");
+}
+
 TEST_F(CliTest, OperationsOutsideTheTokensOpsAreRefused) {
   std::string data = make_sample_tree();
   auto server = serve(data, store("server"));
