@@ -8,6 +8,7 @@
 #include <iterator>
 
 #include "vat/json.h"
+#include "vat/utf8.h"
 
 namespace vatic::caps {
 namespace {
@@ -36,35 +37,13 @@ bool is_method_name(std::string_view name) {
   });
 }
 
-// Strict UTF-8 (shortest form, no surrogates, at most U+10FFFF) without the
-// control characters U+0000..U+001F and U+007F.
+// Strict UTF-8 (vat/utf8.h) without the control characters U+0000..U+001F
+// and U+007F.
 bool is_clean_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto b = static_cast<unsigned char>(s[i]);
-    if (b < 0x80) {
-      if (b < 0x20 || b == 0x7f) return false;
-      ++i;
-      continue;
-    }
-    std::size_t n;
-    std::uint32_t cp, min;
-    if (b >= 0xc2 && b <= 0xdf)
-      n = 1, cp = b & 0x1f, min = 0x80;
-    else if (b >= 0xe0 && b <= 0xef)
-      n = 2, cp = b & 0x0f, min = 0x800;
-    else if (b >= 0xf0 && b <= 0xf4)
-      n = 3, cp = b & 0x07, min = 0x10000;
-    else
-      return false;
-    if (s.size() - i <= n) return false;
-    for (std::size_t k = 1; k <= n; ++k) {
-      auto c = static_cast<unsigned char>(s[i + k]);
-      if ((c & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (c & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    i += n + 1;
+  for (std::size_t i = 0; i < s.size();) {
+    auto d = utf8::decode(s.substr(i));
+    if (d.size == 0 || d.code_point < 0x20 || d.code_point == 0x7f) return false;
+    i += d.size;
   }
   return true;
 }

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "vat/message.h"
+#include "vat/utf8.h"
 #include "vat/value.h"
 
 namespace vatic::detail {
@@ -12,28 +13,6 @@ namespace {
 constexpr std::string_view kEllipsis = "\xE2\x80\xA6";
 // What one text argument of a by-name message may show before it is cut.
 constexpr std::size_t kTextShown = 24;
-
-// The length of the UTF-8 sequence starting at s[i], or 0 if it is not a
-// complete, well-formed one (then the byte is shown escaped).
-std::size_t utf8_length(std::string_view s, std::size_t i) noexcept {
-  auto b = static_cast<unsigned char>(s[i]);
-  std::size_t n = b >= 0xF0 && b < 0xF5 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 && b < 0xE0 ? 2 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
-  return n;
-}
-
-// A prefix cut at an arbitrary byte may end inside a character: drop the part.
-std::string_view trim_partial_utf8(std::string_view s) noexcept {
-  for (std::size_t back = 1; back <= 3 && back <= s.size(); ++back) {
-    auto b = static_cast<unsigned char>(s[s.size() - back]);
-    if ((b & 0xC0) == 0x80) continue;  // a continuation byte: look further back
-    if (b >= 0xC0 && utf8_length(s, s.size() - back) == 0) return s.substr(0, s.size() - back);
-    return s;
-  }
-  return s;
-}
 
 std::size_t format_text(const unsigned char* raw, char* out, std::size_t cap) noexcept {
   std::size_t n = std::min<std::size_t>(raw[0], cap);
@@ -188,7 +167,7 @@ void SummaryOut::put(std::string_view s) noexcept {
     n_ += s.size();
     return;
   }
-  std::string_view head = trim_partial_utf8(s.substr(0, limit - std::min(limit, n_)));
+  std::string_view head = utf8::whole_prefix(s, limit - std::min(limit, n_));
   if (!head.empty()) std::memcpy(p_ + n_, head.data(), head.size());
   n_ += head.size();
   if (n_ + kEllipsis.size() <= cap_) {
@@ -199,12 +178,12 @@ void SummaryOut::put(std::string_view s) noexcept {
 }
 
 void SummaryOut::put_quoted(std::string_view s, bool cut) noexcept {
-  if (cut) s = trim_partial_utf8(s);
+  if (cut) s = utf8::drop_cut_tail(s);
   put("\"");
   for (std::size_t i = 0; i < s.size() && !full_;) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
-      if (std::size_t n = utf8_length(s, i)) {
+      if (std::size_t n = utf8::decode(s.substr(i)).size) {
         put(s.substr(i, n));
         i += n;
         continue;

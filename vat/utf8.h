@@ -63,20 +63,23 @@ inline bool is_valid(std::span<const std::uint8_t> bytes) noexcept {
 // Whether `c` is a control character: C0, DEL or C1.
 constexpr bool is_control(char32_t c) noexcept { return c < 0x20 || (c >= 0x7f && c <= 0x9f); }
 
-// The longest prefix of `s` of at most `max_bytes` that does not cut a valid
+// `s` without a character cut short at its end (text cut at an arbitrary byte
+// may end inside one): the lead byte and its continuation bytes are dropped.
+constexpr std::string_view drop_cut_tail(std::string_view s) noexcept {
+  // At most three continuation bytes follow a lead byte.
+  for (std::size_t back = 1; back <= 3 && back <= s.size(); ++back) {
+    auto b = static_cast<unsigned char>(s[s.size() - back]);
+    if ((b & 0xc0) == 0x80) continue;
+    std::size_t wanted = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    return wanted > back ? s.substr(0, s.size() - back) : s;
+  }
+  return s;
+}
+
+// The longest prefix of `s` of at most `max_bytes` that does not cut a
 // character in two (a cut sequence at the end is dropped whole).
 constexpr std::string_view whole_prefix(std::string_view s, std::size_t max_bytes) noexcept {
-  if (s.size() <= max_bytes) return s;
-  std::size_t end = max_bytes;
-  // At most three continuation bytes precede the cut inside one character.
-  for (std::size_t back = 1; back <= 3 && back <= end; ++back) {
-    auto b = static_cast<unsigned char>(s[end - back]);
-    if ((b & 0xc0) != 0x80) {
-      if (b >= 0xc0 && decode(s.substr(end - back)).size > back) end -= back;
-      break;
-    }
-  }
-  return s.substr(0, end);
+  return s.size() <= max_bytes ? s : drop_cut_tail(s.substr(0, max_bytes));
 }
 
 // `s` with each byte that is not part of a valid sequence replaced by U+FFFD.

@@ -35,6 +35,14 @@ TEST(Utf8, WholePrefixNeverCutsACharacter) {
   EXPECT_EQ(whole_prefix(s, 10), s);
 }
 
+TEST(Utf8, DropCutTailDropsOnlyAnIncompleteLastCharacter) {
+  EXPECT_EQ(drop_cut_tail("a\xe2\x82"), "a");
+  EXPECT_EQ(drop_cut_tail("a\xe2"), "a");
+  EXPECT_EQ(drop_cut_tail("a\xe2\x82\xac"), "a\xe2\x82\xac");
+  EXPECT_EQ(drop_cut_tail("ab"), "ab");
+  EXPECT_EQ(drop_cut_tail(""), "");
+}
+
 TEST(Utf8, ToValidReplacesEachBadByte) {
   EXPECT_EQ(to_valid(std::string_view("a\xff\xfe"
                                       "b",
