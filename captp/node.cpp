@@ -10,7 +10,9 @@
 #include "captp/internal/net/channel.h"
 #include "captp/internal/net/socket.h"
 #include "captp/internal/session.h"
+#include "vat/log.h"
 #include "vat/message.h"
+#include "vat/utf8.h"
 #include "vat/vat.h"
 
 namespace vatic::captp {
@@ -19,6 +21,31 @@ using detail::HandlerPtr;
 using detail::PromiseBase;
 using detail::PromiseState;
 using detail::Ptr;
+
+namespace {
+
+// spec/log.md, component "captp". `make` builds the event only when some sink
+// wants its level: an unheard event costs one compare. Text a peer chose (a
+// close reason) goes through utf8::printable; vat ids and transport
+// descriptions are ours.
+template <class F>
+void log_if(Vat& vat, LogLevel level, F make) {
+  if (vat.log_enabled(level)) vat.log(make());
+}
+
+LogEvent handshake_failed(const char* direction, const std::string& transport, const std::string& reason,
+                          const VatId* peer) {
+  LogEvent e{
+      LogLevel::warn,
+      "captp",
+      "handshake.failed",
+      fmt::format("handshake failed ({}, {}): {}", direction, transport, utf8::printable(reason)),
+      {{"direction", direction}, {"transport", utf8::printable(transport)}, {"reason", utf8::printable(reason)}}};
+  if (peer) e.fields.push_back({"peer", peer->to_text()});
+  return e;
+}
+
+}  // namespace
 
 struct Node::State : std::enable_shared_from_this<Node::State> {
   State(Vat& v, Identity id, NodeOptions o) : vat(v), identity(std::move(id)), options(std::move(o)) {}
@@ -53,8 +80,9 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
 
   void respond(std::unique_ptr<Stream> s) {
     std::weak_ptr<State> w = weak_from_this();
+    std::string where = s->describe();
     SecureChannel::respond(vat.io(), std::move(s), identity, options.channel,
-                           [w](std::shared_ptr<SecureChannel> ch, Error* err) {
+                           [w, where](std::shared_ptr<SecureChannel> ch, Error* err) {
                              auto self = w.lock();
                              if (!self) {
                                if (ch) ch->abort(Error{ErrorKind::disconnected, "node closed"});
@@ -63,6 +91,8 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
                              if (err) {
                                ++self->counters.handshakes_failed;
                                self->counters.last_handshake_failure = err->reason;
+                               log_if(self->vat, LogLevel::warn,
+                                      [&] { return handshake_failed("accepted", where, err->reason, nullptr); });
                                return;
                              }
                              ++self->counters.handshakes_accepted;
@@ -72,14 +102,19 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
 
   void dial(const VatId& peer, std::unique_ptr<Stream> s) {
     std::weak_ptr<State> w = weak_from_this();
+    std::string where = s->describe();
     SecureChannel::initiate(vat.io(), std::move(s), identity, peer, options.channel,
-                            [w, peer](std::shared_ptr<SecureChannel> ch, Error* err) {
+                            [w, peer, where](std::shared_ptr<SecureChannel> ch, Error* err) {
                               auto self = w.lock();
                               if (!self) {
                                 if (ch) ch->abort(Error{ErrorKind::disconnected, "node closed"});
                                 return;
                               }
-                              if (err) return self->dial_failed(peer, *err);
+                              if (err) {
+                                log_if(self->vat, LogLevel::warn,
+                                       [&] { return handshake_failed("dialed", where, err->reason, &peer); });
+                                return self->dial_failed(peer, *err);
+                              }
                               self->add_session(std::move(ch));
                             });
   }
@@ -99,6 +134,7 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
     if (closed) return ch->abort(Error{ErrorKind::disconnected, "node closed"});
     VatId peer = ch->peer();
     Live live{{}, ch->describe(), vat.clock().now()};
+    std::string transport = live.transport;
     HandlerPtr b = bootstrap_for ? bootstrap_for(peer) : bootstrap;
     auto s = detail::make_ptr<Session>(vat, std::move(ch), std::move(b), options.session);
     live.session = s;
@@ -117,19 +153,39 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
         return attach_waiting(peer, old);
       }
       it->second = std::move(live);
-      start(s);
+      start(s, transport);
       old->close(fmt::format("replaced by a new session dialed by {}", d_new.to_text()));
     } else {
       sessions[peer] = std::move(live);
-      start(s);
+      start(s, transport);
     }
     attach_waiting(peer, s);
   }
 
-  void start(const Ptr<Session>& s) {
+  void start(const Ptr<Session>& s, const std::string& transport) {
     std::weak_ptr<State> w = weak_from_this();
     Session* raw = s.get();
-    s->start([w, raw](const Error&) {
+    const char* direction = s->is_initiator() ? "dialed" : "accepted";
+    log_if(vat, LogLevel::info, [&] {
+      std::string peer = s->peer().to_text();
+      return LogEvent{LogLevel::info,
+                      "captp",
+                      "session.opened",
+                      fmt::format("session with {} opened ({}, {})", peer, direction, transport),
+                      {{"peer", peer}, {"direction", direction}, {"transport", utf8::printable(transport)}}};
+    });
+    // The vat outlives its sessions (they run on it), so the close is logged
+    // even when the node went first.
+    s->start([w, raw, v = &vat, direction, transport](const Error& why) {
+      log_if(*v, LogLevel::info, [&] {
+        std::string peer = raw->peer().to_text(), reason = utf8::printable(why.reason);
+        return LogEvent{
+            LogLevel::info,
+            "captp",
+            "session.closed",
+            fmt::format("session with {} closed: {}", peer, reason),
+            {{"peer", peer}, {"direction", direction}, {"transport", utf8::printable(transport)}, {"reason", reason}}};
+      });
       auto self = w.lock();
       if (!self) return;
       auto it = self->sessions.find(raw->peer());
@@ -168,6 +224,14 @@ Address Node::listen(std::string_view at) {
 Address Node::listen(const Address& at) {
   auto acceptor = captp::listen(state_->vat.io(), at);
   Address bound = acceptor->local_address();
+  log_if(state_->vat, LogLevel::info, [&] {
+    std::string where = utf8::printable(bound.to_string());
+    return LogEvent{LogLevel::info,
+                    "captp",
+                    "listen.started",
+                    fmt::format("listening on {}", where),
+                    {{"address", where}, {"vat_id", id().to_text()}}};
+  });
   Acceptor* raw = acceptor.get();
   state_->acceptors.push_back(std::move(acceptor));
   state_->accept_next(raw);

@@ -14,6 +14,8 @@
 #include "sturdyrefs/admin.h"
 #include "sturdyrefs/uri.h"
 #include "vat/introspect.h"
+#include "vat/log.h"
+#include "vat/utf8.h"
 #include "vat/vat.h"
 
 namespace vatic::sturdyrefs {
@@ -29,6 +31,46 @@ std::string hex(std::span<const std::uint8_t> b) {
   out.pop_back();
   return out;
 }
+
+// spec/log.md, component "sturdyrefs": who redeemed, as a vat id, or
+// "in-process" for a caller without a session.
+std::string peer_text(const std::optional<caps::VatKey>& peer) {
+  return peer ? captp::VatId::from_bytes(*peer).to_text() : std::string("in-process");
+}
+
+// The caveats on one line: caps::describe's lines joined by "; ", printable
+// (a path caveat may hold any character but C0 and DEL, a C1 control included).
+std::string caveat_summary(const caps::Caveats& c) {
+  std::string text = caps::describe(c, [](const caps::VatKey& k) { return captp::VatId::from_bytes(k).to_text(); });
+  for (std::size_t at = text.find('\n'); at != std::string::npos; at = text.find('\n', at)) text.replace(at, 1, "; ");
+  return utf8::printable(text);
+}
+
+// Logs each call a redeemed token's membrane refuses (spec/log.md:
+// call.refused): a method the token does not allow, a call after its expiry.
+// The method name is whatever the peer sent.
+class LoggedPolicy final : public caps::MembranePolicy {
+ public:
+  LoggedPolicy(std::shared_ptr<caps::MembranePolicy> inner, Vat& vat, std::string peer, std::string object)
+      : inner_(std::move(inner)), vat_(vat), peer_(std::move(peer)), object_(std::move(object)) {}
+  std::optional<Error> admit(std::string_view method, bool at_root) override {
+    std::optional<Error> refused = inner_->admit(method, at_root);
+    if (refused && vat_.log_enabled(LogLevel::warn)) {
+      std::string m = utf8::printable(method), reason = utf8::printable(refused->reason);
+      vat_.log(LogEvent{LogLevel::warn,
+                        "sturdyrefs",
+                        "call.refused",
+                        fmt::format("call {} from {}: {}", m, peer_, reason),
+                        {{"peer", peer_}, {"object", object_}, {"method", m}, {"reason", reason}}});
+    }
+    return refused;
+  }
+
+ private:
+  std::shared_ptr<caps::MembranePolicy> inner_;
+  Vat& vat_;  // the membrane's vat, which outlives it
+  std::string peer_, object_;
+};
 
 }  // namespace
 
@@ -115,19 +157,49 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
     return r;
   }
 
+  // Redeems, and logs the outcome (spec/log.md: redeem.granted,
+  // redeem.refused with the token.md step that refused).
   Ref<Object> redeem(const Bytes& bytes, const std::optional<caps::VatKey>& peer) {
+    const char* step = "1";
+    try {
+      return redeem_steps(bytes, peer, step);
+    } catch (const VatError& e) {
+      log_refused(peer, step, e.error().reason);
+      throw;
+    } catch (const std::exception& e) {
+      log_refused(peer, step, e.what());
+      throw;
+    }
+  }
+
+  void log_refused(const std::optional<caps::VatKey>& peer, const char* step, const std::string& why) {
+    if (!vat.log_enabled(LogLevel::warn)) return;
+    std::string who = peer_text(peer), reason = utf8::printable(why);
+    vat.log(LogEvent{LogLevel::warn,
+                     "sturdyrefs",
+                     "redeem.refused",
+                     fmt::format("redeem by {} at token.md step {}: {}", who, step, reason),
+                     {{"peer", who}, {"step", step}, {"reason", reason}}});
+  }
+
+  Ref<Object> redeem_steps(const Bytes& bytes, const std::optional<caps::VatKey>& peer, const char*& step) {
     auto decoded = caps::decode_token(bytes);  // step 1
     if (!decoded) refuse("malformed token");
     const caps::Token& t = decoded.value();
+    step = "2";
     if (t.vat != self.bytes()) refuse("token is for another vat");  // step 2
-    Verified v = verify(t);                                         // steps 3-6
-    auto caveats = caps::parse_caveats(t.caveats);                  // step 7
+    step = "3-6";
+    Verified v = verify(t);  // steps 3-6
+    step = "7";
+    auto caveats = caps::parse_caveats(t.caveats);  // step 7
     if (!caveats) refuse("invalid caveat");
     const caps::Caveats& c = caveats.value();
     if (auto why = caps::check_time(c, now())) throw_error(ErrorKind::failed, *why);
     if (auto why = caps::check_holder(c, peer)) throw_error(ErrorKind::failed, *why);
 
+    step = "revive";
     Ref<Object> target = revive(v.object);
+    step = "8";
     if (c.has_fs_caveats()) {  // step 8
       const Kind& k = kinds.at(v.object.kind);
       if (!k.narrow) refuse("caveat does not apply to this object");
@@ -143,14 +215,36 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
     if (c.methods)
       policies.push_back(
           std::make_shared<caps::AllowMethodsAtRoot>(*c.methods, "refused: method not allowed by token"));
-    auto m = caps::membrane(target, std::make_shared<caps::AllOf>(std::move(policies)));
+    std::string who = peer_text(peer), object = hex(t.object);
+    auto m = caps::membrane(
+        target, std::make_shared<LoggedPolicy>(std::make_shared<caps::AllOf>(std::move(policies)), vat, who, object));
     prune();
     issued.push_back(Issued{m.control, t});
+    if (vat.log_enabled(LogLevel::info)) {
+      std::string kind = utf8::printable(v.object.kind), name = utf8::printable(v.object.name);
+      std::string summary = caveat_summary(c);
+      vat.log(LogEvent{LogLevel::info,
+                       "sturdyrefs",
+                       "redeem.granted",
+                       fmt::format("redeem by {} granted: {} {} ({}), {}", who, kind, name, object, summary),
+                       {{"peer", who}, {"object", object}, {"kind", kind}, {"name", name}, {"caveats", summary}}});
+    }
     return m.ref;
   }
 
   void prune() {
     std::erase_if(issued, [](const Issued& i) { return i.control.revoked() || i.control.live_wrappers() == 0; });
+  }
+
+  // spec/log.md: revoke. Only a verified token reaches the log.
+  void log_revoked(const caps::Token& t, const StoredObject& o, const char* scope) {
+    if (!vat.log_enabled(LogLevel::info)) return;
+    std::string object = hex(t.object), kind = utf8::printable(o.kind), name = utf8::printable(o.name);
+    vat.log(LogEvent{LogLevel::info,
+                     "sturdyrefs",
+                     "revoke",
+                     fmt::format("revoked the {} of {} {} ({})", scope, kind, name, object),
+                     {{"object", object}, {"kind", kind}, {"name", name}, {"scope", scope}}});
   }
 
   std::string revoke(const caps::Token& t) {
@@ -164,6 +258,7 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
         if (i.token.object == t.object) i.control.revoke(cut);
       }
       prune();
+      log_revoked(t, v.object, "object");
       return "object";
     }
     const caps::RevocationId& rid = v.rids.back();
@@ -176,6 +271,7 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
       if (std::find(rids.begin(), rids.end(), rid) != rids.end()) i.control.revoke(cut);
     }
     prune();
+    log_revoked(t, v.object, "branch");
     return "branch";
   }
 };

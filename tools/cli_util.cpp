@@ -128,41 +128,8 @@ std::string format_rfc3339(std::int64_t unix_seconds) {
                      tm.tm_min, tm.tm_sec);
 }
 
-namespace {
-
-// The length of the UTF-8 character at the start of `s` if it is valid and
-// not a C1 control (U+0080..U+009F), else 0.
-std::size_t printable_utf8_length(std::string_view s) {
-  auto d = utf8::decode(s);
-  return d.size > 0 && !utf8::is_control(d.code_point) ? d.size : 0;
-}
-
-}  // namespace
-
-std::string printable(std::string_view s, bool escape_backslash) {
-  std::string out;
-  out.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c == '\\') {
-      out += escape_backslash ? "\\\\" : "\\";
-      ++i;
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += s[i++];
-    } else if (std::size_t n = c >= 0x80 ? printable_utf8_length(s.substr(i)) : 0; n > 0) {
-      out.append(s.substr(i, n));
-      i += n;
-    } else {
-      out += c == '\n'   ? std::string("\\n")
-             : c == '\t' ? std::string("\\t")
-             : c == '\r' ? std::string("\\r")
-                         : fmt::format("\\x{:02x}", c);
-      ++i;
-    }
-  }
-  return out;
-}
+// The one escaper: the same text reads the same in a listing and in a log line.
+std::string printable(std::string_view s, bool escape_backslash) { return utf8::printable(s, escape_backslash); }
 
 void print_failure(std::string_view message) { fmt::print(stderr, "vatic: {}\n", printable(message, false)); }
 

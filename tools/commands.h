@@ -21,6 +21,8 @@ struct ServeArgs {
   std::vector<std::string> listen;     // --listen, repeatable
   std::vector<std::string> advertise;  // --advertise: hints other than the bound addresses
   bool read_only = false;
+  std::string log_level = "info";  // --log-level (vat/log.h names, or "off")
+  bool log_json = false;           // --log-json
 };
 
 struct AttenuateArgs {

@@ -132,6 +132,10 @@ int main(int argc, char** argv) {
   sv->add_option("--listen", serve.listen, "host:port or unix:PATH (repeatable; default 127.0.0.1:7447)");
   sv->add_option("--advertise", serve.advertise, "address hints to put in sturdy refs (default: the bound ones)");
   sv->add_flag("--read-only", serve.read_only, "serve read-only (no token can write)");
+  sv->add_option("--log-level", serve.log_level,
+                 "least level logged on stderr: trace, debug, info (default), warn, "
+                 "error or off");
+  sv->add_flag("--log-json", serve.log_json, "log one JSON object per line on stderr");
   add_common(sv, serve.common);
 
   AttenuateArgs att;

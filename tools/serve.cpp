@@ -21,6 +21,7 @@
 #include "sturdyrefs/store.h"
 #include "tools/cli_util.h"
 #include "tools/commands.h"
+#include "tools/serve_log.h"
 #include "vat/json.h"
 #include "vat/vat.h"
 
@@ -54,6 +55,9 @@ void restart_interrupted_calls(std::initializer_list<int> signals) {
 }  // namespace
 
 int cmd_serve(const ServeArgs& a) {
+  // First: a bad --log-level is a usage error before anything is opened. Made
+  // before the vat, so it outlives what the vat's release logs.
+  ServeLog log(a.log_level, a.log_json);
   std::error_code ec;
   auto dir = std::filesystem::canonical(a.dir, ec);
   if (ec || !std::filesystem::is_directory(dir))
@@ -63,7 +67,7 @@ int cmd_serve(const ServeArgs& a) {
 
   // An operator's vat records what it serves: its cost (tens of ns a
   // delivery) is noise beside a network call, and `vatic inspect` reads it.
-  Vat vat(VatOptions{.name = "vatic-serve", .recorder = {.enabled = true}});
+  Vat vat(VatOptions{.name = "vatic-serve", .recorder = {.enabled = true}, .log = log.options()});
   caps::FileIo io(vat);
   captp::Node node(vat, store->identity());
 
@@ -73,7 +77,9 @@ int cmd_serve(const ServeArgs& a) {
   restart_interrupted_calls({SIGINT, SIGTERM});
   signals.async_wait([&](const boost::system::error_code& err, int sig) {
     if (err) return;
-    fmt::print(stderr, "vatic: {} received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    log.write(LogEvent{
+        LogLevel::info, "serve", "serve.stopping", fmt::format("{} received, stopping", name), {{"signal", name}}});
     node.close("server stopping");
     vat.stop();
   });
@@ -116,8 +122,18 @@ int cmd_serve(const ServeArgs& a) {
     fmt::print("{}\n", root);
   }
   std::fflush(stdout);
-  fmt::print(stderr, "vatic: serving {} as vat {} on {} (admin ref in {}; file I/O: {})\n", dir.string(),
-             node.id().to_text(), fmt::join(bound, ", "), admin_file.string(), caps::to_string(io.backend()));
+  log.start();
+  log.write(LogEvent{LogLevel::info,
+                     "serve",
+                     "serve.started",
+                     printable(fmt::format("serving {} as vat {} on {} (admin ref in {}; file I/O: {})", dir.string(),
+                                           node.id().to_text(), fmt::join(bound, ", "), admin_file.string(),
+                                           caps::to_string(io.backend())),
+                               false),
+                     {{"dir", printable(dir.string(), false)},
+                      {"vat_id", node.id().to_text()},
+                      {"admin_ref_file", printable(admin_file.string(), false)},
+                      {"file_io", std::string(caps::to_string(io.backend()))}}});
 
   vat.run();
   return kOk;

@@ -85,4 +85,13 @@ constexpr std::string_view whole_prefix(std::string_view s, std::size_t max_byte
 // `s` with each byte that is not part of a valid sequence replaced by U+FFFD.
 std::string to_valid(std::string_view s);
 
+// `s` made safe to print on a terminal or as one field of one line (a log
+// line, a listing): control characters (C0, DEL, C1) and bytes that are not
+// UTF-8 become escapes (\n, \t, \r, \xHH for a byte, so a C1 character shows
+// as its two bytes), and so does a backslash when `escape_backslash` (so that
+// the escapes cannot be confused with names that spell them). Text a peer
+// chose may hold a newline that would forge a line, or ESC that would drive
+// the terminal.
+std::string printable(std::string_view s, bool escape_backslash = true);
+
 }  // namespace vatic::utf8

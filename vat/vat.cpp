@@ -214,7 +214,10 @@ void VatImpl::settle_question(std::uint32_t slot, bool ok, const Value& v, const
 }  // namespace detail
 
 Vat::Vat(VatOptions options)
-    : recorder_options_(options.recorder), impl_(std::make_unique<detail::VatImpl>(this, std::move(options))) {}
+    : recorder_options_(options.recorder),
+      log_sink_(std::move(options.log.sink)),
+      log_min_(log_sink_ ? options.log.min_level : LogLevel::off),
+      impl_(std::make_unique<detail::VatImpl>(this, std::move(options))) {}
 
 Vat::~Vat() { release(); }
 
@@ -373,6 +376,21 @@ void Vat::set_recording(bool on) {
 }
 
 FlightRecorder* Vat::recorder() noexcept { return impl_->recorder.get(); }
+
+void Vat::set_log_sink(LogSink sink, LogLevel min_level) {
+  check_own_thread("set_log_sink");
+  log_sink_ = std::move(sink);
+  log_min_ = log_sink_ ? min_level : LogLevel::off;
+}
+
+void Vat::log(const LogEvent& e) const noexcept {
+  if (!log_enabled(e.level) || e.level == LogLevel::off) return;
+  try {
+    log_sink_(e);
+  } catch (...) {
+    // log.h: the event is lost, the work that logged it goes on.
+  }
+}
 
 Clock& steady_clock() noexcept {
   static SteadyClock clock;

@@ -23,6 +23,7 @@
 #include "vat/error.h"
 #include "vat/handler.h"
 #include "vat/internal/method_traits.h"
+#include "vat/log.h"
 #include "vat/object.h"
 #include "vat/promise.h"
 #include "vat/recorder.h"
@@ -47,6 +48,8 @@ struct VatOptions {
   Duration spin_before_block = std::chrono::microseconds(50);
   // The flight recorder (recorder.h): off unless enabled here or by set_recording.
   RecorderOptions recorder;
+  // Where the libraries' log events go (log.h); no sink: nowhere.
+  LogOptions log;
 };
 
 struct VatStats {
@@ -206,6 +209,16 @@ class Vat {
   // Null while recording is off.
   FlightRecorder* recorder() noexcept;
 
+  // --- Logging (log.h; the vat's thread).
+  // Replaces the sink and its least level (a null sink: no events).
+  void set_log_sink(LogSink sink, LogLevel min_level = LogLevel::info);
+  // Whether an event at `level` would reach a sink: what a library asks
+  // before it builds the event's text.
+  bool log_enabled(LogLevel level) const noexcept { return level >= log_min_; }
+  // Hands `e` to the sink if its level is enabled. An exception from the sink
+  // is swallowed: logging never breaks the work that logs.
+  void log(const LogEvent& e) const noexcept;
+
   detail::VatImpl& impl() noexcept { return *impl_; }
 
  private:
@@ -216,6 +229,10 @@ class Vat {
   bool post_turn(detail::Turn* t);
 
   RecorderOptions recorder_options_;
+  // Before impl_: events logged while the vat releases its objects (a
+  // session closing) still find the sink.
+  LogSink log_sink_;
+  LogLevel log_min_ = LogLevel::off;  // `off` while there is no sink
   std::unique_ptr<detail::VatImpl> impl_;
 };
 

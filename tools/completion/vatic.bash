@@ -28,7 +28,7 @@ _vatic() {
   local verbs="id serve attenuate revoke inspect call ls cat get put rm mkdir"
   local common="--store --json --help --help-all"
   # Flags that take a value: the word after one is not a positional argument.
-  local valued="--store --listen --advertise --path --ops --expires --not-before --for --methods --max-bytes"
+  local valued="--store --listen --advertise --log-level --path --ops --expires --not-before --for --methods --max-bytes"
   COMPREPLY=()
 
   # The verb, and how many positional arguments precede the cursor.
@@ -60,13 +60,14 @@ _vatic() {
         grep -- "^${cur//./\\.}" || true)
       compopt -o nospace 2>/dev/null
       return ;;
+    --log-level) _vatic_words trace debug info warn error off; return ;;
     --listen | --advertise | --path | --expires | --not-before | --for | --methods | --max-bytes) return ;;
   esac
 
   local flags
   case $verb in
     id) flags="$common" ;;
-    serve) flags="--listen --advertise --read-only $common" ;;
+    serve) flags="--listen --advertise --read-only --log-level --log-json $common" ;;
     attenuate) flags="--path --ops --expires --not-before --for --methods --max-bytes --json --help --help-all" ;;
     revoke | inspect | call | ls | cat | rm | mkdir) flags="$common" ;;
     get) flags="-f --force -q --quiet $common" ;;

@@ -8,6 +8,7 @@
 #include "vat/internal/vat_impl.h"
 #include "vat/supervise/child_slot.h"
 #include "vat/supervise/log.h"
+#include "vat/utf8.h"
 #include "vat/vat.h"
 
 namespace vatic {
@@ -197,6 +198,19 @@ void Supervisor::child_crashed(Child& c, std::exception_ptr e) {
           .count(),
       options_.name, c.spec.id, type, message, c.restarts});
   log_event("crash", what);
+  // spec/log.md: supervisor.crash. Ids and names are the program's, the
+  // message may be anything the crashed code put in its exception.
+  if (vat().log_enabled(LogLevel::warn))
+    vat().log(LogEvent{LogLevel::warn,
+                       "vat",
+                       "supervisor.crash",
+                       utf8::printable(what),
+                       {{"supervisor", utf8::printable(options_.name)},
+                        {"child", utf8::printable(c.spec.id)},
+                        {"exception", utf8::printable(type)},
+                        {"reason", utf8::printable(message)},
+                        {"restarts", std::to_string(c.restarts)},
+                        {"restarted", restart ? "true" : "false"}}});
   if (!restart) {
     c.slot->stop(gone(what + "; not restarted"));
     forget(c);
