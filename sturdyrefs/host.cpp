@@ -124,7 +124,8 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
     auto caveats = caps::parse_caveats(t.caveats);                  // step 7
     if (!caveats) refuse("invalid caveat");
     const caps::Caveats& c = caveats.value();
-    if (auto why = caps::check_time(c, now())) throw_error(ErrorKind::failed, *why);
+    // token.md, Redeeming step 7 (time, with the Clock skew tolerance).
+    if (auto why = caps::check_time(c, now(), options.clock_skew_seconds)) throw_error(ErrorKind::failed, *why);
     if (auto why = caps::check_holder(c, peer)) throw_error(ErrorKind::failed, *why);
 
     Ref<Object> target = revive(v.object);
@@ -139,7 +140,7 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
           auto s = self.lock();
           return s ? s->now() : INT64_MAX;
         },
-        c.not_before, c.expires));
+        c.not_before, c.expires, options.clock_skew_seconds));
     if (c.methods)
       policies.push_back(
           std::make_shared<caps::AllowMethodsAtRoot>(*c.methods, "refused: method not allowed by token"));

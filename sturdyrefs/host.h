@@ -43,12 +43,19 @@ struct Kind {
   std::function<Ref<Object>(const Ref<Object>&, const caps::Caveats&)> narrow;
 };
 
+// token.md, Clock skew: the default tolerance.
+inline constexpr std::int64_t kDefaultClockSkewSeconds = 60;
+
 struct HostOptions {
   // Address hints written into sturdy refs ("host:port", "unix:/path").
   std::vector<std::string> hints;
   // Wall-clock time in unix seconds, for expiry caveats (main() passes the
   // system clock; tests pass their own).
   std::function<std::int64_t()> now_unix;
+  // How far the clock of the host that minted a token (or added its time
+  // caveats) may be from ours: expires and not_before are honoured with this
+  // much slack each way (spec/token.md, Clock skew). `vatic serve --clock-skew`.
+  std::int64_t clock_skew_seconds = kDefaultClockSkewSeconds;
 };
 
 class Host {

@@ -21,6 +21,7 @@ struct ServeArgs {
   std::vector<std::string> listen;     // --listen, repeatable
   std::vector<std::string> advertise;  // --advertise: hints other than the bound addresses
   bool read_only = false;
+  std::optional<std::string> clock_skew;  // --clock-skew: a duration ("60s"); unset: the Host's default
 };
 
 struct AttenuateArgs {

@@ -132,6 +132,9 @@ int main(int argc, char** argv) {
   sv->add_option("--listen", serve.listen, "host:port or unix:PATH (repeatable; default 127.0.0.1:7447)");
   sv->add_option("--advertise", serve.advertise, "address hints to put in sturdy refs (default: the bound ones)");
   sv->add_flag("--read-only", serve.read_only, "serve read-only (no token can write)");
+  std::string serve_skew;
+  auto* o_skew = sv->add_option("--clock-skew", serve_skew,
+                                "tolerated clock difference for expires/not-before (a duration; default 60s)");
   add_common(sv, serve.common);
 
   AttenuateArgs att;
@@ -224,7 +227,10 @@ int main(int argc, char** argv) {
 
   try {
     if (*id) return cmd_id(id_args);
-    if (*sv) return cmd_serve(serve);
+    if (*sv) {
+      if (o_skew->count()) serve.clock_skew = serve_skew;
+      return cmd_serve(serve);
+    }
     if (*at) {
       auto given = [](CLI::Option* o, std::string& v) { return o->count() ? std::optional(v) : std::nullopt; };
       att.ops = given(o_ops, att_ops);

@@ -51,9 +51,18 @@ void restart_interrupted_calls(std::initializer_list<int> signals) {
   }
 }
 
+// --clock-skew (spec/token.md, Clock skew), or the Host's default.
+std::int64_t clock_skew_of(const ServeArgs& a) {
+  if (!a.clock_skew) return sturdyrefs::kDefaultClockSkewSeconds;
+  auto s = parse_duration(*a.clock_skew);
+  if (!s) throw CliError(kUsage, fmt::format("--clock-skew: {:?} is not a duration (0s, 60s, 5m)", *a.clock_skew));
+  return *s;
+}
+
 }  // namespace
 
 int cmd_serve(const ServeArgs& a) {
+  const std::int64_t clock_skew = clock_skew_of(a);  // a usage error before anything starts
   std::error_code ec;
   auto dir = std::filesystem::canonical(a.dir, ec);
   if (ec || !std::filesystem::is_directory(dir))
@@ -77,7 +86,7 @@ int cmd_serve(const ServeArgs& a) {
     node.close("server stopping");
     vat.stop();
   });
-  sturdyrefs::Host host(vat, *store, sturdyrefs::HostOptions{{}, unix_now});
+  sturdyrefs::Host host(vat, *store, sturdyrefs::HostOptions{{}, unix_now, clock_skew});
   // Only the directory given, served as asked: the store keeps every directory
   // an earlier `serve` minted a ref for, and reviving those too would keep
   // serving a directory no longer named, or writable refs behind --read-only.

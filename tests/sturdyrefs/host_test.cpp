@@ -34,7 +34,7 @@ class HostTest : public ::testing::Test {
     vs_ = std::make_unique<Vat>(VatOptions{.name = "server", .spin_before_block = Duration::zero()});
     store = Store::open(store_dir.path("store"));
     io = std::make_unique<caps::FileIo>(*vs_);
-    host = std::make_unique<Host>(*vs_, *store, HostOptions{{"unix:/nowhere"}, [this] { return now; }});
+    host = std::make_unique<Host>(*vs_, *store, HostOptions{{"unix:/nowhere"}, [this] { return now; }, skew});
     host->add_kind(kFsDirKind, fs_dir_kind(*vs_, *io));
     server = std::make_unique<captp::Node>(*vs_, store->identity());
     host->serve_on(*server);
@@ -100,6 +100,7 @@ class HostTest : public ::testing::Test {
 
   TempTree data, store_dir;
   std::int64_t now = 1'800'000'000;
+  std::int64_t skew = 0;  // exact windows unless a test restarts with another
   std::unique_ptr<Vat> vs_;
   Vat vc{VatOptions{.name = "client", .spin_before_block = Duration::zero()}};
   std::unique_ptr<Store> store;
@@ -178,6 +179,28 @@ TEST_F(HostTest, NotBeforeHoldsATokenBack) {
   EXPECT_EQ(refusal(redeem(t)), "refused: token not yet valid");
   now += 60;
   EXPECT_NO_THROW(names(dir(t)));
+}
+
+// token.md, Clock skew: accepted while now < expires + skew and
+// now + skew >= not_before, at the redeem and on every later call.
+TEST_F(HostTest, ClockSkewWidensTheTimeWindowByExactlyTheSkewOnEachSide) {
+  skew = 60;
+  stop_server();
+  start_server();
+  const std::int64_t t0 = now;
+  caps::Token expiring = narrowed(root, caps::caveat_expires(t0 + 10));
+  now = t0 + 10 + 59;  // past the expiry, within the skew
+  Ref<Directory> live = dir(expiring);
+  EXPECT_NO_THROW(names(live));
+  now = t0 + 10 + 60;  // expires + skew: gone, for the live reference and a new redeem
+  EXPECT_EQ(refusal(live.send<&Directory::list>("")), "refused: token expired");
+  EXPECT_EQ(refusal(redeem(expiring)), "refused: token expired");
+
+  caps::Token later = narrowed(root, caps::caveat_not_before(t0 + 100));
+  now = t0 + 100 - 61;  // now + skew is one second short of not_before
+  EXPECT_EQ(refusal(redeem(later)), "refused: token not yet valid");
+  now = t0 + 100 - 60;  // now + skew == not_before
+  EXPECT_NO_THROW(names(dir(later)));
 }
 
 TEST_F(HostTest, RevokingABranchCutsItsLiveReferencesAndDescendantsButNotSiblings) {
