@@ -154,10 +154,20 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
     std::erase_if(issued, [](const Issued& i) { return i.control.revoked() || i.control.live_wrappers() == 0; });
   }
 
+  // Revoking is idempotent (spec/admin.md): a client whose answer was lost
+  // must be able to send the same revoke again. So a token whose chain
+  // verifies but which is dead already (its object, its own branch or an
+  // ancestor branch revoked) answers "already" instead of the redeem's
+  // "invalid token"; a forged or unknown token is still refused.
   std::string revoke(const caps::Token& t) {
     if (t.vat != self.bytes()) refuse("token is for another vat");
-    Verified v = verify(t, true);
+    auto obj = store.find(t.object);
+    if (!obj) refuse("invalid token");
+    caps::ObjectKey key = caps::derive_object_key(master, t.object);
+    caps::ChainCheck check = caps::verify_chain(t, key, true);  // token.md, Redeeming steps 4-5
+    if (!check.valid) refuse("invalid token");
     const Error cut{ErrorKind::failed, "refused: invalid token"};
+    if (obj->revoked) return "already";
     if (t.caveats.empty()) {
       store.revoke_object(t.object);
       live.erase(t.object);
@@ -167,10 +177,12 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
       prune();
       return "object";
     }
-    const caps::RevocationId& rid = v.rids.back();
+    for (const auto& rid : check.revocation_ids) {  // token.md, Redeeming step 6
+      if (store.branch_revoked(rid)) return "already";
+    }
+    const caps::RevocationId& rid = check.revocation_ids.back();
     store.revoke_branch(t.object, rid);
     with_revoked_branches.insert(t.object);
-    caps::ObjectKey key = caps::derive_object_key(master, t.object);
     for (auto& i : issued) {
       if (i.token.object != t.object || i.token.caveats.size() < t.caveats.size()) continue;
       auto rids = caps::verify_chain(i.token, key, true).revocation_ids;

@@ -89,8 +89,10 @@ class Host {
   // which no holder caveat matches); throws VatError on refusal.
   Ref<Object> redeem(const Bytes& token, const std::optional<captp::VatId>& peer);
   // Revokes the branch `token` heads (the whole object when it has no
-  // caveats) and returns "branch" or "object". Throws "refused: invalid
-  // token" unless the chain verifies.
+  // caveats) and returns "branch" or "object", or "already" (changing
+  // nothing) when the token was revoked before: by itself, an ancestor
+  // branch or its object. Throws "refused: invalid token" unless the chain
+  // verifies.
   std::string revoke(const caps::Token& token);
 
   struct State;

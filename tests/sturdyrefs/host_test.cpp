@@ -224,6 +224,29 @@ TEST_F(HostTest, RevokingTheObjectCutsEveryToken) {
   EXPECT_EQ(refusal(redeem(root)), "refused: invalid token");
 }
 
+// spec/admin.md: a revoke repeated (its first answer lost) changes nothing
+// and says so; a forged token is still refused, not "already".
+TEST_F(HostTest, RevokingAgainAnswersAlreadyAndChangesNothing) {
+  caps::Token branch = narrowed(root, caps::caveat_ops(caps::kReadOnlyFsOps));
+  caps::Token child = narrowed(branch, caps::caveat_max_bytes(10));
+  caps::Token sibling = narrowed(root, caps::caveat_max_bytes(20));
+  EXPECT_EQ(host->revoke(branch), "branch");
+  EXPECT_EQ(host->revoke(branch), "already");
+  EXPECT_EQ(host->revoke(child), "already");  // dead through its ancestor
+  EXPECT_NO_THROW(names(dir(sibling)));
+  caps::Token forged = branch;
+  forged.tag[0] ^= 1;
+  EXPECT_THROW(host->revoke(forged), VatError);
+
+  EXPECT_EQ(host->revoke(root), "object");
+  EXPECT_EQ(host->revoke(root), "already");
+  EXPECT_EQ(host->revoke(sibling), "already");  // dead through its object
+  const caps::Token old_root = root;
+  stop_server();
+  start_server();  // what is recorded survives a restart (and a new root is minted)
+  EXPECT_EQ(host->revoke(old_root), "already");
+}
+
 TEST_F(HostTest, AMethodsCaveatFiltersTheRoot) {
   caps::Token t = narrowed(root, caps::caveat_methods({"list"}).value());
   Ref<Directory> d = dir(t);
