@@ -22,6 +22,7 @@ struct ServeArgs {
   std::vector<std::string> advertise;  // --advertise: hints other than the bound addresses
   bool read_only = false;
   std::optional<std::string> clock_skew;  // --clock-skew: a duration ("60s"); unset: the Host's default
+  bool init = false;                      // --init: may create a new identity in a store that had one
 };
 
 struct AttenuateArgs {
@@ -50,7 +51,8 @@ struct CallArgs {
   std::vector<std::string> args;  // one JSON document each (tools/value_json.h)
 };
 
-int cmd_id(const Common& c);
+// `init`: --init, may create a new identity in a store that had one (sturdyrefs::Create).
+int cmd_id(const Common& c, bool init);
 int cmd_serve(const ServeArgs& a);
 int cmd_attenuate(const AttenuateArgs& a);
 int cmd_revoke(const Common& c, const std::string& admin_ref, const std::string& token);

@@ -21,6 +21,7 @@
 #include "sturdyrefs/store.h"
 #include "tools/cli_util.h"
 #include "tools/commands.h"
+#include "tools/store_lock.h"
 #include "vat/json.h"
 #include "vat/vat.h"
 
@@ -68,7 +69,11 @@ int cmd_serve(const ServeArgs& a) {
   if (ec || !std::filesystem::is_directory(dir))
     throw CliError(kOther, fmt::format("cannot serve {:?}: not a directory", a.dir));
   auto store_path = store_dir(a.common.store);
-  auto store = sturdyrefs::Store::open(store_path);
+  // Before anything in the store is read or written (admin.ref included):
+  // a second server on this store stops here.
+  StoreLock lock = StoreLock::acquire(store_path);
+  auto store =
+      sturdyrefs::Store::open(store_path, a.init ? sturdyrefs::Create::explicitly : sturdyrefs::Create::if_empty);
 
   // An operator's vat records what it serves: its cost (tens of ns a
   // delivery) is noise beside a network call, and `vatic inspect` reads it.

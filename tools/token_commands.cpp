@@ -28,9 +28,9 @@ std::string vat_text(const caps::VatKey& k) {
 
 }  // namespace
 
-int cmd_id(const Common& c) {
+int cmd_id(const Common& c, bool init) {
   auto dir = store_dir(c.store);
-  auto store = sturdyrefs::Store::open(dir);
+  auto store = sturdyrefs::Store::open(dir, init ? sturdyrefs::Create::explicitly : sturdyrefs::Create::if_empty);
   std::string id = store->identity().id().to_text();
   if (c.json)
     print_json(boost::json::object{{"vat_id", json_text(id)}, {"store", json_text(dir.string())}});
