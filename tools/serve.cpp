@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "caps/fs/file_io.h"
+#include "caps/fs/upload.h"
 #include "captp/node.h"
 #include "sturdyrefs/fs_kind.h"
 #include "sturdyrefs/host.h"
@@ -74,6 +75,9 @@ int cmd_serve(const ServeArgs& a) {
   StoreLock lock = StoreLock::acquire(store_path);
   auto store =
       sturdyrefs::Store::open(store_path, a.init ? sturdyrefs::Create::explicitly : sturdyrefs::Create::if_empty);
+  // Uploads a killed server left half-written (caps/fs/upload.h), before serving.
+  if (std::size_t n = caps::sweep_partial_uploads(dir); n > 0)
+    fmt::print(stderr, "vatic: removed {} unfinished upload{} in {}\n", n, n == 1 ? "" : "s", dir.string());
 
   // An operator's vat records what it serves: its cost (tens of ns a
   // delivery) is noise beside a network call, and `vatic inspect` reads it.

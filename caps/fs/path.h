@@ -5,7 +5,8 @@
 // component, NUL bytes. Invalid (reason starting "invalid path: "): a name
 // longer than NAME_MAX or a path longer than PATH_MAX. Empty and "."
 // components are dropped ("a//./b" is "a/b"); a trailing slash means the path
-// must name a directory.
+// must name a directory. Refused too: any component starting with
+// kPartialUploadPrefix (the temporary files of uploads, upload.h).
 //
 // The path checks and resolvers return vatic::Result (vat/result.h): untrusted
 // input gets a result the caller must look at; inside a turn, `value()` turns a
@@ -33,6 +34,9 @@ struct FsPath {
   // "a/b": the parts joined, what the resolvers hand to the kernel.
   std::string joined() const;
 };
+
+// Names of uploads' temporary files (upload.h): reserved, never a holder's.
+inline constexpr std::string_view kPartialUploadPrefix = ".vatic-part-";
 
 Result<FsPath> parse_path(std::string_view text);
 
