@@ -60,13 +60,13 @@ _vatic() {
         grep -- "^${cur//./\\.}" || true)
       compopt -o nospace 2>/dev/null
       return ;;
-    --listen | --advertise | --path | --expires | --not-before | --for | --methods | --max-bytes) return ;;
+    --listen | --advertise | --clock-skew | --path | --expires | --not-before | --for | --methods | --max-bytes) return ;;
   esac
 
   local flags
   case $verb in
-    id) flags="$common" ;;
-    serve) flags="--listen --advertise --read-only $common" ;;
+    id) flags="--init $common" ;;
+    serve) flags="--listen --advertise --read-only --clock-skew --init $common" ;;
     attenuate) flags="--path --ops --expires --not-before --for --methods --max-bytes --json --help --help-all" ;;
     revoke | inspect | call | ls | cat | rm | mkdir) flags="$common" ;;
     get) flags="-f --force -q --quiet $common" ;;
