@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <ctime>
 #include <iterator>
 
@@ -266,10 +267,21 @@ Result<Caveats> parse_caveats(const std::vector<Bytes>& caveats) {
   return out;
 }
 
-std::optional<std::string> check_time(const Caveats& c, std::int64_t now) {
-  if (c.expires && now >= *c.expires) return "refused: token expired";
-  if (c.not_before && now < *c.not_before) return "refused: token not yet valid";
+std::optional<std::string> check_time_window(std::optional<std::int64_t> not_before,
+                                             std::optional<std::int64_t> expires, std::int64_t now, std::int64_t skew) {
+  skew = std::max<std::int64_t>(skew, 0);
+  // Saturating: an expiry near INT64_MAX plus the skew must stay "far future",
+  // never wrap to the past (and the same for a not_before near INT64_MIN).
+  auto plus = [](std::int64_t a, std::int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; };
+  // token.md, Redeeming step 7 and Clock skew: valid while now < expires + skew ...
+  if (expires && now >= plus(*expires, skew)) return "refused: token expired";
+  // ... and while now + skew >= not_before.
+  if (not_before && plus(now, skew) < *not_before) return "refused: token not yet valid";
   return std::nullopt;
+}
+
+std::optional<std::string> check_time(const Caveats& c, std::int64_t now, std::int64_t skew) {
+  return check_time_window(c.not_before, c.expires, now, skew);
 }
 
 std::optional<std::string> check_holder(const Caveats& c, const std::optional<VatKey>& redeemer) {

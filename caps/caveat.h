@@ -108,7 +108,15 @@ Result<Caveats> parse_caveats(const std::vector<Bytes>& caveats);
 
 // token.md: redeeming, step 7 and the time membrane. Each returns the outward
 // refusal reason ("refused: ..."), or nullopt when the caveats allow it.
-std::optional<std::string> check_time(const Caveats& c, std::int64_t now_unix_seconds);
+//
+// `skew_seconds` (token.md, Clock skew) is how far the minting host's clock
+// may be from ours: the window is not_before - skew <= now < expires + skew.
+// A negative skew counts as 0; the sums saturate instead of overflowing.
+std::optional<std::string> check_time(const Caveats& c, std::int64_t now_unix_seconds, std::int64_t skew_seconds = 0);
+// The same check on bare bounds (each optional), for the time membrane.
+std::optional<std::string> check_time_window(std::optional<std::int64_t> not_before,
+                                             std::optional<std::int64_t> expires, std::int64_t now_unix_seconds,
+                                             std::int64_t skew_seconds);
 // `redeemer` is the session's authenticated peer; nullopt (an in-process
 // caller) fails any holder caveat.
 std::optional<std::string> check_holder(const Caveats& c, const std::optional<VatKey>& redeemer);

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "caps/caveat.h"
 #include "caps/internal/gate.h"
 #include "vat/message.h"
 
@@ -294,15 +295,14 @@ std::optional<Error> AllowMethodsAtRoot::admit(std::string_view method, bool at_
 }
 
 TimeWindow::TimeWindow(std::function<std::int64_t()> now_unix, std::optional<std::int64_t> not_before,
-                       std::optional<std::int64_t> expires)
-    : now_unix_(std::move(now_unix)), not_before_(not_before), expires_(expires) {
+                       std::optional<std::int64_t> expires, std::int64_t skew_seconds)
+    : now_unix_(std::move(now_unix)), not_before_(not_before), expires_(expires), skew_(skew_seconds) {
   if (!now_unix_) throw_error(ErrorKind::failed, "caps::TimeWindow needs a clock function (caller's precondition)");
 }
 
 std::optional<Error> TimeWindow::admit(std::string_view, bool) {
-  std::int64_t now = now_unix_();
-  if (expires_ && now >= *expires_) return refused("refused: token expired");
-  if (not_before_ && now < *not_before_) return refused("refused: token not yet valid");
+  // token.md, From token to live reference step 2: the same window as the redeem.
+  if (auto why = check_time_window(not_before_, expires_, now_unix_(), skew_)) return refused(*why);
   return std::nullopt;
 }
 

@@ -73,20 +73,22 @@ class AllowMethodsAtRoot final : public MembranePolicy {
   std::optional<std::string> refusal_;
 };
 
-// Admits calls only while not_before <= now < expires (each bound optional),
-// reading `now_unix` (unix seconds) on every call, so an expiry that passes
-// cuts a live reference too. Refusals: `failed` "refused: token expired" and
+// Admits calls only while not_before - skew <= now < expires + skew (each
+// bound optional; caps::check_time_window, token.md Clock skew), reading
+// `now_unix` (unix seconds) on every call, so an expiry that passes cuts a
+// live reference too. Refusals: `failed` "refused: token expired" and
 // "refused: token not yet valid".
 class TimeWindow final : public MembranePolicy {
  public:
   TimeWindow(std::function<std::int64_t()> now_unix, std::optional<std::int64_t> not_before,
-             std::optional<std::int64_t> expires);
+             std::optional<std::int64_t> expires, std::int64_t skew_seconds = 0);
   std::optional<Error> admit(std::string_view method, bool at_root) override;
 
  private:
   std::function<std::int64_t()> now_unix_;
   std::optional<std::int64_t> not_before_;
   std::optional<std::int64_t> expires_;
+  std::int64_t skew_;
 };
 
 // Admits a call only if every policy does; the first refusal (in list order) wins.

@@ -38,7 +38,9 @@ class Admin : public Object {
   // caveats, else the branch it heads (it and every token derived from it).
   // Live references handed out for it are cut too. Refuses ("refused:
   // invalid token") a ref this vat did not issue. Returns what was revoked:
-  // "object" or "branch".
+  // "object" or "branch"; or "already" when the ref was revoked before (by
+  // itself, an ancestor or its object), so that a revoke can be repeated
+  // safely when its answer was lost.
   virtual std::string revoke(std::string sturdy_ref) = 0;
   // The objects behind this vat's sturdy refs (parameters are not shown: they
   // may name host paths).

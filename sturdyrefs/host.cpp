@@ -194,7 +194,8 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
     auto caveats = caps::parse_caveats(t.caveats);  // step 7
     if (!caveats) refuse("invalid caveat");
     const caps::Caveats& c = caveats.value();
-    if (auto why = caps::check_time(c, now())) throw_error(ErrorKind::failed, *why);
+    // token.md, Redeeming step 7 (time, with the Clock skew tolerance).
+    if (auto why = caps::check_time(c, now(), options.clock_skew_seconds)) throw_error(ErrorKind::failed, *why);
     if (auto why = caps::check_holder(c, peer)) throw_error(ErrorKind::failed, *why);
 
     step = "revive";
@@ -211,7 +212,7 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
           auto s = self.lock();
           return s ? s->now() : INT64_MAX;
         },
-        c.not_before, c.expires));
+        c.not_before, c.expires, options.clock_skew_seconds));
     if (c.methods)
       policies.push_back(
           std::make_shared<caps::AllowMethodsAtRoot>(*c.methods, "refused: method not allowed by token"));
@@ -247,10 +248,20 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
                      {{"object", object}, {"kind", kind}, {"name", name}, {"scope", scope}}});
   }
 
+  // Revoking is idempotent (spec/admin.md): a client whose answer was lost
+  // must be able to send the same revoke again. So a token whose chain
+  // verifies but which is dead already (its object, its own branch or an
+  // ancestor branch revoked) answers "already" instead of the redeem's
+  // "invalid token"; a forged or unknown token is still refused.
   std::string revoke(const caps::Token& t) {
     if (t.vat != self.bytes()) refuse("token is for another vat");
-    Verified v = verify(t, true);
+    auto obj = store.find(t.object);
+    if (!obj) refuse("invalid token");
+    caps::ObjectKey key = caps::derive_object_key(master, t.object);
+    caps::ChainCheck check = caps::verify_chain(t, key, true);  // token.md, Redeeming steps 4-5
+    if (!check.valid) refuse("invalid token");
     const Error cut{ErrorKind::failed, "refused: invalid token"};
+    if (obj->revoked) return "already";
     if (t.caveats.empty()) {
       store.revoke_object(t.object);
       live.erase(t.object);
@@ -258,20 +269,22 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
         if (i.token.object == t.object) i.control.revoke(cut);
       }
       prune();
-      log_revoked(t, v.object, "object");
+      log_revoked(t, *obj, "object");
       return "object";
     }
-    const caps::RevocationId& rid = v.rids.back();
+    for (const auto& rid : check.revocation_ids) {  // token.md, Redeeming step 6
+      if (store.branch_revoked(rid)) return "already";
+    }
+    const caps::RevocationId& rid = check.revocation_ids.back();
     store.revoke_branch(t.object, rid);
     with_revoked_branches.insert(t.object);
-    caps::ObjectKey key = caps::derive_object_key(master, t.object);
     for (auto& i : issued) {
       if (i.token.object != t.object || i.token.caveats.size() < t.caveats.size()) continue;
       auto rids = caps::verify_chain(i.token, key, true).revocation_ids;
       if (std::find(rids.begin(), rids.end(), rid) != rids.end()) i.control.revoke(cut);
     }
     prune();
-    log_revoked(t, v.object, "branch");
+    log_revoked(t, *obj, "branch");
     return "branch";
   }
 };

@@ -43,12 +43,19 @@ struct Kind {
   std::function<Ref<Object>(const Ref<Object>&, const caps::Caveats&)> narrow;
 };
 
+// token.md, Clock skew: the default tolerance.
+inline constexpr std::int64_t kDefaultClockSkewSeconds = 60;
+
 struct HostOptions {
   // Address hints written into sturdy refs ("host:port", "unix:/path").
   std::vector<std::string> hints;
   // Wall-clock time in unix seconds, for expiry caveats (main() passes the
   // system clock; tests pass their own).
   std::function<std::int64_t()> now_unix;
+  // How far the clock of the host that minted a token (or added its time
+  // caveats) may be from ours: expires and not_before are honoured with this
+  // much slack each way (spec/token.md, Clock skew). `vatic serve --clock-skew`.
+  std::int64_t clock_skew_seconds = kDefaultClockSkewSeconds;
 };
 
 class Host {
@@ -82,8 +89,10 @@ class Host {
   // which no holder caveat matches); throws VatError on refusal.
   Ref<Object> redeem(const Bytes& token, const std::optional<captp::VatId>& peer);
   // Revokes the branch `token` heads (the whole object when it has no
-  // caveats) and returns "branch" or "object". Throws "refused: invalid
-  // token" unless the chain verifies.
+  // caveats) and returns "branch" or "object", or "already" (changing
+  // nothing) when the token was revoked before: by itself, an ancestor
+  // branch or its object. Throws "refused: invalid token" unless the chain
+  // verifies.
   std::string revoke(const caps::Token& token);
 
   struct State;

@@ -40,21 +40,44 @@ struct StoredObject {
   bool revoked = false;
 };
 
+// The lock file `vatic serve` holds in its store (tools/store_lock.h). It is
+// not part of the store: open() ignores it when deciding whether a store is
+// empty.
+inline constexpr const char* kStoreLockFile = "serve.lock";
+
+// Whether open() may create a new identity (the database with its identity
+// seed and master key) where there is none.
+enum class Create {
+  // Only in an empty or missing directory (the default): a directory holding
+  // anything else (admin.ref, a database's -wal file, an empty vat.db) shows
+  // that an identity was lost, and open() refuses, naming what it found.
+  if_empty,
+  // Also in a store that held one (`--init`): the remains of the old database
+  // are renamed aside (vat.db.lost-<time>, ...), never deleted. An existing
+  // identity is never replaced.
+  explicitly,
+  // Never: only an existing identity is opened.
+  never,
+};
+
 class Store {
  public:
-  // Opens (creating if missing) the store in `dir`. Throws VatError(failed)
-  // with a precise reason: not a directory, readable by other users, a
-  // database that is not ours or is corrupt.
-  static std::unique_ptr<Store> open(const std::filesystem::path& dir);
+  // Opens the store in `dir`, creating an identity as `create` allows. The
+  // creation is all or nothing: a failure leaves no database behind. Throws
+  // VatError(failed) with a precise reason: not a directory, readable by
+  // other users, an identity lost, a database that is not ours or is
+  // corrupt, a full disk ("no space left on device").
+  static std::unique_ptr<Store> open(const std::filesystem::path& dir, Create create = Create::if_empty);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   const std::filesystem::path& dir() const noexcept { return dir_; }
 
-  // The vat's identity, generated and saved on first use.
+  // The vat's identity (made when the store was created).
   captp::Identity identity();
-  // The key object keys derive from, generated and saved on first use.
+  // The key object keys derive from (made with the identity; generated here
+  // for stores made before that, as long as no token was issued).
   caps::MasterKey master_key();
 
   // Records a new object with a fresh random id.

@@ -56,22 +56,6 @@ bool read_int(std::string_view s, std::int64_t& out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
-std::optional<std::int64_t> parse_duration(std::string_view text) {
-  if (text.size() < 2) return std::nullopt;
-  std::int64_t n = 0;
-  if (!read_int(text.substr(0, text.size() - 1), n) || n < 0) return std::nullopt;
-  std::int64_t unit = 0;
-  switch (text.back()) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    default: return std::nullopt;
-  }
-  if (n > INT64_MAX / unit / 2) return std::nullopt;
-  return n * unit;
-}
-
 std::optional<std::int64_t> parse_rfc3339(std::string_view t) {
   // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
   if (t.size() < 20 || t[4] != '-' || t[7] != '-' || (t[10] != 'T' && t[10] != 't') || t[13] != ':' || t[16] != ':')
@@ -110,6 +94,22 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view t) {
 }
 
 }  // namespace
+
+std::optional<std::int64_t> parse_duration(std::string_view text) {
+  if (text.size() < 2) return std::nullopt;
+  std::int64_t n = 0;
+  if (!read_int(text.substr(0, text.size() - 1), n) || n < 0) return std::nullopt;
+  std::int64_t unit = 0;
+  switch (text.back()) {
+    case 's': unit = 1; break;
+    case 'm': unit = 60; break;
+    case 'h': unit = 3600; break;
+    case 'd': unit = 86400; break;
+    default: return std::nullopt;
+  }
+  if (n > INT64_MAX / unit / 2) return std::nullopt;
+  return n * unit;
+}
 
 std::optional<std::int64_t> parse_when(std::string_view text, std::int64_t now, std::string* why) {
   if (auto d = parse_duration(text)) return now + *d;

@@ -48,6 +48,8 @@ std::string read_ref_arg(const std::string& arg);
 // "90s", "15m", "1h", "7d" (from `now`) or RFC 3339 ("2026-12-01T10:00:00Z",
 // with Z or a numeric offset); unix seconds. Nullopt and `why` on bad input.
 std::optional<std::int64_t> parse_when(std::string_view text, std::int64_t now, std::string* why);
+// A duration alone: "90s", "15m", "1h", "7d"; seconds, or nullopt.
+std::optional<std::int64_t> parse_duration(std::string_view text);
 std::string format_rfc3339(std::int64_t unix_seconds);
 std::int64_t unix_now();
 

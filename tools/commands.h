@@ -23,6 +23,8 @@ struct ServeArgs {
   bool read_only = false;
   std::string log_level = "info";  // --log-level (vat/log.h names, or "off")
   bool log_json = false;           // --log-json
+  std::optional<std::string> clock_skew;  // --clock-skew: a duration ("60s"); unset: the Host's default
+  bool init = false;                      // --init: may create a new identity in a store that had one
 };
 
 struct AttenuateArgs {
@@ -51,7 +53,8 @@ struct CallArgs {
   std::vector<std::string> args;  // one JSON document each (tools/value_json.h)
 };
 
-int cmd_id(const Common& c);
+// `init`: --init, may create a new identity in a store that had one (sturdyrefs::Create).
+int cmd_id(const Common& c, bool init);
 int cmd_serve(const ServeArgs& a);
 int cmd_attenuate(const AttenuateArgs& a);
 int cmd_revoke(const Common& c, const std::string& admin_ref, const std::string& token);

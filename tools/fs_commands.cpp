@@ -16,6 +16,7 @@
 #include "caps/byte_sink.h"
 #include "caps/fs/directory.h"
 #include "caps/fs/file.h"
+#include "caps/fs/upload.h"
 #include "tools/client.h"
 #include "tools/commands.h"
 #include "tools/progress.h"
@@ -210,18 +211,10 @@ int cmd_put(const FsArgs& a) {
   }
   Client c(store_dir(a.common.store));
   auto dir = c.open<Directory>(a.token);
-  // An existing file is overwritten (needs write); a new one is created
-  // (needs create). The failed open tells which.
-  Ref<File> file;
-  bool created = false;
-  try {
-    file = c.vat().wait(dir.send<&Directory::open>(a.path));
-  } catch (const VatError& e) {
-    if (e.error().reason.rfind("not found", 0) != 0) throw CliError(exit_code_for(e.error()), e.error().reason);
-    file = c.wait(dir.send<&Directory::create>(a.path));
-    created = true;
-  }
-  if (!created) c.wait(file.send<&File::truncate>(std::uint64_t{0}));
+  // The vat writes aside and renames over PATH only on commit (caps/fs/upload.h):
+  // a failed or interrupted put leaves the old file whole. Replacing needs
+  // write, a new file create; the vat checks which applies.
+  Ref<caps::Upload> file = c.wait(dir.send<&Directory::upload>(a.path));
   // The size is known when IN is a regular file (not a pipe).
   struct stat in_stat {};
   std::optional<std::uint64_t> total;
@@ -252,11 +245,12 @@ int cmd_put(const FsArgs& a) {
     if (got == 0) break;
     chunk.resize(got);
     if (inflight.size() == kWindow) wait_oldest();
-    inflight.emplace_back(file.send<&File::write>(offset, std::move(chunk)), got);
+    inflight.emplace_back(file.send<&caps::Upload::write>(offset, std::move(chunk)), got);
     offset += got;
     if (got < kChunk) break;
   }
   while (!inflight.empty()) wait_oldest();
+  c.wait(file.send<&caps::Upload::commit>());
   progress.finish();
   if (fd != STDIN_FILENO) ::close(fd);
   if (a.common.json)

@@ -123,7 +123,9 @@ int main(int argc, char** argv) {
   app.footer(top_footer());
 
   Common id_args;
-  auto* id = add_verb(app, "id", "print this store's vat id (creating the identity if missing)");
+  bool id_init = false;
+  auto* id = add_verb(app, "id", "print this store's vat id (creating the identity in an empty store)");
+  id->add_flag("--init", id_init, "create a new identity even where the store shows it lost one");
   add_common(id, id_args);
 
   ServeArgs serve;
@@ -136,6 +138,10 @@ int main(int argc, char** argv) {
                  "least level logged on stderr: trace, debug, info (default), warn, "
                  "error or off");
   sv->add_flag("--log-json", serve.log_json, "log one JSON object per line on stderr");
+  std::string serve_skew;
+  auto* o_skew = sv->add_option("--clock-skew", serve_skew,
+                                "tolerated clock difference for expires/not-before (a duration; default 60s)");
+  sv->add_flag("--init", serve.init, "create a new identity even where the store shows it lost one");
   add_common(sv, serve.common);
 
   AttenuateArgs att;
@@ -227,8 +233,11 @@ int main(int argc, char** argv) {
   }
 
   try {
-    if (*id) return cmd_id(id_args);
-    if (*sv) return cmd_serve(serve);
+    if (*id) return cmd_id(id_args, id_init);
+    if (*sv) {
+      if (o_skew->count()) serve.clock_skew = serve_skew;
+      return cmd_serve(serve);
+    }
     if (*at) {
       auto given = [](CLI::Option* o, std::string& v) { return o->count() ? std::optional(v) : std::nullopt; };
       att.ops = given(o_ops, att_ops);

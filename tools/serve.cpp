@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "caps/fs/file_io.h"
+#include "caps/fs/upload.h"
 #include "captp/node.h"
 #include "sturdyrefs/fs_kind.h"
 #include "sturdyrefs/host.h"
@@ -22,6 +23,7 @@
 #include "tools/cli_util.h"
 #include "tools/commands.h"
 #include "tools/serve_log.h"
+#include "tools/store_lock.h"
 #include "vat/json.h"
 #include "vat/vat.h"
 
@@ -52,18 +54,34 @@ void restart_interrupted_calls(std::initializer_list<int> signals) {
   }
 }
 
+// --clock-skew (spec/token.md, Clock skew), or the Host's default.
+std::int64_t clock_skew_of(const ServeArgs& a) {
+  if (!a.clock_skew) return sturdyrefs::kDefaultClockSkewSeconds;
+  auto s = parse_duration(*a.clock_skew);
+  if (!s) throw CliError(kUsage, fmt::format("--clock-skew: {:?} is not a duration (0s, 60s, 5m)", *a.clock_skew));
+  return *s;
+}
+
 }  // namespace
 
 int cmd_serve(const ServeArgs& a) {
   // First: a bad --log-level is a usage error before anything is opened. Made
   // before the vat, so it outlives what the vat's release logs.
   ServeLog log(a.log_level, a.log_json);
+  const std::int64_t clock_skew = clock_skew_of(a);  // a usage error before anything starts
   std::error_code ec;
   auto dir = std::filesystem::canonical(a.dir, ec);
   if (ec || !std::filesystem::is_directory(dir))
     throw CliError(kOther, fmt::format("cannot serve {:?}: not a directory", a.dir));
   auto store_path = store_dir(a.common.store);
-  auto store = sturdyrefs::Store::open(store_path);
+  // Before anything in the store is read or written (admin.ref included):
+  // a second server on this store stops here.
+  StoreLock lock = StoreLock::acquire(store_path);
+  auto store =
+      sturdyrefs::Store::open(store_path, a.init ? sturdyrefs::Create::explicitly : sturdyrefs::Create::if_empty);
+  // Uploads a killed server left half-written (caps/fs/upload.h), before serving.
+  if (std::size_t n = caps::sweep_partial_uploads(dir); n > 0)
+    fmt::print(stderr, "vatic: removed {} unfinished upload{} in {}\n", n, n == 1 ? "" : "s", dir.string());
 
   // An operator's vat records what it serves: its cost (tens of ns a
   // delivery) is noise beside a network call, and `vatic inspect` reads it.
@@ -83,7 +101,7 @@ int cmd_serve(const ServeArgs& a) {
     node.close("server stopping");
     vat.stop();
   });
-  sturdyrefs::Host host(vat, *store, sturdyrefs::HostOptions{{}, unix_now});
+  sturdyrefs::Host host(vat, *store, sturdyrefs::HostOptions{{}, unix_now, clock_skew});
   // Only the directory given, served as asked: the store keeps every directory
   // an earlier `serve` minted a ref for, and reviving those too would keep
   // serving a directory no longer named, or writable refs behind --read-only.

@@ -28,9 +28,9 @@ std::string vat_text(const caps::VatKey& k) {
 
 }  // namespace
 
-int cmd_id(const Common& c) {
+int cmd_id(const Common& c, bool init) {
   auto dir = store_dir(c.store);
-  auto store = sturdyrefs::Store::open(dir);
+  auto store = sturdyrefs::Store::open(dir, init ? sturdyrefs::Create::explicitly : sturdyrefs::Create::if_empty);
   std::string id = store->identity().id().to_text();
   if (c.json)
     print_json(boost::json::object{{"vat_id", json_text(id)}, {"store", json_text(dir.string())}});
@@ -111,9 +111,23 @@ int cmd_revoke(const Common& c, const std::string& admin_ref, const std::string&
   std::string target = read_ref_arg(token);
   Client client(store_dir(c.store));
   auto admin = client.open<sturdyrefs::Admin>(admin_text);
-  std::string what = client.wait(admin.send<&sturdyrefs::Admin::revoke>(target));
+  std::string what;
+  try {
+    what = client.vat().wait(admin.send<&sturdyrefs::Admin::revoke>(target));
+  } catch (const VatError& e) {
+    // The request may have reached the vat and been committed before the
+    // connection dropped: we cannot tell, and the vat's revoke is idempotent
+    // (spec/admin.md), so say both.
+    if (e.error().kind == ErrorKind::disconnected)
+      throw CliError(kUnreachable, fmt::format("the connection was lost before the vat answered ({}); the revoke may "
+                                               "have happened: run it again, a retry is safe",
+                                               e.error().reason));
+    throw CliError(exit_code_for(e.error()), e.error().reason);
+  }
   if (c.json)
     print_json(boost::json::object{{"ok", true}, {"revoked", json_text(what)}});
+  else if (what == "already")
+    fmt::print("already revoked (nothing changed)\n");
   else
     fmt::print("revoked the {}\n", what == "object" ? "object and every token for it" : "token and its descendants");
   return kOk;

@@ -104,6 +104,7 @@ std::vector<DirEntry> Directory::list(std::string path) {
   while (dirent* e = ::readdir(d.get())) {
     std::string_view name = e->d_name;
     if (name == "." || name == "..") continue;
+    if (name.starts_with(kPartialUploadPrefix)) continue;  // an upload in progress (upload.h)
     if (out.size() >= kMaxListEntries)
       fail(fmt::format("{}: more than {} entries; list a narrower directory", p.text, kMaxListEntries));
     struct stat st {};
@@ -151,6 +152,28 @@ Ref<File> Directory::create(std::string path) {
                        O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | (writable ? O_RDWR : O_RDONLY), 0666));
   if (!fd) fail(errno_reason(errno, p.text));
   return vat().make<File>(io_, io_.adopt(std::move(fd)), limits_, p.text, writable);
+}
+
+Ref<Upload> Directory::upload(std::string path) {
+  if (!allows(limits_.ops, FsOp::write)) limits_.require(FsOp::create);
+  FsPath p = checked(path);
+  if (p.is_self() || p.trailing_slash) fail(fmt::format("invalid path: {:?} does not name a file", p.text));
+  Parent parent = resolve_parent(root_.get(), p, resolver_).value();
+  // Checked now, so that a refusal comes before any data is sent; commit()
+  // checks again (the tree may change meanwhile).
+  struct stat st {};
+  if (::fstatat(parent.dir.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    // fs.md, "The last name": an upload replaces the name, so it would
+    // replace a link the host made; writes never go through one.
+    if (S_ISLNK(st.st_mode)) fail(refused_write_through_link(p.text));
+    check_regular(st, p);
+    limits_.require(FsOp::write);
+  } else if (errno == ENOENT) {
+    limits_.require(FsOp::create);
+  } else {
+    fail(errno_reason(errno, p.text));
+  }
+  return vat().make<Upload>(io_, std::move(parent.dir), parent.name, p.text, limits_);
 }
 
 void Directory::mkdir(std::string path) {

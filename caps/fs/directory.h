@@ -14,6 +14,8 @@
 //   open(path)                -> File                          (read or write)
 //                             (reached through a last link: reading only)
 //   create(path)              -> File, a new file (O_EXCL)     (create)
+//   upload(path)              -> Upload: written aside, then renamed over
+//                                path on commit (upload.h)    (write to replace, create for new)
 //   mkdir(path)                                                (create)
 //   remove(path)              a file, an empty dir, or a symlink itself (never
 //                             its target) or other special file (delete)
@@ -23,6 +25,7 @@
 //   read_only()               -> Directory with read,list at most
 //   restrict(ops, max_bytes)  -> Directory with the intersection ("read,list", null = keep)
 //   ops()                     -> text form of the allowed ops
+// list() never shows uploads' temporary files (names reserved by path.h).
 // Objects derived here (sub, open, create, read_only, restrict) keep this
 // object's limits or narrower. Refusals break with "refused: ..."; other
 // failures name the holder's path ("not found: a/b"), never a host path.
@@ -44,6 +47,7 @@
 #include "caps/fs/limits.h"
 #include "caps/fs/resolve.h"
 #include "caps/fs/unique_fd.h"
+#include "caps/fs/upload.h"
 #include "vat/object.h"
 #include "vat/ref.h"
 #include "vat/task.h"
@@ -69,6 +73,7 @@ class Directory : public Object {
   Task<Bytes> read(std::string path, std::uint64_t offset, std::uint64_t length);
   Ref<File> open(std::string path);
   Ref<File> create(std::string path);
+  Ref<Upload> upload(std::string path);
   void mkdir(std::string path);
   void remove(std::string path);
   void rename(std::string from, std::string to);
@@ -80,7 +85,7 @@ class Directory : public Object {
   const FsLimits& limits() const noexcept { return limits_; }
   PathResolver resolver() const noexcept { return resolver_; }
 
-  VATIC_METHODS(Directory, list, stat, read, open, create, mkdir, remove, rename, sub, read_only, restrict, ops)
+  VATIC_METHODS(Directory, list, stat, read, open, create, upload, mkdir, remove, rename, sub, read_only, restrict, ops)
 
  private:
   Ref<Directory> derive(UniqueFd root, FsLimits limits);

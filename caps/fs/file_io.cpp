@@ -82,7 +82,17 @@ class Pending {
   std::uint64_t next_ = 1;
 };
 
-std::string errno_text(int err) { return std::system_category().message(err); }
+// A full disk is worded as path.h's errno_reason words it, so that every
+// layer says "no space left on device" the same way (scripts match it).
+std::string errno_text(int err) {
+  if (err == ENOSPC) return "no space left on device";
+  return std::system_category().message(err);
+}
+
+std::string error_text(const boost::system::error_code& ec) {
+  if (ec == boost::system::errc::no_space_on_device) return errno_text(ENOSPC);
+  return ec.message();
+}
 
 Outcome pread_full(int fd, std::uint64_t offset, std::size_t length) {
   Outcome o;
@@ -315,7 +325,7 @@ Promise<Bytes> FileIo::read(FileHandle& file, std::uint64_t offset, std::size_t 
                                [buf, id, pending](const boost::system::error_code& ec, std::size_t n) {
                                  Outcome o;
                                  if (ec && ec != boost::asio::error::eof) {
-                                   o.error = ec.message();
+                                   o.error = error_text(ec);
                                  } else {
                                    buf->resize(n);
                                    o.data = std::move(*buf);
@@ -342,7 +352,7 @@ Promise<void> FileIo::write(FileHandle& file, std::uint64_t offset, Bytes data, 
     auto buf = std::make_shared<Bytes>(std::move(data));
     boost::asio::async_write_at(static_cast<UringHandle&>(file).file(), offset, boost::asio::buffer(*buf),
                                 [buf, id, pending](const boost::system::error_code& ec, std::size_t) {
-                                  pending->complete(id, Outcome{{}, ec ? ec.message() : std::string()});
+                                  pending->complete(id, Outcome{{}, ec ? error_text(ec) : std::string()});
                                 });
     return promise;
   }

@@ -46,6 +46,10 @@ Result<FsPath> parse_path(std::string_view text) {
       out.parts.pop_back();
       continue;
     }
+    // An upload's temporary file is the server's, not the holder's: naming it
+    // would let a holder read, replace or remove an upload in progress.
+    if (part.starts_with(kPartialUploadPrefix))
+      return refuse(fmt::format("refused: path {:?} names an upload in progress (a reserved name)", text));
     if (part.size() > NAME_MAX)
       return refuse(fmt::format("invalid path: a name of {} bytes exceeds NAME_MAX ({})", part.size(), NAME_MAX));
     out.parts.emplace_back(part);

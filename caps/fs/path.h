@@ -8,6 +8,8 @@
 // is lexical: it cancels the component before it ("a/../b" is "b", "a/.." the
 // directory itself), before any symbolic link is looked at. A trailing slash,
 // or a last component "..", means the path must name a directory.
+// Refused too: any component starting with kPartialUploadPrefix (the
+// temporary files of uploads, upload.h).
 //
 // The path checks and resolvers return vatic::Result (vat/result.h): untrusted
 // input gets a result the caller must look at; inside a turn, `value()` turns a
@@ -35,6 +37,9 @@ struct FsPath {
   // "a/b": the parts joined, what the resolvers hand to the kernel.
   std::string joined() const;
 };
+
+// Names of uploads' temporary files (upload.h): reserved, never a holder's.
+inline constexpr std::string_view kPartialUploadPrefix = ".vatic-part-";
 
 Result<FsPath> parse_path(std::string_view text);
 

@@ -153,6 +153,26 @@ TEST(Caveats, TimeWindowIsHalfOpen) {
   EXPECT_EQ(check_time(c, 20), "refused: token expired");
 }
 
+TEST(Caveats, ClockSkewWidensTheWindowOnEachSideAndNoMore) {
+  auto c = parse_caveats({caveat_not_before(100), caveat_expires(200)}).value();
+  // Accepted while now + skew >= not_before ...
+  EXPECT_EQ(check_time(c, 39, 60), "refused: token not yet valid");
+  EXPECT_EQ(check_time(c, 40, 60), std::nullopt);
+  // ... and while now < expires + skew.
+  EXPECT_EQ(check_time(c, 259, 60), std::nullopt);
+  EXPECT_EQ(check_time(c, 260, 60), "refused: token expired");
+  // A negative skew narrows nothing: it counts as 0.
+  EXPECT_EQ(check_time(c, 99, -5), "refused: token not yet valid");
+  EXPECT_EQ(check_time(c, 200, -5), "refused: token expired");
+}
+
+TEST(Caveats, ClockSkewNeverWrapsAFarExpiryIntoThePast) {
+  auto c = parse_caveats({caveat_expires(INT64_MAX - 1)}).value();
+  EXPECT_EQ(check_time(c, 1'800'000'000, 60), std::nullopt);
+  auto nb = parse_caveats({caveat_not_before(INT64_MAX)}).value();
+  EXPECT_EQ(check_time(nb, INT64_MAX - 10, 60), std::nullopt);  // now + skew saturates at INT64_MAX
+}
+
 TEST(Caveats, HolderMustMatchEveryHolderCaveat) {
   auto one = parse_caveats({caveat_holder(vat_key(1))}).value();
   EXPECT_EQ(check_holder(one, vat_key(1)), std::nullopt);

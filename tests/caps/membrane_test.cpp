@@ -247,6 +247,20 @@ TEST(Membrane, TimeWindowCutsLiveReferencesWhenItCloses) {
   EXPECT_EQ(test::pumped({&vat}, n1.send<&Node::depth>()), 1);
 }
 
+TEST(Membrane, TimeWindowAllowsTheClockSkewOnEachSide) {
+  Vat vat;
+  std::int64_t now = 40;
+  auto window = std::make_shared<caps::TimeWindow>([&now] { return now; }, 50, 200, 10);
+  auto [m, control] = caps::membrane(vat.make<Node>(0), window);
+  EXPECT_EQ(test::pumped({&vat}, m.send<&Node::depth>()), 0);  // now + skew == not_before
+  now = 39;
+  EXPECT_EQ(test::pumped_error({&vat}, m.send<&Node::depth>()), errorf("refused: token not yet valid"));
+  now = 209;
+  EXPECT_EQ(test::pumped({&vat}, m.send<&Node::depth>()), 0);
+  now = 210;  // expires + skew
+  EXPECT_EQ(test::pumped_error({&vat}, m.send<&Node::depth>()), errorf("refused: token expired"));
+}
+
 TEST(Membrane, TimeWindowChecksWhenAMessageLeavesNotWhenItWasSent) {
   Vat vat;
   std::int64_t now = 0;

@@ -28,7 +28,8 @@ class AdminTest : public ::testing::Test {
   AdminTest() {
     store = Store::open(store_dir.path("store"));
     io = std::make_unique<caps::FileIo>(vs);
-    host = std::make_unique<Host>(vs, *store, HostOptions{{"unix:/nowhere"}, [this] { return now; }});
+    // Exact time windows (no clock skew): the tests move `now` across them.
+    host = std::make_unique<Host>(vs, *store, HostOptions{{"unix:/nowhere"}, [this] { return now; }, 0});
     host->add_kind(kFsDirKind, fs_dir_kind(vs, *io));
     server = std::make_unique<captp::Node>(vs, store->identity());
     host->serve_on(*server);

@@ -34,7 +34,7 @@ class HostTest : public ::testing::Test {
     vs_ = std::make_unique<Vat>(VatOptions{.name = "server", .spin_before_block = Duration::zero()});
     store = Store::open(store_dir.path("store"));
     io = std::make_unique<caps::FileIo>(*vs_);
-    host = std::make_unique<Host>(*vs_, *store, HostOptions{{"unix:/nowhere"}, [this] { return now; }});
+    host = std::make_unique<Host>(*vs_, *store, HostOptions{{"unix:/nowhere"}, [this] { return now; }, skew});
     host->add_kind(kFsDirKind, fs_dir_kind(*vs_, *io));
     server = std::make_unique<captp::Node>(*vs_, store->identity());
     host->serve_on(*server);
@@ -100,6 +100,7 @@ class HostTest : public ::testing::Test {
 
   TempTree data, store_dir;
   std::int64_t now = 1'800'000'000;
+  std::int64_t skew = 0;  // exact windows unless a test restarts with another
   std::unique_ptr<Vat> vs_;
   Vat vc{VatOptions{.name = "client", .spin_before_block = Duration::zero()}};
   std::unique_ptr<Store> store;
@@ -180,6 +181,28 @@ TEST_F(HostTest, NotBeforeHoldsATokenBack) {
   EXPECT_NO_THROW(names(dir(t)));
 }
 
+// token.md, Clock skew: accepted while now < expires + skew and
+// now + skew >= not_before, at the redeem and on every later call.
+TEST_F(HostTest, ClockSkewWidensTheTimeWindowByExactlyTheSkewOnEachSide) {
+  skew = 60;
+  stop_server();
+  start_server();
+  const std::int64_t t0 = now;
+  caps::Token expiring = narrowed(root, caps::caveat_expires(t0 + 10));
+  now = t0 + 10 + 59;  // past the expiry, within the skew
+  Ref<Directory> live = dir(expiring);
+  EXPECT_NO_THROW(names(live));
+  now = t0 + 10 + 60;  // expires + skew: gone, for the live reference and a new redeem
+  EXPECT_EQ(refusal(live.send<&Directory::list>("")), "refused: token expired");
+  EXPECT_EQ(refusal(redeem(expiring)), "refused: token expired");
+
+  caps::Token later = narrowed(root, caps::caveat_not_before(t0 + 100));
+  now = t0 + 100 - 61;  // now + skew is one second short of not_before
+  EXPECT_EQ(refusal(redeem(later)), "refused: token not yet valid");
+  now = t0 + 100 - 60;  // now + skew == not_before
+  EXPECT_NO_THROW(names(dir(later)));
+}
+
 TEST_F(HostTest, RevokingABranchCutsItsLiveReferencesAndDescendantsButNotSiblings) {
   caps::Token branch = narrowed(root, caps::caveat_ops(caps::kReadOnlyFsOps));
   caps::Token child = narrowed(branch, caps::caveat_max_bytes(10));
@@ -199,6 +222,29 @@ TEST_F(HostTest, RevokingTheObjectCutsEveryToken) {
   EXPECT_EQ(host->revoke(root), "object");
   EXPECT_EQ(refusal(live.send<&Directory::list>("")), "refused: invalid token");
   EXPECT_EQ(refusal(redeem(root)), "refused: invalid token");
+}
+
+// spec/admin.md: a revoke repeated (its first answer lost) changes nothing
+// and says so; a forged token is still refused, not "already".
+TEST_F(HostTest, RevokingAgainAnswersAlreadyAndChangesNothing) {
+  caps::Token branch = narrowed(root, caps::caveat_ops(caps::kReadOnlyFsOps));
+  caps::Token child = narrowed(branch, caps::caveat_max_bytes(10));
+  caps::Token sibling = narrowed(root, caps::caveat_max_bytes(20));
+  EXPECT_EQ(host->revoke(branch), "branch");
+  EXPECT_EQ(host->revoke(branch), "already");
+  EXPECT_EQ(host->revoke(child), "already");  // dead through its ancestor
+  EXPECT_NO_THROW(names(dir(sibling)));
+  caps::Token forged = branch;
+  forged.tag[0] ^= 1;
+  EXPECT_THROW(host->revoke(forged), VatError);
+
+  EXPECT_EQ(host->revoke(root), "object");
+  EXPECT_EQ(host->revoke(root), "already");
+  EXPECT_EQ(host->revoke(sibling), "already");  // dead through its object
+  const caps::Token old_root = root;
+  stop_server();
+  start_server();  // what is recorded survives a restart (and a new root is minted)
+  EXPECT_EQ(host->revoke(old_root), "already");
 }
 
 TEST_F(HostTest, AMethodsCaveatFiltersTheRoot) {

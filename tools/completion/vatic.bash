@@ -61,13 +61,13 @@ _vatic() {
       compopt -o nospace 2>/dev/null
       return ;;
     --log-level) _vatic_words trace debug info warn error off; return ;;
-    --listen | --advertise | --path | --expires | --not-before | --for | --methods | --max-bytes) return ;;
+    --listen | --advertise | --clock-skew | --path | --expires | --not-before | --for | --methods | --max-bytes) return ;;
   esac
 
   local flags
   case $verb in
-    id) flags="$common" ;;
-    serve) flags="--listen --advertise --read-only --log-level --log-json $common" ;;
+    id) flags="--init $common" ;;
+    serve) flags="--listen --advertise --read-only --log-level --log-json --clock-skew --init $common" ;;
     attenuate) flags="--path --ops --expires --not-before --for --methods --max-bytes --json --help --help-all" ;;
     revoke | inspect | call | ls | cat | rm | mkdir) flags="$common" ;;
     get) flags="-f --force -q --quiet $common" ;;
