@@ -111,6 +111,8 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view t) {
 
 }  // namespace
 
+std::optional<std::int64_t> parse_duration_seconds(std::string_view text) { return parse_duration(text); }
+
 std::optional<std::int64_t> parse_when(std::string_view text, std::int64_t now, std::string* why) {
   if (auto d = parse_duration(text)) return now + *d;
   if (auto t = parse_rfc3339(text)) return *t;

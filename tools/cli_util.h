@@ -45,6 +45,8 @@ std::filesystem::path store_dir(const std::string& flag);
 // file holding it (such as STORE/admin.ref).
 std::string read_ref_arg(const std::string& arg);
 
+// "90s", "15m", "1h", "7d" as seconds; nullopt if it is not one.
+std::optional<std::int64_t> parse_duration_seconds(std::string_view text);
 // "90s", "15m", "1h", "7d" (from `now`) or RFC 3339 ("2026-12-01T10:00:00Z",
 // with Z or a numeric offset); unix seconds. Nullopt and `why` on bad input.
 std::optional<std::int64_t> parse_when(std::string_view text, std::int64_t now, std::string* why);

@@ -11,8 +11,9 @@
 namespace vatic::cli {
 
 struct Common {
-  std::string store;  // --store ("" = default)
-  bool json = false;  // --json
+  std::string store;         // --store ("" = default)
+  bool json = false;         // --json
+  std::string idle_timeout;  // --idle-timeout ("" = the default, 30s)
 };
 
 struct ServeArgs {
@@ -21,6 +22,7 @@ struct ServeArgs {
   std::vector<std::string> listen;     // --listen, repeatable
   std::vector<std::string> advertise;  // --advertise: hints other than the bound addresses
   bool read_only = false;
+  std::size_t max_connections = 0;  // --max-connections (0 = the default)
 };
 
 struct AttenuateArgs {
