@@ -53,6 +53,23 @@ std::array<uint8_t, kSignatureBytes> Identity::sign(std::span<const uint8_t> mes
   return sig;
 }
 
+InstanceId InstanceId::generate() {
+  ensure_sodium();
+  InstanceId out;
+  randombytes_buf(out.bytes.data(), out.bytes.size());
+  return out;
+}
+
+std::string InstanceId::to_text() const {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
 bool verify(const VatId& signer, std::span<const uint8_t> message, std::span<const uint8_t> signature) {
   ensure_sodium();
   if (signature.size() != kSignatureBytes) return false;

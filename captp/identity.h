@@ -59,6 +59,26 @@ class Identity {
   Secret<64> expanded_;  // libsodium's secret key layout: seed || public key
 };
 
+// InstanceId: which running Node of a vat identity this is. One identity (one
+// store) may run in several processes at once: two terminals of one user, a
+// script running commands in parallel. Each Node draws a fresh random instance
+// id, sends it inside the authenticated handshake (spec/handshake.md, messages
+// 2 and 3), and keys its sessions by (peer vat id, peer instance), so those
+// processes never cut each other off (spec/captp.md, section 9). It is not a
+// secret and grants nothing: authority stays with the vat id. A plain value,
+// any thread.
+inline constexpr std::size_t kInstanceIdBytes = 16;
+
+struct InstanceId {
+  std::array<uint8_t, kInstanceIdBytes> bytes{};
+
+  // 128 random bits (libsodium): two Nodes never draw the same one.
+  static InstanceId generate();
+  // Lowercase hex, for logs and the admin object.
+  std::string to_text() const;
+  friend auto operator<=>(const InstanceId&, const InstanceId&) = default;
+};
+
 // True iff `signature` is a valid Ed25519 signature of `message` by `signer`.
 // Any malformed input (wrong length, non-canonical encoding) yields false.
 bool verify(const VatId& signer, std::span<const uint8_t> message, std::span<const uint8_t> signature);

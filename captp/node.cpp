@@ -7,6 +7,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "captp/internal/net/accept_loop.h"
 #include "captp/internal/net/channel.h"
 #include "captp/internal/net/socket.h"
 #include "captp/internal/session.h"
@@ -52,71 +53,104 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
 
   Vat& vat;
   Identity identity;
+  InstanceId instance = InstanceId::generate();
   NodeOptions options;
   HandlerPtr bootstrap;
   std::function<HandlerPtr(const VatId&)> bootstrap_for;
   bool closed = false;
-  std::vector<std::unique_ptr<Acceptor>> acceptors;
+  std::shared_ptr<ReserveDescriptor> reserve = std::make_shared<ReserveDescriptor>();
+  std::vector<std::shared_ptr<AcceptLoop>> acceptors;
   // A session and what the admin object shows of it beyond its own stats.
   struct Live {
     Ptr<Session> session;
     std::string transport;
     TimePoint opened;
   };
-  std::unordered_map<VatId, Live> sessions;
+  // captp.md section 9: one session per running peer, keyed by its vat id and
+  // instance; ordered, so all sessions with one vat id are adjacent.
+  using Key = std::pair<VatId, InstanceId>;
+  std::map<Key, Live> sessions;
   // Bootstrap promises waiting for a dial in progress, by peer.
   std::unordered_map<VatId, std::vector<Ptr<PromiseState<Value>>>> waiting;
+  // Accepted connections in the handshake, in all and by remote address.
+  std::size_t handshaking = 0;
+  std::map<std::string, std::size_t> handshaking_from;
   NodeStats counters;
 
-  void accept_next(Acceptor* a) {
-    std::weak_ptr<State> w = weak_from_this();
-    a->async_accept([w, a](boost::system::error_code ec, std::unique_ptr<Stream> s) {
-      auto self = w.lock();
-      if (!self || self->closed) return;
-      if (!ec) self->respond(std::move(s));
-      if (ec != boost::asio::error::operation_aborted) self->accept_next(a);
-    });
+  // An open session with any instance of `peer`, or null.
+  Ptr<Session> open_session(const VatId& peer) const {
+    for (auto it = sessions.lower_bound(Key{peer, InstanceId{}}); it != sessions.end() && it->first.first == peer; ++it)
+      if (it->second.session->is_open()) return it->second.session;
+    return nullptr;
   }
 
-  void respond(std::unique_ptr<Stream> s) {
+  // What a listener accepted: admitted within the limits, else closed at once.
+  void admit(std::unique_ptr<Stream> s) {
+    if (closed) return;
+    std::string from = remote_host_key(s->describe());
+    auto& n = handshaking_from[from];
+    if (handshaking + sessions.size() >= options.max_connections || n >= options.max_handshaking_per_address) {
+      if (n == 0) handshaking_from.erase(from);
+      ++counters.connections_shed;
+      s->close();
+      return;
+    }
+    ++n;
+    ++handshaking;
+    respond(std::move(s), std::move(from));
+  }
+
+  void handshake_ended(const std::string& from) {
+    --handshaking;
+    if (auto it = handshaking_from.find(from); it != handshaking_from.end() && --it->second == 0)
+      handshaking_from.erase(it);
+  }
+
+  // `from`: the remote address key of an accepted connection, counted in
+  // `handshaking` until the handshake ends; empty for a stream handed over.
+  void respond(std::unique_ptr<Stream> s, std::string from) {
     std::weak_ptr<State> w = weak_from_this();
     std::string where = s->describe();
-    SecureChannel::respond(vat.io(), std::move(s), identity, options.channel,
-                           [w, where](std::shared_ptr<SecureChannel> ch, Error* err) {
-                             auto self = w.lock();
-                             if (!self) {
-                               if (ch) ch->abort(Error{ErrorKind::disconnected, "node closed"});
-                               return;
-                             }
-                             if (err) {
-                               ++self->counters.handshakes_failed;
-                               self->counters.last_handshake_failure = err->reason;
-                               log_if(self->vat, LogLevel::warn,
-                                      [&] { return handshake_failed("accepted", where, err->reason, nullptr); });
-                               return;
-                             }
-                             ++self->counters.handshakes_accepted;
-                             self->add_session(std::move(ch));
-                           });
+    SecureChannel::respond(
+        vat.io(), std::move(s), identity, options.channel,
+        [w, from, where](std::shared_ptr<SecureChannel> ch, Error* err) {
+          auto self = w.lock();
+          if (!self) {
+            if (ch) ch->abort(Error{ErrorKind::disconnected, "node closed"});
+            return;
+          }
+          if (!from.empty()) self->handshake_ended(from);
+          if (err) {
+            ++self->counters.handshakes_failed;
+            self->counters.last_handshake_failure = err->reason;
+            log_if(self->vat, LogLevel::warn,
+                   [&] { return handshake_failed("accepted", where, err->reason, nullptr); });
+            return;
+          }
+          ++self->counters.handshakes_accepted;
+          self->add_session(std::move(ch));
+        },
+        instance);
   }
 
   void dial(const VatId& peer, std::unique_ptr<Stream> s) {
     std::weak_ptr<State> w = weak_from_this();
     std::string where = s->describe();
-    SecureChannel::initiate(vat.io(), std::move(s), identity, peer, options.channel,
-                            [w, peer, where](std::shared_ptr<SecureChannel> ch, Error* err) {
-                              auto self = w.lock();
-                              if (!self) {
-                                if (ch) ch->abort(Error{ErrorKind::disconnected, "node closed"});
-                                return;
-                              }
-                              if (err) {
-                                log_if(self->vat, LogLevel::warn,
-                                       [&] { return handshake_failed("dialed", where, err->reason, &peer); });
-                                return self->dial_failed(peer, *err);
-                              }
-                              self->add_session(std::move(ch));
-                            });
+    SecureChannel::initiate(
+        vat.io(), std::move(s), identity, peer, options.channel,
+        [w, peer, where](std::shared_ptr<SecureChannel> ch, Error* err) {
+          auto self = w.lock();
+          if (!self) {
+            if (ch) ch->abort(Error{ErrorKind::disconnected, "node closed"});
+            return;
+          }
+          if (err) {
+            log_if(self->vat, LogLevel::warn, [&] { return handshake_failed("dialed", where, err->reason, &peer); });
+            return self->dial_failed(peer, *err);
+          }
+          self->add_session(std::move(ch));
+        },
+        instance);
   }
 
   void dial_failed(const VatId& peer, const Error& e) {
@@ -133,36 +167,38 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
   void add_session(std::shared_ptr<SecureChannel> ch) {
     if (closed) return ch->abort(Error{ErrorKind::disconnected, "node closed"});
     VatId peer = ch->peer();
+    Key key{peer, ch->peer_instance()};
     Live live{{}, ch->describe(), vat.clock().now()};
     std::string transport = live.transport;
     HandlerPtr b = bootstrap_for ? bootstrap_for(peer) : bootstrap;
     auto s = detail::make_ptr<Session>(vat, std::move(ch), std::move(b), options.session);
     live.session = s;
-    auto it = sessions.find(peer);
+    auto it = sessions.find(key);
     if (it != sessions.end() && it->second.session->is_open()) {
-      // Two sessions with one peer: both ends keep the one dialed by the
-      // smaller vat id, so they agree without talking. A second session from
-      // the same dialer replaces the first (the peer restarted or lost it).
+      // Two sessions with one running peer (captp.md section 9): both ends
+      // keep the one dialed by the smaller vat id, so they agree without
+      // talking. A second session from the same dialer instance replaces the
+      // first (it lost it). Other instances of the peer's identity (other
+      // processes) have keys of their own and are never compared here.
       Ptr<Session> old = it->second.session;
       VatId d_new = dialer(*s), d_old = dialer(*old);
       bool keep_new = d_new == d_old || d_new < d_old;
-      std::weak_ptr<State> w = weak_from_this();
       if (!keep_new) {
         s->start([](const Error&) {});
         s->close(fmt::format("crossed connection: keeping the session dialed by {}", d_old.to_text()));
         return attach_waiting(peer, old);
       }
       it->second = std::move(live);
-      start(s, transport);
+      start(s, key, transport);
       old->close(fmt::format("replaced by a new session dialed by {}", d_new.to_text()));
     } else {
-      sessions[peer] = std::move(live);
-      start(s, transport);
+      sessions[key] = std::move(live);
+      start(s, key, transport);
     }
     attach_waiting(peer, s);
   }
 
-  void start(const Ptr<Session>& s, const std::string& transport) {
+  void start(const Ptr<Session>& s, const Key& key, const std::string& transport) {
     std::weak_ptr<State> w = weak_from_this();
     Session* raw = s.get();
     const char* direction = s->is_initiator() ? "dialed" : "accepted";
@@ -176,7 +212,7 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
     });
     // The vat outlives its sessions (they run on it), so the close is logged
     // even when the node went first.
-    s->start([w, raw, v = &vat, direction, transport](const Error& why) {
+    s->start([w, raw, key, v = &vat, direction, transport](const Error& why) {
       log_if(*v, LogLevel::info, [&] {
         std::string peer = raw->peer().to_text(), reason = utf8::printable(why.reason);
         return LogEvent{
@@ -188,7 +224,7 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
       });
       auto self = w.lock();
       if (!self) return;
-      auto it = self->sessions.find(raw->peer());
+      auto it = self->sessions.find(key);
       if (it != self->sessions.end() && it->second.session.get() == raw) self->sessions.erase(it);
     });
   }
@@ -208,6 +244,7 @@ Node::Node(Vat& vat, Identity identity, NodeOptions options)
 Node::~Node() { close("node destroyed"); }
 
 const VatId& Node::id() const noexcept { return state_->identity.id(); }
+const InstanceId& Node::instance() const noexcept { return state_->instance; }
 const Identity& Node::identity() const noexcept { return state_->identity; }
 Vat& Node::vat() const noexcept { return state_->vat; }
 
@@ -222,8 +259,12 @@ Address Node::listen(std::string_view at) {
 }
 
 Address Node::listen(const Address& at) {
-  auto acceptor = captp::listen(state_->vat.io(), at);
-  Address bound = acceptor->local_address();
+  std::weak_ptr<State> w = state_;
+  auto loop = std::make_shared<AcceptLoop>(state_->vat.io(), captp::listen(state_->vat.io(), at), state_->reserve,
+                                           [w](std::unique_ptr<Stream> s) {
+                                             if (auto self = w.lock()) self->admit(std::move(s));
+                                           });
+  Address bound = loop->local_address();
   log_if(state_->vat, LogLevel::info, [&] {
     std::string where = utf8::printable(bound.to_string());
     return LogEvent{LogLevel::info,
@@ -232,19 +273,17 @@ Address Node::listen(const Address& at) {
                     fmt::format("listening on {}", where),
                     {{"address", where}, {"vat_id", id().to_text()}}};
   });
-  Acceptor* raw = acceptor.get();
-  state_->acceptors.push_back(std::move(acceptor));
-  state_->accept_next(raw);
+  state_->acceptors.push_back(loop);
+  loop->start();
   return bound;
 }
 
-void Node::accept(std::unique_ptr<Stream> stream) { state_->respond(std::move(stream)); }
+void Node::accept(std::unique_ptr<Stream> stream) { state_->respond(std::move(stream), {}); }
 
 HandlerPtr Node::connect_handler(const VatId& peer, const Address* at, std::unique_ptr<Stream> stream) {
   State& st = *state_;
   if (peer == id()) throw_error(ErrorKind::failed, "a vat does not connect to itself");
-  if (auto it = st.sessions.find(peer); it != st.sessions.end() && it->second.session->is_open())
-    return it->second.session->bootstrap();
+  if (Ptr<Session> open = st.open_session(peer)) return open->bootstrap();
   auto p = detail::make_ptr<PromiseState<Value>>(&st.vat);
   if (st.closed) {
     p->break_with(Error{ErrorKind::disconnected, "node closed"});
@@ -275,9 +314,9 @@ HandlerPtr Node::connect_handler(const VatId& peer, const Address* at, std::uniq
 
 std::vector<SessionInfo> Node::sessions() const {
   std::vector<SessionInfo> out;
-  for (auto& [peer, l] : state_->sessions) {
+  for (auto& [key, l] : state_->sessions) {
     const Session& s = *l.session;
-    out.push_back(SessionInfo{peer, s.is_initiator(), s.is_open(), l.transport, l.opened, s.stats()});
+    out.push_back(SessionInfo{key.first, key.second, s.is_initiator(), s.is_open(), l.transport, l.opened, s.stats()});
   }
   return out;
 }
@@ -310,14 +349,23 @@ Value Node::sessions_info() const {
 NodeStats Node::stats() const {
   NodeStats s = state_->counters;
   s.sessions = state_->sessions.size();
+  s.handshaking = state_->handshaking;
+  for (const auto& loop : state_->acceptors) {
+    const AcceptLoop::Stats& a = loop->stats();
+    s.accept_failures += a.accept_failures;
+    s.descriptors_exhausted += a.descriptors_exhausted;
+    s.connections_shed += a.shed;
+    if (!a.last_failure.empty()) s.last_accept_failure = a.last_failure;
+  }
   return s;
 }
 
 void Node::disconnect(const VatId& peer, const std::string& reason) {
-  auto it = state_->sessions.find(peer);
-  if (it == state_->sessions.end()) return;
-  Ptr<Session> s = it->second.session;
-  s->close(reason);
+  std::vector<Ptr<Session>> of_peer;
+  auto& all = state_->sessions;
+  for (auto it = all.lower_bound(State::Key{peer, InstanceId{}}); it != all.end() && it->first.first == peer; ++it)
+    of_peer.push_back(it->second.session);
+  for (auto& s : of_peer) s->close(reason);
 }
 
 void Node::close(const std::string& reason) {

@@ -1,8 +1,10 @@
 // Node: a vat's presence on the network. It holds the vat's identity (its
 // Ed25519 key pair: the vat id is the public key), listens on addresses,
-// dials other vats by vat id, and keeps one CapTP session per peer vat. A
-// remote vat is reached only through its bootstrap object, and the dial
-// succeeds only if the far end proves it holds the key the vat id names.
+// dials other vats by vat id, and keeps one CapTP session per running peer
+// (vat id and instance: one identity may run in several processes at once,
+// and each keeps its own session; spec/captp.md section 9). A remote vat is
+// reached only through its bootstrap object, and the dial succeeds only if
+// the far end proves it holds the key the vat id names.
 //
 // Threads: a Node belongs to its vat and every call happens on the vat's
 // thread (inside a turn, or before the vat runs elsewhere). Its sockets run on
@@ -36,10 +38,19 @@ struct NodeOptions {
   SessionOptions session;
   // Bounds resolving and connecting; the handshake has its own deadline.
   Duration connect_timeout = std::chrono::seconds(10);
+  // Connections held at once (sessions and accepted handshakes): one accepted
+  // beyond it is closed at once. Sized below the usual open-file limit (1024)
+  // so that the limit, not EMFILE, is what a flood meets.
+  std::size_t max_connections = 900;
+  // Accepted connections still in the handshake from one remote address (TCP
+  // host; all unix socket peers count as one): beyond it, closed at once, so
+  // one host cannot hold every slot for a handshake deadline each.
+  std::size_t max_handshaking_per_address = 64;
 };
 
 struct SessionInfo {
   VatId peer;
+  InstanceId peer_instance;  // which of the peer's running Nodes
   bool initiator = false;
   bool open = true;       // false while a close is under way
   std::string transport;  // "tcp 127.0.0.1:7447", "unix /run/v.sock" (the channel's describe())
@@ -49,8 +60,15 @@ struct SessionInfo {
 
 struct NodeStats {
   std::size_t sessions = 0;
+  std::size_t handshaking = 0;  // accepted connections still in the handshake
   std::uint64_t handshakes_accepted = 0, handshakes_failed = 0;
   std::string last_handshake_failure;
+  // Accepting: failures (each followed by a growing back-off, never a spin),
+  // of which the open-file limit (EMFILE, ENFILE); connections closed at once
+  // because a limit was reached (max_connections, max_handshaking_per_address,
+  // or the spare descriptor spent at the open-file limit).
+  std::uint64_t accept_failures = 0, descriptors_exhausted = 0, connections_shed = 0;
+  std::string last_accept_failure;
 };
 
 class Node {
@@ -62,6 +80,9 @@ class Node {
   ~Node();
 
   const VatId& id() const noexcept;
+  // This running Node among the processes that share its identity (drawn at
+  // construction; spec/handshake.md).
+  const InstanceId& instance() const noexcept;
   // Expires when the node is destroyed: what a callback that may run later
   // (a retry, a continuation) checks before touching the node.
   std::weak_ptr<const void> lifetime() const noexcept { return state_; }
@@ -91,7 +112,7 @@ class Node {
   Address listen(std::string_view at);
 
   // The bootstrap object of vat `peer`, dialing `at` unless a session with
-  // `peer` exists. The reference is a promise: send to it at once (the sends
+  // `peer` exists (with any of its instances). The reference is a promise: send to it at once (the sends
   // wait for the handshake). It breaks with `disconnected` if `at` cannot be
   // reached or the vat there does not hold `peer`'s key (XK: such a responder
   // can only hang up; the reason names the vat id that was expected).
@@ -116,7 +137,7 @@ class Node {
   // to describe, never text the peer chose.
   Value sessions_info() const;
   NodeStats stats() const;
-  // Ends the session with `peer`, if any; its references break.
+  // Ends the sessions with `peer` (every instance), if any; their references break.
   void disconnect(const VatId& peer, const std::string& reason);
   // Ends every session and listener.
   void close(const std::string& reason = "node closed");

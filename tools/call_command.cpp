@@ -27,7 +27,7 @@ int cmd_call(const CallArgs& a) {
     args.push_back(std::move(*v));
   }
   std::string ref_text = read_ref_arg(a.ref);
-  Client client(store_dir(a.common.store));
+  Client client(a.common);
   Ref<Object> target = client.open<Object>(ref_text);
   Value answer = client.wait(target.send_values(a.method, std::move(args)));
   if (a.common.json)

@@ -12,13 +12,19 @@
 #include "sturdyrefs/enliven.h"
 #include "sturdyrefs/store.h"
 #include "tools/cli_util.h"
+#include "tools/commands.h"
 #include "vat/vat.h"
 
 namespace vatic::cli {
 
+// The node options the common flags ask for (--idle-timeout); a bad value is
+// a usage error (CliError, exit 2). `vatic serve` uses them too.
+captp::NodeOptions node_options(const Common& c);
+
 class Client {
  public:
-  explicit Client(const std::filesystem::path& store);
+  // The store and node options of the command's common flags.
+  explicit Client(const Common& common);
   ~Client();
 
   Vat& vat() { return vat_; }
@@ -46,6 +52,7 @@ class Client {
   captp::Node& node_for(const captp::VatId& target);
 
   std::unique_ptr<sturdyrefs::Store> store_;
+  captp::NodeOptions options_;
   Vat vat_;
   std::unique_ptr<captp::Node> node_;
 };

@@ -11,8 +11,9 @@
 namespace vatic::cli {
 
 struct Common {
-  std::string store;  // --store ("" = default)
-  bool json = false;  // --json
+  std::string store;         // --store ("" = default)
+  bool json = false;         // --json
+  std::string idle_timeout;  // --idle-timeout ("" = the default, 30s)
 };
 
 struct ServeArgs {
@@ -21,10 +22,11 @@ struct ServeArgs {
   std::vector<std::string> listen;     // --listen, repeatable
   std::vector<std::string> advertise;  // --advertise: hints other than the bound addresses
   bool read_only = false;
-  std::string log_level = "info";  // --log-level (vat/log.h names, or "off")
-  bool log_json = false;           // --log-json
+  std::string log_level = "info";         // --log-level (vat/log.h names, or "off")
+  bool log_json = false;                  // --log-json
   std::optional<std::string> clock_skew;  // --clock-skew: a duration ("60s"); unset: the Host's default
   bool init = false;                      // --init: may create a new identity in a store that had one
+  std::size_t max_connections = 0;        // --max-connections (0 = the default)
 };
 
 struct AttenuateArgs {

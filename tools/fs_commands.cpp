@@ -19,6 +19,7 @@
 #include "caps/fs/upload.h"
 #include "tools/client.h"
 #include "tools/commands.h"
+#include "tools/local_io.h"
 #include "tools/progress.h"
 #include "vat/json.h"
 
@@ -28,33 +29,33 @@ namespace {
 using caps::Directory;
 using caps::File;
 
-// Writes streamed chunks to a descriptor and shows the progress. The sink owns
-// its Progress: a chunk delivered after the command gave up must not reach a
-// dead one.
+// Writes streamed chunks to a descriptor, off the loop (tools/local_io.h: a
+// reader that pauses, such as `less`, must not stall the keepalives), and
+// shows the progress. The sink owns its Progress and its LocalIo: a chunk
+// delivered after the command gave up must not reach a dead one.
 class FdSink final : public caps::ByteSink {
  public:
-  FdSink(int fd, bool progress, std::uint64_t total) : fd_(fd), progress_(progress, total, Progress::Clock::now) {}
+  FdSink(Vat& vat, int fd, bool progress, std::uint64_t total)
+      : fd_(fd), progress_(progress, total, Progress::Clock::now), io_(std::make_unique<LocalIo>(vat)) {}
+  // The vat waits for the promise (spec: stream_to keeps a window of
+  // unacknowledged writes), so a slow reader slows the sender down.
   Promise<void> write(Bytes chunk) override {
-    const std::uint8_t* p = chunk.data();
-    std::size_t left = chunk.size();
-    while (left > 0) {
-      ssize_t n = ::write(fd_, p, left);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw_error(ErrorKind::failed, fmt::format("writing output: {}", std::strerror(errno)));
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
-    written_ += chunk.size();
-    progress_.update(written_);
-    return Promise<void>::resolved();
+    std::size_t n = chunk.size();
+    Ref<FdSink> self = ref_to(this);
+    return io_->write(fd_, std::move(chunk)).then([self, n] { self.call<&FdSink::wrote>(n); });
   }
   Promise<void> done() override { return Promise<void>::resolved(); }
   std::uint64_t written() const { return written_; }
   void finish_progress() { progress_.finish(); }
+  void wrote(std::size_t n) {
+    written_ += n;
+    progress_.update(written_);
+  }
 
  private:
   int fd_;
   Progress progress_;
+  std::unique_ptr<LocalIo> io_;
   std::uint64_t written_ = 0;
 };
 
@@ -74,7 +75,7 @@ std::uint64_t stream_file(Client& c, const FsArgs& a, int fd, bool progress) {
   auto dir = c.open<Directory>(a.token);
   Ref<File> file = c.wait(dir.send<&Directory::open>(a.path));
   caps::Stat st = c.wait(file.send<&File::stat>());
-  Ref<FdSink> sink = c.vat().make<FdSink>(fd, progress, st.size);
+  Ref<FdSink> sink = c.vat().make<FdSink>(c.vat(), fd, progress, st.size);
   try {
     c.wait(file.send<&File::stream_to>(Ref<caps::ByteSink>(sink), std::uint64_t{0}, std::int64_t{-1}));
   } catch (...) {
@@ -88,7 +89,7 @@ std::uint64_t stream_file(Client& c, const FsArgs& a, int fd, bool progress) {
 }  // namespace
 
 int cmd_ls(const FsArgs& a) {
-  Client c(store_dir(a.common.store));
+  Client c(a.common);
   auto dir = c.open<Directory>(a.token);
   std::vector<caps::DirEntry> entries = c.wait(dir.send<&Directory::list>(a.path));
   if (a.common.json) {
@@ -114,7 +115,7 @@ int cmd_ls(const FsArgs& a) {
 }
 
 int cmd_cat(const FsArgs& a) {
-  Client c(store_dir(a.common.store));
+  Client c(a.common);
   stream_file(c, a, STDOUT_FILENO, false);
   return kOk;
 }
@@ -165,7 +166,7 @@ int cmd_get(const FsArgs& a) {
   if (out.empty()) throw CliError(kUsage, fmt::format("cannot name a local file after {:?}: give OUT", a.path));
   // Refused before anything is fetched, written or truncated.
   if (out != "-" && !a.force && exists_at(out)) throw CliError(kOther, overwrite_refused(out));
-  Client c(store_dir(a.common.store));
+  Client c(a.common);
   if (out == "-") {
     std::uint64_t n = stream_file(c, a, STDOUT_FILENO, false);
     if (a.common.json) fmt::print(stderr, "{{\"ok\":true,\"bytes\":{}}}\n", n);
@@ -209,7 +210,7 @@ int cmd_put(const FsArgs& a) {
     fd = ::open(a.local.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw CliError(kOther, fmt::format("cannot read {}: {}", a.local, std::strerror(errno)));
   }
-  Client c(store_dir(a.common.store));
+  Client c(a.common);
   auto dir = c.open<Directory>(a.token);
   // The vat writes aside and renames over PATH only on commit (caps/fs/upload.h):
   // a failed or interrupted put leaves the old file whole. Replacing needs
@@ -231,19 +232,19 @@ int cmd_put(const FsArgs& a) {
     inflight.erase(inflight.begin());
     progress.update(acknowledged);
   };
+  // Input is read off the loop (tools/local_io.h): a producer that pauses
+  // longer than the idle deadline must not stall the keepalives.
+  LocalIo local(c.vat());
   std::uint64_t offset = 0;
   for (;;) {
-    Bytes chunk(kChunk);
-    std::size_t got = 0;
-    while (got < kChunk) {
-      ssize_t n = ::read(fd, chunk.data() + got, kChunk - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw CliError(kOther, fmt::format("reading input: {}", std::strerror(errno)));
-      if (n == 0) break;
-      got += static_cast<std::size_t>(n);
+    Bytes chunk;
+    try {
+      chunk = c.vat().wait(local.read(fd, kChunk));
+    } catch (const VatError& e) {
+      throw CliError(kOther, e.error().reason);
     }
+    std::size_t got = chunk.size();
     if (got == 0) break;
-    chunk.resize(got);
     if (inflight.size() == kWindow) wait_oldest();
     inflight.emplace_back(file.send<&caps::Upload::write>(offset, std::move(chunk)), got);
     offset += got;
@@ -263,7 +264,7 @@ namespace {
 // A one-call command on the token's directory, such as rm or mkdir.
 template <auto Method>
 int one_call(const FsArgs& a, const char* verb) {
-  Client c(store_dir(a.common.store));
+  Client c(a.common);
   auto dir = c.open<Directory>(a.token);
   c.wait(dir.send<Method>(a.path));
   print_ok(a, verb);

@@ -39,7 +39,7 @@ int cmd_inspect(const Common& c, const std::string& admin_ref, const std::string
   if (!is_inspect_view(view))
     throw CliError(kUsage, fmt::format("unknown view {:?}: expected one of {}", view, view_list()));
   std::string admin_text = read_ref_arg(admin_ref);
-  Client client(store_dir(c.store));
+  Client client(c);
   auto admin = client.open<sturdyrefs::Admin>(admin_text);
   Value v = fetch(client, admin, view);
   if (c.json) {

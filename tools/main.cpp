@@ -30,6 +30,12 @@ void add_common(CLI::App* cmd, Common& c) {
   cmd->add_flag("--json", c.json, "machine-readable output: one JSON object on stdout, failures too");
 }
 
+// The flags of the verbs that talk to a vat.
+void add_network(CLI::App* cmd, Common& c) {
+  cmd->add_option("--idle-timeout", c.idle_timeout,
+                  "end a session that was silent this long (default 30s; both ends should agree)");
+}
+
 CLI::App* add_verb(CLI::App& app, const char* name, const char* help) {
   auto* cmd = app.add_subcommand(name, help);
   cmd->footer(verb_footer(name));
@@ -142,7 +148,11 @@ int main(int argc, char** argv) {
   auto* o_skew = sv->add_option("--clock-skew", serve_skew,
                                 "tolerated clock difference for expires/not-before (a duration; default 60s)");
   sv->add_flag("--init", serve.init, "create a new identity even where the store shows it lost one");
+  sv->add_option("--max-connections", serve.max_connections,
+                 "connections held at once; more are closed at once (default 900)")
+      ->check(CLI::PositiveNumber);
   add_common(sv, serve.common);
+  add_network(sv, serve.common);
 
   AttenuateArgs att;
   auto* at = add_verb(app, "attenuate", "narrow a sturdy ref offline; print the narrower one");
@@ -163,6 +173,7 @@ int main(int argc, char** argv) {
   rv->add_option("ADMIN-REF", admin_ref, "the admin sturdy ref (or STORE/admin.ref)")->required();
   rv->add_option("TOKEN", revoke_token, "the sturdy ref to revoke (or a file holding it)")->required();
   add_common(rv, rv_args);
+  add_network(rv, rv_args);
 
   Common in_args;
   std::string inspect_ref, inspect_view = "stats";
@@ -170,6 +181,7 @@ int main(int argc, char** argv) {
   in->add_option("ADMIN-REF", inspect_ref, "the admin sturdy ref (or STORE/admin.ref)")->required();
   in->add_option("VIEW", inspect_view, "stats (default), objects, tree, crashes, recorder or sessions");
   add_common(in, in_args);
+  add_network(in, in_args);
 
   CallArgs call;
   auto* ca = add_verb(app, "call", "call any method of the object a sturdy ref names; JSON in, JSON out");
@@ -177,6 +189,7 @@ int main(int argc, char** argv) {
   ca->add_option("METHOD", call.method, "method name, as the object spells it (e.g. list, stat)")->required();
   ca->add_option("ARGS", call.args, "arguments, one JSON value each ('\"notes\"', 42, null, {\"bytes\":\"00ff\"})");
   add_common(ca, call.common);
+  add_network(ca, call.common);
 
   FsArgs fs;
   struct FsCmd {
@@ -206,6 +219,7 @@ int main(int argc, char** argv) {
       cmd->add_flag("-f,--force", fs.force, "replace OUT if it exists (only once the whole file has arrived)");
     if (f.transfer) cmd->add_flag("-q,--quiet", fs.quiet, "no progress line on stderr");
     add_common(cmd, fs.common);
+    add_network(cmd, fs.common);
     fs_apps.emplace_back(cmd, &f);
   }
 

@@ -21,6 +21,7 @@
 #include "sturdyrefs/host.h"
 #include "sturdyrefs/store.h"
 #include "tools/cli_util.h"
+#include "tools/client.h"
 #include "tools/commands.h"
 #include "tools/serve_log.h"
 #include "tools/store_lock.h"
@@ -87,7 +88,9 @@ int cmd_serve(const ServeArgs& a) {
   // delivery) is noise beside a network call, and `vatic inspect` reads it.
   Vat vat(VatOptions{.name = "vatic-serve", .recorder = {.enabled = true}, .log = log.options()});
   caps::FileIo io(vat);
-  captp::Node node(vat, store->identity());
+  captp::NodeOptions node_opts = node_options(a.common);
+  if (a.max_connections > 0) node_opts.max_connections = a.max_connections;
+  captp::Node node(vat, store->identity(), node_opts);
 
   // Handlers go in before anything is printed: whoever reads the root ref may
   // stop the server at once, and must get a clean exit, not a default kill.

@@ -109,7 +109,7 @@ int cmd_attenuate(const AttenuateArgs& a) {
 int cmd_revoke(const Common& c, const std::string& admin_ref, const std::string& token) {
   std::string admin_text = read_ref_arg(admin_ref);
   std::string target = read_ref_arg(token);
-  Client client(store_dir(c.store));
+  Client client(c);
   auto admin = client.open<sturdyrefs::Admin>(admin_text);
   std::string what;
   try {

@@ -212,8 +212,9 @@ TEST_F(ChannelAttack, AnImpostorAnsweringMessageTwoIsRefusedBeforeMessageThree) 
                           bob.id(), {}, a.handshake());
   read_raw(io, *sm, kHandshakeMessage1Bytes);
   // Mallory cannot read message 1 (it is encrypted to bob); her best is a
-  // well-formed message 2 of her own.
+  // well-formed Noise message of her own, of message 2's size.
   auto fake = CaptpHandshake::initiator(mallory, mallory.id()).write_message();
+  fake.resize(kHandshakeMessage2Bytes);
   write_raw(io, *sm, fake);
   ASSERT_TRUE(run_until(io, [&] { return a.done; }));
   EXPECT_FALSE(a.ch);
@@ -221,6 +222,47 @@ TEST_F(ChannelAttack, AnImpostorAnsweringMessageTwoIsRefusedBeforeMessageThree) 
                                                               ": authentication failed on message 2"}));
   EXPECT_EQ(alice_wrote, kHandshakeMessage1Bytes) << "no message 3, no frame";
   EXPECT_EQ(next_read_error(io, *sm), asio::error::eof);
+}
+
+// A vat dialing itself (E refuses it too): an initiator that holds bob's own
+// key (a process sharing bob's store, or a stolen key) completes Noise, and
+// bob refuses the session, saying why in a close frame: the initiator proved
+// it holds bob's key, so the reason is no oracle. Bob's side says it as well.
+TEST_F(ChannelAttack, AnInitiatorPresentingTheRespondersOwnIdentityIsRefusedWithAReason) {
+  respond();
+  Identity bob_again = Identity::from_seed(bob.seed());
+  auto hs = CaptpHandshake::initiator(bob_again, bob.id());
+  write_raw(io, *raw, hs.write_message());
+  ASSERT_TRUE(hs.read_message(read_raw(io, *raw, kHandshakeMessage2Bytes)));
+  write_raw(io, *raw, hs.write_message());
+  ASSERT_TRUE(run_until(io, [&] { return victim.done; }));
+  EXPECT_FALSE(victim.ch);
+  ASSERT_TRUE(victim.handshake_error);
+  EXPECT_EQ(victim.handshake_error->kind, ErrorKind::failed);
+  EXPECT_NE(victim.handshake_error->reason.find("this vat's own identity"), std::string::npos)
+      << victim.handshake_error->reason;
+
+  // The initiator's view: one close frame with the reason, then EOF.
+  FrameOpener opener(hs.finish().receive);
+  Bytes length = read_raw(io, *raw, kFrameLengthBytes);
+  ASSERT_EQ(length.size(), kFrameLengthBytes);
+  std::uint32_t L = decode_frame_length(length.data());
+  ASSERT_TRUE(opener.check_length(L));
+  Bytes body = read_raw(io, *raw, L);
+  ASSERT_EQ(body.size(), L);
+  auto opened = opener.open_in_place(length.data(), body.data(), L);
+  ASSERT_TRUE(opened) << opened.error();
+  EXPECT_EQ(opened.value().kind, FrameKind::close);
+  std::string reason(reinterpret_cast<const char*>(body.data() + opened.value().payload_offset),
+                     opened.value().payload_size);
+  EXPECT_NE(reason.find("a vat does not dial itself"), std::string::npos) << reason;
+  EXPECT_EQ(next_read_error(io, *raw), asio::error::eof);
+}
+
+TEST_F(ChannelAttack, AVatDoesNotDialItself) {
+  auto [a, b] = memory_pipe(io, io);
+  Side s;
+  EXPECT_THROW(SecureChannel::initiate(io, std::move(a), bob, bob.id(), {}, s.handshake()), VatError);
 }
 
 struct Flip {
@@ -253,7 +295,8 @@ TEST_P(HandshakeBitFlip, FailsWithAReasonOnTheSideThatReadsIt) {
     EXPECT_EQ(*a.handshake_error, (Error{ErrorKind::failed, "handshake: responder is not " + bob.id().to_text() +
                                                                 ": authentication failed on message 2"}));
     EXPECT_EQ(alice_wrote, kHandshakeMessage1Bytes);
-    EXPECT_EQ(victim.handshake_error->reason, "handshake: peer closed the connection after 0 of 96 bytes of message 3");
+    EXPECT_EQ(victim.handshake_error->reason,
+              "handshake: peer closed the connection after 0 of 112 bytes of message 3");
   } else {
     EXPECT_EQ(*victim.handshake_error, (Error{ErrorKind::failed, "handshake: message 3 failed to authenticate"}));
     // Noise XK: the initiator finishes on sending message 3 and learns of the

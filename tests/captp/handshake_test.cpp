@@ -38,11 +38,11 @@ TEST(CaptpHandshake, AuthenticatesBothVatsAndYieldsCrossedKeys) {
   EXPECT_EQ(dialler.next_read_size(), kHandshakeMessage2Bytes);
   ASSERT_TRUE(listener.read_message(m1));
   auto m2 = listener.write_message();
-  EXPECT_EQ(m2.size(), 48u);
+  EXPECT_EQ(m2.size(), 64u);
   EXPECT_EQ(listener.next_read_size(), kHandshakeMessage3Bytes);
   ASSERT_TRUE(dialler.read_message(m2));
   auto m3 = dialler.write_message();
-  EXPECT_EQ(m3.size(), 96u);
+  EXPECT_EQ(m3.size(), 112u);
   ASSERT_TRUE(listener.read_message(m3));
 
   ASSERT_TRUE(dialler.complete());
@@ -66,9 +66,37 @@ TEST(CaptpHandshake, AuthenticatesBothVatsAndYieldsCrossedKeys) {
   EXPECT_FALSE(test::is_error(test::open_one(back, stream)));
 }
 
+// Each side learns which running Node of the other's identity it talks to:
+// the instances travel in messages 2 and 3, under Noise's authentication.
+TEST(CaptpHandshake, EachSideLearnsThePeersInstance) {
+  auto alice = Identity::generate();
+  auto bob = Identity::generate();
+  InstanceId alice_instance = InstanceId::generate(), bob_instance = InstanceId::generate();
+  ASSERT_NE(alice_instance, bob_instance);
+  auto dialler = CaptpHandshake::initiator(alice, bob.id(), alice_instance);
+  auto listener = CaptpHandshake::responder(bob, bob_instance);
+  ASSERT_EQ(run(dialler, listener), "");
+  auto a = dialler.finish();
+  auto b = listener.finish();
+  EXPECT_EQ(a.peer_instance, bob_instance);
+  EXPECT_EQ(b.peer_instance, alice_instance);
+}
+
+// The prologue's version changed with the message sizes: a version-1 dialer
+// fails message 1, before anything is misread.
+TEST(CaptpHandshake, AVersionOneDialerFailsAtMessageOne) {
+  auto alice = Identity::generate();
+  auto bob = Identity::generate();
+  Bytes v1 = test::bytes_of("vatic-captp/1");
+  v1.insert(v1.end(), bob.id().bytes().begin(), bob.id().bytes().end());
+  auto noise = NoiseXK::initiator(alice.x25519_secret(), v1, *x25519_public_of(bob.id()));
+  auto listener = CaptpHandshake::responder(bob);
+  EXPECT_EQ(listener.read_message(noise.write_message({})).error(), "handshake message 1 failed authentication");
+}
+
 TEST(CaptpHandshake, PrologueIsTheVersionLabelAndTheDialledVatId) {
   auto bob = Identity::generate();
-  Bytes expected = test::bytes_of("vatic-captp/1");
+  Bytes expected = test::bytes_of("vatic-captp/2");
   expected.insert(expected.end(), bob.id().bytes().begin(), bob.id().bytes().end());
   EXPECT_EQ(captp_prologue(bob.id()), expected);
 }
@@ -96,7 +124,9 @@ TEST(CaptpHandshake, AnInitiatorClaimingAnotherVatIdIsRefused) {
   auto listener = CaptpHandshake::responder(bob);
   ASSERT_TRUE(listener.read_message(noise.write_message({})));
   ASSERT_TRUE(noise.read_message(listener.write_message()));
-  EXPECT_EQ(listener.read_message(noise.write_message(alice.id().bytes())).error(),
+  Bytes claim(alice.id().bytes().begin(), alice.id().bytes().end());
+  claim.resize(kVatIdBytes + kInstanceIdBytes);  // || an instance id
+  EXPECT_EQ(listener.read_message(noise.write_message(claim)).error(),
             "initiator's vat id does not match its static key");
   EXPECT_FALSE(listener.complete());
   EXPECT_THROW(listener.finish(), VatError);
@@ -109,7 +139,7 @@ TEST(CaptpHandshake, AnInvalidVatIdInMessageThreeIsRefused) {
   auto listener = CaptpHandshake::responder(bob);
   ASSERT_TRUE(listener.read_message(noise.write_message({})));
   ASSERT_TRUE(noise.read_message(listener.write_message()));
-  EXPECT_EQ(listener.read_message(noise.write_message(Bytes(32, 0))).error(),
+  EXPECT_EQ(listener.read_message(noise.write_message(Bytes(kVatIdBytes + kInstanceIdBytes, 0))).error(),
             "initiator's vat id is invalid: the key is not a valid Ed25519 public key (not a canonical point of the "
             "prime-order subgroup)");
 }
@@ -123,7 +153,7 @@ TEST(CaptpHandshake, MessagesOfTheWrongSizeAreRefusedBeforeAnyCryptography) {
   auto alice = Identity::generate();
   auto dialler = CaptpHandshake::initiator(alice, bob.id());
   dialler.write_message();
-  EXPECT_EQ(dialler.read_message({}).error(), "handshake message 2 must be 48 bytes, got 0");
+  EXPECT_EQ(dialler.read_message({}).error(), "handshake message 2 must be 64 bytes, got 0");
 }
 
 TEST(CaptpHandshake, EveryBitFlipInMessageThreeIsRefused) {

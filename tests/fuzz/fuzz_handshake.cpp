@@ -111,7 +111,7 @@ void captp_handshake(int step, std::span<const std::uint8_t> mask) {
 // may carry any claim: the responder must accept only the vat id whose key
 // she proved, and only in its one encoding.
 void claimed_vat_id(std::span<const std::uint8_t> claim) {
-  if (claim.size() > 1024) return;  // a Noise message holds at most 64 KiB; 96 bytes are expected
+  if (claim.size() > 1024) return;  // a Noise message holds at most 64 KiB; 112 bytes are expected
   const auto& k = keys();
   NoiseXK m = NoiseXK::initiator(k.initiator.x25519_secret(), captp::captp_prologue(k.responder.id()),
                                  k.responder.x25519_public());
@@ -119,10 +119,17 @@ void claimed_vat_id(std::span<const std::uint8_t> claim) {
   require(r.read_message(m.write_message({})).ok(), "message 1 is accepted");
   require(m.read_message(r.write_message()).has_value(), "message 2 is accepted");
   bool err = !r.read_message(m.write_message(claim));
+  // The claim is the vat id followed by an instance id (any 16 bytes).
   const auto& real = k.initiator.id().bytes();
-  const bool genuine = claim.size() == real.size() && std::equal(claim.begin(), claim.end(), real.begin());
+  const bool genuine =
+      claim.size() == real.size() + captp::kInstanceIdBytes && std::equal(real.begin(), real.end(), claim.begin());
   require(!err == genuine, "message 3 is accepted iff it claims the vat id of the key it proves");
-  if (!err) require(r.finish().peer == k.initiator.id(), "the responder names the initiator by its own vat id");
+  if (!err) {
+    auto done = r.finish();
+    require(done.peer == k.initiator.id(), "the responder names the initiator by its own vat id");
+    require(std::equal(done.peer_instance.bytes.begin(), done.peer_instance.bytes.end(), claim.begin() + real.size()),
+            "the responder learns the instance the initiator sent");
+  }
 }
 
 }  // namespace

@@ -76,14 +76,14 @@ class CliTest : public ::testing::Test {
   }
 
   // `vatic serve DIR --store STORE --listen LISTEN EXTRA...`; each server logs
-  // its stderr to its own file.
+  // its stderr to its own file. `nofile`: its open-file limit, if not 0.
   std::unique_ptr<ServerProcess> serve(const std::string& dir, const std::string& store_dir,
                                        const std::string& listen = "127.0.0.1:0",
-                                       const std::vector<std::string>& extra = {}) {
+                                       const std::vector<std::string>& extra = {}, rlim_t nofile = 0) {
     std::vector<std::string> args{dir, "--store", store_dir, "--listen", listen};
     args.insert(args.end(), extra.begin(), extra.end());
     auto log = tmp_ / ("serve-" + std::to_string(++servers_) + ".log");
-    return std::make_unique<ServerProcess>(tmp_ / "home", args, log);
+    return std::make_unique<ServerProcess>(tmp_ / "home", args, log, nofile);
   }
 
   // The verbs the binary knows, as `vatic --help` lists them under

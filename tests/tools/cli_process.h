@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -106,8 +107,10 @@ struct ExecArgs {
 };
 
 // Forks and execs `vatic`: stdin from `in_fd`, stdout to `out_fd`, stderr to
-// `err_fd`, in `cwd` if not empty. The child dies with the test process.
-inline pid_t spawn(ExecArgs& a, int in_fd, int out_fd, int err_fd, const std::filesystem::path& cwd) {
+// `err_fd`, in `cwd` if not empty, with at most `nofile` open files if not 0.
+// The child dies with the test process.
+inline pid_t spawn(ExecArgs& a, int in_fd, int out_fd, int err_fd, const std::filesystem::path& cwd,
+                   rlim_t nofile = 0) {
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
@@ -118,6 +121,10 @@ inline pid_t spawn(ExecArgs& a, int in_fd, int out_fd, int err_fd, const std::fi
       ::_exit(127);
     ::syscall(SYS_close_range, 3u, ~0u, 0u);
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(127);
+    struct rlimit limit {
+      nofile, nofile
+    };
+    if (nofile != 0 && ::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(127);
     ::execve(a.argv[0], a.argv.data(), a.envp.data());
     ::_exit(127);
   }
@@ -258,8 +265,9 @@ inline ::testing::AssertionResult fails_with(const RunResult& r, int code) {
 // does not exit in time is killed. Either way it is reaped.
 class ServerProcess {
  public:
+  // `nofile`: the server's open-file limit (RLIMIT_NOFILE), if not 0.
   ServerProcess(const std::filesystem::path& home, const std::vector<std::string>& serve_args,
-                const std::filesystem::path& log)
+                const std::filesystem::path& log, rlim_t nofile = 0)
       : log_(log) {
     std::vector<std::string> args{"serve"};
     args.insert(args.end(), serve_args.begin(), serve_args.end());
@@ -268,7 +276,7 @@ class ServerProcess {
     int err_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     int out[2];
     if (in_fd < 0 || err_fd < 0 || ::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("cannot set up serve I/O");
-    pid_ = detail::spawn(exec, in_fd, out[1], err_fd, {});
+    pid_ = detail::spawn(exec, in_fd, out[1], err_fd, {}, nofile);
     ::close(in_fd);
     ::close(err_fd);
     ::close(out[1]);

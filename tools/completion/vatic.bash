@@ -29,6 +29,8 @@ _vatic() {
   local common="--store --json --help --help-all"
   # Flags that take a value: the word after one is not a positional argument.
   local valued="--store --listen --advertise --log-level --path --ops --expires --not-before --for --methods --max-bytes"
+  valued+=" --clock-skew --idle-timeout --max-connections"
+  local net="--idle-timeout"
   COMPREPLY=()
 
   # The verb, and how many positional arguments precede the cursor.
@@ -62,16 +64,17 @@ _vatic() {
       return ;;
     --log-level) _vatic_words trace debug info warn error off; return ;;
     --listen | --advertise | --clock-skew | --path | --expires | --not-before | --for | --methods | --max-bytes) return ;;
+    --idle-timeout | --max-connections) return ;;
   esac
 
   local flags
   case $verb in
     id) flags="--init $common" ;;
-    serve) flags="--listen --advertise --read-only --log-level --log-json --clock-skew --init $common" ;;
+    serve) flags="--listen --advertise --read-only --log-level --log-json --clock-skew --init --max-connections $net $common" ;;
     attenuate) flags="--path --ops --expires --not-before --for --methods --max-bytes --json --help --help-all" ;;
-    revoke | inspect | call | ls | cat | rm | mkdir) flags="$common" ;;
-    get) flags="-f --force -q --quiet $common" ;;
-    put) flags="-q --quiet $common" ;;
+    revoke | inspect | call | ls | cat | rm | mkdir) flags="$net $common" ;;
+    get) flags="-f --force -q --quiet $net $common" ;;
+    put) flags="-q --quiet $net $common" ;;
     *) return ;;
   esac
   if [[ $cur == -* ]]; then

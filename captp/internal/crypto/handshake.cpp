@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+
 #include "vat/error.h"
 
 namespace vatic::captp {
@@ -12,17 +14,17 @@ std::vector<uint8_t> captp_prologue(const VatId& responder) {
   return p;
 }
 
-CaptpHandshake CaptpHandshake::initiator(const Identity& self, const VatId& responder) {
+CaptpHandshake CaptpHandshake::initiator(const Identity& self, const VatId& responder, const InstanceId& instance) {
   auto rs = x25519_public_of(responder);
   // A VatId only exists after its key passed the same conversion.
   if (!rs) throw_error(ErrorKind::failed, "CaptpHandshake: dialled vat id has no X25519 key (invariant)");
   auto noise = NoiseXK::initiator(self.x25519_secret(), captp_prologue(responder), *rs);
-  return CaptpHandshake(std::move(noise), self.id(), responder);
+  return CaptpHandshake(std::move(noise), self.id(), instance, responder);
 }
 
-CaptpHandshake CaptpHandshake::responder(const Identity& self) {
+CaptpHandshake CaptpHandshake::responder(const Identity& self, const InstanceId& instance) {
   auto noise = NoiseXK::responder(self.x25519_secret(), captp_prologue(self.id()));
-  return CaptpHandshake(std::move(noise), self.id(), std::nullopt);
+  return CaptpHandshake(std::move(noise), self.id(), instance, std::nullopt);
 }
 
 std::size_t CaptpHandshake::next_read_size() const {
@@ -41,11 +43,17 @@ Refusal CaptpHandshake::fail(std::string reason) {
 
 std::vector<uint8_t> CaptpHandshake::write_message() {
   if (failed()) throw_error(ErrorKind::failed, "CaptpHandshake misuse: write_message after failure: " + error_);
-  if (noise_.messages_done() == 2) {
-    // handshake.md message 3: the payload is our vat id, bound to s by the responder.
-    return noise_.write_message(self_.bytes());
+  switch (noise_.messages_done()) {
+    case 0: return noise_.write_message({});               // handshake.md message 1: empty payload
+    case 1: return noise_.write_message(instance_.bytes);  // handshake.md message 2: our instance
+    default: {
+      // handshake.md message 3: our vat id (bound to s by the responder) || our instance.
+      std::array<uint8_t, kVatIdBytes + kInstanceIdBytes> payload{};
+      std::copy(self_.bytes().begin(), self_.bytes().end(), payload.begin());
+      std::copy(instance_.bytes.begin(), instance_.bytes.end(), payload.begin() + kVatIdBytes);
+      return noise_.write_message(payload);
+    }
   }
-  return noise_.write_message({});  // handshake.md messages 1 and 2: empty payloads
 }
 
 Result<void> CaptpHandshake::read_message(std::span<const uint8_t> message) {
@@ -64,11 +72,21 @@ Result<void> CaptpHandshake::read_message(std::span<const uint8_t> message) {
     // (wrong responder key or prologue); otherwise the message was altered.
     return fail("handshake message " + std::to_string(index) + " failed authentication");
   }
-  if (index < 3) return {};  // sizes already imply empty payloads
+  if (index == 1) return {};  // the size already implies an empty payload
+  // The sizes fix the payloads' sizes too: 16 bytes in message 2, 48 in 3.
+  std::span<const uint8_t> instance(payload->data() + payload->size() - kInstanceIdBytes, kInstanceIdBytes);
+  if (index == 2) {
+    // handshake.md message 2: the responder's instance, authenticated (only
+    // the holder of the dialled key could encrypt it).
+    std::copy(instance.begin(), instance.end(), peer_instance_.bytes.begin());
+    peer_instance_known_ = true;
+    return {};
+  }
 
   // handshake.md message 3: the payload must be the Ed25519 vat id whose
-  // X25519 image is the static key the initiator has just proven it holds.
-  auto claimed = VatId::parse_bytes(*payload);
+  // X25519 image is the static key the initiator has just proven it holds,
+  // followed by the initiator's instance.
+  auto claimed = VatId::parse_bytes(std::span<const uint8_t>(payload->data(), kVatIdBytes));
   if (!claimed) return fail("initiator's vat id is invalid: " + claimed.error());
   auto expected_static = x25519_public_of(*claimed);
   const auto& actual = noise_.remote_static();
@@ -76,6 +94,8 @@ Result<void> CaptpHandshake::read_message(std::span<const uint8_t> message) {
     return fail("initiator's vat id does not match its static key");
   }
   peer_ = *claimed;
+  std::copy(instance.begin(), instance.end(), peer_instance_.bytes.begin());
+  peer_instance_known_ = true;
   return {};
 }
 
@@ -83,8 +103,8 @@ CaptpHandshake::Established CaptpHandshake::finish() {
   if (!complete()) throw_error(ErrorKind::failed, "CaptpHandshake misuse: finish before the handshake completed");
   auto hash = noise_.handshake_hash();
   auto [i_to_r, r_to_i] = noise_.split();  // throws if called twice
-  if (noise_.is_initiator()) return Established{*peer_, std::move(i_to_r), std::move(r_to_i), hash};
-  return Established{*peer_, std::move(r_to_i), std::move(i_to_r), hash};
+  if (noise_.is_initiator()) return Established{*peer_, peer_instance_, std::move(i_to_r), std::move(r_to_i), hash};
+  return Established{*peer_, peer_instance_, std::move(r_to_i), std::move(i_to_r), hash};
 }
 
 }  // namespace vatic::captp

@@ -43,6 +43,7 @@ SecureChannel::SecureChannel(asio::io_context& io, std::unique_ptr<Stream> strea
       sealer_(std::move(keys.sealer)),
       opener_(std::move(keys.opener)),
       peer_(keys.peer),
+      peer_instance_(keys.peer_instance),
       initiator_(keys.initiator),
       description_(stream->describe()),
       max_payload_(std::min<std::uint32_t>(options.max_frame, kDefaultMaxFrame) - kMinFrame),

@@ -63,12 +63,19 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
   // Dials: runs the initiator's side over `stream`, succeeding only if the peer
   // holds `expected_peer`'s key. `done` runs exactly once, later, on io's
   // thread. `me` is used before initiate() returns; nothing refers to it after.
-  // Throws VatError{failed} at once for invalid options (a caller bug).
+  // `instance` is the running Node's instance id (spec/handshake.md); a lone
+  // channel gets a fresh one. Throws VatError{failed} at once for invalid
+  // options or `expected_peer` being `me` (caller bugs: a vat does not dial
+  // itself).
   static void initiate(boost::asio::io_context& io, std::unique_ptr<Stream> stream, const Identity& me,
-                       const VatId& expected_peer, ChannelOptions options, Done done);
-  // Answers: runs the responder's side; any vat may connect, peer() says which.
+                       const VatId& expected_peer, ChannelOptions options, Done done,
+                       const InstanceId& instance = InstanceId::generate());
+  // Answers: runs the responder's side; any vat may connect, peer() says
+  // which, except `me` itself: an initiator presenting our own identity is
+  // refused once authenticated, with a close frame saying why
+  // (spec/handshake.md, "Result"), and `done` gets the reason.
   static void respond(boost::asio::io_context& io, std::unique_ptr<Stream> stream, const Identity& me,
-                      ChannelOptions options, Done done);
+                      ChannelOptions options, Done done, const InstanceId& instance = InstanceId::generate());
 
   // What a finished handshake hands over. Public so that tests can key a
   // channel directly; production code gets channels from initiate/respond.
@@ -77,6 +84,7 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
     FrameOpener opener;  // the peer's direction
     VatId peer;
     bool initiator;
+    InstanceId peer_instance{};  // which of the peer's running Nodes
   };
   SecureChannel(boost::asio::io_context& io, std::unique_ptr<Stream> stream, Keys keys, ChannelOptions options);
   SecureChannel(const SecureChannel&) = delete;
@@ -84,6 +92,7 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
   ~SecureChannel();
 
   const VatId& peer() const { return peer_; }
+  const InstanceId& peer_instance() const { return peer_instance_; }
   bool is_initiator() const { return initiator_; }
   // The transport, for logs: "tcp 10.0.0.7:4242".
   const std::string& describe() const { return description_; }
@@ -164,6 +173,7 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
   FrameSealer sealer_;
   FrameOpener opener_;
   VatId peer_;
+  InstanceId peer_instance_;
   bool initiator_;
   std::string description_;
   State state_ = State::open;

@@ -16,6 +16,9 @@ namespace {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
+constexpr const char* kSelfDialRefused =
+    "the dialing vat presents this vat's own identity, and a vat does not dial itself (use another store)";
+
 std::string millis(Duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
 }
@@ -43,11 +46,12 @@ void check_options(const ChannelOptions& o) {
 // stream to the channel when done, or closes it.
 class HandshakeRun : public std::enable_shared_from_this<HandshakeRun> {
  public:
-  HandshakeRun(asio::io_context& io, std::unique_ptr<Stream> stream, CaptpHandshake hs, std::optional<VatId> dialled,
-               ChannelOptions options, SecureChannel::Done done)
+  HandshakeRun(asio::io_context& io, std::unique_ptr<Stream> stream, CaptpHandshake hs, const VatId& self,
+               std::optional<VatId> dialled, ChannelOptions options, SecureChannel::Done done)
       : io_(io),
         stream_(std::move(stream)),
         hs_(std::move(hs)),
+        self_(self),
         dialled_(std::move(dialled)),
         options_(options),
         done_(std::move(done)),
@@ -124,9 +128,17 @@ class HandshakeRun : public std::enable_shared_from_this<HandshakeRun> {
     auto r = hs_.finish();
     SecureChannel::Keys keys{FrameSealer(std::move(r.send), options_.rekey_every),
                              FrameOpener(std::move(r.receive), options_.max_frame, options_.rekey_every), r.peer,
-                             dialled_.has_value()};
+                             dialled_.has_value(), r.peer_instance};
     auto channel = std::make_shared<SecureChannel>(io_, std::move(stream_), std::move(keys), options_);
     auto done = std::move(done_);
+    if (!dialled_ && r.peer == self_) {
+      // handshake.md "Result": a vat does not accept itself (as in E). The
+      // initiator proved it holds our own key, so saying why in a close frame
+      // tells it nothing it does not know, and spares its operator a guess.
+      channel->close(kSelfDialRefused);
+      Error e{ErrorKind::failed, std::string("handshake: refused: ") + kSelfDialRefused};
+      return done(nullptr, &e);
+    }
     done(std::move(channel), nullptr);
   }
 
@@ -142,6 +154,7 @@ class HandshakeRun : public std::enable_shared_from_this<HandshakeRun> {
   asio::io_context& io_;
   std::unique_ptr<Stream> stream_;
   CaptpHandshake hs_;
+  VatId self_;
   std::optional<VatId> dialled_;  // set on the initiator
   ChannelOptions options_;
   SecureChannel::Done done_;
@@ -155,18 +168,21 @@ class HandshakeRun : public std::enable_shared_from_this<HandshakeRun> {
 }  // namespace
 
 void SecureChannel::initiate(asio::io_context& io, std::unique_ptr<Stream> stream, const Identity& me,
-                             const VatId& expected_peer, ChannelOptions options, Done done) {
+                             const VatId& expected_peer, ChannelOptions options, Done done,
+                             const InstanceId& instance) {
   check_options(options);
-  auto hs = CaptpHandshake::initiator(me, expected_peer);
-  std::make_shared<HandshakeRun>(io, std::move(stream), std::move(hs), expected_peer, options, std::move(done))
+  if (expected_peer == me.id()) throw_error(ErrorKind::failed, "SecureChannel::initiate: a vat does not dial itself");
+  auto hs = CaptpHandshake::initiator(me, expected_peer, instance);
+  std::make_shared<HandshakeRun>(io, std::move(stream), std::move(hs), me.id(), expected_peer, options, std::move(done))
       ->begin();
 }
 
 void SecureChannel::respond(asio::io_context& io, std::unique_ptr<Stream> stream, const Identity& me,
-                            ChannelOptions options, Done done) {
+                            ChannelOptions options, Done done, const InstanceId& instance) {
   check_options(options);
-  auto hs = CaptpHandshake::responder(me);
-  std::make_shared<HandshakeRun>(io, std::move(stream), std::move(hs), std::nullopt, options, std::move(done))->begin();
+  auto hs = CaptpHandshake::responder(me, instance);
+  std::make_shared<HandshakeRun>(io, std::move(stream), std::move(hs), me.id(), std::nullopt, options, std::move(done))
+      ->begin();
 }
 
 }  // namespace vatic::captp

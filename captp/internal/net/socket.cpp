@@ -1,5 +1,7 @@
 #include "captp/internal/net/socket.h"
 
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,21 +57,74 @@ std::string endpoint_text(const tcp::endpoint& ep) {
   return Address::tcp(ep.address().to_string(), ep.port()).to_string();
 }
 
+error_code last_error() { return error_code(errno, boost::system::system_category()); }
+
+// Opens `a` as a close-on-exec socket: Asio's open() would use socket(2)
+// without SOCK_CLOEXEC.
+template <class Acceptor, class Protocol>
+error_code open_cloexec(Acceptor& a, const Protocol& p) {
+  int fd = ::socket(p.family(), p.type() | SOCK_CLOEXEC, p.protocol());
+  if (fd < 0) return last_error();
+  error_code ec;
+  if (a.assign(p, fd, ec)) ::close(fd);
+  return ec;
+}
+
+// Waits until the listener is readable, then accepts with accept4: the new
+// socket is close-on-exec from its first instant (Asio's accept uses accept(2)),
+// and every error reaches the handler, EMFILE first. `alive` expires with the
+// acceptor, which a completion may outlive.
+template <class Protocol>
+void accept_cloexec(typename Protocol::acceptor& a, Protocol protocol, std::weak_ptr<void> alive, StreamHandler handler,
+                    std::unique_ptr<Stream> (*make)(typename Protocol::socket)) {
+  a.async_wait(asio::socket_base::wait_read,
+               [&a, protocol, alive, make, h = std::move(handler)](error_code ec) mutable {
+                 if (ec) return h(ec, nullptr);
+                 if (alive.expired()) return h(asio::error::operation_aborted, nullptr);
+                 int fd = ::accept4(a.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                 if (fd < 0) {
+                   int e = errno;
+                   // Nothing to take after all (the client gave up, or a signal came): wait again.
+                   if (e == EAGAIN || e == EWOULDBLOCK || e == ECONNABORTED || e == EINTR || e == EPROTO)
+                     return accept_cloexec(a, protocol, alive, std::move(h), make);
+                   return h(error_code(e, boost::system::system_category()), nullptr);
+                 }
+                 typename Protocol::socket s(a.get_executor());
+                 if (s.assign(protocol, fd, ec)) {
+                   ::close(fd);
+                   return h(ec, nullptr);
+                 }
+                 h({}, make(std::move(s)));
+               });
+}
+
+template <class Acceptor>
+bool shed_from(Acceptor& a) {
+  int fd = ::accept4(a.native_handle(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+// Asio's dialing sockets are opened without SOCK_CLOEXEC; set it once connected.
+void set_cloexec(int fd) {
+  int flags = ::fcntl(fd, F_GETFD);
+  if (flags >= 0 && !(flags & FD_CLOEXEC)) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+
 [[noreturn]] void listen_failed(const Address& a, const char* step, const std::string& why) {
   throw VatError(ErrorKind::failed, "listen on " + a.to_string() + ": " + step + ": " + why);
 }
 
 class TcpAcceptor final : public Acceptor {
  public:
-  explicit TcpAcceptor(tcp::acceptor a) : acceptor_(std::move(a)) {}
+  TcpAcceptor(tcp::acceptor a, tcp protocol) : acceptor_(std::move(a)), protocol_(protocol) {}
   ~TcpAcceptor() override { close(); }
 
   void async_accept(StreamHandler handler) override {
-    acceptor_.async_accept([h = std::move(handler)](error_code ec, tcp::socket s) {
-      if (ec) return h(ec, nullptr);
-      h(ec, make_tcp_stream(std::move(s)));
-    });
+    accept_cloexec<tcp>(acceptor_, protocol_, alive_, std::move(handler), &make_tcp_stream);
   }
+  bool shed_one() override { return shed_from(acceptor_); }
   Address local_address() const override {
     error_code ec;
     auto ep = acceptor_.local_endpoint(ec);
@@ -82,6 +137,8 @@ class TcpAcceptor final : public Acceptor {
 
  private:
   tcp::acceptor acceptor_;
+  tcp protocol_;
+  std::shared_ptr<void> alive_ = std::make_shared<int>(0);
 };
 
 class UnixAcceptor final : public Acceptor {
@@ -91,11 +148,9 @@ class UnixAcceptor final : public Acceptor {
   ~UnixAcceptor() override { close(); }
 
   void async_accept(StreamHandler handler) override {
-    acceptor_.async_accept([h = std::move(handler)](error_code ec, unix_proto::socket s) {
-      if (ec) return h(ec, nullptr);
-      h(ec, make_unix_stream(std::move(s)));
-    });
+    accept_cloexec<unix_proto>(acceptor_, unix_proto(), alive_, std::move(handler), &make_unix_stream);
   }
+  bool shed_one() override { return shed_from(acceptor_); }
   Address local_address() const override { return Address::unix_socket(path_); }
   void close() override {
     if (!acceptor_.is_open()) return;
@@ -112,6 +167,7 @@ class UnixAcceptor final : public Acceptor {
   unix_proto::acceptor acceptor_;
   std::string path_;
   struct stat made_;
+  std::shared_ptr<void> alive_ = std::make_shared<int>(0);
 };
 
 std::unique_ptr<Acceptor> listen_tcp(asio::io_context& io, const Address& a) {
@@ -128,11 +184,14 @@ std::unique_ptr<Acceptor> listen_tcp(asio::io_context& io, const Address& a) {
     ep = results.begin()->endpoint();
   }
   tcp::acceptor acceptor(io);
-  if (acceptor.open(ep.protocol(), ec)) listen_failed(a, "socket", ec.message());
+  if ((ec = open_cloexec(acceptor, ep.protocol()))) listen_failed(a, "socket", ec.message());
   if (acceptor.set_option(asio::socket_base::reuse_address(true), ec)) listen_failed(a, "SO_REUSEADDR", ec.message());
   if (acceptor.bind(ep, ec)) listen_failed(a, "bind", ec.message());
   if (acceptor.listen(asio::socket_base::max_listen_connections, ec)) listen_failed(a, "listen", ec.message());
-  return std::make_unique<TcpAcceptor>(std::move(acceptor));
+  // accept4 runs when the listener is readable, and must not block if the
+  // client has already gone (nor when shedding with nothing queued).
+  if (acceptor.native_non_blocking(true, ec)) listen_failed(a, "O_NONBLOCK", ec.message());
+  return std::make_unique<TcpAcceptor>(std::move(acceptor), ep.protocol());
 }
 
 // A socket file left behind by a crashed vat refuses connections; a live one
@@ -163,9 +222,10 @@ std::unique_ptr<Acceptor> listen_unix(asio::io_context& io, const Address& a) {
   remove_stale_socket(io, a);
   error_code ec;
   unix_proto::acceptor acceptor(io);
-  if (acceptor.open(unix_proto(), ec)) listen_failed(a, "socket", ec.message());
+  if ((ec = open_cloexec(acceptor, unix_proto()))) listen_failed(a, "socket", ec.message());
   if (acceptor.bind(unix_proto::endpoint(a.path), ec)) listen_failed(a, "bind", ec.message());
   if (acceptor.listen(asio::socket_base::max_listen_connections, ec)) listen_failed(a, "listen", ec.message());
+  if (acceptor.native_non_blocking(true, ec)) listen_failed(a, "O_NONBLOCK", ec.message());
   struct stat made {};
   if (::lstat(a.path.c_str(), &made) != 0) listen_failed(a, "stat", std::strerror(errno));
   return std::make_unique<UnixAcceptor>(std::move(acceptor), a.path, made);
@@ -231,6 +291,7 @@ void connect_unix(asio::io_context& io, const Address& a, StreamHandler handler,
 
 std::unique_ptr<Stream> make_tcp_stream(tcp::socket socket) {
   error_code ec;
+  if (socket.is_open()) set_cloexec(socket.native_handle());
   socket.set_option(tcp::no_delay(true), ec);  // best effort: a failure only costs latency
   auto peer = socket.remote_endpoint(ec);
   std::string text = ec ? "tcp (unconnected)" : "tcp " + endpoint_text(peer);
@@ -240,6 +301,7 @@ std::unique_ptr<Stream> make_tcp_stream(tcp::socket socket) {
 std::unique_ptr<Stream> make_unix_stream(unix_proto::socket socket) {
   // The dialing side knows the peer's path; the accepting side only its own.
   error_code ec;
+  if (socket.is_open()) set_cloexec(socket.native_handle());
   auto path = socket.remote_endpoint(ec).path();
   if (ec || path.empty()) path = socket.local_endpoint(ec).path();
   std::string text = "unix " + (path.empty() ? std::string("(unnamed)") : path);
@@ -249,6 +311,12 @@ std::unique_ptr<Stream> make_unix_stream(unix_proto::socket socket) {
   // (capped by net.core.wmem_max; best effort) lets a frame leave in one go.
   socket.set_option(asio::socket_base::send_buffer_size(kUnixSendBuffer), ec);
   return std::make_unique<SocketStream<unix_proto::socket>>(std::move(socket), std::move(text));
+}
+
+std::string remote_host_key(const std::string& description) {
+  if (!description.starts_with("tcp ")) return "unix";
+  auto colon = description.rfind(':');
+  return colon == std::string::npos ? description : description.substr(0, colon);
 }
 
 std::unique_ptr<Acceptor> listen(asio::io_context& io, const Address& address) {

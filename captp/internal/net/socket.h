@@ -5,6 +5,11 @@
 // what one loop iteration produces into one write, so Nagle would only add a
 // round trip of delay to small requests.
 //
+// Every descriptor made here is close-on-exec: listeners and accepted sockets
+// from their first instant (SOCK_CLOEXEC, accept4), dialed sockets as soon as
+// they are connected. A program that starts children must not hand them a
+// vat's connections or its listening socket.
+//
 // Threads: an Acceptor and the streams it yields belong to the io_context they
 // were made on and are used on its thread only.
 #pragma once
@@ -43,7 +48,17 @@ class Acceptor {
   // Where it listens; for TCP with port 0 asked, the port the kernel chose.
   virtual Address local_address() const = 0;
   virtual void close() = 0;
+  // Accepts one queued connection, if any, and closes it at once (the client
+  // sees its connection closed). What an AcceptLoop does at the descriptor
+  // limit with its one spare descriptor. Never blocks; false if nothing was
+  // queued or accepting failed.
+  virtual bool shed_one() = 0;
 };
+
+// The key connections from one remote address share, from a Stream's
+// describe(): the host of a TCP peer ("tcp 10.0.0.7:4242" -> "tcp 10.0.0.7");
+// every unix socket peer is "unix" (they have no address of their own).
+std::string remote_host_key(const std::string& description);
 
 // Binds and listens. Throws VatError{failed} saying what and why on failure
 // ("listen on 127.0.0.1:4242: bind: Address already in use"). TCP sets
