@@ -32,6 +32,7 @@
 
 #include "captp/node.h"
 #include "examples/exchange/protocol.h"
+#include "tests/examples/child_process.h"
 #include "tests/temp_dir.h"
 #include "tests/tools/json_read.h"
 #include "vat/vatic.h"
@@ -44,83 +45,16 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A child process of the exchange binary with its stdout on a pipe; always
-// reaped (killed first if still running when the test ends).
-class Child {
+// A child process of the exchange binary.
+class Child : public vatic::test::ChildProcess {
  public:
-  explicit Child(std::vector<std::string> args) {
-    args.insert(args.begin(), EXCHANGE_BIN);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
-    pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      if (::dup2(fds[1], STDOUT_FILENO) < 0) ::_exit(127);
-      ::syscall(SYS_close_range, 3u, ~0u, 0u);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    out_ = fds[0];
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() {
-    if (!reaped_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    ::close(out_);
-  }
-
-  // Reads stdout until `stop` says enough (or EOF, or the deadline).
-  std::string read(std::chrono::milliseconds limit, const std::function<bool(const std::string&)>& stop) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    while (!stop(text_)) {
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
-      if (left.count() <= 0) break;
-      pollfd p{out_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      char buf[4096];
-      ssize_t n = ::read(out_, buf, sizeof buf);
-      if (n <= 0) break;
-      text_.append(buf, static_cast<std::size_t>(n));
-    }
-    return text_;
-  }
-  std::string read_all(std::chrono::milliseconds limit) {
-    return read(limit, [](const std::string&) { return false; });
-  }
-
-  // The wait status, waiting at most `limit` (then killing the child).
-  int wait(std::chrono::milliseconds limit) {
-    auto end = std::chrono::steady_clock::now() + limit;
-    int st = 0;
-    while (::waitpid(pid_, &st, WNOHANG) != pid_) {
-      if (std::chrono::steady_clock::now() > end) {
-        ADD_FAILURE() << "child did not exit in time; killing it";
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &st, 0);
-        break;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    reaped_ = true;
-    return st;
-  }
-  bool running() { return !reaped_ && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
-  pid_t pid() const { return pid_; }
+  explicit Child(std::vector<std::string> args) : ChildProcess(with_binary(std::move(args))) {}
 
  private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  bool reaped_ = false;
-  std::string text_;
+  static std::vector<std::string> with_binary(std::vector<std::string> args) {
+    args.insert(args.begin(), EXCHANGE_BIN);
+    return args;
+  }
 };
 
 // Runs `exchange run ARGS...`; returns (wait status, parsed summary).
