@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/captp/process_util.h"
+#include "tests/loopback.h"
 
 // A Node's sessions and its accepting, over real loopback sockets in this
 // process:
@@ -22,19 +23,6 @@ namespace vatic::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-int dial(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 // Whether the server has closed `fd` (EOF is readable).
 bool closed_by_server(int fd) {
@@ -85,7 +73,7 @@ TEST(Node, HandshakesBeyondThePerAddressLimitAreShed) {
     return pred();
   };
   std::vector<int> socks;
-  for (int i = 0; i < 10; ++i) socks.push_back(dial(at.port));
+  for (int i = 0; i < 10; ++i) socks.push_back(dial_loopback(at.port));
   ASSERT_TRUE(run_until([&] { return server->stats().connections_shed == 6; }))
       << "shed " << server->stats().connections_shed;
   EXPECT_EQ(server->stats().handshaking, 4u);

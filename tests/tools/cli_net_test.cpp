@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/loopback.h"
 #include "tests/tools/cli_fixture.h"
 
 namespace vatic::test {
@@ -31,20 +32,6 @@ int port_of(const std::string& ref) {
   if (!parsed || parsed.value().hints.empty()) throw std::runtime_error("no address hint in " + ref);
   const std::string& hint = parsed.value().hints.at(0);
   return std::stoi(hint.substr(hint.rfind(':') + 1));
-}
-
-// A blocking TCP connection to 127.0.0.1:port (-1 on failure).
-int dial(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 // User plus system CPU time the process has used, from /proc/PID/stat.
@@ -120,7 +107,7 @@ TEST_F(CliTest, AServerAtItsOpenFileLimitStaysIdleAndServesAfterTheFlood) {
   const int port = port_of(root);
   std::vector<int> flood;
   for (int i = 0; i < 200; ++i) {
-    int fd = dial(port);  // completes in the kernel's queue, accepted or not
+    int fd = dial_loopback(port);  // completes in the kernel's queue, accepted or not
     ASSERT_GE(fd, 0) << "connection " << i;
     flood.push_back(fd);
   }
@@ -194,7 +181,7 @@ TEST_F(CliTest, CatIntoAPipeThatPausesLongerThanTheIdleTimeoutCompletes) {
 // the connections it accepted (a child it might start inherits none).
 TEST_F(CliTest, EveryDescriptorOfAServingVatIsCloseOnExec) {
   auto server = serve(make_sample_tree(), store("server"));
-  int conn = dial(port_of(server->first_line()));  // an accepted socket, in its handshake
+  int conn = dial_loopback(port_of(server->first_line()));  // an accepted socket, in its handshake
   ASSERT_GE(conn, 0);
   EXPECT_TRUE(succeeded(run({"ls", server->first_line(), "--store", store("c")})));  // and a finished session
   const std::string proc = "/proc/" + std::to_string(server->pid());
