@@ -102,6 +102,12 @@ TEST_F(CliTest, AClientUsingTheServersStoreStillWorks) {
 // At the open-file limit the server must not spin re-arming its accept (it
 // did: 90 % of a core), and must serve again once the flood is gone.
 TEST_F(CliTest, AServerAtItsOpenFileLimitStaysIdleAndServesAfterTheFlood) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizer runtimes open files of their own (UBSan's vptr check reads
+  // /proc/self/maps): a server with no descriptor left makes them report
+  // "invalid vptr" and abort. The Release build runs this test.
+  GTEST_SKIP() << "needs a server without a sanitizer runtime (run in the Release build)";
+#endif
   auto server = serve(make_sample_tree(), store("server"), "127.0.0.1:0", {}, 64);
   const std::string root = server->first_line();
   const int port = port_of(root);
