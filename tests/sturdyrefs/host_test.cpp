@@ -361,3 +361,39 @@ TEST_F(HostTest, EnlivenOutlivedByItsAnswerDoesNotTouchAGoneNode) {
 
 }  // namespace
 }  // namespace vatic::sturdyrefs
+
+namespace vatic::sturdyrefs {
+namespace {
+
+// No clock function in HostOptions: expiry is checked on the vat's clock
+// (Clock::unix_ms), so a vat on a ManualClock decides when a token expires.
+TEST(HostClock, ExpiryIsCheckedOnTheVatClockWhenNoClockFunctionIsGiven) {
+  ManualClock clock;
+  caps::test::TempTree data, store_dir;
+  auto v = std::make_unique<Vat>(VatOptions{.name = "server", .clock = &clock});
+  auto store = Store::open(store_dir.path("store"), Create::if_empty, clock);
+  auto io = std::make_unique<caps::FileIo>(*v);
+  auto host = std::make_unique<Host>(*v, *store, HostOptions{.hints = {"unix:/nowhere"}, .clock_skew_seconds = 0});
+  host->add_kind(kFsDirKind, fs_dir_kind(*v, *io));
+  caps::Token root = host->token_for("root", kFsDirKind, fs_dir_params(data.root(), false));
+  caps::Token t = caps::attenuate(root, caps::caveat_expires(clock.unix_seconds() + 60)).value();
+
+  EXPECT_NO_THROW(host->redeem(caps::encode_token(t), std::nullopt));
+  clock.advance(std::chrono::seconds(59));
+  EXPECT_NO_THROW(host->redeem(caps::encode_token(t), std::nullopt));
+  clock.advance(std::chrono::seconds(1));
+  try {
+    host->redeem(caps::encode_token(t), std::nullopt);
+    ADD_FAILURE() << "an expired token redeemed";
+  } catch (const VatError& e) {
+    EXPECT_EQ(e.error().reason, "refused: token expired");
+  }
+  // The store stamps on the same clock.
+  clock.set_unix_ms(2'000'000'000'000);
+  EXPECT_EQ(store->add_object("k", "", "stamped").created, 2'000'000'000);
+  host.reset();
+  v->release();
+}
+
+}  // namespace
+}  // namespace vatic::sturdyrefs
