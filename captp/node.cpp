@@ -54,6 +54,8 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
   Vat& vat;
   Identity identity;
   InstanceId instance = InstanceId::generate();
+  // The handshake and channel deadlines: the vat's timers on the vat's clock.
+  std::shared_ptr<Alarms> alarms = vat_alarms(vat);
   NodeOptions options;
   HandlerPtr bootstrap;
   std::function<HandlerPtr(const VatId&)> bootstrap_for;
@@ -130,7 +132,7 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
           ++self->counters.handshakes_accepted;
           self->add_session(std::move(ch));
         },
-        instance);
+        instance, alarms);
   }
 
   void dial(const VatId& peer, std::unique_ptr<Stream> s) {
@@ -150,7 +152,7 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
           }
           self->add_session(std::move(ch));
         },
-        instance);
+        instance, alarms);
   }
 
   void dial_failed(const VatId& peer, const Error& e) {

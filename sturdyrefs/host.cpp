@@ -112,12 +112,7 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
 
   captp::Node* serving_node() const { return node_alive.expired() ? nullptr : node; }
 
-  std::int64_t now() const {
-    return options.now_unix
-               ? options.now_unix()
-               : std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-                     .count();
-  }
+  std::int64_t now() const { return options.now_unix ? options.now_unix() : vat.clock().unix_seconds(); }
 
   // token.md, Redeeming steps 3 to 6; the same outward reason for each.
   struct Verified {

@@ -49,8 +49,8 @@ inline constexpr std::int64_t kDefaultClockSkewSeconds = 60;
 struct HostOptions {
   // Address hints written into sturdy refs ("host:port", "unix:/path").
   std::vector<std::string> hints;
-  // Wall-clock time in unix seconds, for expiry caveats (main() passes the
-  // system clock; tests pass their own).
+  // Wall-clock time in unix seconds, for expiry caveats. Unset: the vat's
+  // clock (Clock::unix_ms), so a vat on a ManualClock checks expiry on its time.
   std::function<std::int64_t()> now_unix;
   // How far the clock of the host that minted a token (or added its time
   // caveats) may be from ours: expires and not_before are honoured with this

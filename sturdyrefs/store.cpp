@@ -170,10 +170,8 @@ Leftovers leftovers_in(const std::filesystem::path& dir) {
 // With Create::explicitly: the remains of the lost database (vat.db and its
 // -wal, -shm and -journal files) are renamed aside, never deleted: a WAL may
 // still hold the old identity, and a new database must not replay it.
-void move_aside(const std::filesystem::path& dir) {
-  std::string suffix = fmt::format(
-      ".lost-{}",
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+void move_aside(const std::filesystem::path& dir, const Clock& clock) {
+  std::string suffix = fmt::format(".lost-{}", clock.unix_seconds());
   for (const char* name : {"vat.db", "vat.db-wal", "vat.db-shm", "vat.db-journal"}) {
     auto from = dir / name;
     struct stat st {};
@@ -259,10 +257,6 @@ bool has_database(const std::filesystem::path& file) {
   return st.st_size > 0 || !S_ISREG(st.st_mode);  // not a regular file: check_db_file says so
 }
 
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 StoredObject read_object(const Stmt& s) {
   StoredObject o;
   auto id = s.blob(0);
@@ -280,7 +274,7 @@ constexpr const char* kObjectColumns = "id, kind, params, name, created, revoked
 
 }  // namespace
 
-std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, Create create) {
+std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, Create create, const Clock& clock) {
   if (sodium_init() < 0) fail("libsodium failed to initialise");
   prepare_dir(dir);
   auto file = dir / kDbName;
@@ -297,7 +291,7 @@ std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, Create crea
                       "refs stop working)",
                       dir.string(), std::filesystem::exists(file) ? "empty" : "missing", fmt::join(left.names, ", ")));
     if (create == Create::never) fail(fmt::format("store {}: no vat.db (no identity here)", dir.string()));
-    if (!left.names.empty()) move_aside(dir);
+    if (!left.names.empty()) move_aside(dir, clock);
     create_database(dir);
   }
   check_db_file(file);
@@ -308,7 +302,7 @@ std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, Create crea
     sqlite3_close(db);
     fail(fmt::format("store {}: {}", file.string(), why));
   }
-  std::unique_ptr<Store> s(new Store(dir, db));
+  std::unique_ptr<Store> s(new Store(dir, db, clock));
   sqlite3_busy_timeout(db, 5000);
   exec(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;");
   exec(db, kSchemaSql);
@@ -332,7 +326,8 @@ std::unique_ptr<Store> Store::open(const std::filesystem::path& dir, Create crea
   return s;
 }
 
-Store::Store(std::filesystem::path dir, sqlite3* db) : dir_(std::move(dir)), db_(db) {}
+Store::Store(std::filesystem::path dir, sqlite3* db, const Clock& clock)
+    : dir_(std::move(dir)), db_(db), clock_(clock) {}
 
 Store::~Store() { sqlite3_close(db_); }
 
@@ -390,7 +385,7 @@ StoredObject Store::add_object(const std::string& kind, const std::string& param
   o.kind = kind;
   o.params = params;
   o.name = name;
-  o.created = unix_now();
+  o.created = clock_.unix_seconds();
   Stmt s(db_, "INSERT INTO objects (id, kind, params, name, created) VALUES (?, ?, ?, ?, ?)");
   s.bind(1, o.id.data(), o.id.size()).bind(2, kind).bind(3, params).bind(4, name).bind(5, o.created).step();
   return o;
@@ -428,7 +423,7 @@ void Store::revoke_object(const ObjectKeyId& id) {
 
 void Store::revoke_branch(const ObjectKeyId& object, const BranchId& id) {
   Stmt s(db_, "INSERT OR IGNORE INTO revoked_branches (id, object, at) VALUES (?, ?, ?)");
-  s.bind(1, id.data(), id.size()).bind(2, object.data(), object.size()).bind(3, unix_now()).step();
+  s.bind(1, id.data(), id.size()).bind(2, object.data(), object.size()).bind(3, clock_.unix_seconds()).step();
 }
 
 std::set<ObjectKeyId> Store::objects_with_revoked_branches() {

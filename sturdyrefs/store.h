@@ -22,6 +22,7 @@
 
 #include "caps/token.h"
 #include "captp/identity.h"
+#include "vat/clock.h"
 #include "vat/secret.h"
 
 struct sqlite3;
@@ -66,8 +67,10 @@ class Store {
   // creation is all or nothing: a failure leaves no database behind. Throws
   // VatError(failed) with a precise reason: not a directory, readable by
   // other users, an identity lost, a database that is not ours or is
-  // corrupt, a full disk ("no space left on device").
-  static std::unique_ptr<Store> open(const std::filesystem::path& dir, Create create = Create::if_empty);
+  // corrupt, a full disk ("no space left on device"). `clock` stamps what is
+  // created and revoked (unix time); it must outlive the store.
+  static std::unique_ptr<Store> open(const std::filesystem::path& dir, Create create = Create::if_empty,
+                                     const Clock& clock = steady_clock());
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -100,12 +103,13 @@ class Store {
   std::int64_t data_version();
 
  private:
-  Store(std::filesystem::path dir, sqlite3* db);
+  Store(std::filesystem::path dir, sqlite3* db, const Clock& clock);
   std::optional<std::vector<std::uint8_t>> get_secret(const char* name);
   void put_secret(const char* name, const std::uint8_t* data, std::size_t n);
 
   std::filesystem::path dir_;
   sqlite3* db_;
+  const Clock& clock_;
 };
 
 }  // namespace vatic::sturdyrefs

@@ -242,6 +242,13 @@ void DynamicMessage::invoke(Object& target) {
     register_monitor(target, take_result());
     return;
   }
+  if (!entry && method_ == kWhenResolved) {
+    // spec/model.md, Miranda methods: a live object is resolved, so its
+    // answer is the object itself, at once (as E's whenResolved on a near
+    // reference and Cap'n Proto's whenResolved() on a settled capability).
+    out().fulfill(Value(Capability{HandlerPtr(&target)}));
+    return;
+  }
   if (!entry) {
     out().break_with(Error{ErrorKind::unimplemented, fmt::format("{} has no method {:?}", table.class_name, method_)});
     return;

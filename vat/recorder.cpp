@@ -91,11 +91,6 @@ struct PairHash {
   }
 };
 
-std::int64_t steady_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 void copy_text(char* out, std::size_t cap, std::string_view s) noexcept {
   std::size_t n = std::min(s.size(), cap - 1);
   if (n) std::memcpy(out, s.data(), n);
@@ -126,17 +121,17 @@ struct FlightRecorder::Impl {
   Impl(RecorderOptions o, Clock* c, std::string name)
       : cap(std::max<std::size_t>(o.capacity, 1)),
         max_rows(std::max<std::size_t>(o.max_methods, 1)),
-        clock(c),
-        manual(c && c->manual()),
+        clock(c ? c : &steady_clock()),  // the vat's clock: a simulation's stamps are its own
+        manual(clock->manual()),
         vat_name(std::move(name)),
         ring(new Entry[cap]) {  // not value-initialised: pages are touched as the ring fills
     rows.reserve(max_rows + 1);
     tick0 = ticks();
     steady0 = steady_ns();
-    wall0_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
+    wall0_ms = clock->unix_ms();
   }
+
+  std::int64_t steady_ns() const noexcept { return clock->now().time_since_epoch().count(); }
 
   std::uint64_t ticks() const noexcept {
     if (manual) return static_cast<std::uint64_t>(clock->now().time_since_epoch().count());

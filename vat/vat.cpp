@@ -233,9 +233,11 @@ void Vat::run() {
     if (io.poll() > 0) continue;
     // Idle: poll a little longer before blocking. Yielding (not pausing)
     // between polls lets a vat that shares this CPU run and answer.
+    // The spin is measured on the process's real clock, not the vat's: it
+    // bounds CPU time burnt, and a manual clock would never end it.
     bool woke = false;
-    for (auto until = std::chrono::steady_clock::now() + impl_->spin;
-         !woke && !io.stopped() && std::chrono::steady_clock::now() < until;) {
+    const Clock& real = steady_clock();
+    for (auto until = real.now() + impl_->spin; !woke && !io.stopped() && real.now() < until;) {
       std::this_thread::yield();
       woke = io.poll() > 0;
     }
@@ -390,11 +392,6 @@ void Vat::log(const LogEvent& e) const noexcept {
   } catch (...) {
     // log.h: the event is lost, the work that logged it goes on.
   }
-}
-
-Clock& steady_clock() noexcept {
-  static SteadyClock clock;
-  return clock;
 }
 
 }  // namespace vatic

@@ -222,6 +222,9 @@ void Session::on_resolve(wire::Resolve::Reader m) {
   if (!imp) throw ProtocolError(fmt::format("resolve of unknown import {}", id));
   auto* p = dynamic_cast<RemotePromise*>(imp->handler);
   if (!p && imp->handler) throw ProtocolError(fmt::format("resolve of import {}, which is not a promise", id));
+  // captp.md 3, resolve: sent once per promise export.
+  if (imp->resolved) throw ProtocolError(fmt::format("second resolve of promise import {}", id));
+  imp->resolved = true;
   CapCodec caps(*this);
   if (m.isError()) {
     if (p) p->break_with(read_error(m.getError()));

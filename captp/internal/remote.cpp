@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "captp/internal/wire.h"
 #include "vat/message.h"
+#include "vat/promise_state.h"
 
 namespace vatic::captp {
 
@@ -68,6 +70,12 @@ void RemotePromise::deliver(MessagePtr m) {
 
 HandlerPtr RemotePromise::pipeline_field(const std::string& name) {
   if (state_ == State::pending && !import_ && session_->is_open()) {
+    if (target_.path.size() >= static_cast<std::size_t>(kMaxValueDepth)) {
+      // captp.md 7, Paths: the peer would abort the session for a longer path.
+      auto broken = detail::make_ptr<detail::PromiseState<Value>>(home());
+      broken->break_with(Error{ErrorKind::failed, fmt::format("pipelined path longer than {} fields", kMaxValueDepth)});
+      return broken;
+    }
     std::vector<std::string> path = target_.path;
     path.push_back(name);
     auto child = RemotePromise::for_answer(home(), session_, target_.id, std::move(path));

@@ -83,6 +83,7 @@ void Session::on_data(std::span<const std::uint8_t> payload) {
       // charges zero-sized list elements one word each, so nothing in a frame
       // decodes to more than twice the frame.
       ro.traversalLimitInWords = 2 * capnp::expectedSizeInWordsFromPrefix(words);
+      check_message(words);  // captp.md 7, Messages: segments and list counts, before any read
       capnp::FlatArrayMessageReader reader(words, ro);
       ++messages_in_;
       dispatch(reader.getRoot<wire::Message>());

@@ -110,6 +110,7 @@ class Session final : public detail::RefCounted {
   struct Import {
     detail::Handler* handler = nullptr;  // ImportHandler or RemotePromise; not owned
     std::uint32_t count = 0;             // references received, released when the handler goes
+    bool resolved = false;               // a promise import had its one resolve (captp.md 3)
   };
 
   // session.cpp

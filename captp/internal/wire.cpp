@@ -71,7 +71,9 @@ void write_value(const Value& v, wire::Value::Builder out, CapWriter& caps, int 
       const Bytes& b = v.as_bytes();
       capnp::Data::Reader data(b.data(), b.size());
       if (b.size() >= kExternalBytesMin && b.size() % sizeof(capnp::word) == 0 &&
-          reinterpret_cast<std::uintptr_t>(b.data()) % alignof(capnp::word) == 0) {
+          reinterpret_cast<std::uintptr_t>(b.data()) % alignof(capnp::word) == 0 &&
+          caps.external_segments < kMaxExternalSegments) {
+        ++caps.external_segments;
         // Bulk bytes become a segment of their own that points at `b`, so they
         // are copied once (by writeMessage into the frame), not into the
         // builder's zeroed arena first. Cap'n Proto reads whole words of an

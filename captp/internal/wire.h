@@ -30,10 +30,28 @@ class ProtocolError : public std::runtime_error {
 inline constexpr int kMaxValueDepth = 64;
 // Cap'n Proto's own nesting limit, above what kMaxValueDepth values need.
 inline constexpr int kMaxCapnpNesting = 4 * kMaxValueDepth + 16;
+// spec/captp.md section 7, Messages: a message has at most this many segments
+// (ours have one, or a few with bulk bytes); more aborts the session.
+inline constexpr std::uint64_t kMaxSegments = 64;
+// The segments write_value may add for bulk bytes: the builder's own (the first
+// and its doublings up to a 16 MiB frame, about 14) leave room for these.
+inline constexpr unsigned kMaxExternalSegments = 32;
+// A list of this many elements or more aborts the session: Cap'n Proto reads
+// element counts in 29 bits, so 2^29 would read as an empty list.
+inline constexpr std::uint64_t kMaxListElements = std::uint64_t{1} << 29;
+
+// Checks a received message against the two limits above before anything in
+// it is read (wire_check.cpp); throws ProtocolError. `words` starts at the
+// message's segment table and may run past its end (the rest of the frame).
+void check_message(kj::ArrayPtr<const capnp::word> words);
 
 class CapWriter {
  public:
   virtual void write_cap(const Capability& c, wire::CapDescriptor::Builder out) = 0;
+  // Bulk bytes written as segments of their own into the message being built
+  // (write_value). Past kMaxExternalSegments the rest are copied in, so that a
+  // message keeps within the kMaxSegments a receiver allows.
+  unsigned external_segments = 0;
 
  protected:
   ~CapWriter() = default;

@@ -257,7 +257,8 @@ TEST_F(SessionAttack, ZeroSizedElementsCannotAmplifyAFrame) {
     });
   }
   flush();
-  expect_aborted_with(kMalformed, "Exceeded message traversal limit");
+  // Refused by the walk before the read (captp.md 7, Messages), on the same budget.
+  expect_aborted(violation("message reads more than twice its own size"));
 }
 
 // --- Kinds the victim does not know.
@@ -435,7 +436,8 @@ TEST_F(SessionAttack, SegmentTableWithTooManySegmentsAborts) {
   table[0] = table[1] = table[2] = 0xff;  // 2^24 segments
   queue_bytes(table);
   flush();
-  expect_aborted_with(kMalformed, "Message ends prematurely in segment table.");
+  // captp.md 7, Messages: refused by count, before the table is read.
+  expect_aborted(violation("message of 16777216 segments (at most 64)"));
 }
 
 TEST_F(SessionAttack, SegmentCountWrappingToZeroAborts) {
@@ -443,7 +445,7 @@ TEST_F(SessionAttack, SegmentCountWrappingToZeroAborts) {
   table[0] = table[1] = table[2] = table[3] = 0xff;  // count - 1 = 2^32 - 1
   queue_bytes(table);
   flush();
-  expect_aborted_with(kMalformed);
+  expect_aborted(violation("message of 4294967296 segments (at most 64)"));
 }
 
 TEST_F(SessionAttack, RootPointerOutOfBoundsAborts) {

@@ -361,3 +361,85 @@ TEST_F(HostTest, EnlivenOutlivedByItsAnswerDoesNotTouchAGoneNode) {
 
 }  // namespace
 }  // namespace vatic::sturdyrefs
+
+namespace vatic::sturdyrefs {
+namespace {
+
+// spec/sturdyref.md "Redeeming" and spec/fs.md "On the wire": what a peer
+// written from the spec sends, by name with plain Values, and gets back.
+TEST_F(HostTest, RedeemAndDirectoryByNameAsTheSpecSays) {
+  data.write("a.txt", "hello");
+  get(redeem(root));  // connects; `boot` is the Redeemer
+  Value dir_v = get(boot.send("redeem", Value(caps::encode_token(root))));
+  ASSERT_EQ(dir_v.type(), Value::Type::reference);
+  Ref<Object> d = detail::ref_from_handler<Object>(dir_v.as_capability().handler);
+
+  Value listed = get(d.send("list", Value(std::string(""))));
+  ASSERT_EQ(listed.type(), Value::Type::list);
+  ASSERT_EQ(listed.as_list().size(), 1u);
+  const Record& e = listed.as_list()[0].as_record();
+  EXPECT_EQ(e.label, "DirEntry");
+  ASSERT_EQ(e.fields.size(), 4u);
+  EXPECT_EQ(e.fields[0].first, "name");
+  EXPECT_EQ(e.fields[0].second.as_text(), "a.txt");
+  EXPECT_EQ(e.fields[1].first, "type");
+  EXPECT_EQ(e.fields[1].second.as_text(), "file");
+  EXPECT_EQ(e.fields[2].first, "size");
+  EXPECT_EQ(e.fields[2].second.as_int(), 5);
+  EXPECT_EQ(e.fields[3].first, "mtime");
+
+  Value st = get(d.send("stat", Value(std::string("a.txt"))));
+  EXPECT_EQ(st.as_record().label, "Stat");
+  Value bytes = get(d.send("read", Value(std::string("a.txt")), Value(std::int64_t{1}), Value(std::int64_t{3})));
+  EXPECT_EQ(bytes.as_bytes(), (Bytes{'e', 'l', 'l'}));
+  EXPECT_TRUE(get(d.send("mkdir", Value(std::string("new")))).is_null()) << "void answers are null";
+  EXPECT_EQ(get(d.send("ops")).type(), Value::Type::text);
+
+  // The token as text, or no argument: failed, and the session goes on.
+  Promise<Value> as_text = boot.send("redeem", Value(std::string("AdZa")));
+  ASSERT_TRUE(settle(as_text));
+  ASSERT_TRUE(as_text.is_broken());
+  EXPECT_EQ(as_text.error().kind, ErrorKind::failed);
+  Promise<Value> none = boot.send("redeem");
+  ASSERT_TRUE(settle(none));
+  ASSERT_TRUE(none.is_broken());
+  EXPECT_EQ(none.error().kind, ErrorKind::failed);
+  Promise<Value> other = boot.send("no_such_method");
+  ASSERT_TRUE(settle(other));
+  ASSERT_TRUE(other.is_broken());
+  EXPECT_EQ(other.error().kind, ErrorKind::unimplemented);
+  EXPECT_EQ(names(dir(root)), (std::vector<std::string>{"a.txt", "new"}));
+}
+
+// No clock function in HostOptions: expiry is checked on the vat's clock
+// (Clock::unix_ms), so a vat on a ManualClock decides when a token expires.
+TEST(HostClock, ExpiryIsCheckedOnTheVatClockWhenNoClockFunctionIsGiven) {
+  ManualClock clock;
+  caps::test::TempTree data, store_dir;
+  auto v = std::make_unique<Vat>(VatOptions{.name = "server", .clock = &clock});
+  auto store = Store::open(store_dir.path("store"), Create::if_empty, clock);
+  auto io = std::make_unique<caps::FileIo>(*v);
+  auto host = std::make_unique<Host>(*v, *store, HostOptions{.hints = {"unix:/nowhere"}, .clock_skew_seconds = 0});
+  host->add_kind(kFsDirKind, fs_dir_kind(*v, *io));
+  caps::Token root = host->token_for("root", kFsDirKind, fs_dir_params(data.root(), false));
+  caps::Token t = caps::attenuate(root, caps::caveat_expires(clock.unix_seconds() + 60)).value();
+
+  EXPECT_NO_THROW(host->redeem(caps::encode_token(t), std::nullopt));
+  clock.advance(std::chrono::seconds(59));
+  EXPECT_NO_THROW(host->redeem(caps::encode_token(t), std::nullopt));
+  clock.advance(std::chrono::seconds(1));
+  try {
+    host->redeem(caps::encode_token(t), std::nullopt);
+    ADD_FAILURE() << "an expired token redeemed";
+  } catch (const VatError& e) {
+    EXPECT_EQ(e.error().reason, "refused: token expired");
+  }
+  // The store stamps on the same clock.
+  clock.set_unix_ms(2'000'000'000'000);
+  EXPECT_EQ(store->add_object("k", "", "stamped").created, 2'000'000'000);
+  host.reset();
+  v->release();
+}
+
+}  // namespace
+}  // namespace vatic::sturdyrefs

@@ -283,3 +283,19 @@ TEST(Object, StaysAliveWhileOneOfItsTaskMethodsIsSuspended) {
 
 }  // namespace
 }  // namespace vatic
+
+namespace vatic {
+namespace {
+
+// spec/model.md, Miranda methods: a live object is resolved; __whenResolved
+// answers it at once with the object itself, not "no method".
+TEST(Object, WhenResolvedOnALiveObjectAnswersTheObjectItself) {
+  Vat vat;
+  auto c = vat.make<test::Counter>();
+  Value v = vat.wait(c.send("__whenResolved"));
+  ASSERT_EQ(v.type(), Value::Type::reference);
+  EXPECT_EQ(v.as_capability().handler.get(), detail::RefAccess::handler(c).get());
+}
+
+}  // namespace
+}  // namespace vatic

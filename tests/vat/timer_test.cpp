@@ -279,3 +279,29 @@ TEST_F(Timers, WithTimeoutOnASlowMethod) {
 
 }  // namespace
 }  // namespace vatic
+
+namespace vatic {
+namespace {
+
+TEST(ManualClockWall, WallTimeMovesWithAdvanceAndCanBeSetAlone) {
+  ManualClock c;
+  EXPECT_EQ(c.unix_ms(), ManualClock::kDefaultUnixMs);
+  c.advance(std::chrono::milliseconds(1500));
+  EXPECT_EQ(c.unix_ms(), ManualClock::kDefaultUnixMs + 1500);
+  EXPECT_EQ(c.unix_seconds(), ManualClock::kDefaultUnixMs / 1000 + 1);
+  TimePoint before = c.now();
+  c.set_unix_ms(1'000);  // set back, as an operator may: now() does not move
+  EXPECT_EQ(c.unix_ms(), 1'000);
+  EXPECT_EQ(c.now(), before);
+  c.advance(std::chrono::milliseconds(5));
+  EXPECT_EQ(c.unix_ms(), 1'005);
+}
+
+TEST(ManualClockWall, TheSteadyClockReadsTheSystemWallClock) {
+  // After 2020-01-01: the real clock, not zero or a manual default.
+  EXPECT_GT(steady_clock().unix_ms(), 1'577'836'800'000);
+  EXPECT_FALSE(steady_clock().manual());
+}
+
+}  // namespace
+}  // namespace vatic

@@ -193,10 +193,7 @@ void Supervisor::child_crashed(Child& c, std::exception_ptr e) {
   std::string what = fmt::format("child {} of supervisor {} crashed: {}: {}", c.spec.id, options_.name, type, message);
   bool restart = c.spec.restart != Restart::temporary && (state_ == State::running || state_ == State::backoff);
   if (restart) ++c.restarts;
-  log_->crashed(detail::CrashRecord{
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count(),
-      options_.name, c.spec.id, type, message, c.restarts});
+  log_->crashed(detail::CrashRecord{vat().clock().unix_ms(), options_.name, c.spec.id, type, message, c.restarts});
   log_event("crash", what);
   // spec/log.md: supervisor.crash. Ids and names are the program's, the
   // message may be anything the crashed code put in its exception.

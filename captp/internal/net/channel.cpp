@@ -37,7 +37,8 @@ std::string close_frame_text(std::string_view reason) {
 
 }  // namespace
 
-SecureChannel::SecureChannel(asio::io_context& io, std::unique_ptr<Stream> stream, Keys keys, ChannelOptions options)
+SecureChannel::SecureChannel(asio::io_context& io, std::unique_ptr<Stream> stream, Keys keys, ChannelOptions options,
+                             std::shared_ptr<Alarms> alarms)
     : io_(io),
       options_(options),
       sealer_(std::move(keys.sealer)),
@@ -47,9 +48,10 @@ SecureChannel::SecureChannel(asio::io_context& io, std::unique_ptr<Stream> strea
       initiator_(keys.initiator),
       description_(stream->describe()),
       max_payload_(std::min<std::uint32_t>(options.max_frame, kDefaultMaxFrame) - kMinFrame),
-      keepalive_(io),
-      linger_(io),
-      last_rx_(std::chrono::steady_clock::now()),
+      alarms_(alarms ? std::move(alarms) : asio_alarms(io)),
+      keepalive_(alarms_->make()),
+      linger_(alarms_->make()),
+      last_rx_(alarms_->now()),
       last_tx_(last_rx_),
       stream_(std::move(stream)) {}
 
@@ -68,7 +70,7 @@ void SecureChannel::start(DataHandler on_data, ClosedHandler on_closed) {
     });
     return;
   }
-  last_rx_ = std::chrono::steady_clock::now();
+  last_rx_ = alarms_->now();
   arm_keepalive();
   read();
 }
@@ -81,12 +83,11 @@ void SecureChannel::close(const std::string& reason) {
     return;
   }
   state_ = State::closing;
-  keepalive_.cancel();
+  keepalive_->cancel();
   close_reason_ = close_frame_text(reason);
-  linger_.expires_after(options_.close_linger);
-  linger_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+  linger_->set(alarms_->now() + options_.close_linger, [weak = weak_from_this()] {
     auto self = weak.lock();
-    if (ec || !self || self->state_ != State::closing) return;
+    if (!self || self->state_ != State::closing) return;
     self->state_ = State::closed;  // the peer does not read: give up on the rest
     self->shut_stream();
   });
@@ -102,8 +103,8 @@ void SecureChannel::abort(const Error& e) {
   }
   bool was_open = state_ == State::open;
   state_ = State::closed;
-  keepalive_.cancel();
-  linger_.cancel();
+  keepalive_->cancel();
+  linger_->cancel();
   shut_stream();
   if (was_open) deliver_closed(e);  // a closing channel already said "closed locally"
 }
@@ -112,8 +113,8 @@ void SecureChannel::fail(Error e) {
   if (state_ == State::closed) return;
   bool was_open = state_ == State::open;
   state_ = State::closed;
-  keepalive_.cancel();
-  linger_.cancel();
+  keepalive_->cancel();
+  linger_->cancel();
   shut_stream();
   if (was_open) deliver_closed(e);
 }
@@ -147,18 +148,16 @@ void SecureChannel::deliver_closed(const Error& e) {
 // re-armed when it fires, not on every frame, so a busy channel costs nothing.
 void SecureChannel::arm_keepalive() {
   if (options_.idle_timeout <= Duration::zero() || state_ != State::open) return;
-  auto idle = std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.idle_timeout);
-  keepalive_.expires_at(std::min(last_rx_ + idle, last_tx_ + idle / 3));
-  keepalive_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-    if (ec) return;
+  Duration idle = options_.idle_timeout;
+  keepalive_->set(std::min(last_rx_ + idle, last_tx_ + idle / 3), [weak = weak_from_this()] {
     if (auto self = weak.lock()) self->on_keepalive();
   });
 }
 
 void SecureChannel::on_keepalive() {
   if (state_ != State::open) return;
-  auto now = std::chrono::steady_clock::now();
-  auto idle = std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.idle_timeout);
+  TimePoint now = alarms_->now();
+  Duration idle = options_.idle_timeout;
   if (paused_) last_rx_ = now;  // we are not reading: the silence is ours, not the peer's
   if (now - last_rx_ >= idle)
     return fail({ErrorKind::disconnected, "idle deadline of " + millis(options_.idle_timeout) + " exceeded"});

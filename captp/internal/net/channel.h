@@ -6,7 +6,8 @@
 // Ownership and threads: one channel per connection, owned through
 // std::shared_ptr; it lives on one io_context and every call and callback
 // happens on that io_context's thread. Outstanding reads and writes keep the
-// channel alive; timers do not. Dropping the last reference without close() or
+// channel alive; timers do not. Its deadlines are Alarms (alarm.h): on a vat,
+// the vat's timers and clock, so a ManualClock decides when they pass. Dropping the last reference without close() or
 // abort() does not close it while the stream has a read outstanding: always end
 // a channel explicitly.
 //
@@ -42,10 +43,10 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "captp/identity.h"
 #include "captp/internal/crypto/frame.h"
+#include "captp/internal/net/alarm.h"
 #include "captp/options.h"
 #include "captp/stream.h"
 #include "vat/clock.h"
@@ -67,15 +68,18 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
   // channel gets a fresh one. Throws VatError{failed} at once for invalid
   // options or `expected_peer` being `me` (caller bugs: a vat does not dial
   // itself).
+  // `alarms`: where the handshake deadline and the channel's deadlines come
+  // from (a Node passes its vat's); null: Asio timers on `io`, real time.
   static void initiate(boost::asio::io_context& io, std::unique_ptr<Stream> stream, const Identity& me,
                        const VatId& expected_peer, ChannelOptions options, Done done,
-                       const InstanceId& instance = InstanceId::generate());
+                       const InstanceId& instance = InstanceId::generate(), std::shared_ptr<Alarms> alarms = nullptr);
   // Answers: runs the responder's side; any vat may connect, peer() says
   // which, except `me` itself: an initiator presenting our own identity is
   // refused once authenticated, with a close frame saying why
   // (spec/handshake.md, "Result"), and `done` gets the reason.
   static void respond(boost::asio::io_context& io, std::unique_ptr<Stream> stream, const Identity& me,
-                      ChannelOptions options, Done done, const InstanceId& instance = InstanceId::generate());
+                      ChannelOptions options, Done done, const InstanceId& instance = InstanceId::generate(),
+                      std::shared_ptr<Alarms> alarms = nullptr);
 
   // What a finished handshake hands over. Public so that tests can key a
   // channel directly; production code gets channels from initiate/respond.
@@ -86,7 +90,8 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
     bool initiator;
     InstanceId peer_instance{};  // which of the peer's running Nodes
   };
-  SecureChannel(boost::asio::io_context& io, std::unique_ptr<Stream> stream, Keys keys, ChannelOptions options);
+  SecureChannel(boost::asio::io_context& io, std::unique_ptr<Stream> stream, Keys keys, ChannelOptions options,
+                std::shared_ptr<Alarms> alarms = nullptr);
   SecureChannel(const SecureChannel&) = delete;
   SecureChannel& operator=(const SecureChannel&) = delete;
   ~SecureChannel();
@@ -211,10 +216,11 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
   bool close_sealed_ = false;
 
   // One timer serves the idle deadline and the ping schedule; another bounds close().
-  boost::asio::steady_timer keepalive_;
-  boost::asio::steady_timer linger_;
-  std::chrono::steady_clock::time_point last_rx_;
-  std::chrono::steady_clock::time_point last_tx_;
+  std::shared_ptr<Alarms> alarms_;
+  std::unique_ptr<Alarm> keepalive_;
+  std::unique_ptr<Alarm> linger_;
+  TimePoint last_rx_;
+  TimePoint last_tx_;
 
   // Last: destroyed first, so an outstanding read never outlives rbuf_.
   std::unique_ptr<Stream> stream_;

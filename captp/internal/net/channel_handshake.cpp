@@ -47,7 +47,8 @@ void check_options(const ChannelOptions& o) {
 class HandshakeRun : public std::enable_shared_from_this<HandshakeRun> {
  public:
   HandshakeRun(asio::io_context& io, std::unique_ptr<Stream> stream, CaptpHandshake hs, const VatId& self,
-               std::optional<VatId> dialled, ChannelOptions options, SecureChannel::Done done)
+               std::optional<VatId> dialled, ChannelOptions options, SecureChannel::Done done,
+               std::shared_ptr<Alarms> alarms)
       : io_(io),
         stream_(std::move(stream)),
         hs_(std::move(hs)),
@@ -55,12 +56,15 @@ class HandshakeRun : public std::enable_shared_from_this<HandshakeRun> {
         dialled_(std::move(dialled)),
         options_(options),
         done_(std::move(done)),
-        deadline_(io) {}
+        alarms_(alarms ? std::move(alarms) : asio_alarms(io)),
+        deadline_(alarms_->make()) {}
 
   void begin() {
-    deadline_.expires_after(options_.handshake_timeout);
-    deadline_.async_wait([self = shared_from_this()](error_code ec) {
-      if (ec) return;  // canceled: the handshake ended first
+    // The alarm holds only a weak reference: a handshake that ended cancels
+    // it, and one abandoned by its stream must not be kept alive by it.
+    deadline_->set(alarms_->now() + options_.handshake_timeout, [weak = weak_from_this()] {
+      auto self = weak.lock();
+      if (!self) return;
       self->fail({ErrorKind::disconnected, "handshake deadline of " + millis(self->options_.handshake_timeout) +
                                                " exceeded (waiting for message " + std::to_string(self->message_) +
                                                ")"});
@@ -124,12 +128,12 @@ class HandshakeRun : public std::enable_shared_from_this<HandshakeRun> {
 
   void succeed() {
     finished_ = true;
-    deadline_.cancel();
+    deadline_->cancel();
     auto r = hs_.finish();
     SecureChannel::Keys keys{FrameSealer(std::move(r.send), options_.rekey_every),
                              FrameOpener(std::move(r.receive), options_.max_frame, options_.rekey_every), r.peer,
                              dialled_.has_value(), r.peer_instance};
-    auto channel = std::make_shared<SecureChannel>(io_, std::move(stream_), std::move(keys), options_);
+    auto channel = std::make_shared<SecureChannel>(io_, std::move(stream_), std::move(keys), options_, alarms_);
     auto done = std::move(done_);
     if (!dialled_ && r.peer == self_) {
       // handshake.md "Result": a vat does not accept itself (as in E). The
@@ -145,7 +149,7 @@ class HandshakeRun : public std::enable_shared_from_this<HandshakeRun> {
   void fail(Error e) {
     if (finished_) return;
     finished_ = true;
-    deadline_.cancel();
+    deadline_->cancel();
     stream_->close();  // outstanding operations complete (ignored) and release us
     auto done = std::move(done_);
     done(nullptr, &e);
@@ -158,7 +162,8 @@ class HandshakeRun : public std::enable_shared_from_this<HandshakeRun> {
   std::optional<VatId> dialled_;  // set on the initiator
   ChannelOptions options_;
   SecureChannel::Done done_;
-  asio::steady_timer deadline_;
+  std::shared_ptr<Alarms> alarms_;
+  std::unique_ptr<Alarm> deadline_;
   std::vector<std::uint8_t> in_;
   std::vector<std::uint8_t> out_;
   int message_ = 0;  // the handshake message being sent or awaited (1..3)
@@ -168,20 +173,23 @@ class HandshakeRun : public std::enable_shared_from_this<HandshakeRun> {
 }  // namespace
 
 void SecureChannel::initiate(asio::io_context& io, std::unique_ptr<Stream> stream, const Identity& me,
-                             const VatId& expected_peer, ChannelOptions options, Done done,
-                             const InstanceId& instance) {
+                             const VatId& expected_peer, ChannelOptions options, Done done, const InstanceId& instance,
+                             std::shared_ptr<Alarms> alarms) {
   check_options(options);
   if (expected_peer == me.id()) throw_error(ErrorKind::failed, "SecureChannel::initiate: a vat does not dial itself");
   auto hs = CaptpHandshake::initiator(me, expected_peer, instance);
-  std::make_shared<HandshakeRun>(io, std::move(stream), std::move(hs), me.id(), expected_peer, options, std::move(done))
+  std::make_shared<HandshakeRun>(io, std::move(stream), std::move(hs), me.id(), expected_peer, options, std::move(done),
+                                 std::move(alarms))
       ->begin();
 }
 
 void SecureChannel::respond(asio::io_context& io, std::unique_ptr<Stream> stream, const Identity& me,
-                            ChannelOptions options, Done done, const InstanceId& instance) {
+                            ChannelOptions options, Done done, const InstanceId& instance,
+                            std::shared_ptr<Alarms> alarms) {
   check_options(options);
   auto hs = CaptpHandshake::responder(me, instance);
-  std::make_shared<HandshakeRun>(io, std::move(stream), std::move(hs), me.id(), std::nullopt, options, std::move(done))
+  std::make_shared<HandshakeRun>(io, std::move(stream), std::move(hs), me.id(), std::nullopt, options, std::move(done),
+                                 std::move(alarms))
       ->begin();
 }
 

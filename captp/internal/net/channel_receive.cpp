@@ -40,7 +40,7 @@ void SecureChannel::pause_reading() { paused_ = true; }
 void SecureChannel::resume_reading() {
   if (!paused_) return;
   paused_ = false;
-  last_rx_ = std::chrono::steady_clock::now();
+  last_rx_ = alarms_->now();
   // Later, not now: the caller may be inside on_data.
   if (started_ && state_ == State::open) post_process();
 }
@@ -114,7 +114,7 @@ void SecureChannel::on_read(boost::system::error_code ec, std::size_t n) {
     return fail({ErrorKind::disconnected, "connection closed by peer in the middle of a frame (" +
                                               std::to_string(have) + " of " + std::to_string(need) + " bytes)"});
   }
-  last_rx_ = std::chrono::steady_clock::now();
+  last_rx_ = alarms_->now();
   rtail_ += n;
   process();
 }

@@ -188,7 +188,7 @@ void SecureChannel::write_next() {
     sealed_ = next_frame_ < frames.size() ? frames[next_frame_] : buf.size();
   }
   seal_frames(buf, frames, first, next_frame_);
-  last_tx_ = std::chrono::steady_clock::now();
+  last_tx_ = alarms_->now();
   stream_->async_write(
       {asio::buffer(buf.data() + written_, sealed_ - written_)},
       [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_written(ec); });
@@ -211,7 +211,7 @@ void SecureChannel::on_written(boost::system::error_code ec) {
   if (ec) {
     if (state_ == State::closing) {
       state_ = State::closed;
-      linger_.cancel();
+      linger_->cancel();
       return shut_stream();
     }
     return fail({ErrorKind::disconnected, "connection lost: write failed: " + ec.message()});
@@ -219,7 +219,7 @@ void SecureChannel::on_written(boost::system::error_code ec) {
   if (state_ == State::closing && close_sealed_) {
     // The close frame is out: nothing may follow it.
     state_ = State::closed;
-    linger_.cancel();
+    linger_->cancel();
     return shut_stream();
   }
   if (state_ == State::closing || pending_bytes() > 0) flush();
