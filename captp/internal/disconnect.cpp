@@ -29,6 +29,7 @@ void Session::break_everything(const Error& e) {
   imports_.drain([&](std::uint32_t, Import&& i) {
     if (auto* p = dynamic_cast<RemotePromise*>(i.handler)) import_promises.push_back(p);
   });
+  released_promises_.clear();
 
   // Keep the handlers alive while they are settled.
   std::vector<detail::HandlerPtr> hold;

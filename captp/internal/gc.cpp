@@ -153,9 +153,10 @@ Capability Session::read_cap(wire::CapDescriptor::Reader in) {
         h = RemotePromise::for_import(&vat_, Ptr<Session>(this), id);
       else
         h = detail::make_ptr<ImportHandler>(&vat_, Ptr<Session>(this), id);
-      if (!imports_.insert(id, Import{h.get(), 1})) {
+      if (!imports_.insert(id, Import{h.get(), 1, promise})) {
         throw ProtocolError(fmt::format("export id {} out of range", id));
       }
+      released_promises_.erase(id);  // a resolve for this id now names the new import
       return Capability{std::move(h), nullptr, promise};
     }
     case wire::CapDescriptor::RECEIVER_HOSTED: {
@@ -182,6 +183,9 @@ void Session::import_dropped(std::uint32_t id) {
   Import* imp = imports_.find(id);
   if (!imp) return;
   std::uint32_t count = imp->count;
+  // spec/captp.md, "resolve": the peer may have sent the resolve before it
+  // reads this release.
+  if (imp->promise && open_) released_promises_.insert(id);
   imports_.take(id);
   if (!open_) return;
   send(

@@ -219,10 +219,17 @@ void Session::on_finish(wire::Finish::Reader m) {
 void Session::on_resolve(wire::Resolve::Reader m) {
   std::uint32_t id = m.getPromiseId();
   Import* imp = imports_.find(id);
+  CapCodec caps(*this);
+  if (!imp && released_promises_.erase(id)) {
+    // spec/captp.md, "resolve": our release of this promise crossed the
+    // peer's resolve of it. Nothing here waits for it any more; the references
+    // it carries are imported and released again at once (as Cap'n Proto does).
+    if (m.isValue()) (void)read_value(m.getValue(), caps);
+    return;
+  }
   if (!imp) throw ProtocolError(fmt::format("resolve of unknown import {}", id));
   auto* p = dynamic_cast<RemotePromise*>(imp->handler);
   if (!p && imp->handler) throw ProtocolError(fmt::format("resolve of import {}, which is not a promise", id));
-  CapCodec caps(*this);
   if (m.isError()) {
     if (p) p->break_with(read_error(m.getError()));
     return;

@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <kj/function.h>
@@ -110,6 +111,7 @@ class Session final : public detail::RefCounted {
   struct Import {
     detail::Handler* handler = nullptr;  // ImportHandler or RemotePromise; not owned
     std::uint32_t count = 0;             // references received, released when the handler goes
+    bool promise = false;                // a senderPromise: a resolve may follow
   };
 
   // session.cpp
@@ -167,6 +169,10 @@ class Session final : public detail::RefCounted {
   PeerTable<Answer> answers_;
   PeerTable<Import> imports_;
   std::unordered_map<const void*, std::uint32_t> export_ids_;  // identity -> export id
+  // Promise imports we released whose resolve may still be on its way (it may
+  // cross our release): such a resolve is ignored, not a violation. At most one
+  // per peer id below kMaxPeerId; an id leaves when it is imported again.
+  std::unordered_set<std::uint32_t> released_promises_;
   SlotTable<RemotePromise*> embargoes_;
   std::uint64_t answer_serial_ = 0;
   std::size_t unanswered_ = 0;

@@ -64,9 +64,13 @@ class Echo : public Object {
     return static_cast<std::int64_t>(seen_.size());
   }
   std::vector<std::int64_t> seen() const { return seen_; }
+  // Takes any value (a promise, say) and lets it go at once.
+  void ignore(Value) {}
+  // Answers only once the caller answers a call back into its own vat.
+  Promise<std::int64_t> call_back(Ref<Echo> caller, std::int64_t x) { return caller.send<&Echo::echo>(x); }
 
   VATIC_METHODS(Echo, echo, next, data, mirror, depth, pair, boom, hold, call_held, held, same, later, resolve_later,
-                order, seen)
+                order, seen, ignore, call_back)
 
  private:
   int depth_;
