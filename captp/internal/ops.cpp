@@ -42,12 +42,12 @@ std::vector<std::string> read_path(capnp::List<capnp::Text>::Reader path) {
 
 }  // namespace
 
-void Session::new_answer(std::uint32_t qid, Ptr<PromiseBase> result, bool standing) {
+void Session::new_answer(std::uint32_t qid, Ptr<PromiseBase> result, bool standing, bool held) {
   if (answers_.find(qid)) throw ProtocolError(fmt::format("question id {} reused while still in use", qid));
   std::uint64_t serial = ++answer_serial_;
-  if (!answers_.insert(qid, Answer{result, serial, false, standing}))
+  if (!answers_.insert(qid, Answer{result, serial, false, standing, held}))
     throw ProtocolError(fmt::format("question id {} out of range", qid));
-  ++(standing ? standing_ : unanswered_);
+  if (!held) ++(standing ? standing_ : unanswered_);
   result->listen(std::make_unique<ReturnListener>(Ptr<Session>(this), qid, serial));
 }
 
@@ -91,31 +91,38 @@ void Session::on_call(wire::Call::Reader m) {
   args.reserve(in.size());
   for (auto a : in) args.push_back(read_value(a, caps));
   auto result = detail::make_ptr<detail::PromiseState<Value>>(&vat_);
-  if (m.getSendReturn()) {
-    // Monitors answer only when their target breaks, so they would hold the
-    // read pause shut; they are capped on their own instead.
-    bool standing = method == detail::kWhenBroken;
-    if (standing && standing_ >= options_.max_answers) {
+  if (m.getSendReturn() && method == detail::kWhenBroken) {
+    // Monitors answer only when their target breaks, so they would keep the
+    // calls behind them held for good (flow_control.cpp); they are capped on
+    // their own instead, and never held.
+    if (standing_ >= options_.max_answers) {
       new_answer(m.getQuestionId(), result);
       result->break_with(Error{ErrorKind::overloaded, "too many monitors from this peer"});
       return;
     }
-    new_answer(m.getQuestionId(), result, standing);
+    new_answer(m.getQuestionId(), result, /*standing=*/true);
+    auto msg = std::make_unique<detail::DynamicMessage>(std::move(result), std::move(method), std::move(args));
+    msg->set_sender(peer_label_);
+    return target->deliver(std::move(msg));
   }
   auto msg = std::make_unique<detail::DynamicMessage>(std::move(result), std::move(method), std::move(args));
   msg->set_sender(peer_label_);
-  target->deliver(std::move(msg));
+  std::optional<std::uint32_t> qid;
+  if (m.getSendReturn()) qid = m.getQuestionId();
+  deliver_call(std::move(target), std::move(msg), qid);
 }
 
 void Session::deliver_return(std::uint32_t qid, std::uint64_t serial, PromiseBase& p) {
   Answer* a = answers_.find(qid);
   if (!open_ || !a || a->serial != serial || a->returned) return;  // finished (canceled) or session gone
   a->returned = true;
-  --(a->standing ? standing_ : unanswered_);
-  if (reading_paused_ && unanswered_ <= options_.max_answers / 2) {
-    reading_paused_ = false;
-    channel_->resume_reading();
-  }
+  bool held = a->held, standing = a->standing;
+  write_return(qid, p);
+  // Its slot is free: calls held back may go on (after this return went out).
+  answer_done(held, standing);
+}
+
+void Session::write_return(std::uint32_t qid, PromiseBase& p) {
   CapCodec caps(*this);
   auto write = [&](auto fill) {
     send([&](wire::Message::Builder out) {
@@ -203,16 +210,14 @@ void Session::on_finish(wire::Finish::Reader m) {
   std::uint32_t qid = m.getQuestionId();
   Answer* a = answers_.find(qid);
   if (!a) throw ProtocolError(fmt::format("finish for unknown question {}", qid));
-  bool returned = a->returned;
-  bool standing = a->standing;
   auto gone = answers_.take(qid);  // drops the result here, after the table is consistent
-  if (!returned) {
-    --(standing ? standing_ : unanswered_);
+  if (!gone->returned) {
     send([&](wire::Message::Builder out) {
       auto r = out.initReturn();
       r.setAnswerId(qid);
       r.setCanceled();
     });
+    answer_done(gone->held, gone->standing);
   }
 }
 

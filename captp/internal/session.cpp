@@ -95,10 +95,6 @@ void Session::on_data(std::span<const std::uint8_t> payload) {
   } catch (const std::exception& e) {
     abort(Error{ErrorKind::failed, fmt::format("bad message from the peer: {}", e.what())});
   }
-  if (open_ && !reading_paused_ && unanswered_ >= options_.max_answers) {
-    reading_paused_ = true;
-    channel_->pause_reading();
-  }
 }
 
 void Session::dispatch(wire::Message::Reader m) {
