@@ -26,13 +26,15 @@ namespace {
 // Sends a Resolve when an exported local promise settles.
 class ResolveListener final : public detail::Listener {
  public:
-  ResolveListener(Ptr<Session> s, std::uint32_t id) : s_(std::move(s)), id_(id) {}
-  void settled(PromiseBase& p) override { s_->export_settled(id_, p); }
+  ResolveListener(Ptr<Session> s, std::uint32_t id, std::uint64_t serial)
+      : s_(std::move(s)), id_(id), serial_(serial) {}
+  void settled(PromiseBase& p) override { s_->export_settled(id_, serial_, p); }
   void run() override {}
 
  private:
   Ptr<Session> s_;
   std::uint32_t id_;
+  std::uint64_t serial_;
 };
 
 // Follows local forwarding so that a promise already resolved to a reference
@@ -89,18 +91,34 @@ std::uint32_t Session::export_handler(HandlerPtr h, bool promise) {
   if (auto it = export_ids_.find(key); it != export_ids_.end()) {
     Export* e = exports_.find(it->second);
     ++e->count;
+    if (export_journal_) export_journal_->push_back(it->second);
     return it->second;
   }
   PromiseBase* p = promise ? h->as_promise() : nullptr;
-  std::uint32_t id = exports_.add(Export{std::move(h), 1, promise});
+  std::uint64_t serial = ++export_serial_;
+  std::uint32_t id = exports_.add(Export{std::move(h), 1, promise, serial});
   export_ids_.emplace(key, id);
-  if (p) p->listen(std::make_unique<ResolveListener>(Ptr<Session>(this), id));
+  if (export_journal_) export_journal_->push_back(id);
+  if (p) p->listen(std::make_unique<ResolveListener>(Ptr<Session>(this), id, serial));
   return id;
 }
 
-void Session::export_settled(std::uint32_t id, PromiseBase& p) {
+void Session::undo_exports(const std::vector<std::uint32_t>& ids) {
+  std::vector<Export> gone;  // targets die after the tables are consistent
+  for (std::uint32_t id : ids) {
+    Export* e = exports_.find(id);
+    if (!e || e->count == 0) continue;  // the session ended meanwhile
+    if (--e->count > 0) continue;
+    export_ids_.erase(e->target->identity());
+    gone.push_back(std::move(*exports_.take(id)));
+  }
+}
+
+void Session::export_settled(std::uint32_t id, std::uint64_t serial, PromiseBase& p) {
   Export* e = exports_.find(id);
-  if (!open_ || !e || e->target.get() != &p) return;  // released before it settled
+  // Released (or its export undone) before it settled; the id may name
+  // another export since, even of the same promise, which resolves it itself.
+  if (!open_ || !e || e->serial != serial) return;
   CapCodec caps(*this);
   std::optional<Value> v;
   Error err;

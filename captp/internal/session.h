@@ -84,7 +84,7 @@ class Session final : public detail::RefCounted {
   // The local result of a call from the peer settled: send the return.
   void deliver_return(std::uint32_t qid, std::uint64_t serial, detail::PromiseBase& p);
   // An exported local promise settled: send the resolve.
-  void export_settled(std::uint32_t id, detail::PromiseBase& p);
+  void export_settled(std::uint32_t id, std::uint64_t serial, detail::PromiseBase& p);
   // Whether `h` (after local forwarding) is a remote reference of this session.
   bool reaches_this_peer(detail::Handler* h) const noexcept;
   // Calls, resolves and releases sent to a session that ended break with this.
@@ -119,6 +119,7 @@ class Session final : public detail::RefCounted {
     detail::HandlerPtr target;
     std::uint32_t count = 0;  // references sent and not yet released by the peer
     bool promise = false;
+    std::uint64_t serial = 0;  // tells a late resolve listener whether it still owns the id
   };
   struct Import {
     detail::Handler* handler = nullptr;  // ImportHandler or RemotePromise; not owned
@@ -170,6 +171,8 @@ class Session final : public detail::RefCounted {
   Capability read_cap(wire::CapDescriptor::Reader in);
   std::uint32_t export_handler(detail::HandlerPtr h, bool promise);
   void release_export(std::uint32_t id, std::uint32_t count);
+  // Undoes the exports counted for a message that was not sent.
+  void undo_exports(const std::vector<std::uint32_t>& ids);
 
   // disconnect.cpp
   void break_everything(const Error& e);
@@ -195,6 +198,10 @@ class Session final : public detail::RefCounted {
   PeerTable<Answer> answers_;
   PeerTable<Import> imports_;
   std::unordered_map<const void*, std::uint32_t> export_ids_;  // identity -> export id
+  std::uint64_t export_serial_ = 0;
+  // Export ids counted by the message being built, to undo if it is not sent
+  // (spec/captp.md 6: counts are of references sent); null outside send().
+  std::vector<std::uint32_t>* export_journal_ = nullptr;
   // Promise imports we released whose resolve may still be on its way (it may
   // cross our release): such a resolve is ignored, not a violation. At most one
   // per peer id below kMaxPeerId; an id leaves when it is imported again.
