@@ -172,13 +172,16 @@ void Session::on_return(wire::Return::Reader m) {
   // reused before our finish for it is out.
   Question done = std::move(*q);
   q->returned = true;
+  // Settling runs listeners, which may drop the last reference to a path
+  // handler into this answer: hold them all until each is resolved.
+  std::vector<Ptr<RemotePromise>> held(done.handlers.begin(), done.handlers.end());
   if (done.result) {
     if (value)
       done.result->settle_from_value(*value);
     else
       done.result->break_with(error);
   }
-  for (RemotePromise* h : done.handlers) {
+  for (const Ptr<RemotePromise>& h : held) {
     if (!value) {
       h->break_with(error);
       continue;

@@ -9,12 +9,43 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "tests/captp/captp_objects.h"
 
 namespace vatic::test {
 namespace {
+
+// Lets go of a reference, inline, when the promise it listens to settles (as
+// any inline listener of vat/promise_state.h may: followers, timeouts,
+// replies to other vats).
+class DropOnSettle final : public detail::Listener {
+ public:
+  explicit DropOnSettle(Ref<Echo> held) : held_(std::move(held)) {}
+  void settled(detail::PromiseBase&) override { held_ = {}; }
+  void run() override {}
+
+ private:
+  Ref<Echo> held_;
+};
+
+// Settling the answer of a return runs listeners before the pipelined fields
+// of the answer are resolved; one of them may drop the last reference to such
+// a field. (on_return used to resolve the fields through raw pointers: a
+// use-after-free under ASan.)
+TEST(Ops, ReturnOutlivesAListenerThatDropsAPipelinedField) {
+  TwoVats t;
+  Ref<Echo> b = t.connect_pipe();
+  ASSERT_EQ(t.get(b.send<&Echo::echo>(1)), 1);  // b is an import now: fields are remote paths
+  Promise<Value> pair = b.send<&Echo::pair>();
+  Ref<Echo> kept = field<Echo>(pair, "left");
+  pair.state()->listen(std::make_unique<DropOnSettle>(field<Echo>(pair, "left")));
+  pair.state()->listen(std::make_unique<DropOnSettle>(field<Echo>(pair, "nope")));
+  EXPECT_EQ(t.get(pair).as_record().find("n")->as_int(), 7);
+  EXPECT_EQ(t.get(kept.send<&Echo::depth>()), 10);
+  EXPECT_EQ(t.get(b.send<&Echo::echo>(3)), 3);
+}
 
 // a passes a pending promise to b, which lets it go at once: b's release of
 // the import and a's resolve of it cross on the wire. b must ignore the late
