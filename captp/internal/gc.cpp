@@ -48,7 +48,50 @@ Handler* settle_local(Handler* h) {
   return h;
 }
 
+// Calls f on every reference in `v` (to the depth read_value accepts).
+template <class F>
+void for_each_cap(wire::Value::Reader v, F& f, int depth = 0) {
+  if (depth > kMaxValueDepth) return;  // read_value refuses the value
+  switch (v.which()) {
+    case wire::Value::LIST:
+      for (auto item : v.getList()) for_each_cap(item, f, depth + 1);
+      return;
+    case wire::Value::RECORD:
+      for (auto field : v.getRecord().getFields()) for_each_cap(field.getValue(), f, depth + 1);
+      return;
+    case wire::Value::CAP: f(v.getCap()); return;
+    default: return;
+  }
+}
+
+bool known_arm(wire::CapDescriptor::Reader c) {
+  switch (c.which()) {
+    case wire::CapDescriptor::SENDER_HOSTED:
+    case wire::CapDescriptor::SENDER_PROMISE:
+    case wire::CapDescriptor::RECEIVER_HOSTED:
+    case wire::CapDescriptor::RECEIVER_ANSWER: return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+bool Session::has_unknown_cap(capnp::List<wire::Value>::Reader args) {
+  bool unknown = false;
+  auto check = [&](wire::CapDescriptor::Reader c) { unknown = unknown || !known_arm(c); };
+  for (auto a : args) for_each_cap(a, check);
+  return unknown;
+}
+
+void Session::undo_echoed_call(wire::Call::Reader call) {
+  // The peer took none of the references: each one we exported in the call
+  // is released once, as if the peer had imported and dropped it.
+  auto undo = [&](wire::CapDescriptor::Reader c) {
+    if (c.isSenderHosted()) release_export(c.getSenderHosted(), 1);
+    if (c.isSenderPromise()) release_export(c.getSenderPromise(), 1);
+  };
+  for (auto a : call.getArgs()) for_each_cap(a, undo);
+}
 
 void Session::write_cap(const Capability& c, wire::CapDescriptor::Builder out) {
   Handler* h = settle_local(c.handler.get());

@@ -88,6 +88,11 @@ void Session::on_call(wire::Call::Reader m) {
   CapCodec caps(*this);
   std::vector<Value> args;
   auto in = m.getArgs();
+  if (has_unknown_cap(in)) {
+    // spec/captp.md 4: a reference of a newer kind; nothing in the call was
+    // counted or delivered.
+    return send([&](wire::Message::Builder out) { out.initUnimplemented().setCall(m); });
+  }
   args.reserve(in.size());
   for (auto a : in) args.push_back(read_value(a, caps));
   auto result = detail::make_ptr<detail::PromiseState<Value>>(&vat_);
@@ -257,11 +262,14 @@ void Session::on_unimplemented(wire::Message::Reader m) {
   // promise to break; anything else means the peer cannot follow the protocol.
   if (m.isCall()) {
     std::uint32_t qid = m.getCall().getQuestionId();
-    if (questions_.find(qid)) {
+    if (Question* q = questions_.find(qid); q && !q->returned) {
+      undo_echoed_call(m.getCall());
       Question done = std::move(*questions_.take(qid));
-      Error e{ErrorKind::unimplemented, "the peer does not implement calls"};
+      // As in on_return: breaking runs listeners that may drop a handler.
+      std::vector<Ptr<RemotePromise>> held(done.handlers.begin(), done.handlers.end());
+      Error e{ErrorKind::unimplemented, "the peer did not understand the call"};
       if (done.result) done.result->break_with(e);
-      for (RemotePromise* h : done.handlers) h->break_with(e);
+      for (const Ptr<RemotePromise>& h : held) h->break_with(e);
     }
     return;
   }

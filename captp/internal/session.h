@@ -173,6 +173,11 @@ class Session final : public detail::RefCounted {
   void release_export(std::uint32_t id, std::uint32_t count);
   // Undoes the exports counted for a message that was not sent.
   void undo_exports(const std::vector<std::uint32_t>& ids);
+  // A call whose arguments hold a reference of a kind this version does not
+  // know is echoed unimplemented before anything in it is counted; the caller
+  // then takes back the export counts the call raised (spec/captp.md 4).
+  static bool has_unknown_cap(capnp::List<wire::Value>::Reader args);
+  void undo_echoed_call(wire::Call::Reader call);
 
   // disconnect.cpp
   void break_everything(const Error& e);
