@@ -98,6 +98,13 @@ void Session::on_disembargo(wire::Disembargo::Reader m) {
   if (!reaches_this_peer(end) || (p && p->pending()))
     throw ProtocolError("disembargo target does not resolve to a reference of the sender");
   std::uint32_t eid = m.getSenderLoopback();
+  // Calls of the peer held back by flow control have not been forwarded yet:
+  // the reply waits behind them (spec/captp.md 7).
+  if (holding()) return hold_loopback(eid);
+  send_loopback(eid);
+}
+
+void Session::send_loopback(std::uint32_t eid) {
   send([&](wire::Message::Builder out) {
     auto d = out.initDisembargo();
     d.initTarget().setImportedCap(0);

@@ -26,13 +26,15 @@ namespace {
 // Sends a Resolve when an exported local promise settles.
 class ResolveListener final : public detail::Listener {
  public:
-  ResolveListener(Ptr<Session> s, std::uint32_t id) : s_(std::move(s)), id_(id) {}
-  void settled(PromiseBase& p) override { s_->export_settled(id_, p); }
+  ResolveListener(Ptr<Session> s, std::uint32_t id, std::uint64_t serial)
+      : s_(std::move(s)), id_(id), serial_(serial) {}
+  void settled(PromiseBase& p) override { s_->export_settled(id_, serial_, p); }
   void run() override {}
 
  private:
   Ptr<Session> s_;
   std::uint32_t id_;
+  std::uint64_t serial_;
 };
 
 // Follows local forwarding so that a promise already resolved to a reference
@@ -46,7 +48,50 @@ Handler* settle_local(Handler* h) {
   return h;
 }
 
+// Calls f on every reference in `v` (to the depth read_value accepts).
+template <class F>
+void for_each_cap(wire::Value::Reader v, F& f, int depth = 0) {
+  if (depth > kMaxValueDepth) return;  // read_value refuses the value
+  switch (v.which()) {
+    case wire::Value::LIST:
+      for (auto item : v.getList()) for_each_cap(item, f, depth + 1);
+      return;
+    case wire::Value::RECORD:
+      for (auto field : v.getRecord().getFields()) for_each_cap(field.getValue(), f, depth + 1);
+      return;
+    case wire::Value::CAP: f(v.getCap()); return;
+    default: return;
+  }
+}
+
+bool known_arm(wire::CapDescriptor::Reader c) {
+  switch (c.which()) {
+    case wire::CapDescriptor::SENDER_HOSTED:
+    case wire::CapDescriptor::SENDER_PROMISE:
+    case wire::CapDescriptor::RECEIVER_HOSTED:
+    case wire::CapDescriptor::RECEIVER_ANSWER: return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+bool Session::has_unknown_cap(capnp::List<wire::Value>::Reader args) {
+  bool unknown = false;
+  auto check = [&](wire::CapDescriptor::Reader c) { unknown = unknown || !known_arm(c); };
+  for (auto a : args) for_each_cap(a, check);
+  return unknown;
+}
+
+void Session::undo_echoed_call(wire::Call::Reader call) {
+  // The peer took none of the references: each one we exported in the call
+  // is released once, as if the peer had imported and dropped it.
+  auto undo = [&](wire::CapDescriptor::Reader c) {
+    if (c.isSenderHosted()) release_export(c.getSenderHosted(), 1);
+    if (c.isSenderPromise()) release_export(c.getSenderPromise(), 1);
+  };
+  for (auto a : call.getArgs()) for_each_cap(a, undo);
+}
 
 void Session::write_cap(const Capability& c, wire::CapDescriptor::Builder out) {
   Handler* h = settle_local(c.handler.get());
@@ -89,18 +134,34 @@ std::uint32_t Session::export_handler(HandlerPtr h, bool promise) {
   if (auto it = export_ids_.find(key); it != export_ids_.end()) {
     Export* e = exports_.find(it->second);
     ++e->count;
+    if (export_journal_) export_journal_->push_back(it->second);
     return it->second;
   }
   PromiseBase* p = promise ? h->as_promise() : nullptr;
-  std::uint32_t id = exports_.add(Export{std::move(h), 1, promise});
+  std::uint64_t serial = ++export_serial_;
+  std::uint32_t id = exports_.add(Export{std::move(h), 1, promise, serial});
   export_ids_.emplace(key, id);
-  if (p) p->listen(std::make_unique<ResolveListener>(Ptr<Session>(this), id));
+  if (export_journal_) export_journal_->push_back(id);
+  if (p) p->listen(std::make_unique<ResolveListener>(Ptr<Session>(this), id, serial));
   return id;
 }
 
-void Session::export_settled(std::uint32_t id, PromiseBase& p) {
+void Session::undo_exports(const std::vector<std::uint32_t>& ids) {
+  std::vector<Export> gone;  // targets die after the tables are consistent
+  for (std::uint32_t id : ids) {
+    Export* e = exports_.find(id);
+    if (!e || e->count == 0) continue;  // the session ended meanwhile
+    if (--e->count > 0) continue;
+    export_ids_.erase(e->target->identity());
+    gone.push_back(std::move(*exports_.take(id)));
+  }
+}
+
+void Session::export_settled(std::uint32_t id, std::uint64_t serial, PromiseBase& p) {
   Export* e = exports_.find(id);
-  if (!open_ || !e || e->target.get() != &p) return;  // released before it settled
+  // Released (or its export undone) before it settled; the id may name
+  // another export since, even of the same promise, which resolves it itself.
+  if (!open_ || !e || e->serial != serial) return;
   CapCodec caps(*this);
   std::optional<Value> v;
   Error err;
@@ -153,9 +214,10 @@ Capability Session::read_cap(wire::CapDescriptor::Reader in) {
         h = RemotePromise::for_import(&vat_, Ptr<Session>(this), id);
       else
         h = detail::make_ptr<ImportHandler>(&vat_, Ptr<Session>(this), id);
-      if (!imports_.insert(id, Import{h.get(), 1})) {
+      if (!imports_.insert(id, Import{h.get(), 1, promise})) {
         throw ProtocolError(fmt::format("export id {} out of range", id));
       }
+      released_promises_.erase(id);  // a resolve for this id now names the new import
       return Capability{std::move(h), nullptr, promise};
     }
     case wire::CapDescriptor::RECEIVER_HOSTED: {
@@ -182,6 +244,9 @@ void Session::import_dropped(std::uint32_t id) {
   Import* imp = imports_.find(id);
   if (!imp) return;
   std::uint32_t count = imp->count;
+  // spec/captp.md, "resolve": the peer may have sent the resolve before it
+  // reads this release.
+  if (imp->promise && open_) released_promises_.insert(id);
   imports_.take(id);
   if (!open_) return;
   send(

@@ -42,12 +42,12 @@ std::vector<std::string> read_path(capnp::List<capnp::Text>::Reader path) {
 
 }  // namespace
 
-void Session::new_answer(std::uint32_t qid, Ptr<PromiseBase> result, bool standing) {
+void Session::new_answer(std::uint32_t qid, Ptr<PromiseBase> result, bool standing, bool held) {
   if (answers_.find(qid)) throw ProtocolError(fmt::format("question id {} reused while still in use", qid));
   std::uint64_t serial = ++answer_serial_;
-  if (!answers_.insert(qid, Answer{result, serial, false, standing}))
+  if (!answers_.insert(qid, Answer{result, serial, false, standing, held}))
     throw ProtocolError(fmt::format("question id {} out of range", qid));
-  ++(standing ? standing_ : unanswered_);
+  if (!held) ++(standing ? standing_ : unanswered_);
   result->listen(std::make_unique<ReturnListener>(Ptr<Session>(this), qid, serial));
 }
 
@@ -88,34 +88,46 @@ void Session::on_call(wire::Call::Reader m) {
   CapCodec caps(*this);
   std::vector<Value> args;
   auto in = m.getArgs();
+  if (has_unknown_cap(in)) {
+    // spec/captp.md 4: a reference of a newer kind; nothing in the call was
+    // counted or delivered.
+    return send([&](wire::Message::Builder out) { out.initUnimplemented().setCall(m); });
+  }
   args.reserve(in.size());
   for (auto a : in) args.push_back(read_value(a, caps));
   auto result = detail::make_ptr<detail::PromiseState<Value>>(&vat_);
-  if (m.getSendReturn()) {
-    // Monitors answer only when their target breaks, so they would hold the
-    // read pause shut; they are capped on their own instead.
-    bool standing = method == detail::kWhenBroken;
-    if (standing && standing_ >= options_.max_answers) {
+  if (m.getSendReturn() && method == detail::kWhenBroken) {
+    // Monitors answer only when their target breaks, so they would keep the
+    // calls behind them held for good (flow_control.cpp); they are capped on
+    // their own instead, and never held.
+    if (standing_ >= options_.max_answers) {
       new_answer(m.getQuestionId(), result);
       result->break_with(Error{ErrorKind::overloaded, "too many monitors from this peer"});
       return;
     }
-    new_answer(m.getQuestionId(), result, standing);
+    new_answer(m.getQuestionId(), result, /*standing=*/true);
+    auto msg = std::make_unique<detail::DynamicMessage>(std::move(result), std::move(method), std::move(args));
+    msg->set_sender(peer_label_);
+    return target->deliver(std::move(msg));
   }
   auto msg = std::make_unique<detail::DynamicMessage>(std::move(result), std::move(method), std::move(args));
   msg->set_sender(peer_label_);
-  target->deliver(std::move(msg));
+  std::optional<std::uint32_t> qid;
+  if (m.getSendReturn()) qid = m.getQuestionId();
+  deliver_call(std::move(target), std::move(msg), qid);
 }
 
 void Session::deliver_return(std::uint32_t qid, std::uint64_t serial, PromiseBase& p) {
   Answer* a = answers_.find(qid);
   if (!open_ || !a || a->serial != serial || a->returned) return;  // finished (canceled) or session gone
   a->returned = true;
-  --(a->standing ? standing_ : unanswered_);
-  if (reading_paused_ && unanswered_ <= options_.max_answers / 2) {
-    reading_paused_ = false;
-    channel_->resume_reading();
-  }
+  bool held = a->held, standing = a->standing;
+  write_return(qid, p);
+  // Its slot is free: calls held back may go on (after this return went out).
+  answer_done(held, standing);
+}
+
+void Session::write_return(std::uint32_t qid, PromiseBase& p) {
   CapCodec caps(*this);
   auto write = [&](auto fill) {
     send([&](wire::Message::Builder out) {
@@ -165,13 +177,16 @@ void Session::on_return(wire::Return::Reader m) {
   // reused before our finish for it is out.
   Question done = std::move(*q);
   q->returned = true;
+  // Settling runs listeners, which may drop the last reference to a path
+  // handler into this answer: hold them all until each is resolved.
+  std::vector<Ptr<RemotePromise>> held(done.handlers.begin(), done.handlers.end());
   if (done.result) {
     if (value)
       done.result->settle_from_value(*value);
     else
       done.result->break_with(error);
   }
-  for (RemotePromise* h : done.handlers) {
+  for (const Ptr<RemotePromise>& h : held) {
     if (!value) {
       h->break_with(error);
       continue;
@@ -203,29 +218,34 @@ void Session::on_finish(wire::Finish::Reader m) {
   std::uint32_t qid = m.getQuestionId();
   Answer* a = answers_.find(qid);
   if (!a) throw ProtocolError(fmt::format("finish for unknown question {}", qid));
-  bool returned = a->returned;
-  bool standing = a->standing;
   auto gone = answers_.take(qid);  // drops the result here, after the table is consistent
-  if (!returned) {
-    --(standing ? standing_ : unanswered_);
+  if (!gone->returned) {
     send([&](wire::Message::Builder out) {
       auto r = out.initReturn();
       r.setAnswerId(qid);
       r.setCanceled();
     });
+    answer_done(gone->held, gone->standing);
   }
 }
 
 void Session::on_resolve(wire::Resolve::Reader m) {
   std::uint32_t id = m.getPromiseId();
   Import* imp = imports_.find(id);
+  CapCodec caps(*this);
+  if (!imp && released_promises_.erase(id)) {
+    // spec/captp.md, "resolve": our release of this promise crossed the
+    // peer's resolve of it. Nothing here waits for it any more; the references
+    // it carries are imported and released again at once (as Cap'n Proto does).
+    if (m.isValue()) (void)read_value(m.getValue(), caps);
+    return;
+  }
   if (!imp) throw ProtocolError(fmt::format("resolve of unknown import {}", id));
   auto* p = dynamic_cast<RemotePromise*>(imp->handler);
   if (!p && imp->handler) throw ProtocolError(fmt::format("resolve of import {}, which is not a promise", id));
   // captp.md 3, resolve: sent once per promise export.
   if (imp->resolved) throw ProtocolError(fmt::format("second resolve of promise import {}", id));
   imp->resolved = true;
-  CapCodec caps(*this);
   if (m.isError()) {
     if (p) p->break_with(read_error(m.getError()));
     return;
@@ -245,11 +265,14 @@ void Session::on_unimplemented(wire::Message::Reader m) {
   // promise to break; anything else means the peer cannot follow the protocol.
   if (m.isCall()) {
     std::uint32_t qid = m.getCall().getQuestionId();
-    if (questions_.find(qid)) {
+    if (Question* q = questions_.find(qid); q && !q->returned) {
+      undo_echoed_call(m.getCall());
       Question done = std::move(*questions_.take(qid));
-      Error e{ErrorKind::unimplemented, "the peer does not implement calls"};
+      // As in on_return: breaking runs listeners that may drop a handler.
+      std::vector<Ptr<RemotePromise>> held(done.handlers.begin(), done.handlers.end());
+      Error e{ErrorKind::unimplemented, "the peer did not understand the call"};
       if (done.result) done.result->break_with(e);
-      for (RemotePromise* h : done.handlers) h->break_with(e);
+      for (const Ptr<RemotePromise>& h : held) h->break_with(e);
     }
     return;
   }

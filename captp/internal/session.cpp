@@ -96,10 +96,6 @@ void Session::on_data(std::span<const std::uint8_t> payload) {
   } catch (const std::exception& e) {
     abort(Error{ErrorKind::failed, fmt::format("bad message from the peer: {}", e.what())});
   }
-  if (open_ && !reading_paused_ && unanswered_ >= options_.max_answers) {
-    reading_paused_ = true;
-    channel_->pause_reading();
-  }
 }
 
 void Session::dispatch(wire::Message::Reader m) {
@@ -125,11 +121,23 @@ void Session::dispatch(wire::Message::Reader m) {
 
 void Session::send(kj::FunctionParam<void(wire::Message::Builder)> build, bool lazy) {
   if (!open_) return;
-  capnp::MallocMessageBuilder builder(scratch_.segment());
-  build(builder.initRoot<wire::Message>());
-  VectorOutput out(channel_->begin_append());
-  capnp::writeMessage(out, builder);
-  channel_->end_message();
+  // A message is counted in the export table only if it is sent: whatever
+  // throws part-way (a value too deep, a message larger than a frame) takes
+  // back the counts it raised.
+  std::vector<std::uint32_t> exported;
+  std::vector<std::uint32_t>* outer = std::exchange(export_journal_, &exported);
+  try {
+    capnp::MallocMessageBuilder builder(scratch_.segment());
+    build(builder.initRoot<wire::Message>());
+    VectorOutput out(channel_->begin_append());
+    capnp::writeMessage(out, builder);
+    channel_->end_message();
+  } catch (...) {
+    export_journal_ = outer;
+    undo_exports(exported);
+    throw;
+  }
+  export_journal_ = outer;
   ++messages_out_;
   after_send(lazy);
 }

@@ -9,12 +9,14 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <kj/function.h>
@@ -82,7 +84,7 @@ class Session final : public detail::RefCounted {
   // The local result of a call from the peer settled: send the return.
   void deliver_return(std::uint32_t qid, std::uint64_t serial, detail::PromiseBase& p);
   // An exported local promise settled: send the resolve.
-  void export_settled(std::uint32_t id, detail::PromiseBase& p);
+  void export_settled(std::uint32_t id, std::uint64_t serial, detail::PromiseBase& p);
   // Whether `h` (after local forwarding) is a remote reference of this session.
   bool reaches_this_peer(detail::Handler* h) const noexcept;
   // Calls, resolves and releases sent to a session that ended break with this.
@@ -101,16 +103,29 @@ class Session final : public detail::RefCounted {
     std::uint64_t serial = 0;  // tells a late return listener whether it still owns the slot
     bool returned = false;
     bool standing = false;
+    bool held = false;  // its call waits in held_ (flow control): not yet counted as unanswered
+  };
+  // A call from the peer read past max_answers (flow_control.cpp): decoded and
+  // entered in the tables, its delivery waiting for a free slot. A disembargo
+  // reply (`msg` null) waits with them so that it stays behind them.
+  struct Held {
+    detail::HandlerPtr target;
+    detail::MessagePtr msg;
+    std::optional<std::uint32_t> qid;  // with its serial, when the call wants a return
+    std::uint64_t serial = 0;
+    std::uint32_t loopback = 0;  // a disembargo's receiverLoopback
   };
   struct Export {
     detail::HandlerPtr target;
     std::uint32_t count = 0;  // references sent and not yet released by the peer
     bool promise = false;
+    std::uint64_t serial = 0;  // tells a late resolve listener whether it still owns the id
   };
   struct Import {
     detail::Handler* handler = nullptr;  // ImportHandler or RemotePromise; not owned
     std::uint32_t count = 0;             // references received, released when the handler goes
     bool resolved = false;               // a promise import had its one resolve (captp.md 3)
+    bool promise = false;                // a senderPromise: a resolve may follow
   };
 
   // session.cpp
@@ -134,15 +149,36 @@ class Session final : public detail::RefCounted {
   void on_disembargo(wire::Disembargo::Reader m);
   void on_unimplemented(wire::Message::Reader m);
   // `standing`: an answer that stays pending by design (a monitor's
-  // __whenBroken); it does not count toward pausing the peer's reads.
-  void new_answer(std::uint32_t qid, detail::Ptr<detail::PromiseBase> result, bool standing = false);
+  // __whenBroken); it does not count toward max_answers. `held`: its call
+  // waits in held_.
+  void new_answer(std::uint32_t qid, detail::Ptr<detail::PromiseBase> result, bool standing = false, bool held = false);
   detail::HandlerPtr resolve_target(wire::MessageTarget::Reader t);
+  void send_loopback(std::uint32_t eid);
+  void write_return(std::uint32_t qid, detail::PromiseBase& p);
+
+  // flow_control.cpp
+  // Enters a call read from the peer in the answers (`qid`: it wants a
+  // return) and delivers it, holds it while max_answers calls are unanswered,
+  // or refuses it (answered `overloaded`) when max_answers are held too.
+  void deliver_call(detail::HandlerPtr target, detail::MessagePtr msg, std::optional<std::uint32_t> qid);
+  bool holding() const noexcept { return !held_.empty(); }
+  void hold_loopback(std::uint32_t eid);
+  // An unanswered call was answered or finished: deliver what waits.
+  void answer_done(bool held, bool standing);
+  void deliver_held();
 
   // gc.cpp
   void write_cap(const Capability& c, wire::CapDescriptor::Builder out);
   Capability read_cap(wire::CapDescriptor::Reader in);
   std::uint32_t export_handler(detail::HandlerPtr h, bool promise);
   void release_export(std::uint32_t id, std::uint32_t count);
+  // Undoes the exports counted for a message that was not sent.
+  void undo_exports(const std::vector<std::uint32_t>& ids);
+  // A call whose arguments hold a reference of a kind this version does not
+  // know is echoed unimplemented before anything in it is counted; the caller
+  // then takes back the export counts the call raised (spec/captp.md 4).
+  static bool has_unknown_cap(capnp::List<wire::Value>::Reader args);
+  void undo_echoed_call(wire::Call::Reader call);
 
   // disconnect.cpp
   void break_everything(const Error& e);
@@ -168,11 +204,20 @@ class Session final : public detail::RefCounted {
   PeerTable<Answer> answers_;
   PeerTable<Import> imports_;
   std::unordered_map<const void*, std::uint32_t> export_ids_;  // identity -> export id
+  std::uint64_t export_serial_ = 0;
+  // Export ids counted by the message being built, to undo if it is not sent
+  // (spec/captp.md 6: counts are of references sent); null outside send().
+  std::vector<std::uint32_t>* export_journal_ = nullptr;
+  // Promise imports we released whose resolve may still be on its way (it may
+  // cross our release): such a resolve is ignored, not a violation. At most one
+  // per peer id below kMaxPeerId; an id leaves when it is imported again.
+  std::unordered_set<std::uint32_t> released_promises_;
   SlotTable<RemotePromise*> embargoes_;
   std::uint64_t answer_serial_ = 0;
   std::size_t unanswered_ = 0;
   std::size_t standing_ = 0;  // pending monitor answers (at most max_answers)
-  bool reading_paused_ = false;
+  std::deque<Held> held_;     // at most max_answers
+  bool delivering_held_ = false;
   std::uint64_t messages_in_ = 0, messages_out_ = 0;
 };
 

@@ -1,11 +1,13 @@
 // The session's tables as slot vectors. SlotTable holds ids this side chooses
-// (questions, exports, embargoes): freed ids are reused, so ids stay as small
-// as the number of live entries. PeerTable holds ids the peer chooses (answers,
-// imports): the peer may pick any id below kMaxPeerId (spec/captp.md), which
-// bounds what a hostile peer can make us allocate.
+// (questions, exports, embargoes): freed ids are reused, lowest first, so ids
+// stay as small as the number of live entries. PeerTable holds ids the peer
+// chooses (answers, imports): the peer may pick any id below kMaxPeerId
+// (spec/captp.md), which bounds what a hostile peer can make us allocate.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -20,6 +22,8 @@ class SlotTable {
   std::uint32_t add(T v) {
     ++live_;
     if (!free_.empty()) {
+      // spec/captp.md 2: the lowest freed id first (free_ is a min-heap).
+      std::pop_heap(free_.begin(), free_.end(), std::greater<>());
       std::uint32_t id = free_.back();
       free_.pop_back();
       slots_[id].emplace(std::move(v));
@@ -37,6 +41,7 @@ class SlotTable {
     if (!find(id)) return out;
     out.swap(slots_[id]);
     free_.push_back(id);
+    std::push_heap(free_.begin(), free_.end(), std::greater<>());
     --live_;
     return out;
   }

@@ -64,15 +64,26 @@ class Echo : public Object {
     return static_cast<std::int64_t>(seen_.size());
   }
   std::vector<std::int64_t> seen() const { return seen_; }
+  // Answers only when the object goes away.
+  Promise<std::int64_t> hang() {
+    auto [p, r] = make_promise<std::int64_t>();
+    hung_.push_back(std::move(r));
+    return p;
+  }
+  // Takes any value (a promise, say) and lets it go at once.
+  void ignore(Value) {}
+  // Answers only once the caller answers a call back into its own vat.
+  Promise<std::int64_t> call_back(Ref<Echo> caller, std::int64_t x) { return caller.send<&Echo::echo>(x); }
 
   VATIC_METHODS(Echo, echo, next, data, mirror, depth, pair, boom, hold, call_held, held, same, later, resolve_later,
-                order, seen)
+                order, seen, hang, ignore, call_back)
 
  private:
   int depth_;
   Ref<Echo> held_;
   Resolver<Ref<Echo>> later_;
   std::vector<std::int64_t> seen_;
+  std::vector<Resolver<std::int64_t>> hung_;
 };
 
 // Two vats with nodes on one thread; `a` dials `b`.

@@ -443,8 +443,9 @@ TEST(MonitorOverCapTP, DroppedMonitorsDoNotPileUp) {
 }
 
 // A monitor is an answer that stays pending while its target lives, so it
-// must not count as a call b has yet to answer: b stops reading from a once
-// `max_answers` are unanswered (back-pressure), and monitors never finish.
+// must not count as a call b has yet to answer: b holds a's further calls
+// back once `max_answers` are unanswered (flow control), and monitors never
+// finish.
 // (Monitor answers used to count toward the read pause and could stall the
 // session for good; they are now counted, and capped, on their own.)
 TEST(MonitorOverCapTP, HeldMonitorsDoNotStallTheSession) {
@@ -457,7 +458,7 @@ TEST(MonitorOverCapTP, HeldMonitorsDoNotStallTheSession) {
   for (int i = 0; i < 8; ++i) held.push_back(monitor(w));
   ASSERT_TRUE(t.run_until([&] { return t.b_stats().answers == 8; }));
   Promise<std::int64_t> after = w.send<&Worker::inc>();
-  EXPECT_TRUE(t.run_until([&] { return !after.pending(); }, 3s)) << "b stopped reading from a";
+  EXPECT_TRUE(t.run_until([&] { return !after.pending(); }, 3s)) << "b held a's call back for good";
 }
 
 // --- Deadlines over CapTP.
