@@ -214,7 +214,7 @@ Capability Session::read_cap(wire::CapDescriptor::Reader in) {
         h = RemotePromise::for_import(&vat_, Ptr<Session>(this), id);
       else
         h = detail::make_ptr<ImportHandler>(&vat_, Ptr<Session>(this), id);
-      if (!imports_.insert(id, Import{h.get(), 1, promise})) {
+      if (!imports_.insert(id, Import{.handler = h.get(), .count = 1, .promise = promise})) {
         throw ProtocolError(fmt::format("export id {} out of range", id));
       }
       released_promises_.erase(id);  // a resolve for this id now names the new import
