@@ -26,30 +26,24 @@ void run_both(Vat& a, Vat& b) {
   for (int quiet = 0; quiet < 8;) quiet = a.run_until_idle() + b.run_until_idle() > 0 ? 0 : quiet + 1;
 }
 
-struct ManualPair {
+// The clock is a base, so that it is made before the vats that read it.
+struct WithManualClock {
   ManualClock clock;
-  Vat va{VatOptions{.name = "a", .clock = &clock, .spin_before_block = Duration::zero()}};
-  Vat vb{VatOptions{.name = "b", .clock = &clock, .spin_before_block = Duration::zero()}};
-  std::unique_ptr<captp::Node> a, b;
+};
 
-  ManualPair(Duration a_idle, Duration b_idle) {
-    captp::NodeOptions oa, ob;
-    oa.channel.idle_timeout = a_idle;
-    ob.channel.idle_timeout = b_idle;
-    a = std::make_unique<captp::Node>(va, captp::Identity::generate(), oa);
-    b = std::make_unique<captp::Node>(vb, captp::Identity::generate(), ob);
-  }
+struct ManualPair : WithManualClock, TwoVats {
+  ManualPair(Duration a_idle, Duration b_idle) : TwoVats(idle(a_idle), idle(b_idle), &clock) {}
   ~ManualPair() {
     a.reset();
     b.reset();
     run();
   }
-  Ref<Echo> connect() {
-    b->set_bootstrap(vb.make<Echo>());
-    auto [ea, eb] = captp::memory_pipe(va.io(), vb.io());
-    b->accept(std::move(eb));
-    return a->connect<Echo>(b->id(), std::move(ea));
+  static captp::NodeOptions idle(Duration d) {
+    captp::NodeOptions o;
+    o.channel.idle_timeout = d;
+    return o;
   }
+  Ref<Echo> connect() { return connect_pipe(); }
   // Both loops until neither has anything to do at this instant.
   void run() { run_both(va, vb); }
   // Moves time in steps (so the pings due on the way go out) and runs.

@@ -86,15 +86,20 @@ class Echo : public Object {
   std::vector<Resolver<std::int64_t>> hung_;
 };
 
-// Two vats with nodes on one thread; `a` dials `b`.
+// Two vats with nodes on one thread; `a` dials `b`. Each node may have its
+// own options, and both vats may read one given clock (a ManualClock).
 struct TwoVats {
-  Vat va{VatOptions{.name = "a", .spin_before_block = Duration::zero()}};
-  Vat vb{VatOptions{.name = "b", .spin_before_block = Duration::zero()}};
+  Vat va, vb;
   std::unique_ptr<captp::Node> a, b;
 
-  explicit TwoVats(captp::NodeOptions o = {}) {
-    a = std::make_unique<captp::Node>(va, captp::Identity::generate(), o);
-    b = std::make_unique<captp::Node>(vb, captp::Identity::generate(), o);
+  explicit TwoVats(captp::NodeOptions o = {}) : TwoVats(o, o, nullptr) {}
+  TwoVats(captp::NodeOptions oa, captp::NodeOptions ob, Clock* clock)
+      : va(vat_options("a", clock)), vb(vat_options("b", clock)) {
+    a = std::make_unique<captp::Node>(va, captp::Identity::generate(), oa);
+    b = std::make_unique<captp::Node>(vb, captp::Identity::generate(), ob);
+  }
+  static VatOptions vat_options(const char* name, Clock* clock) {
+    return VatOptions{.name = name, .clock = clock, .spin_before_block = Duration::zero()};
   }
   ~TwoVats() {
     a.reset();
