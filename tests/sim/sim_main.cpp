@@ -1,0 +1,96 @@
+// vatic_sim: runs the simulation's random programs (tests/sim/sim_program.h)
+// for many seeds, or one seed in words; on a failure prints the seed, shrinks
+// the run (fewer steps, fewer kinds of operation) and prints the shortened
+// trace. scripts/sim is the way in.
+//   vatic_sim [--seeds N] [--first S] [--seed S] [--vats K] [--steps N] [--without op,op] [--verbose]
+//             [--no-shrink]
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "tests/sim/sim_program.h"
+
+using namespace vatic::sim;
+
+namespace {
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: vatic_sim [--seeds N] [--first S] [--seed S] [--vats K] [--steps N] [--without op,op] "
+               "[--verbose] [--no-shrink]\n");
+  return 2;
+}
+
+bool number(const char* text, std::uint64_t& out) {
+  char* end = nullptr;
+  out = std::strtoull(text, &end, 10);
+  return end && *end == '\0' && end != text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::uint64_t seeds = 100, first = 1, one = 0, vats = 0, steps = 0;
+  bool single = false, verbose = false, do_shrink = true;
+  std::uint32_t without = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](std::uint64_t& out) { return i + 1 < argc && number(argv[++i], out); };
+    if (a == "--seeds") {
+      if (!value(seeds)) return usage();
+    } else if (a == "--first") {
+      if (!value(first)) return usage();
+    } else if (a == "--seed") {
+      if (!value(one)) return usage();
+      single = true;
+    } else if (a == "--vats") {
+      if (!value(vats) || vats < 2 || vats > 16) return usage();
+    } else if (a == "--steps") {
+      if (!value(steps)) return usage();
+    } else if (a == "--without" && i + 1 < argc) {
+      std::uint32_t off = parse_ops(argv[++i]);
+      if (!off) return usage();
+      without |= off;
+    } else if (a == "--verbose") {
+      verbose = true;
+    } else if (a == "--no-shrink") {
+      do_shrink = false;
+    } else {
+      return usage();
+    }
+  }
+  ProgramConfig config;
+  config.vats = vats;
+  config.ops &= ~without;
+  if (steps) config.steps = steps;
+  if (single) {
+    first = one;
+    seeds = 1;
+  }
+  std::size_t calls = 0, faults = 0;
+  for (std::uint64_t seed = first; seed < first + seeds; ++seed) {
+    ProgramConfig c = config;
+    c.verbose = verbose;
+    Outcome o = run_seed(seed, c);
+    calls += o.calls;
+    faults += o.faults;
+    if (single)
+      fmt::print("seed {}: {} ({} calls, {} delivered, {} faults, trace {:016x})\n", seed, o.ok ? "ok" : "FAILED",
+                 o.calls, o.delivered, o.faults, o.hash);
+    if (o.ok) continue;
+    fmt::print("FAILED seed {}: {}\n", seed, o.failure);
+    if (do_shrink) {
+      ProgramConfig small = shrink(seed, config);
+      Outcome s = run_seed(seed, small);
+      fmt::print("shrunk: --seed {} --steps {} (operations: {})\n{}\nlast events of the shrunk run:\n{}", seed,
+                 small.steps, describe_ops(small.ops), s.failure, s.trace_tail);
+    } else {
+      fmt::print("last events:\n{}", o.trace_tail);
+    }
+    return 1;
+  }
+  if (!single) fmt::print("{} seeds from {} passed ({} calls, {} faults)\n", seeds, first, calls, faults);
+  return 0;
+}

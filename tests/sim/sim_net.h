@@ -1,0 +1,169 @@
+// The simulated network: N vats, each with its captp::Node, in one thread, over
+// simulated links, under one seeded scheduler (FoundationDB's idea, on the
+// vats' own ManualClock). Every source of nondeterminism is the scheduler's:
+// which vat runs next, which link delivers next and how many bytes, when the
+// clock moves, and which fault strikes. libsodium's randomness (identities,
+// handshake keys, nonces) is replaced by a stream seeded per run, so the same
+// seed gives the same bytes on every link and the same trace hash.
+//
+// A link is one byte stream per direction, FIFO like a stream socket, with a
+// delay drawn per write; a delivery moves a prefix of the head write (any
+// size: the channel must reassemble frames cut anywhere). Faults: cut a link
+// (both ends see a reset, bytes in flight are lost), crash a vat (its node and
+// objects are gone, its links reset), restart it (same identity, a new
+// instance) and link it again.
+//
+// Test-only: the deterministic randomness makes every key predictable. It is
+// installed by this library's static initializer, so it must never be linked
+// into anything but simulation binaries.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "captp/node.h"
+#include "vat/clock.h"
+#include "vat/vat.h"
+
+namespace vatic::sim {
+
+// Where every choice of a run comes from: a seeded generator, or the bytes of
+// a fuzz input (the libFuzzer target steers the scheduler with them).
+class Chooser {
+ public:
+  virtual ~Chooser() = default;
+  // Uniform in [0, n); n > 0.
+  virtual std::uint64_t below(std::uint64_t n) = 0;
+  bool chance(std::uint32_t percent) { return below(100) < percent; }
+  template <class V>
+  auto& pick(V& v) {
+    return v[below(v.size())];
+  }
+};
+
+// xoshiro256** seeded through splitmix64: the same sequence on every platform
+// (std:: distributions are not).
+class SeededChooser final : public Chooser {
+ public:
+  explicit SeededChooser(std::uint64_t seed);
+  std::uint64_t below(std::uint64_t n) override;
+
+ private:
+  std::uint64_t next();
+  std::uint64_t s_[4];
+};
+
+// Choices read from a byte string; zeros once it runs out.
+class BytesChooser final : public Chooser {
+ public:
+  BytesChooser(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
+  std::uint64_t below(std::uint64_t n) override;
+
+ private:
+  const std::uint8_t* data_;
+  std::size_t size_, at_ = 0;
+};
+
+// Restarts libsodium's (replaced) randomness from `seed`.
+void reseed_randomness(std::uint64_t seed);
+
+// The trace: a running hash of everything that happened, and the last events
+// in words for a failure report.
+class Trace {
+ public:
+  void add(const std::string& event);
+  void mix(const void* data, std::size_t n);
+  std::uint64_t hash() const noexcept { return hash_; }
+  std::uint64_t events() const noexcept { return events_; }
+  // The last `n` events, one per line.
+  std::string tail(std::size_t n) const;
+  bool verbose = false;  // also print each event as it happens
+
+ private:
+  std::uint64_t hash_ = 14695981039346656037ull;
+  std::uint64_t events_ = 0;
+  std::deque<std::string> recent_;
+};
+
+struct NetConfig {
+  std::size_t vats = 3;
+  // Per write, drawn uniformly in [0, max_delay].
+  Duration max_delay = std::chrono::microseconds(300);
+  captp::NodeOptions node;
+};
+
+class Link;
+
+// One simulated vat: its Vat, its Node, and whether it is up.
+struct SimVat {
+  std::size_t index = 0;
+  std::string name;
+  std::optional<captp::Identity> identity;
+  std::unique_ptr<Vat> vat;
+  std::unique_ptr<captp::Node> node;
+  std::uint32_t incarnation = 0;
+  bool up() const noexcept { return static_cast<bool>(node); }
+};
+
+class Net {
+ public:
+  // Called when a vat (re)starts, before any link: set its bootstrap here.
+  using OnStart = std::function<void(SimVat&)>;
+
+  Net(NetConfig config, Chooser& choose, Trace& trace, OnStart on_start);
+  Net(const Net&) = delete;
+  Net& operator=(const Net&) = delete;
+  ~Net();
+
+  std::size_t size() const noexcept { return vats_.size(); }
+  SimVat& at(std::size_t i) { return *vats_.at(i); }
+  ManualClock& clock() noexcept { return clock_; }
+
+  // Joins vats `a` and `b` with a new link: `a` dials, `b` accepts; with
+  // `crossed`, both dial at once over two links (the crossed-dial case).
+  // Returns each side's bootstrap reference to the other (a promise).
+  std::pair<Ref<Object>, Ref<Object>> join(std::size_t a, std::size_t b, bool crossed);
+  bool linked(std::size_t a, std::size_t b) const;
+
+  // One scheduler step: runs a vat, delivers on a link, or moves the clock.
+  // False when nothing at all was left to do and the clock did not move.
+  bool step();
+  // Runs every vat and delivers every byte, moving the clock by `tick` when
+  // idle, until `done()` or `limit` of simulated time passed; true if done().
+  bool settle(const std::function<bool()>& done, Duration tick, Duration limit);
+  // Runs until nothing moves without advancing the clock.
+  void quiesce();
+
+  // Faults.
+  void cut(std::size_t a, std::size_t b);  // every link between a and b
+  void crash(std::size_t v);
+  void restart(std::size_t v);
+
+  // Links that are up (not cut, both ends open): the transport a session close
+  // names lets a test tell a fault from an abort.
+  bool link_faulted(const std::string& transport) const;
+  std::uint64_t faults() const noexcept { return faults_; }
+  // Every session's tables and every link's bytes, for a failure report.
+  std::string describe_state() const;
+
+ private:
+  void start_vat(SimVat& v);
+  bool deliver_one(std::vector<std::shared_ptr<Link>>& ready);
+  std::vector<std::shared_ptr<Link>> ready_links() const;
+
+  NetConfig config_;
+  Chooser& choose_;
+  Trace& trace_;
+  OnStart on_start_;
+  ManualClock clock_;
+  std::vector<std::unique_ptr<SimVat>> vats_;
+  std::vector<std::shared_ptr<Link>> links_;
+  std::uint64_t next_link_ = 0, faults_ = 0;
+};
+
+}  // namespace vatic::sim

@@ -1,0 +1,86 @@
+// Random programs over the simulated network (sim_net.h), and the invariants
+// checked on every run. A program is a seeded sequence of operations, each run
+// as a turn of one vat on one of the references that vat holds (its "slots"):
+// plain and pipelined sends, sends into record fields, references of the
+// vat's own objects, of its peers' and of third vats passed as arguments and
+// results, promises made locally, exported pending and resolved later (to a
+// local object, an import, a third vat's object, another promise or an
+// error), Promise<T>s passed as values, references and answers dropped; and
+// faults: links cut, vats crashed, restarted and joined again.
+//
+// Every object reports each delivery to the run's oracle (one thread: it sees
+// all vats at once), which checks online:
+//   - E-order: the calls sent through one slot arrive in the order sent, all
+//     at one object;
+//   - at most once: no call is delivered twice;
+// and at the end, after everything pending was given an outcome and time ran
+// past every deadline:
+//   - exactly once or broken: every answer the program still holds settled;
+//     a fulfilled one was delivered exactly once and answers what was sent;
+//   - no silent breakage: in a run without faults, nothing breaks but what the
+//     program broke itself (errors it threw or rejected, overload refusals);
+//   - no abort between honest vats: a session ends only by a fault or by the
+//     crossed-dial rule;
+//   - quiet means empty: once every reference is dropped, every session's
+//     tables are empty and no object of the program is alive.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tests/sim/sim_net.h"
+
+namespace vatic::sim {
+
+// Operation kinds a program may use; shrinking turns them off one by one.
+enum Op : std::uint32_t {
+  op_ping = 1u << 0,
+  op_spawn = 1u << 1,
+  op_field = 1u << 2,
+  op_pass = 1u << 3,
+  op_keep = 1u << 4,
+  op_later = 1u << 5,
+  op_resolve = 1u << 6,
+  op_local_promise = 1u << 7,
+  op_drop = 1u << 8,
+  op_forget = 1u << 9,
+  op_promise_value = 1u << 10,
+  op_boom = 1u << 11,
+  op_burst = 1u << 12,
+  op_cut = 1u << 13,
+  op_crash = 1u << 14,
+  op_rejoin = 1u << 15,
+  op_crossed = 1u << 16,
+  op_all = (1u << 17) - 1,
+  op_faults = op_cut | op_crash | op_rejoin,
+};
+
+struct ProgramConfig {
+  std::size_t vats = 0;    // 0: drawn in [3, 5]
+  std::size_t steps = 600;  // scheduler steps of the random phase
+  std::uint32_t ops = op_all;
+  bool verbose = false;  // print every trace event
+};
+
+struct Outcome {
+  bool ok = true;
+  std::string failure;      // the first invariant broken
+  std::uint64_t hash = 0;   // the trace hash
+  std::uint64_t events = 0;
+  std::string trace_tail;   // the last events, for the report
+  std::size_t calls = 0, delivered = 0, faults = 0;
+};
+
+// One run of the program a chooser draws (seeded: the same seed, the same run).
+Outcome run_program(Chooser& choose, std::uint64_t randomness_seed, const ProgramConfig& config);
+Outcome run_seed(std::uint64_t seed, const ProgramConfig& config);
+
+// A failing seed made small: fewer steps, then fewer operation kinds, while it
+// still fails. Returns the smallest failing configuration found.
+ProgramConfig shrink(std::uint64_t seed, ProgramConfig config);
+
+std::string describe_ops(std::uint32_t ops);
+// "ping,crash" to its bits; 0 if a name is unknown.
+std::uint32_t parse_ops(const std::string& names);
+
+}  // namespace vatic::sim
