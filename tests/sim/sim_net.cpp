@@ -37,9 +37,7 @@ class Link : public std::enable_shared_from_this<Link> {
 
   Link(std::uint64_t id, std::size_t a, std::size_t b) : id(id), vats{a, b} {}
 
-  std::string describe(int side) const {
-    return fmt::format("sim link {} {}->{}", id, vats[side], vats[1 - side]);
-  }
+  std::string describe(int side) const { return fmt::format("sim link {} {}->{}", id, vats[side], vats[1 - side]); }
   bool head_ready(int d, TimePoint now) const { return !dir[d].flight.empty() && dir[d].flight.front().ready <= now; }
   std::optional<TimePoint> next_ready() const {
     std::optional<TimePoint> t;
@@ -55,6 +53,9 @@ class Link : public std::enable_shared_from_this<Link> {
   // Completes side s's pending read if it can be.
   void pump(int s);
   bool dead() const { return reset || (!ends[0] && !ends[1]); }
+  // What destroying an io_context does to a socket's pending operations: their
+  // handlers (which hold the channel that owns the end: a cycle) go.
+  void shut_down();
 
   std::uint64_t id;
   std::size_t vats[2];
@@ -107,6 +108,12 @@ class Link::End final : public captp::Stream {
   // The time a write made now becomes deliverable (the net draws delays).
   std::function<TimePoint()> ready_at_;
 
+  void drop_handlers() {
+    // Dropping the handler can free the channel and with it this end: touch
+    // nothing after.
+    captp::IoHandler gone = std::exchange(read_handler_, nullptr);
+  }
+
   // Called by the link: completes the pending read if data, EOF or a reset is there.
   void pump() {
     if (!read_handler_) return;
@@ -158,6 +165,11 @@ void Link::pump(int s) {
   if (ends[s]) ends[s]->pump();
 }
 
+void Link::shut_down() {
+  for (End* e : ends)
+    if (e) e->drop_handlers();
+}
+
 void Link::cut() {
   if (reset) return;
   reset = true;
@@ -186,6 +198,7 @@ Net::~Net() {
   // Every node first (their sessions close over links that still exist), then
   // the vats, releasing all before freeing any.
   for (auto& v : vats_) v->node.reset();
+  for (auto& l : links_) l->shut_down();
   for (auto& v : vats_)
     if (v->vat) v->vat->release();
   for (auto& v : vats_) v->vat.reset();
@@ -353,6 +366,8 @@ void Net::crash(std::size_t i) {
   for (auto& l : links_)
     if (l->vats[0] == i || l->vats[1] == i) l->cut();
   v.node.reset();
+  for (auto& l : links_)
+    if (l->vats[0] == i || l->vats[1] == i) l->shut_down();
   v.vat->release();
   v.vat.reset();
 }
@@ -381,19 +396,19 @@ std::string Net::describe_state() const {
       continue;
     }
     for (auto& s : v->node->sessions())
-      out += fmt::format("  {} session with {}{}: exports {} imports {} questions {} answers {} embargoes {} in {} out {}\n",
-                         v->name, s.peer.to_text().substr(0, 6), s.open ? "" : " (closing)", s.stats.exports,
-                         s.stats.imports, s.stats.questions, s.stats.answers, s.stats.embargoes, s.stats.messages_in,
-                         s.stats.messages_out);
+      out += fmt::format(
+          "  {} session with {}{}: exports {} imports {} questions {} answers {} embargoes {} in {} out {}\n", v->name,
+          s.peer.to_text().substr(0, 6), s.open ? "" : " (closing)", s.stats.exports, s.stats.imports,
+          s.stats.questions, s.stats.answers, s.stats.embargoes, s.stats.messages_in, s.stats.messages_out);
   }
   for (auto& l : links_) {
     std::size_t flight[2] = {0, 0};
     for (int d = 0; d < 2; ++d)
       for (auto& c : l->dir[d].flight) flight[d] += c.bytes.size() - c.at;
-    out += fmt::format("  link {} {}-{}{}: in flight {}B/{}B, unread {}B/{}B, ends {}/{}\n", l->id, l->vats[0], l->vats[1],
-                       l->reset ? " (cut)" : "", flight[0], flight[1], l->dir[0].inbox.size() - l->dir[0].inbox_at,
-                       l->dir[1].inbox.size() - l->dir[1].inbox_at, l->ends[0] ? "open" : "gone",
-                       l->ends[1] ? "open" : "gone");
+    out += fmt::format("  link {} {}-{}{}: in flight {}B/{}B, unread {}B/{}B, ends {}/{}\n", l->id, l->vats[0],
+                       l->vats[1], l->reset ? " (cut)" : "", flight[0], flight[1],
+                       l->dir[0].inbox.size() - l->dir[0].inbox_at, l->dir[1].inbox.size() - l->dir[1].inbox_at,
+                       l->ends[0] ? "open" : "gone", l->ends[1] ? "open" : "gone");
   }
   return out;
 }

@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <unordered_map>
 
 #include "vat/vatic.h"
@@ -68,7 +68,7 @@ struct Call {
   std::uint64_t slot = 0;
   const char* kind = "";
   std::function<bool()> pending;
-  std::function<std::optional<Error>()> error;  // nullopt once fulfilled
+  std::function<std::optional<Error>()> error;          // nullopt once fulfilled
   std::function<std::optional<std::int64_t>()> number;  // the answer, for calls answering one
   std::optional<std::int64_t> expect;                   // what it must answer
   bool dropped = false;
@@ -142,7 +142,8 @@ class Program {
       if (it->second.first >= seq)
         fail(fmt::format("E-order: slot {} delivered seq {} after seq {} (call {})", slot, seq, it->second.first, msg));
       if (it->second.second != actor)
-        fail(fmt::format("slot {} delivered at actor {} and at actor {} (call {})", slot, it->second.second, actor, msg));
+        fail(fmt::format("slot {} delivered at actor {} and at actor {} (call {})", slot, it->second.second, actor,
+                         msg));
       it->second = {seq, actor};
     }
     trace_.add(fmt::format("delivered call {} slot {} seq {} at actor {}", msg, slot, seq, actor));
@@ -170,7 +171,8 @@ class Program {
       todo.pop_back();
       if (d == id) return true;
       if (!seen.insert(d).second) continue;
-      if (auto it = resolved_to_.find(d); it != resolved_to_.end()) todo.insert(todo.end(), it->second.begin(), it->second.end());
+      if (auto it = resolved_to_.find(d); it != resolved_to_.end())
+        todo.insert(todo.end(), it->second.begin(), it->second.end());
     }
     return false;
   }
@@ -201,7 +203,8 @@ class Program {
     trace_.add(fmt::format("v{} session closed: {}", vat, why));
     if (ending_) return;
     // The crossed-dial rule closes the spare session on purpose.
-    if (why.find("crossed connection") != std::string::npos || why.find("replaced by a new session") != std::string::npos)
+    if (why.find("crossed connection") != std::string::npos ||
+        why.find("replaced by a new session") != std::string::npos)
       return;
     if (transport && net_ && net_->link_faulted(*transport)) return;
     fail(fmt::format("v{}: session ended between honest vats: {}", vat, why));
@@ -297,10 +300,10 @@ std::uint32_t Program::draw_op() {
     std::uint32_t op;
     std::uint32_t weight;
   };
-  static constexpr W table[] = {{op_ping, 30},   {op_spawn, 10},         {op_field, 6},         {op_pass, 10},
-                                {op_keep, 10},   {op_later, 8},          {op_resolve, 10},      {op_local_promise, 6},
-                                {op_drop, 6},    {op_forget, 4},         {op_promise_value, 6}, {op_boom, 2},
-                                {op_burst, 2},   {op_cut, 1},            {op_crash, 1},         {op_rejoin, 2}};
+  static constexpr W table[] = {{op_ping, 30}, {op_spawn, 10}, {op_field, 6},         {op_pass, 10},
+                                {op_keep, 10}, {op_later, 8},  {op_resolve, 10},      {op_local_promise, 6},
+                                {op_drop, 6},  {op_forget, 4}, {op_promise_value, 6}, {op_boom, 2},
+                                {op_burst, 2}, {op_cut, 1},    {op_crash, 1},         {op_rejoin, 2}};
   std::uint32_t total = 0;
   for (auto& w : table)
     if (config_.ops & w.op) total += w.weight;
@@ -508,8 +511,7 @@ void Program::run_op(std::size_t v, std::uint32_t op) {
       st.calls.push_back(track(s.ref.send<&Actor::boom>(m, sl, sq), std::move(c)));
       break;
     }
-    default:
-      break;
+    default: break;
   }
 }
 
@@ -535,8 +537,7 @@ void Program::fault(std::uint32_t op) {
         join(a, b, (config_.ops & op_crossed) && choose_.chance(30));
       }
       break;
-    default:
-      break;
+    default: break;
   }
 }
 
@@ -605,11 +606,12 @@ void Program::end_phase() {
       }
       // The program's own errors, and the cycles of promises it can make
       // (a promise resolved, through others, to itself breaks: model.md).
-      bool ours = e->reason.find("sim: ") != std::string::npos ||
-                  e->reason.find("cycle of promises") != std::string::npos;
+      bool ours =
+          e->reason.find("sim: ") != std::string::npos || e->reason.find("cycle of promises") != std::string::npos;
       bool legit = ours || e->kind == ErrorKind::overloaded || (faults && e->kind == ErrorKind::disconnected);
       if (!legit)
-        return fail(fmt::format("call {} ({} from v{}) broke without a cause: {}", c.msg, c.kind, c.vat, to_string(*e)));
+        return fail(
+            fmt::format("call {} ({} from v{}) broke without a cause: {}", c.msg, c.kind, c.vat, to_string(*e)));
     }
 
   trace_.add("end: everything dropped");
@@ -691,9 +693,9 @@ ProgramConfig shrink(std::uint64_t seed, ProgramConfig config) {
 }
 
 namespace {
-const char* const kOpNames[] = {"ping", "spawn",         "field", "pass", "keep", "later", "resolve", "local_promise",
-                                "drop", "forget",        "promise_value", "boom", "burst", "cut",  "crash", "rejoin",
-                                "crossed"};
+const char* const kOpNames[] = {"ping",    "spawn",         "field", "pass",   "keep",          "later",
+                                "resolve", "local_promise", "drop",  "forget", "promise_value", "boom",
+                                "burst",   "cut",           "crash", "rejoin", "crossed"};
 }  // namespace
 
 std::string describe_ops(std::uint32_t ops) {

@@ -56,7 +56,7 @@ enum Op : std::uint32_t {
 };
 
 struct ProgramConfig {
-  std::size_t vats = 0;    // 0: drawn in [3, 5]
+  std::size_t vats = 0;     // 0: drawn in [3, 5]
   std::size_t steps = 600;  // scheduler steps of the random phase
   std::uint32_t ops = op_all;
   bool verbose = false;  // print every trace event
@@ -64,10 +64,10 @@ struct ProgramConfig {
 
 struct Outcome {
   bool ok = true;
-  std::string failure;      // the first invariant broken
-  std::uint64_t hash = 0;   // the trace hash
+  std::string failure;     // the first invariant broken
+  std::uint64_t hash = 0;  // the trace hash
   std::uint64_t events = 0;
-  std::string trace_tail;   // the last events, for the report
+  std::string trace_tail;  // the last events, for the report
   std::size_t calls = 0, delivered = 0, faults = 0;
 };
 
