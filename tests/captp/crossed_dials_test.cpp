@@ -215,6 +215,38 @@ TEST(CrossedDials, CallsSentBeforeTheHandshakesArriveOnceInOrder) {
   }
 }
 
+// hi's connect() reference went through hi's own, retired, session: a
+// reference hi passes over it stays callable from lo, and keeps the session
+// open after hi lets go of everything, until lo drops it too.
+TEST(CrossedDials, AReferencePassedOverTheRetiredSessionKeepsItOpen) {
+  int exercised = 0;
+  for (bool lo_first : {true, false}) {
+    SCOPED_TRACE(testing::Message() << "lo_first " << lo_first);
+    Crossed c;
+    c.lo_first = lo_first;
+    c.dial();
+    EXPECT_EQ(c.get(c.to_lo.send<&Echo::depth>()), 1);
+    ASSERT_TRUE(
+        c.run_until([&] { return c.lo->stats().handshakes_accepted == 1 && c.hi->stats().handshakes_accepted == 1; }));
+    c.drain();
+    bool on_retired = false;
+    for (const captp::SessionInfo& s : c.hi->sessions()) on_retired |= s.retired && s.stats.imports > 0;
+    if (!on_retired) continue;  // this interleaving put to_lo on the kept session
+    ++exercised;
+    Ref<Echo> mine = c.vhi.make<Echo>(7);
+    c.to_lo.send<&Echo::hold>(mine);
+    EXPECT_EQ(c.get(c.to_lo.send<&Echo::call_held>(std::int64_t{5})), 5);
+    mine = {};
+    c.to_lo = {};
+    c.to_hi = {};
+    c.drain();
+    EXPECT_EQ(c.hi->sessions().size(), 2u) << "lo still holds hi's object through the retired session";
+    c.lo_obj.call<&Echo::hold>(Ref<Echo>{});
+    expect_drained(c);
+  }
+  EXPECT_GT(exercised, 0) << "no interleaving used the retired session";
+}
+
 // lo's own dial fails after hi's dial reached it: lo's connect() reference
 // follows the session hi dialed instead of breaking.
 TEST(CrossedDials, FailedDialFallsBackToThePeersSession) {
