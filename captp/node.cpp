@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <unordered_map>
+#include <utility>
 
 #include "captp/internal/net/accept_loop.h"
 #include "captp/internal/net/channel.h"
@@ -72,6 +73,8 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
   // instance; ordered, so all sessions with one vat id are adjacent.
   using Key = std::pair<VatId, InstanceId>;
   std::map<Key, Live> sessions;
+  // Sessions that lost to a crossing one (captp.md 9), draining until closed.
+  std::vector<std::pair<Key, Live>> retired;
   // Bootstrap promises waiting for a dial in progress, by peer.
   std::unordered_map<VatId, std::vector<Ptr<PromiseState<Value>>>> waiting;
   // Accepted connections in the handshake, in all and by remote address.
@@ -79,10 +82,11 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
   std::map<std::string, std::size_t> handshaking_from;
   NodeStats counters;
 
-  // An open session with any instance of `peer`, or null.
+  // An open session with any instance of `peer` that a new reference may
+  // use (see adoptable), or null.
   Ptr<Session> open_session(const VatId& peer) const {
     for (auto it = sessions.lower_bound(Key{peer, InstanceId{}}); it != sessions.end() && it->first.first == peer; ++it)
-      if (it->second.session->is_open()) return it->second.session;
+      if (it->second.session->is_open() && adoptable(*it->second.session)) return it->second.session;
     return nullptr;
   }
 
@@ -91,7 +95,8 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
     if (closed) return;
     std::string from = remote_host_key(s->describe());
     auto& n = handshaking_from[from];
-    if (handshaking + sessions.size() >= options.max_connections || n >= options.max_handshaking_per_address) {
+    if (handshaking + sessions.size() + retired.size() >= options.max_connections ||
+        n >= options.max_handshaking_per_address) {
       if (n == 0) handshaking_from.erase(from);
       ++counters.connections_shed;
       s->close();
@@ -160,74 +165,117 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
     if (it == waiting.end()) return;
     auto list = std::move(it->second);
     waiting.erase(it);
+    // The peer's own dial reached us while ours was under way, and would
+    // have lost to it: with ours gone, it is the session (captp.md 9).
+    if (Ptr<Session> s = open_session(peer)) {
+      for (auto& p : list) p->follow(s->bootstrap());
+      return;
+    }
     for (auto& p : list) p->break_with(Error{e.kind, fmt::format("connecting to {}: {}", peer.to_text(), e.reason)});
   }
 
   // The dialer of a session: what the crossed-connection rule compares.
   VatId dialer(const Session& s) const { return s.is_initiator() ? identity.id() : s.peer(); }
 
+  // Whether bootstrap promises may follow `s` now (captp.md 9, crossed
+  // connections): our own dial, or a session dialed by the smaller vat id,
+  // beats any session that may still cross it. A session the peer dialed with
+  // the larger vat id loses to our dial under way, so it is left alone until
+  // that dial ends.
+  bool adoptable(const Session& s) const {
+    return s.is_initiator() || s.peer() < identity.id() || !waiting.contains(s.peer());
+  }
+
   void add_session(std::shared_ptr<SecureChannel> ch) {
     if (closed) return ch->abort(Error{ErrorKind::disconnected, "node closed"});
     VatId peer = ch->peer();
     Key key{peer, ch->peer_instance()};
     Live live{{}, ch->describe(), vat.clock().now()};
-    std::string transport = live.transport;
     HandlerPtr b = bootstrap_for ? bootstrap_for(peer) : bootstrap;
     auto s = detail::make_ptr<Session>(vat, std::move(ch), std::move(b), options.session);
     live.session = s;
     auto it = sessions.find(key);
-    if (it != sessions.end() && it->second.session->is_open()) {
-      // Two sessions with one running peer (captp.md section 9): both ends
-      // keep the one dialed by the smaller vat id, so they agree without
-      // talking. A second session from the same dialer instance replaces the
-      // first (it lost it). Other instances of the peer's identity (other
-      // processes) have keys of their own and are never compared here.
-      Ptr<Session> old = it->second.session;
-      VatId d_new = dialer(*s), d_old = dialer(*old);
-      bool keep_new = d_new == d_old || d_new < d_old;
-      if (!keep_new) {
-        s->start([](const Error&) {});
-        s->close(fmt::format("crossed connection: keeping the session dialed by {}", d_old.to_text()));
-        return attach_waiting(peer, old);
-      }
-      it->second = std::move(live);
-      start(s, key, transport);
-      old->close(fmt::format("replaced by a new session dialed by {}", d_new.to_text()));
-    } else {
-      sessions[key] = std::move(live);
-      start(s, key, transport);
+    if (it == sessions.end() || !it->second.session->is_open()) {
+      sessions[key] = live;
+      start(s, key, live.transport, /*logged=*/true);
+      if (adoptable(*s)) attach_waiting(peer, s);
+      return;
     }
-    attach_waiting(peer, s);
+    Ptr<Session> old = it->second.session;
+    VatId d_new = dialer(*s), d_old = dialer(*old);
+    if (d_new == d_old) {
+      // A second session dialed by one instance replaces the first (the
+      // dialer lost it). Other instances of the peer's identity (other
+      // processes) have keys of their own and are never compared here.
+      it->second = live;
+      start(s, key, live.transport, /*logged=*/true);
+      old->close(fmt::format("replaced by a new session dialed by {}", d_new.to_text()));
+      return attach_waiting(peer, s);
+    }
+    // Crossed connections (captp.md 9): the session dialed by the smaller
+    // vat id is the node's session; the other retires. References already
+    // made through the loser stay on it (a settled reference cannot move to
+    // another session, and moving one with calls in flight would reorder
+    // them), so it drains until its dialer sees it quiet and closes it.
+    if (d_new < d_old) {
+      Live lost = std::exchange(it->second, live);
+      start(s, key, live.transport, /*logged=*/true);
+      retire(key, std::move(lost), /*started=*/true);
+      return attach_waiting(peer, s);
+    }
+    retire(key, std::move(live), /*started=*/false);
+    attach_waiting(peer, old);  // our own dial lost: its promises follow the winner
   }
 
-  void start(const Ptr<Session>& s, const Key& key, const std::string& transport) {
+  // Puts a losing session (no longer, or never, the entry in `sessions`) in
+  // `retired`; one not started yet starts unlogged (spec/log.md: a crossed
+  // connection that loses at once is not the node's session).
+  void retire(const Key& key, Live live, bool started) {
+    Ptr<Session> s = live.session;
+    if (started && !s->is_open()) return;  // already gone from the node's lists
+    retired.emplace_back(key, std::move(live));
+    if (!started) start(s, key, retired.back().second.transport, /*logged=*/false);
+    if (!s->is_open()) return;
+    if (!s->is_initiator()) return s->retire(nullptr);  // the dialer closes it
+    Session* raw = s.get();                             // the session holds the callback: it outlives it
+    s->retire([raw, winner = identity.id() < raw->peer() ? identity.id() : raw->peer()] {
+      raw->close(fmt::format("crossed connection: keeping the session dialed by {}", winner.to_text()));
+    });
+  }
+
+  void start(const Ptr<Session>& s, const Key& key, const std::string& transport, bool logged) {
     std::weak_ptr<State> w = weak_from_this();
     Session* raw = s.get();
     const char* direction = s->is_initiator() ? "dialed" : "accepted";
-    log_if(vat, LogLevel::info, [&] {
-      std::string peer = s->peer().to_text();
-      return LogEvent{LogLevel::info,
-                      "captp",
-                      "session.opened",
-                      fmt::format("session with {} opened ({}, {})", peer, direction, transport),
-                      {{"peer", peer}, {"direction", direction}, {"transport", utf8::printable(transport)}}};
-    });
+    if (logged)
+      log_if(vat, LogLevel::info, [&] {
+        std::string peer = s->peer().to_text();
+        return LogEvent{LogLevel::info,
+                        "captp",
+                        "session.opened",
+                        fmt::format("session with {} opened ({}, {})", peer, direction, transport),
+                        {{"peer", peer}, {"direction", direction}, {"transport", utf8::printable(transport)}}};
+      });
     // The vat outlives its sessions (they run on it), so the close is logged
     // even when the node went first.
-    s->start([w, raw, key, v = &vat, direction, transport](const Error& why) {
-      log_if(*v, LogLevel::info, [&] {
-        std::string peer = raw->peer().to_text(), reason = utf8::printable(why.reason);
-        return LogEvent{
-            LogLevel::info,
-            "captp",
-            "session.closed",
-            fmt::format("session with {} closed: {}", peer, reason),
-            {{"peer", peer}, {"direction", direction}, {"transport", utf8::printable(transport)}, {"reason", reason}}};
-      });
+    s->start([w, raw, key, v = &vat, direction, transport, logged](const Error& why) {
+      if (logged)
+        log_if(*v, LogLevel::info, [&] {
+          std::string peer = raw->peer().to_text(), reason = utf8::printable(why.reason);
+          return LogEvent{LogLevel::info,
+                          "captp",
+                          "session.closed",
+                          fmt::format("session with {} closed: {}", peer, reason),
+                          {{"peer", peer},
+                           {"direction", direction},
+                           {"transport", utf8::printable(transport)},
+                           {"reason", reason}}};
+        });
       auto self = w.lock();
       if (!self) return;
       auto it = self->sessions.find(key);
       if (it != self->sessions.end() && it->second.session.get() == raw) self->sessions.erase(it);
+      std::erase_if(self->retired, [raw](const auto& r) { return r.second.session.get() == raw; });
     });
   }
 
@@ -316,10 +364,14 @@ HandlerPtr Node::connect_handler(const VatId& peer, const Address* at, std::uniq
 
 std::vector<SessionInfo> Node::sessions() const {
   std::vector<SessionInfo> out;
-  for (auto& [key, l] : state_->sessions) {
+  auto add = [&](const State::Key& key, const State::Live& l) {
     const Session& s = *l.session;
-    out.push_back(SessionInfo{key.first, key.second, s.is_initiator(), s.is_open(), l.transport, l.opened, s.stats()});
-  }
+    bool open = s.is_open() && !s.is_retired();
+    out.push_back(
+        SessionInfo{key.first, key.second, s.is_initiator(), open, s.is_retired(), l.transport, l.opened, s.stats()});
+  };
+  for (auto& [key, l] : state_->sessions) add(key, l);
+  for (auto& [key, l] : state_->retired) add(key, l);
   return out;
 }
 
@@ -350,7 +402,7 @@ Value Node::sessions_info() const {
 
 NodeStats Node::stats() const {
   NodeStats s = state_->counters;
-  s.sessions = state_->sessions.size();
+  s.sessions = state_->sessions.size() + state_->retired.size();
   s.handshaking = state_->handshaking;
   for (const auto& loop : state_->acceptors) {
     const AcceptLoop::Stats& a = loop->stats();
@@ -367,6 +419,8 @@ void Node::disconnect(const VatId& peer, const std::string& reason) {
   auto& all = state_->sessions;
   for (auto it = all.lower_bound(State::Key{peer, InstanceId{}}); it != all.end() && it->first.first == peer; ++it)
     of_peer.push_back(it->second.session);
+  for (auto& [key, l] : state_->retired)
+    if (key.first == peer) of_peer.push_back(l.session);
   for (auto& s : of_peer) s->close(reason);
 }
 
@@ -377,7 +431,9 @@ void Node::close(const std::string& reason) {
   for (auto& a : st.acceptors) a->close();
   st.acceptors.clear();
   auto sessions = std::move(st.sessions);
+  auto retired = std::move(st.retired);
   for (auto& [peer, l] : sessions) l.session->close(reason);
+  for (auto& [peer, l] : retired) l.session->close(reason);
   auto waiting = std::move(st.waiting);
   for (auto& [peer, list] : waiting)
     for (auto& p : list) p->break_with(Error{ErrorKind::disconnected, fmt::format("node closed: {}", reason)});

@@ -52,7 +52,10 @@ struct SessionInfo {
   VatId peer;
   InstanceId peer_instance;  // which of the peer's running Nodes
   bool initiator = false;
-  bool open = true;       // false while a close is under way
+  bool open = true;  // false while a close is under way (retired included)
+  // A crossed connection's losing session (spec/captp.md 9): it serves what
+  // was made through it and closes once quiet; nothing new uses it.
+  bool retired = false;
   std::string transport;  // "tcp 127.0.0.1:7447", "unix /run/v.sock" (the channel's describe())
   TimePoint opened{};     // on the vat's clock
   SessionStats stats;

@@ -89,6 +89,7 @@ void Session::on_data(std::span<const std::uint8_t> payload) {
       dispatch(reader.getRoot<wire::Message>());
       words = kj::arrayPtr(reader.getEnd(), words.end());
     }
+    check_quiet();  // a return, finish or release may have emptied the last table
   } catch (const ProtocolError& e) {
     abort(Error{ErrorKind::failed, fmt::format("protocol violation by the peer: {}", e.what())});
   } catch (const kj::Exception& e) {
@@ -144,6 +145,7 @@ void Session::send(kj::FunctionParam<void(wire::Message::Builder)> build, bool l
 
 void Session::after_send(bool lazy) {
   if (!lazy) channel_->request_flush();
+  check_quiet();  // a release of our last import goes out through here
   if (!aborting_ && channel_->unsent_bytes() > options_.max_unsent_bytes)
     abort(Error{ErrorKind::overloaded,
                 fmt::format("the peer is not reading: more than {} bytes queued for it", options_.max_unsent_bytes)});
@@ -239,6 +241,30 @@ void Session::sweep_canceled() {
 }
 
 // --- Ending
+
+void Session::retire(std::function<void()> on_quiet) {
+  retired_ = true;
+  on_quiet_ = std::move(on_quiet);
+  check_quiet();
+}
+
+bool Session::quiet() const noexcept {
+  return questions_.size() == 0 && answers_.size() == 0 && exports_.size() == 0 && imports_.size() == 0 &&
+         embargoes_.size() == 0 && held_.empty();
+}
+
+void Session::check_quiet() {
+  if (!on_quiet_ || quiet_posted_ || !open_ || !quiet()) return;
+  // Checked in the middle of sends and reads: the close waits for a turn of
+  // its own, and looks again (a call may have come in meanwhile).
+  quiet_posted_ = true;
+  boost::asio::post(vat_.io(), [self = Ptr<Session>(this)] {
+    self->quiet_posted_ = false;
+    if (!self->open_ || !self->on_quiet_ || !self->quiet()) return;
+    auto cb = std::move(self->on_quiet_);
+    cb();
+  });
+}
 
 void Session::close(const std::string& reason) {
   if (!open_) return;

@@ -72,6 +72,16 @@ class Session final : public detail::RefCounted {
   // Ends the session: a close frame with `reason` (graceful) or an abort
   // message (protocol violation), then everything of the session breaks.
   void close(const std::string& reason);
+
+  // captp.md 9, crossed connections: this session lost to a crossing one.
+  // The node starts nothing new on it; what was made through it keeps
+  // working. `on_quiet` (null on the accepting side, which waits for the
+  // dialer to close) runs once, in a later turn, when the session is quiet.
+  void retire(std::function<void()> on_quiet);
+  bool is_retired() const noexcept { return retired_; }
+  // Every table empty and no call held: nothing of this session is in use
+  // here, and (its peer starting nothing new on it) nothing is on its way.
+  bool quiet() const noexcept;
   void abort(const Error& e);
 
   // --- Used by the remote handlers (remote.cpp).
@@ -138,6 +148,8 @@ class Session final : public detail::RefCounted {
   void after_send(bool lazy);
   void on_channel_closed(const Error& e);
   void sweep_canceled();
+  // A retired session that went quiet: runs on_quiet_ in a later turn.
+  void check_quiet();
 
   // ops.cpp
   void on_bootstrap(wire::Bootstrap::Reader m);
@@ -196,6 +208,9 @@ class Session final : public detail::RefCounted {
   bool aborting_ = false;
   Error closed_;
   std::function<void(const Error&)> on_closed_;
+  bool retired_ = false;
+  bool quiet_posted_ = false;
+  std::function<void()> on_quiet_;
   Timer sweep_;
   BuilderScratch scratch_;
 
