@@ -49,7 +49,7 @@ bool Session::reaches_this_peer(Handler* h) const noexcept {
 }
 
 RemotePromise::Path RemotePromise::path_to(Handler* h, RemotePromise** merge_into) const noexcept {
-  // spec/captp.md 5, Embargo: "the same path". Only handlers of this session
+  // spec/captp.md 5, "Same path". Only handlers of this session
   // count as such, never a local promise that forwards to one: calls through
   // it would cross the session again (the peer still reflects the earlier
   // ones to us, and we to the peer), so they could be overtaken.
@@ -87,10 +87,10 @@ void RemotePromise::resolve(HandlerPtr target) {
   RemotePromise* merge_into = nullptr;
   Path path = path_to(target.get(), &merge_into);
   if (path == Path::merge && used_) {
-    // spec/captp.md 5, Embargo: the calls we sent travel on into that
-    // promise's target in the peer; if it later settles to something off this
-    // session, it must embargo for them too, though nothing was sent to it
-    // directly.
+    // spec/captp.md 5, "Same path" (merge): the calls we sent travel on
+    // into that promise's target in the peer; if it later settles to
+    // something off this session, it must embargo for them too, though
+    // nothing was sent to it directly.
     merge_into->used_ = true;
   }
   if (!used_ || path != Path::other || !session_->is_open()) {
