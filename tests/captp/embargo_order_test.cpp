@@ -135,11 +135,10 @@ const char* name(Run r) {
 }
 
 // One scenario: four steps of the sender (send the call that makes the
-// promise; send m1 through it; resolve; send m2 through it), with steps 1 and
-// 2 in either order. `check` runs after both loops are quiet and says whether
-// the target saw m1 then m2.
+// promise; send m1 through it; resolve; send m2 through it), with the middle
+// two in either order. `seen` runs once both loops are quiet and returns what
+// the target saw, m1 (1) then m2 (2) if E-order held.
 struct Scenario {
-  std::function<void(TwoVats&, Ref<Reflector>)> setup;
   std::function<void()> make, m1, settle, m2;
   std::function<std::vector<std::int64_t>(TwoVats&)> seen;
 };
