@@ -1,16 +1,22 @@
-// Resolution of remote promises and the embargoes that keep E-order across it.
+// Resolution of remote promises and the embargoes that keep E-order across it
+// (spec/captp.md 5, "Embargo").
 //
-// A remote promise that settles to a reference of the same session is
-// shortened at once: calls sent earlier along the pipelined path and calls
-// sent now directly both travel this session, in order, and the peer's answer
-// forwards the earlier ones to the same target before it reads the later ones.
-// A promise that settles to anything else (an object of this vat coming home,
-// a local promise, a reference into a third vat) could let a new call
-// overtake earlier pipelined calls still on their way through the peer. If any
-// such call was sent, new calls wait in the promise (the embargo) while a
+// A remote promise that settles to a reference of the same session, as the
+// peer named it (senderHosted or senderPromise), is shortened at once: calls
+// sent earlier along the pipelined path and calls sent now directly both
+// travel this session, in order, and the peer forwards the earlier ones to the
+// same target before it reads the later ones. A promise that settles to
+// anything else (an object of this vat coming home, a local promise, a
+// reference into a third vat) could let a new call overtake earlier pipelined
+// calls still on their way through the peer. That includes a local promise
+// that forwards back to the peer (the "Tribble" race): the earlier calls go
+// peer -> here -> peer, three hops, the new ones one. If any call was sent
+// along the old path, new calls wait in the promise (the embargo) while a
 // disembargo travels to the peer and is reflected back along the old path;
 // its return means every earlier call has arrived.
 #include <fmt/format.h>
+
+#include <utility>
 
 #include "captp/internal/remote.h"
 #include "vat/message.h"
@@ -42,6 +48,33 @@ bool Session::reaches_this_peer(Handler* h) const noexcept {
   return false;
 }
 
+RemotePromise::Path RemotePromise::path_to(Handler* h, RemotePromise** merge_into) const noexcept {
+  // spec/captp.md 5, "Same path". Only handlers of this session
+  // count as such, never a local promise that forwards to one: calls through
+  // it would cross the session again (the peer still reflects the earlier
+  // ones to us, and we to the peer), so they could be overtaken.
+  for (int steps = 0; h && steps < (1 << 20); ++steps) {
+    if (auto* i = dynamic_cast<ImportHandler*>(h)) return i->session() == session_.get() ? Path::same : Path::other;
+    if (auto* r = dynamic_cast<RemotePromise*>(h)) {
+      if (r->session() != session_.get()) return Path::other;
+      switch (r->state_) {
+        case State::pending: *merge_into = r; return Path::merge;
+        case State::embargoed: return Path::other;  // it waits for its own loopback: so do we
+        case State::broken: return Path::settled;
+        case State::resolved:
+          if (r->data_) return Path::settled;
+          h = r->resolved_.get();  // as if we had resolved to what it did
+          continue;
+      }
+    }
+    // A local promise that settled to data or broke: messages break, there
+    // is nothing to keep in order. Anything else local needs the embargo.
+    if (detail::PromiseBase* p = h->as_promise(); p && !p->pending() && !p->forward()) return Path::settled;
+    return Path::other;
+  }
+  return Path::other;
+}
+
 void RemotePromise::resolve(HandlerPtr target) {
   if (state_ != State::pending) return;
   if (!target) return resolve_data();
@@ -51,25 +84,42 @@ void RemotePromise::resolve(HandlerPtr target) {
   for (int steps = 0; h; ++steps, h = h->forwards_to())
     if (h == this || steps > (1 << 20))
       return break_with(Error{ErrorKind::failed, "promise resolved to itself (a cycle of promises)"});
-  if (!used_ || session_->reaches_this_peer(target.get()) || !session_->is_open()) {
+  RemotePromise* merge_into = nullptr;
+  Path path = path_to(target.get(), &merge_into);
+  if (path == Path::merge && used_) {
+    // spec/captp.md 5, "Same path" (merge): the calls we sent travel on
+    // into that promise's target in the peer; if it later settles to
+    // something off this session, it must embargo for them too, though
+    // nothing was sent to it directly.
+    merge_into->used_ = true;
+  }
+  if (!used_ || path != Path::other || !session_->is_open()) {
     state_ = State::resolved;
     resolved_ = std::move(target);
     return;
   }
+  // Embargo step 1: hold new calls here until the loopback returns.
   state_ = State::embargoed;
   resolved_ = std::move(target);
+  self_ = detail::Ptr<RemotePromise>(this);
   embargo_id = session_->start_embargo(this, target_);
 }
 
 void RemotePromise::lift_embargo() {
+  // Embargo step 3: every call sent along the old path has arrived; the
+  // held ones go on, in order, before any later one.
   if (state_ != State::embargoed) return;
+  detail::Ptr<RemotePromise> keep = std::move(self_);  // let go once the held calls are out
   embargo_id.reset();
   state_ = State::resolved;
   // Deliveries may queue more messages on us only through resolved_ now.
   while (detail::Turn* t = queued_.pop()) resolved_->deliver(MessagePtr(static_cast<detail::Message*>(t)));
+  // The peer's disembargoes that waited for the calls we held.
+  for (std::uint32_t eid : std::exchange(loopbacks_, {})) session_->reply_loopback(HandlerPtr(this), eid);
 }
 
 std::uint32_t Session::start_embargo(RemotePromise* p, const Target& target) {
+  // Embargo step 2: a disembargo along the old path, reflected by the peer.
   std::uint32_t eid = embargoes_.add(p);
   send([&](wire::Message::Builder m) {
     auto d = m.initDisembargo();
@@ -100,7 +150,25 @@ void Session::on_disembargo(wire::Disembargo::Reader m) {
   std::uint32_t eid = m.getSenderLoopback();
   // Calls of the peer held back by flow control have not been forwarded yet:
   // the reply waits behind them (spec/captp.md 7).
-  if (holding()) return hold_loopback(eid);
+  if (holding()) return hold_loopback(std::move(target), eid);
+  reply_loopback(std::move(target), eid);
+}
+
+void Session::reply_loopback(HandlerPtr target, std::uint32_t eid) {
+  // spec/captp.md 5, Embargo, the receiver: the reply goes out once every
+  // call that came along the path before the disembargo is delivered or
+  // forwarded. Forwarding is synchronous, except where an embargo of our own
+  // on that path (our import of the peer's promise, resolved to an object of
+  // ours) holds calls: the reply waits until it lifts, else the peer could
+  // send calls straight to that object that overtake the held ones.
+  Handler* h = end_of_forwarding(target.get());
+  for (int steps = 0; steps < (1 << 20); ++steps) {
+    auto* r = dynamic_cast<RemotePromise*>(h);
+    if (!r || r->session() != this) break;
+    if (r->state() == RemotePromise::State::embargoed) return r->defer_loopback(eid);
+    if (r->state() != RemotePromise::State::resolved || !r->resolution()) break;
+    h = end_of_forwarding(r->resolution());
+  }
   send_loopback(eid);
 }
 

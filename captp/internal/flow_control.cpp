@@ -47,7 +47,9 @@ void Session::deliver_call(HandlerPtr target, MessagePtr msg, std::optional<std:
   held_.push_back(std::move(h));
 }
 
-void Session::hold_loopback(std::uint32_t eid) { held_.push_back(Held{nullptr, nullptr, std::nullopt, 0, eid}); }
+void Session::hold_loopback(HandlerPtr target, std::uint32_t eid) {
+  held_.push_back(Held{std::move(target), nullptr, std::nullopt, 0, eid});
+}
 
 void Session::answer_done(bool held, bool standing) {
   if (held) return;  // never counted
@@ -65,7 +67,7 @@ void Session::deliver_held() {
     Held h = std::move(held_.front());
     held_.pop_front();
     if (!h.msg) {
-      send_loopback(h.loopback);
+      reply_loopback(std::move(h.target), h.loopback);
       continue;
     }
     if (h.qid) {

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <utility>
+
 #include "captp/internal/wire.h"
 #include "vat/message.h"
 #include "vat/promise_state.h"
@@ -94,9 +96,12 @@ void RemotePromise::resolve_data() {
 
 void RemotePromise::break_with(const Error& e) {
   if (state_ == State::resolved || state_ == State::broken) return;
+  Ptr<RemotePromise> keep = std::move(self_);  // an embargo that will not lift
   error_ = e;
   state_ = State::broken;
   while (detail::Turn* t = queued_.pop()) detail::break_message(MessagePtr(static_cast<detail::Message*>(t)), error_);
+  // Nothing is held for them any more (and on a closed session nothing is sent).
+  for (std::uint32_t eid : std::exchange(loopbacks_, {})) session_->reply_loopback(HandlerPtr(this), eid);
 }
 
 }  // namespace vatic::captp

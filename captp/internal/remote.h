@@ -53,6 +53,9 @@ class RemotePromise final : public detail::Handler {
   void break_with(const Error& e);
   // The embargo started by resolve() has lifted (or the session ended).
   void lift_embargo();
+  // The peer's disembargo `eid` came along our old path while we hold calls:
+  // it is answered once they are delivered (embargo.cpp).
+  void defer_loopback(std::uint32_t eid) { loopbacks_.push_back(eid); }
 
   State state() const noexcept { return state_; }
   const Target& target() const noexcept { return target_; }
@@ -67,6 +70,16 @@ class RemotePromise final : public detail::Handler {
  private:
   RemotePromise(Vat* home, detail::Ptr<Session> s, Target t, bool import);
 
+  // How calls sent straight to a resolution travel compared with the calls
+  // already sent along our promised path (spec/captp.md 5, Embargo):
+  // `same`: they meet at one object of the peer, in order on this session;
+  // `merge`: they meet in a pending promise of the peer (`merge_into`, ours
+  // for it), which embargoes in turn if it later settles off the session;
+  // `settled`: calls break (data or an error), nothing to order;
+  // `other`: anything else, a local promise even if it forwards to the peer.
+  enum class Path : unsigned char { same, merge, settled, other };
+  Path path_to(detail::Handler* h, RemotePromise** merge_into) const noexcept;
+
   detail::Ptr<Session> session_;
   Target target_;
   bool import_;
@@ -76,6 +89,12 @@ class RemotePromise final : public detail::Handler {
   bool data_ = false;
   Error error_;
   detail::TurnQueue queued_;  // messages held during an embargo
+  // While embargoed, the promise keeps itself alive: the calls it holds were
+  // sent before its last reference went (the peer's finish of an answer that
+  // forwarded to it, say) and must still reach the resolution. The lift or
+  // the session's end lets go.
+  detail::Ptr<RemotePromise> self_;
+  std::vector<std::uint32_t> loopbacks_;  // see defer_loopback
 };
 
 }  // namespace vatic::captp

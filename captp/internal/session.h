@@ -91,6 +91,9 @@ class Session final : public detail::RefCounted {
   // Registers a path handler into a pending answer, settled with the answer.
   void attach_path(RemotePromise* p);
   std::uint32_t start_embargo(RemotePromise* p, const Target& target);
+  // Answers the peer's disembargo `eid` along `target` once the calls that
+  // came before it are delivered or forwarded (spec/captp.md 5).
+  void reply_loopback(detail::HandlerPtr target, std::uint32_t eid);
   // The local result of a call from the peer settled: send the return.
   void deliver_return(std::uint32_t qid, std::uint64_t serial, detail::PromiseBase& p);
   // An exported local promise settled: send the resolve.
@@ -123,7 +126,7 @@ class Session final : public detail::RefCounted {
     detail::MessagePtr msg;
     std::optional<std::uint32_t> qid;  // with its serial, when the call wants a return
     std::uint64_t serial = 0;
-    std::uint32_t loopback = 0;  // a disembargo's receiverLoopback
+    std::uint32_t loopback = 0;  // a disembargo's receiverLoopback (`target`: its path)
   };
   struct Export {
     detail::HandlerPtr target;
@@ -174,7 +177,7 @@ class Session final : public detail::RefCounted {
   // or refuses it (answered `overloaded`) when max_answers are held too.
   void deliver_call(detail::HandlerPtr target, detail::MessagePtr msg, std::optional<std::uint32_t> qid);
   bool holding() const noexcept { return !held_.empty(); }
-  void hold_loopback(std::uint32_t eid);
+  void hold_loopback(detail::HandlerPtr target, std::uint32_t eid);
   // An unanswered call was answered or finished: deliver what waits.
   void answer_done(bool held, bool standing);
   void deliver_held();
