@@ -300,10 +300,10 @@ std::uint32_t Program::draw_op() {
     std::uint32_t op;
     std::uint32_t weight;
   };
-  static constexpr W table[] = {{op_ping, 30}, {op_spawn, 10}, {op_field, 6},         {op_pass, 10},
-                                {op_keep, 10}, {op_later, 8},  {op_resolve, 10},      {op_local_promise, 6},
-                                {op_drop, 6},  {op_forget, 4}, {op_promise_value, 6}, {op_boom, 2},
-                                {op_burst, 2}, {op_cut, 1},    {op_crash, 1},         {op_rejoin, 2}};
+  static constexpr W table[] = {
+      {op_ping, 30},    {op_spawn, 10},        {op_field, 6}, {op_pass, 10},  {op_keep, 10},         {op_later, 8},
+      {op_resolve, 10}, {op_local_promise, 6}, {op_drop, 6},  {op_forget, 4}, {op_promise_value, 6}, {op_boom, 2},
+      {op_burst, 2},    {op_cut, 1},           {op_crash, 1}, {op_rejoin, 2}, {op_partition, 1}};
   std::uint32_t total = 0;
   for (auto& w : table)
     if (config_.ops & w.op) total += w.weight;
@@ -528,8 +528,24 @@ void Program::fault(std::uint32_t op) {
       state_[a] = VatState{};
       net_->crash(a);
       break;
+    case op_partition: {
+      // Each vat on one side or the other; every link across is cut.
+      std::vector<bool> side(n);
+      for (std::size_t i = 0; i < n; ++i) side[i] = choose_.chance(50);
+      trace_.add("partition");
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = i + 1; j < n; ++j)
+          if (side[i] != side[j]) net_->cut(i, j);
+      break;
+    }
     case op_rejoin:
-      if (!net_->at(a).up()) {
+      if (choose_.chance(30)) {
+        // Heal: every pair of live vats without a link is joined again.
+        trace_.add("heal");
+        for (std::size_t i = 0; i < n; ++i)
+          for (std::size_t j = i + 1; j < n; ++j)
+            if (net_->at(i).up() && net_->at(j).up() && !net_->linked(i, j)) join(i, j, false);
+      } else if (!net_->at(a).up()) {
         net_->restart(a);
         for (std::size_t o = 0; o < n; ++o)
           if (o != a && net_->at(o).up()) join(a, o, false);
@@ -695,7 +711,7 @@ ProgramConfig shrink(std::uint64_t seed, ProgramConfig config) {
 namespace {
 const char* const kOpNames[] = {"ping",    "spawn",         "field", "pass",   "keep",          "later",
                                 "resolve", "local_promise", "drop",  "forget", "promise_value", "boom",
-                                "burst",   "cut",           "crash", "rejoin", "crossed"};
+                                "burst",   "cut",           "crash", "rejoin", "crossed",       "partition"};
 }  // namespace
 
 std::string describe_ops(std::uint32_t ops) {

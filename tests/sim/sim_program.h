@@ -6,7 +6,8 @@
 // results, promises made locally, exported pending and resolved later (to a
 // local object, an import, a third vat's object, another promise or an
 // error), Promise<T>s passed as values, references and answers dropped; and
-// faults: links cut, vats crashed, restarted and joined again.
+// faults: links cut, partitions made and healed, vats crashed, restarted and
+// joined again.
 //
 // Every object reports each delivery to the run's oracle (one thread: it sees
 // all vats at once), which checks online:
@@ -51,8 +52,9 @@ enum Op : std::uint32_t {
   op_crash = 1u << 14,
   op_rejoin = 1u << 15,
   op_crossed = 1u << 16,
-  op_all = (1u << 17) - 1,
-  op_faults = op_cut | op_crash | op_rejoin,
+  op_partition = 1u << 17,
+  op_all = (1u << 18) - 1,
+  op_faults = op_cut | op_crash | op_rejoin | op_partition,
 };
 
 struct ProgramConfig {
