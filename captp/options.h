@@ -36,10 +36,10 @@ struct ChannelOptions {
 };
 
 struct SessionOptions {
-  // Calls from the peer not yet answered before further calls are held back
-  // (read, but delivered only as earlier ones are answered); as many again
-  // may be held, and calls beyond that are answered `overloaded`. The
-  // session never stops reading (spec/captp.md 7).
+  // Half the bound on calls from the peer not yet answered: a call read while
+  // twice this many are unanswered is answered `overloaded` without being
+  // delivered. Calls are never held back and the session never stops reading
+  // (spec/captp.md 7).
   std::uint32_t max_answers = 1 << 14;
   // Bytes queued for a peer that does not read; beyond this the session aborts.
   std::size_t max_unsent_bytes = 64u << 20;

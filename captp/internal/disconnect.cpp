@@ -22,7 +22,6 @@ void Session::break_everything(const Error& e) {
   answers_.drain([&](std::uint32_t, Answer&& a) { answers.push_back(std::move(a)); });
   unanswered_ = 0;
   standing_ = 0;
-  std::deque<Held> held = std::exchange(held_, {});
   std::vector<Export> exports;
   exports_.drain([&](std::uint32_t, Export&& x) { exports.push_back(std::move(x)); });
   export_ids_.clear();
@@ -48,10 +47,6 @@ void Session::break_everything(const Error& e) {
   }
   for (RemotePromise* p : import_promises) p->break_with(e);
   for (RemotePromise* p : embargoed) p->break_with(e);
-  // Calls held back by flow control are never delivered: nobody awaits their
-  // answers any more.
-  for (Held& h : held)
-    if (h.msg) detail::break_message(std::move(h.msg), e);
 }
 
 }  // namespace vatic::captp

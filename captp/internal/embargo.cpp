@@ -147,11 +147,7 @@ void Session::on_disembargo(wire::Disembargo::Reader m) {
   detail::PromiseBase* p = end ? end->as_promise() : nullptr;
   if (!reaches_this_peer(end) || (p && p->pending()))
     throw ProtocolError("disembargo target does not resolve to a reference of the sender");
-  std::uint32_t eid = m.getSenderLoopback();
-  // Calls of the peer held back by flow control have not been forwarded yet:
-  // the reply waits behind them (spec/captp.md 7).
-  if (holding()) return hold_loopback(std::move(target), eid);
-  reply_loopback(std::move(target), eid);
+  reply_loopback(std::move(target), m.getSenderLoopback());
 }
 
 void Session::reply_loopback(HandlerPtr target, std::uint32_t eid) {

@@ -42,12 +42,12 @@ std::vector<std::string> read_path(capnp::List<capnp::Text>::Reader path) {
 
 }  // namespace
 
-void Session::new_answer(std::uint32_t qid, Ptr<PromiseBase> result, bool standing, bool held) {
+void Session::new_answer(std::uint32_t qid, Ptr<PromiseBase> result, bool standing) {
   if (answers_.find(qid)) throw ProtocolError(fmt::format("question id {} reused while still in use", qid));
   std::uint64_t serial = ++answer_serial_;
-  if (!answers_.insert(qid, Answer{result, serial, false, standing, held}))
+  if (!answers_.insert(qid, Answer{result, serial, false, standing}))
     throw ProtocolError(fmt::format("question id {} out of range", qid));
-  if (!held) ++(standing ? standing_ : unanswered_);
+  ++(standing ? standing_ : unanswered_);
   result->listen(std::make_unique<ReturnListener>(Ptr<Session>(this), qid, serial));
 }
 
@@ -97,9 +97,8 @@ void Session::on_call(wire::Call::Reader m) {
   for (auto a : in) args.push_back(read_value(a, caps));
   auto result = detail::make_ptr<detail::PromiseState<Value>>(&vat_);
   if (m.getSendReturn() && method == detail::kWhenBroken) {
-    // Monitors answer only when their target breaks, so they would keep the
-    // calls behind them held for good (flow_control.cpp); they are capped on
-    // their own instead, and never held.
+    // Monitors answer only when their target breaks, so they would fill the
+    // answers other calls need (flow_control.cpp); they are capped on their own.
     if (standing_ >= options_.max_answers) {
       new_answer(m.getQuestionId(), result);
       result->break_with(Error{ErrorKind::overloaded, "too many monitors from this peer"});
@@ -121,10 +120,9 @@ void Session::deliver_return(std::uint32_t qid, std::uint64_t serial, PromiseBas
   Answer* a = answers_.find(qid);
   if (!open_ || !a || a->serial != serial || a->returned) return;  // finished (canceled) or session gone
   a->returned = true;
-  bool held = a->held, standing = a->standing;
+  bool standing = a->standing;
   write_return(qid, p);
-  // Its slot is free: calls held back may go on (after this return went out).
-  answer_done(held, standing);
+  answer_done(standing);
 }
 
 void Session::write_return(std::uint32_t qid, PromiseBase& p) {
@@ -225,7 +223,7 @@ void Session::on_finish(wire::Finish::Reader m) {
       r.setAnswerId(qid);
       r.setCanceled();
     });
-    answer_done(gone->held, gone->standing);
+    answer_done(gone->standing);
   }
 }
 

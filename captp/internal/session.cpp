@@ -250,7 +250,7 @@ void Session::retire(std::function<void()> on_quiet) {
 
 bool Session::quiet() const noexcept {
   return questions_.size() == 0 && answers_.size() == 0 && exports_.size() == 0 && imports_.size() == 0 &&
-         embargoes_.size() == 0 && held_.empty();
+         embargoes_.size() == 0;
 }
 
 void Session::check_quiet() {

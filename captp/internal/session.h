@@ -116,17 +116,6 @@ class Session final : public detail::RefCounted {
     std::uint64_t serial = 0;  // tells a late return listener whether it still owns the slot
     bool returned = false;
     bool standing = false;
-    bool held = false;  // its call waits in held_ (flow control): not yet counted as unanswered
-  };
-  // A call from the peer read past max_answers (flow_control.cpp): decoded and
-  // entered in the tables, its delivery waiting for a free slot. A disembargo
-  // reply (`msg` null) waits with them so that it stays behind them.
-  struct Held {
-    detail::HandlerPtr target;
-    detail::MessagePtr msg;
-    std::optional<std::uint32_t> qid;  // with its serial, when the call wants a return
-    std::uint64_t serial = 0;
-    std::uint32_t loopback = 0;  // a disembargo's receiverLoopback (`target`: its path)
   };
   struct Export {
     detail::HandlerPtr target;
@@ -164,9 +153,8 @@ class Session final : public detail::RefCounted {
   void on_disembargo(wire::Disembargo::Reader m);
   void on_unimplemented(wire::Message::Reader m);
   // `standing`: an answer that stays pending by design (a monitor's
-  // __whenBroken); it does not count toward max_answers. `held`: its call
-  // waits in held_.
-  void new_answer(std::uint32_t qid, detail::Ptr<detail::PromiseBase> result, bool standing = false, bool held = false);
+  // __whenBroken); it does not count toward max_answers.
+  void new_answer(std::uint32_t qid, detail::Ptr<detail::PromiseBase> result, bool standing = false);
   detail::HandlerPtr resolve_target(wire::MessageTarget::Reader t);
   void send_loopback(std::uint32_t eid);
   void write_return(std::uint32_t qid, detail::PromiseBase& p);
@@ -176,11 +164,8 @@ class Session final : public detail::RefCounted {
   // return) and delivers it, holds it while max_answers calls are unanswered,
   // or refuses it (answered `overloaded`) when max_answers are held too.
   void deliver_call(detail::HandlerPtr target, detail::MessagePtr msg, std::optional<std::uint32_t> qid);
-  bool holding() const noexcept { return !held_.empty(); }
-  void hold_loopback(detail::HandlerPtr target, std::uint32_t eid);
   // An unanswered call was answered or finished: deliver what waits.
-  void answer_done(bool held, bool standing);
-  void deliver_held();
+  void answer_done(bool standing);
 
   // gc.cpp
   void write_cap(const Capability& c, wire::CapDescriptor::Builder out);
@@ -234,8 +219,7 @@ class Session final : public detail::RefCounted {
   std::uint64_t answer_serial_ = 0;
   std::size_t unanswered_ = 0;
   std::size_t standing_ = 0;  // pending monitor answers (at most max_answers)
-  std::deque<Held> held_;     // at most max_answers
-  bool delivering_held_ = false;
+
   std::uint64_t messages_in_ = 0, messages_out_ = 0;
 };
 

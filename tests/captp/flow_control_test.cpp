@@ -40,16 +40,16 @@ TEST(FlowControl, CallsAwaitingCallbacksPastMaxAnswersAllComplete) {
   for (std::size_t i = 0; i < done; ++i) EXPECT_EQ(t.get(calls[i]), static_cast<std::int64_t>(i));
 }
 
-// Calls held past max_answers are delivered in the order sent, after the
-// ones before them, as the slots free up.
-TEST(FlowControl, HeldCallsKeepTheirOrder) {
+// Calls past max_answers (up to twice it) are delivered when read, in the
+// order sent: nothing is held back, so nothing can overtake them.
+TEST(FlowControl, CallsPastMaxAnswersAreDeliveredInOrder) {
   captp::NodeOptions o;
   o.session.max_answers = 4;
   TwoVats t(o);
   Ref<Echo> b = t.connect_pipe();
   Ref<Echo> mine = t.va.make<Echo>();
   std::vector<Promise<std::int64_t>> calls;
-  for (int i = 0; i < 4; ++i) {  // 8 calls: 4 delivered, 4 held
+  for (int i = 0; i < 4; ++i) {  // 8 calls: all delivered
     calls.push_back(b.send<&Echo::call_back>(mine, i));
     calls.push_back(b.send<&Echo::order>(i));
   }
@@ -58,9 +58,9 @@ TEST(FlowControl, HeldCallsKeepTheirOrder) {
   EXPECT_EQ(t.get(b.send<&Echo::seen>()), want);
 }
 
-// Memory stays bounded against a peer that never stops calling: past
-// max_answers held calls as well, a call is answered `overloaded` at once,
-// and the session goes on.
+// Memory stays bounded against a peer that never stops calling: past twice
+// max_answers unanswered calls, a call is answered `overloaded` at once, and
+// the session goes on.
 TEST(FlowControl, CallsPastTwiceMaxAnswersAreRefusedOverloaded) {
   captp::NodeOptions o;
   o.session.max_answers = 4;
