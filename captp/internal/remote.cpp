@@ -74,6 +74,10 @@ bool RemotePromise::answer_when_resolved(MessagePtr& m) {
       // every senderPromise): wait for it here instead of asking.
       if (!import_ || !session_->is_open()) return false;
       if (auto r = m->take_result()) {
+        // Messages sent to the answer meanwhile still go to the peer's
+        // promise at once (pipelining), and sending the answer back to the
+        // peer names its own export.
+        r->forward_to(HandlerPtr(this));
         r->listen(std::make_unique<KeepUntilSettled>(HandlerPtr(this)));
         waiting_.push_back(std::move(r));
       }

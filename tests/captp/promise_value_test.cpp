@@ -48,6 +48,9 @@ class Taker : public Object {
     co_return co_await r.send<&Echo::echo>(x);
   }
   Task<std::int64_t> parcel_sum(Parcel parcel) { co_return parcel.n + co_await parcel.later; }
+  Parcel give_back(Parcel p) { return p; }
+  // Sends to the promised object without waiting for it (pipelining).
+  Promise<std::int64_t> echo_now(Promise<Ref<Echo>> p, std::int64_t x) { return p.send<&Echo::echo>(x); }
   // Takes any value (a promise, say) and lets it go at once.
   void ignore(Value) {}
   // Keeps a promise to be awaited by a later call.
@@ -77,8 +80,8 @@ class Taker : public Object {
     return echo_;
   }
 
-  VATIC_METHODS(Taker, value_of, outcome_of, depth_through, echo_through, parcel_sum, ignore, keep, kept_value, pass_on,
-                pass_on_outcome, set_next, pending, settle, settled, broken, parcel, echo)
+  VATIC_METHODS(Taker, value_of, outcome_of, depth_through, echo_through, parcel_sum, give_back, echo_now, ignore, keep,
+                kept_value, pass_on, pass_on_outcome, set_next, pending, settle, settled, broken, parcel, echo)
 
  private:
   Promise<std::int64_t> kept_;
@@ -315,6 +318,31 @@ TEST(PromiseValue, PromiseResentWhileItsReleaseIsInFlightStillSettles) {
   EXPECT_TRUE(t.session_up());
   EXPECT_TRUE(t.run_until([&] { return t.a->sessions()[0].stats.exports == 0; }))
       << t.a->sessions()[0].stats.exports << " exports left";
+}
+
+// b sends a's pending promise back: a gets its own promise, not a promise of
+// b's that follows it.
+TEST(PromiseValue, PromiseSentBackToItsSenderIsItsOwn) {
+  Pair t;
+  Ref<Taker> b = t.connect();
+  auto [p, r] = promise_in<std::int64_t>(t.va);
+  Parcel back = t.get(b.send<&Taker::give_back>(Parcel{1, p}));
+  EXPECT_EQ(back.later.state(), p.state());
+  r.resolve(3);
+  EXPECT_EQ(t.get(back.later), 3);
+}
+
+// b sends to a's pending promise of an object before it resolves: the call
+// waits in a, on the promise, not in b for the resolve.
+TEST(PromiseValue, CallsToAPendingPromiseArgumentArePipelinedToItsSender) {
+  Pair t;
+  Ref<Taker> b = t.connect();
+  auto [p, r] = promise_in<Ref<Echo>>(t.va);
+  Promise<std::int64_t> got = b.send<&Taker::echo_now>(p, 17);
+  t.drain();
+  EXPECT_EQ(t.a->sessions()[0].stats.answers, 1u) << "the call did not reach a";
+  r.resolve(t.va.make<Echo>());
+  EXPECT_EQ(t.get(got), 17);
 }
 
 // The same settled promise twice in one call, and a broken one sent twice.
