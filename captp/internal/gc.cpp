@@ -8,6 +8,12 @@
 // the import's handler dies, a release with the count received goes back; the
 // exporter subtracts it and forgets the export only at zero, so a reference
 // sent again while the release was in flight stays valid.
+//
+// Promises (spec/captp.md 4, "Promises as values"): every promise of this vat
+// not fulfilled with a reference goes as senderPromise and is resolved unasked,
+// right after the message if it has settled already (resolves_due_). Once its
+// resolve is out, the promise no longer maps to that id: sending it again
+// exports it anew, with a resolve of its own.
 #include <fmt/format.h>
 
 #include "captp/internal/remote.h"
