@@ -96,7 +96,10 @@ struct Finish {
 }
 
 struct Resolve {
-  # A promise this side exported (as senderPromise) has settled.
+  # A promise this side exported (as senderPromise) has settled. Sent unasked,
+  # once per export id: right after the message that first names the id when
+  # the promise had settled already (spec/captp.md 4, "Promises as values").
+  # The outcome travels here whole; the receiver need not ask for it.
   promiseId @0 :UInt32;
   union {
     value @1 :Value;
@@ -179,8 +182,9 @@ struct CapDescriptor {
     # more reference to it (see Release).
 
     senderPromise @1 :UInt32;
-    # A promise the sender exports under this id; a Resolve follows when it
-    # settles. Counted like senderHosted.
+    # A promise the sender exports under this id, pending or settled; a
+    # Resolve follows when it settles (at once if it has). Counted like
+    # senderHosted.
 
     receiverHosted @2 :UInt32;
     # One of the receiver's own exports, coming back home.

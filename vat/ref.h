@@ -142,12 +142,19 @@ struct Codec<Ref<T>> {
 };
 
 // Promises travel as promise capabilities; the receiving vat asks the home vat
-// for the outcome once and settles a local promise with it.
+// for the outcome once and settles a local promise with it. A plain value
+// stands for a promise already fulfilled with it (spec/model.md, Messages and
+// values), as a plain reference does.
 template <class T>
 struct Codec<Promise<T>> {
   using State = detail::PromiseState<detail::Slot<T>>;
   static Value encode(const Promise<T>& p) { return Value(Capability{p.state(), nullptr, true}); }
   static Promise<T> decode(const Value& v) {
+    if (v.type() != Value::Type::reference) {
+      auto out = detail::new_state<T>(nullptr);
+      out->settle_from_value(v);
+      return Promise<T>(std::move(out));
+    }
     const detail::HandlerPtr& h = v.as_capability().handler;
     if (!h) throw_error(ErrorKind::failed, "expected a promise, got an empty reference");
     if (auto* same = dynamic_cast<State*>(h->as_promise())) return Promise<T>(detail::Ptr<State>(same));

@@ -8,6 +8,12 @@
 // the import's handler dies, a release with the count received goes back; the
 // exporter subtracts it and forgets the export only at zero, so a reference
 // sent again while the release was in flight stays valid.
+//
+// Promises (spec/captp.md 4, "Promises as values"): every promise of this vat
+// not fulfilled with a reference goes as senderPromise and is resolved unasked,
+// right after the message if it has settled already (resolves_due_). Once its
+// resolve is out, the promise no longer maps to that id: sending it again
+// exports it anew, with a resolve of its own.
 #include <fmt/format.h>
 
 #include "captp/internal/remote.h"
@@ -38,11 +44,16 @@ class ResolveListener final : public detail::Listener {
 };
 
 // Follows local forwarding so that a promise already resolved to a reference
-// is sent as that reference (no Resolve round trip).
+// is sent as that reference (no Resolve round trip), and a promise following
+// another local promise is sent as the one it follows. It stops at a pending
+// promise whose messages go on to a remote handler (a call's result waiting
+// for its answer): that promise is what settles here, so it is what we export
+// (or, when the handler is the peer's own, what write_cap names in its terms).
 Handler* settle_local(Handler* h) {
   for (int steps = 0; h && steps < (1 << 20); ++steps) {
     PromiseBase* p = h->as_promise();
     if (!p || !p->forward()) break;
+    if (p->pending() && !p->forward()->as_promise()) break;
     h = p->forward();
   }
   return h;
@@ -93,19 +104,42 @@ void Session::undo_echoed_call(wire::Call::Reader call) {
   for (auto a : call.getArgs()) for_each_cap(a, undo);
 }
 
+bool Session::is_ours(const Handler* h) const noexcept {
+  if (auto* i = dynamic_cast<const ImportHandler*>(h)) return i->session() == this;
+  if (auto* r = dynamic_cast<const RemotePromise*>(h)) return r->session() == this;
+  return false;
+}
+
 void Session::write_cap(const Capability& c, wire::CapDescriptor::Builder out) {
+  HandlerPtr keep;  // a follower made below lives until it is exported
   Handler* h = settle_local(c.handler.get());
   if (!h) throw_error(ErrorKind::failed, "cannot send an empty reference");
   for (int steps = 0; steps < 64; ++steps) {
+    if (PromiseBase* p = h->as_promise(); p && p->pending() && p->forward()) {
+      // A call's result (or a promise following one): the peer's own answer
+      // is named in its terms; any other session's is exported as this
+      // promise, which settles when that answer comes.
+      if (!is_ours(p->forward())) break;
+      h = p->forward();
+    }
     if (auto* i = dynamic_cast<ImportHandler*>(h); i && i->session() == this) {
       out.setReceiverHosted(i->id());
       return;
     }
     auto* r = dynamic_cast<RemotePromise*>(h);
-    if (!r || r->session() != this) break;
+    if (!r) break;
     if (r->state() == RemotePromise::State::resolved && r->resolution()) {
       h = settle_local(r->resolution());
       continue;
+    }
+    if (r->session() != this) {
+      // A promise of another session with no local promise in front of it
+      // (spec/captp.md 4, Promises as values): what is exported is a local
+      // promise of its outcome, so that the peer gets a resolve when it
+      // settles, not a proxy it could not read a value from.
+      keep = detail::send_by_name(*r, std::string(detail::kWhenResolved), {}).state();
+      h = keep.get();
+      break;
     }
     if (r->is_import()) {
       out.setReceiverHosted(r->target().id);
@@ -117,11 +151,9 @@ void Session::write_cap(const Capability& c, wire::CapDescriptor::Builder out) {
     }
     break;  // embargoed or answered: export our promise-like handler
   }
-  PromiseBase* local = h->as_promise();
-  bool promise = local ? local->pending() : h->kind() == detail::RefKind::promise && !local;
-  // Promises of other vats or sessions have no resolution we could follow:
-  // they are exported as objects, and calls through them are forwarded.
-  if (!local) promise = false;
+  // spec/captp.md 4: every promise of this vat goes as senderPromise, settled
+  // or not; one already settled is resolved right after this message.
+  bool promise = h->as_promise() != nullptr;
   std::uint32_t id = export_handler(HandlerPtr(h), promise);
   if (promise)
     out.setSenderPromise(id);
@@ -152,7 +184,7 @@ void Session::undo_exports(const std::vector<std::uint32_t>& ids) {
     Export* e = exports_.find(id);
     if (!e || e->count == 0) continue;  // the session ended meanwhile
     if (--e->count > 0) continue;
-    export_ids_.erase(e->target->identity());
+    forget_export_id(id, *e);
     gone.push_back(std::move(*exports_.take(id)));
   }
 }
@@ -162,6 +194,12 @@ void Session::export_settled(std::uint32_t id, std::uint64_t serial, PromiseBase
   // Released (or its export undone) before it settled; the id may name
   // another export since, even of the same promise, which resolves it itself.
   if (!open_ || !e || e->serial != serial) return;
+  if (export_journal_) {
+    // A promise settled before it was sent: its resolve follows the message
+    // being built, which names the id first (spec/captp.md 4).
+    resolves_due_.emplace_back(id, serial);
+    return;
+  }
   CapCodec caps(*this);
   std::optional<Value> v;
   Error err;
@@ -174,14 +212,52 @@ void Session::export_settled(std::uint32_t id, std::uint64_t serial, PromiseBase
       err = error_from_exception(std::current_exception());
     }
   }
-  send([&](wire::Message::Builder out) {
-    auto r = out.initResolve();
-    r.setPromiseId(id);
-    if (v)
-      write_value(*v, r.initValue(), caps);
-    else
-      write_error(err, r.initError());
-  });
+  auto send_resolve = [&] {
+    send([&](wire::Message::Builder out) {
+      auto r = out.initResolve();
+      r.setPromiseId(id);
+      if (v)
+        write_value(*v, r.initValue(), caps);
+      else
+        write_error(err, r.initError());
+    });
+  };
+  try {
+    send_resolve();
+  } catch (...) {
+    // The value cannot travel (too deep, too large): the promise arrives
+    // broken with the reason, rather than never settling.
+    if (!v) throw;
+    v.reset();
+    err = error_from_exception(std::current_exception());
+    send_resolve();
+  }
+  // spec/captp.md 4: once resolved, the export stands for this outcome only.
+  // A later send of the same promise is a new export with a resolve of its
+  // own, so that a peer that released this id meanwhile is never left with
+  // an import that no resolve will reach. (Not before the resolve went: a
+  // value that holds the promise itself names this id again, rather than a
+  // new export whose resolve would hold it again, and so on.)
+  if (Export* still = exports_.find(id); still && still->serial == serial) forget_export_id(id, *still);
+}
+
+void Session::send_due_resolves() {
+  if (sending_due_) return;  // the loop below sends what its own sends add
+  sending_due_ = true;
+  for (std::size_t i = 0; i < resolves_due_.size() && open_; ++i) {
+    auto [id, serial] = resolves_due_[i];
+    Export* e = exports_.find(id);
+    PromiseBase* p = e && e->serial == serial ? e->target->as_promise() : nullptr;
+    if (p && !p->pending()) export_settled(id, serial, *p);
+  }
+  resolves_due_.clear();
+  sending_due_ = false;
+}
+
+void Session::forget_export_id(std::uint32_t id, const Export& e) {
+  // A resolved promise's identity may name a newer export of it by now.
+  if (auto it = export_ids_.find(e.target->identity()); it != export_ids_.end() && it->second == id)
+    export_ids_.erase(it);
 }
 
 void Session::release_export(std::uint32_t id, std::uint32_t count) {
@@ -191,7 +267,7 @@ void Session::release_export(std::uint32_t id, std::uint32_t count) {
     throw ProtocolError(fmt::format("release of export {} by {}, but only {} sent", id, count, e->count));
   e->count -= count;
   if (e->count > 0) return;
-  export_ids_.erase(e->target->identity());
+  forget_export_id(id, *e);
   auto gone = exports_.take(id);  // the target dies after the tables are consistent
 }
 

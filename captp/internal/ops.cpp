@@ -250,10 +250,9 @@ void Session::on_resolve(wire::Resolve::Reader m) {
   }
   Value v = read_value(m.getValue(), caps);
   if (!p) return;  // already dropped: the decoded value releases what it imported
-  if (v.type() == Value::Type::reference)
-    p->resolve(v.as_capability().handler);
-  else
-    p->resolve(nullptr);
+  // captp.md 4, Promises as values: the value itself, so that nobody here
+  // asks the peer for it again.
+  p->resolve_import(std::move(v));
 }
 
 void Session::on_release(wire::Release::Reader m) { release_export(m.getId(), m.getCount()); }

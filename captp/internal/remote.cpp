@@ -24,6 +24,21 @@ void ImportHandler::deliver(MessagePtr m) { session_->send_call(Target{false, id
 
 RefKind ImportHandler::kind() const noexcept { return session_->is_open() ? RefKind::far : RefKind::broken; }
 
+namespace {
+
+// Keeps a handler alive until the promise it listens to settles.
+class KeepUntilSettled final : public detail::Listener {
+ public:
+  explicit KeepUntilSettled(HandlerPtr h) : h_(std::move(h)) {}
+  // Not an interest in the outcome: the promise's own holders are.
+  bool wanted() const noexcept override { return false; }
+
+ private:
+  HandlerPtr h_;
+};
+
+}  // namespace
+
 RemotePromise::RemotePromise(Vat* home, Ptr<Session> s, Target t, bool import)
     : Handler(home), session_(std::move(s)), target_(std::move(t)), import_(import) {}
 
@@ -52,7 +67,44 @@ RefKind RemotePromise::kind() const noexcept {
   return RefKind::broken;
 }
 
+bool RemotePromise::answer_when_resolved(MessagePtr& m) {
+  switch (state_) {
+    case State::pending:
+      // The peer resolves an exported promise unasked (a resolve follows
+      // every senderPromise): wait for it here instead of asking.
+      if (!import_ || !session_->is_open()) return false;
+      if (auto r = m->take_result()) {
+        // Messages sent to the answer meanwhile still go to the peer's
+        // promise at once (pipelining), and sending the answer back to the
+        // peer names its own export.
+        r->forward_to(HandlerPtr(this));
+        r->listen(std::make_unique<KeepUntilSettled>(HandlerPtr(this)));
+        waiting_.push_back(std::move(r));
+      }
+      return true;
+    case State::resolved: {
+      Value outcome;
+      if (data_) {
+        if (!import_) return false;  // an answer's data lives in its question
+        outcome = value_;
+      } else if (resolved_->kind() == RefKind::far || resolved_->kind() == RefKind::near) {
+        // An object is its own resolution (spec/model.md, Miranda methods):
+        // no need to ask its vat.
+        outcome = Value(Capability{resolved_, nullptr, false});
+      } else {
+        return false;
+      }
+      if (auto r = m->take_result()) r->settle_from_value(outcome);
+      return true;
+    }
+    case State::embargoed:
+    case State::broken: return false;
+  }
+  return false;
+}
+
 void RemotePromise::deliver(MessagePtr m) {
+  if (m->asks_when_resolved() && answer_when_resolved(m)) return;
   switch (state_) {
     case State::pending:
       if (!session_->is_open()) return detail::break_message(std::move(m), session_->broken_error());
@@ -94,6 +146,19 @@ void RemotePromise::resolve_data() {
   data_ = true;
 }
 
+void RemotePromise::resolve_import(Value v) {
+  if (v.type() == Value::Type::reference) {
+    resolve(v.as_capability().handler);
+  } else {
+    if (state_ == State::pending) value_ = std::move(v);
+    resolve_data();
+  }
+  // Whoever asked meanwhile learns the outcome now, as if asking now: from
+  // the value, from the object, or after the embargo.
+  for (auto& r : std::exchange(waiting_, {}))
+    r->follow(detail::send_by_name(*this, std::string(detail::kWhenResolved), {}).state());
+}
+
 void RemotePromise::break_with(const Error& e) {
   if (state_ == State::resolved || state_ == State::broken) return;
   Ptr<RemotePromise> keep = std::move(self_);  // an embargo that will not lift
@@ -102,6 +167,7 @@ void RemotePromise::break_with(const Error& e) {
   while (detail::Turn* t = queued_.pop()) detail::break_message(MessagePtr(static_cast<detail::Message*>(t)), error_);
   // Nothing is held for them any more (and on a closed session nothing is sent).
   for (std::uint32_t eid : std::exchange(loopbacks_, {})) session_->reply_loopback(HandlerPtr(this), eid);
+  for (auto& r : std::exchange(waiting_, {})) r->break_with(error_);
 }
 
 }  // namespace vatic::captp

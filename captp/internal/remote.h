@@ -5,7 +5,9 @@
 // promise the peer exported. Until it settles, sends go to the peer as
 // pipelined calls; once it settles they go straight to the resolution, unless
 // that would overtake calls still in flight along the old path, in which case
-// they wait for an embargo to lift (embargo.cpp).
+// they wait for an embargo to lift (embargo.cpp). A promise import answers
+// `__whenResolved` itself, from the resolve that the peer sends unasked
+// (spec/captp.md 4, "Promises as values"): learning the outcome costs no call.
 #pragma once
 
 #include <cstdint>
@@ -50,6 +52,9 @@ class RemotePromise final : public detail::Handler {
   // Settles: to `target` (null for data) or to `error`.
   void resolve(detail::HandlerPtr target);
   void resolve_data();
+  // A promise import settles with the value of the peer's resolve: a
+  // reference is resolved to, data is kept to answer `__whenResolved`.
+  void resolve_import(Value v);
   void break_with(const Error& e);
   // The embargo started by resolve() has lifted (or the session ended).
   void lift_embargo();
@@ -85,8 +90,13 @@ class RemotePromise final : public detail::Handler {
   bool import_;
   bool used_ = false;  // a call went out along the pending path
   State state_ = State::pending;
+  // Answers a `__whenResolved` here when the outcome is known without asking
+  // the peer; false when the message must travel on.
+  bool answer_when_resolved(detail::MessagePtr& m);
+
   detail::HandlerPtr resolved_;
   bool data_ = false;
+  Value value_;  // the data a promise import resolved to
   Error error_;
   detail::TurnQueue queued_;  // messages held during an embargo
   // While embargoed, the promise keeps itself alive: the calls it holds were
@@ -95,6 +105,10 @@ class RemotePromise final : public detail::Handler {
   // the session's end lets go.
   detail::Ptr<RemotePromise> self_;
   std::vector<std::uint32_t> loopbacks_;  // see defer_loopback
+  // The answers of `__whenResolved` asked of a pending promise import. Each
+  // keeps this promise alive until it settles (the resolve, or the session's
+  // end, settles it).
+  std::vector<detail::Ptr<detail::PromiseBase>> waiting_;
 };
 
 }  // namespace vatic::captp

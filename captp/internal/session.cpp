@@ -141,6 +141,7 @@ void Session::send(kj::FunctionParam<void(wire::Message::Builder)> build, bool l
   export_journal_ = outer;
   ++messages_out_;
   after_send(lazy);
+  if (!outer && !resolves_due_.empty()) send_due_resolves();
 }
 
 void Session::after_send(bool lazy) {

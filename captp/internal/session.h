@@ -17,6 +17,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include <kj/function.h>
@@ -169,6 +170,12 @@ class Session final : public detail::RefCounted {
 
   // gc.cpp
   void write_cap(const Capability& c, wire::CapDescriptor::Builder out);
+  // Whether `h` is an import or remote promise of this session.
+  bool is_ours(const detail::Handler* h) const noexcept;
+  // Sends the resolves of promises that were settled when a message named
+  // them (spec/captp.md 4), after that message.
+  void send_due_resolves();
+  void forget_export_id(std::uint32_t id, const Export& e);
   Capability read_cap(wire::CapDescriptor::Reader in);
   std::uint32_t export_handler(detail::HandlerPtr h, bool promise);
   void release_export(std::uint32_t id, std::uint32_t count);
@@ -211,6 +218,10 @@ class Session final : public detail::RefCounted {
   // Export ids counted by the message being built, to undo if it is not sent
   // (spec/captp.md 6: counts are of references sent); null outside send().
   std::vector<std::uint32_t>* export_journal_ = nullptr;
+  // Promise exports (id, serial) that settled while a message naming them
+  // was built: resolved right after it goes.
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> resolves_due_;
+  bool sending_due_ = false;
   // Promise imports we released whose resolve may still be on its way (it may
   // cross our release): such a resolve is ignored, not a violation. At most one
   // per peer id below kMaxPeerId; an id leaves when it is imported again.

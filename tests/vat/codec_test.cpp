@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/vat/test_objects.h"
@@ -208,6 +209,24 @@ TEST(Codec, PromisesAreCapabilitiesMarkedAsPromises) {
   auto [is_promise, same] = f.get();
   EXPECT_TRUE(is_promise);
   EXPECT_TRUE(same);
+}
+
+// spec/model.md, Messages and values: a plain value where a promise is
+// expected stands for a promise already fulfilled with it; one of the wrong
+// type is a broken promise, not a failed decode of the whole message.
+TEST(Codec, PromiseDecodeOfAPlainValueIsAFulfilledPromise) {
+  Vat vat;
+  auto f = vat.submit([] {
+    Promise<int> five = from_value<Promise<int>>(Value(5));
+    Promise<int> wrong = from_value<Promise<int>>(Value("five"));
+    return std::make_tuple(five.ready() && five.value() == 5, wrong.is_broken(),
+                           wrong.is_broken() ? wrong.error().reason : std::string());
+  });
+  vat.run_until_idle();
+  auto [fulfilled, broken, reason] = f.get();
+  EXPECT_TRUE(fulfilled);
+  EXPECT_TRUE(broken);
+  EXPECT_EQ(reason, "expected int64, got text");
 }
 
 TEST(Codec, PromiseDecodeOfAnEmptyReferenceIsAnError) {
