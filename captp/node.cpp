@@ -318,7 +318,8 @@ std::vector<SessionInfo> Node::sessions() const {
   std::vector<SessionInfo> out;
   for (auto& [key, l] : state_->sessions) {
     const Session& s = *l.session;
-    out.push_back(SessionInfo{key.first, key.second, s.is_initiator(), s.is_open(), l.transport, l.opened, s.stats()});
+    out.push_back(SessionInfo{key.first, key.second, s.negotiated().version, s.negotiated().feature_names(),
+                              s.is_initiator(), s.is_open(), l.transport, l.opened, s.stats()});
   }
   return out;
 }
@@ -330,12 +331,16 @@ Value Node::sessions_info() const {
   List out;
   for (const SessionInfo& i : all) {
     auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - i.opened).count();
+    List features;
+    for (const std::string& f : i.features) features.push_back(Value(f));
     Record r{"session", {}};
     r.fields = {{"peer", i.peer.to_text()},
                 {"direction", i.initiator ? "dialed" : "accepted"},
                 {"address", i.transport},
                 {"state", i.open ? "open" : "closing"},
                 {"age_ms", std::max<std::int64_t>(age, 0)},
+                {"version", i.version.to_string()},
+                {"features", features},
                 {"imports", i.stats.imports},
                 {"exports", i.stats.exports},
                 {"questions", i.stats.questions},

@@ -24,7 +24,8 @@ Session::Session(Vat& vat, std::shared_ptr<SecureChannel> channel, HandlerPtr bo
       options_(options),
       peer_(channel_->peer()),
       peer_label_("captp:" + peer_.to_text().substr(0, 16)),
-      initiator_(channel_->is_initiator()) {}
+      initiator_(channel_->is_initiator()),
+      negotiated_(channel_->negotiated()) {}
 
 Session::~Session() = default;
 

@@ -25,6 +25,7 @@
 #include "captp/internal/tables.h"
 #include "captp/internal/wire.h"
 #include "captp/options.h"
+#include "captp/protocol.h"
 #include "vat/clock.h"
 #include "vat/promise_state.h"
 #include "vat/timer.h"
@@ -61,6 +62,8 @@ class Session final : public detail::RefCounted {
   const VatId& peer() const noexcept { return peer_; }
   bool is_open() const noexcept { return open_; }
   bool is_initiator() const noexcept { return initiator_; }
+  // The protocol version and features agreed in the handshake.
+  const Negotiated& negotiated() const noexcept { return negotiated_; }
   Vat& vat() const noexcept { return vat_; }
   SessionStats stats() const noexcept;
   // Why the session ended (kind disconnected or failed); empty while open.
@@ -192,6 +195,7 @@ class Session final : public detail::RefCounted {
   // start of its vat id.
   std::string peer_label_;
   bool initiator_ = false;
+  Negotiated negotiated_;
   bool open_ = true;
   bool aborting_ = false;
   Error closed_;
