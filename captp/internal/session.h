@@ -100,6 +100,10 @@ class Session final : public detail::RefCounted {
     std::vector<RemotePromise*> handlers;  // pipelining handlers (the answer and paths into it)
     bool canceled = false;                 // finish sent before the return
     bool returned = false;                 // the id stays taken until our finish is out
+    // The question whose promised answer this call targets, if any: while
+    // this call is unanswered, that question must not be finished early
+    // (captp.md "finish"; sweep_canceled).
+    std::optional<std::uint32_t> pipelined_on;
   };
   struct Answer {
     detail::Ptr<detail::PromiseBase> result;
