@@ -78,6 +78,9 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
   // which, except `me` itself: an initiator presenting our own identity is
   // refused once authenticated, with a close frame saying why
   // (spec/handshake.md, "Result"), and `done` gets the reason.
+  // Both sides likewise refuse a peer whose hello does not negotiate (another
+  // major version, a malformed hello; spec/handshake.md "Version and
+  // features"); negotiated() says what an accepted channel speaks.
   static void respond(boost::asio::io_context& io, std::unique_ptr<Stream> stream, const Identity& me,
                       ChannelOptions options, Done done, const InstanceId& instance = InstanceId::generate(),
                       std::shared_ptr<Alarms> alarms = nullptr);
@@ -90,7 +93,9 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
     VatId peer;
     bool initiator;
     InstanceId peer_instance{};  // which of the peer's running Nodes
-    Negotiated negotiated{};     // the protocol version and features both ends agreed on
+    // The protocol version and features both ends agreed on; a channel keyed
+    // directly (tests, fuzzers) speaks as two vats of this version would.
+    Negotiated negotiated{kProtocolVersion, kOfferedFeatures};
   };
   SecureChannel(boost::asio::io_context& io, std::unique_ptr<Stream> stream, Keys keys, ChannelOptions options,
                 std::shared_ptr<Alarms> alarms = nullptr);
