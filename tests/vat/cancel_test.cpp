@@ -70,11 +70,12 @@ TEST(Cancel, APlainMethodSeesItsCallCancelledBeforeItRuns) {
 
 TEST(Cancel, ACoroutineSeesItsCallCancelledInLaterTurnsAndInTasksItAwaits) {
   Vat vat;
+  Ref<Job> j;  // keeps the object for the assertions below
   Job* job = nullptr;
   Resolver<void> open_first, open_second, open_third, open_fourth;
   Promise<int> cancelled_call, wanted_call;
   run_in(vat, [&] {
-    Ref<Job> j = vat.make<Job>();
+    j = vat.make<Job>();
     job = static_cast<Job*>(detail::RefAccess::handler(j)->near_object());
     auto [f1, r1] = make_promise<void>();
     auto [s1, q1] = make_promise<void>();
