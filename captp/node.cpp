@@ -367,8 +367,16 @@ std::vector<SessionInfo> Node::sessions() const {
   auto add = [&](const State::Key& key, const State::Live& l) {
     const Session& s = *l.session;
     bool open = s.is_open() && !s.is_retired();
-    out.push_back(
-        SessionInfo{key.first, key.second, s.is_initiator(), open, s.is_retired(), l.transport, l.opened, s.stats()});
+    out.push_back(SessionInfo{.peer = key.first,
+                              .peer_instance = key.second,
+                              .version = s.negotiated().version,
+                              .features = s.negotiated().feature_names(),
+                              .initiator = s.is_initiator(),
+                              .open = open,
+                              .retired = s.is_retired(),
+                              .transport = l.transport,
+                              .opened = l.opened,
+                              .stats = s.stats()});
   };
   for (auto& [key, l] : state_->sessions) add(key, l);
   for (auto& [key, l] : state_->retired) add(key, l);
@@ -382,12 +390,16 @@ Value Node::sessions_info() const {
   List out;
   for (const SessionInfo& i : all) {
     auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - i.opened).count();
+    List features;
+    for (const std::string& f : i.features) features.push_back(Value(f));
     Record r{"session", {}};
     r.fields = {{"peer", i.peer.to_text()},
                 {"direction", i.initiator ? "dialed" : "accepted"},
                 {"address", i.transport},
                 {"state", i.open ? "open" : "closing"},
                 {"age_ms", std::max<std::int64_t>(age, 0)},
+                {"version", i.version.to_string()},
+                {"features", features},
                 {"imports", i.stats.imports},
                 {"exports", i.stats.exports},
                 {"questions", i.stats.questions},

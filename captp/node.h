@@ -21,6 +21,7 @@
 #include "captp/address.h"
 #include "captp/identity.h"
 #include "captp/options.h"
+#include "captp/protocol.h"
 #include "captp/stream.h"
 #include "vat/ref.h"
 #include "vat/value.h"
@@ -51,6 +52,10 @@ struct NodeOptions {
 struct SessionInfo {
   VatId peer;
   InstanceId peer_instance;  // which of the peer's running Nodes
+  // spec/handshake.md "Version and features": the version the session speaks
+  // (the lower minor of the two) and the features both sides offered.
+  ProtocolVersion version;
+  std::vector<std::string> features;
   bool initiator = false;
   bool open = true;  // false while a close is under way (retired included)
   // A crossed connection's losing session (spec/captp.md 9): it serves what
@@ -135,8 +140,8 @@ class Node {
   std::vector<SessionInfo> sessions() const;
   // The same as a list of "session" records for the admin object
   // (spec/admin.md): peer, direction ("dialed" or "accepted"), address, state
-  // ("open" or "closing"), age_ms, imports, exports, questions, answers,
-  // embargoes, messages_in, messages_out. Peers are vat ids; addresses are ours
+  // ("open" or "closing"), age_ms, version ("1.0"), features (list of names),
+  // imports, exports, questions, answers, embargoes, messages_in, messages_out. Peers are vat ids; addresses are ours
   // to describe, never text the peer chose.
   Value sessions_info() const;
   NodeStats stats() const;

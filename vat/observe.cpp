@@ -60,6 +60,7 @@ void run_observed(Message& m, Object& o) {
   if (rec) ticket = rec->begin(m, o);
   {
     IncarnationScope scope(inc);
+    CallScope call(m.result_or_null());  // vat/cancel.h
     m.invoke(o);
   }
   PromiseBase* result = m.result_or_null();

@@ -202,6 +202,14 @@ void PromiseBase::follow(Ptr<PromiseBase> other) {
   other->listen(std::make_unique<FollowListener>(Ptr<PromiseBase>(this)));
 }
 
+namespace {
+thread_local PromiseBase* t_call = nullptr;
+}  // namespace
+
+PromiseBase* current_call() noexcept { return t_call; }
+CallScope::CallScope(PromiseBase* call) noexcept : prev_(t_call) { t_call = call; }
+CallScope::~CallScope() { t_call = prev_; }
+
 void Message::run() {
   Object* o = target_ ? target_->near_object() : nullptr;
   if (!o) {
@@ -214,7 +222,10 @@ void Message::run() {
     run_observed(*this, *o);
     return;
   }
-  invoke(*o);
+  {
+    CallScope call(result_.get());  // vat/cancel.h: the method's own turn
+    invoke(*o);
+  }
   finish_run();
 }
 

@@ -30,17 +30,23 @@ Ptr<PromiseState<Slot<T>>> new_state(Vat* home) {
 }
 
 // Resumes a coroutine in a new turn; destroys it if the vat goes away first.
+// The coroutine resumes in the call it suspended in (vat/cancel.h), so that a
+// method's later turns can see the call cancelled.
 class ResumeListener final : public Listener {
  public:
   bool runs_as_turn() const noexcept override { return true; }
-  explicit ResumeListener(std::coroutine_handle<> h) : h_(h) {}
+  explicit ResumeListener(std::coroutine_handle<> h) : h_(h), call_(current_call()) {}
   ~ResumeListener() override {
     if (h_) h_.destroy();
   }
-  void run() override { std::exchange(h_, {}).resume(); }
+  void run() override {
+    CallScope in(call_.get());
+    std::exchange(h_, {}).resume();
+  }
 
  private:
   std::coroutine_handle<> h_;
+  Ptr<PromiseBase> call_;
 };
 
 template <class T, class F>

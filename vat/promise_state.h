@@ -72,6 +72,12 @@ class PromiseBase : public Handler, public Pooled {
   void forward_to(HandlerPtr h);
   Handler* forward() const noexcept { return forward_.get(); }
 
+  // Cancellation (vat/cancel.h): set on a call's result when nobody wants it
+  // any more (a CapTP finish before the answer); the method may look and stop.
+  // Only a flag: the promise settles as it would have.
+  void request_cancel() noexcept { cancel_requested_ = true; }
+  bool cancel_requested() const noexcept { return cancel_requested_; }
+
   // Whether the value may be a reference (so sends can be pipelined to it).
   virtual bool pipelinable() const noexcept = 0;
 
@@ -104,6 +110,7 @@ class PromiseBase : public Handler, public Pooled {
   void settle_broken(Error e);  // without keeping itself alive (usable from the destructor)
 
   Status status_ = Status::pending;
+  bool cancel_requested_ = false;  // fits in status_'s padding
   Error error_;
   HandlerPtr forward_;
   TurnQueue queued_;     // pipelined messages waiting for a target
@@ -180,5 +187,22 @@ class PromiseState final : public PromiseBase {
 };
 
 inline Ptr<PromiseBase> Message::take_result() noexcept { return std::move(result_); }
+
+// The result of the current call (vat/cancel.h) on this thread: the call
+// whose method, or a coroutine it started, runs now; null outside any call.
+PromiseBase* current_call() noexcept;
+
+// Makes `call` the current call for the scope's lifetime (a method's turn, a
+// coroutine's resumption), restoring the previous one after.
+class CallScope {
+ public:
+  explicit CallScope(PromiseBase* call) noexcept;
+  ~CallScope();
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
+
+ private:
+  PromiseBase* prev_;
+};
 
 }  // namespace vatic::detail

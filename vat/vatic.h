@@ -2,6 +2,7 @@
 // values and their codecs, timers, and groups of vats on threads.
 #pragma once
 
+#include "vat/cancel.h"
 #include "vat/clock.h"
 #include "vat/codec.h"
 #include "vat/error.h"

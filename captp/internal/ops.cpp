@@ -218,6 +218,9 @@ void Session::on_finish(wire::Finish::Reader m) {
   if (!a) throw ProtocolError(fmt::format("finish for unknown question {}", qid));
   auto gone = answers_.take(qid);  // drops the result here, after the table is consistent
   if (!gone->returned) {
+    // captp.md "finish": nobody wants the answer; with `cancel` negotiated
+    // the method may see it (vat/cancel.h) and stop.
+    if (negotiated_.has(Feature::cancel)) gone->result->request_cancel();
     send([&](wire::Message::Builder out) {
       auto r = out.initReturn();
       r.setAnswerId(qid);

@@ -24,7 +24,8 @@ Session::Session(Vat& vat, std::shared_ptr<SecureChannel> channel, HandlerPtr bo
       options_(options),
       peer_(channel_->peer()),
       peer_label_("captp:" + peer_.to_text().substr(0, 16)),
-      initiator_(channel_->is_initiator()) {}
+      initiator_(channel_->is_initiator()),
+      negotiated_(channel_->negotiated()) {}
 
 Session::~Session() = default;
 
@@ -168,7 +169,9 @@ void Session::send_call(const Target& target, MessagePtr m) {
   }
   Ptr<detail::PromiseBase> result = m->take_result();
   m.reset();
-  std::uint32_t qid = questions_.add(Question{result, {}, false});
+  std::optional<std::uint32_t> on;
+  if (target.answer) on = target.id;
+  std::uint32_t qid = questions_.add(Question{.result = result, .pipelined_on = on});
   Ptr<Session> keep(this);
   CapCodec caps(*this);
   try {
@@ -198,7 +201,7 @@ Ptr<detail::PromiseBase> Session::bootstrap() {
     result->break_with(broken_error());
     return result;
   }
-  std::uint32_t qid = questions_.add(Question{result, {}, false});
+  std::uint32_t qid = questions_.add(Question{.result = result});
   send([&](wire::Message::Builder out) { out.initBootstrap().setQuestionId(qid); });
   if (!open_) return result;
   auto qh = RemotePromise::for_answer(&vat_, Ptr<Session>(this), qid, {});
@@ -220,24 +223,38 @@ void Session::remote_promise_dropped(RemotePromise* p) {
 }
 
 // Cancellation: a question whose result nobody holds, listens to or sends
-// through any more is finished early, so that the callee may drop the work.
+// through any more is finished early, so that the callee may drop the work
+// (with `cancel` negotiated, the method may see it: vat/cancel.h).
 void Session::sweep_canceled() {
   if (!open_) return;
   if (channel_->pending_bytes() > 0) channel_->request_flush();  // lazy messages left behind
-  std::vector<std::uint32_t> dropped;
-  questions_.for_each([&](std::uint32_t qid, Question& q) {
-    if (q.canceled || q.returned || !q.result) return;
-    // Held only by the table, nothing waiting on it, and its pipelining
-    // handler held only by the promise itself.
-    if (q.result->ref_count() != 1 || q.result->observed() || q.handlers.size() != 1) return;
-    if (q.handlers[0]->ref_count() != 1) return;
-    dropped.push_back(qid);
-  });
-  for (std::uint32_t qid : dropped) {
-    Question* q = questions_.find(qid);
-    q->canceled = true;
-    auto result = std::move(q->result);  // drops the promise and its handler
-    send([&](wire::Message::Builder out) { out.initFinish().setQuestionId(qid); });
+  // captp.md "finish": not while a call sent to its promised answer is still
+  // unanswered and wanted. Finishing such a call may free the question it
+  // depends on, so a chain unwinds from its end within one sweep. (An id
+  // whose question returned and was reused may be kept a little longer by a
+  // call still pipelined on the old answer: late, never wrong.)
+  for (bool more = true; more && open_;) {
+    std::unordered_set<std::uint32_t> depended_on;
+    questions_.for_each([&](std::uint32_t, Question& q) {
+      if (q.pipelined_on && !q.canceled && !q.returned) depended_on.insert(*q.pipelined_on);
+    });
+    std::vector<std::uint32_t> dropped;
+    questions_.for_each([&](std::uint32_t qid, Question& q) {
+      if (q.canceled || q.returned || !q.result || depended_on.contains(qid)) return;
+      // Held only by the table, nothing waiting on it, and its pipelining
+      // handler held only by the promise itself.
+      if (q.result->ref_count() != 1 || q.result->observed() || q.handlers.size() != 1) return;
+      if (q.handlers[0]->ref_count() != 1) return;
+      dropped.push_back(qid);
+    });
+    for (std::uint32_t qid : dropped) {
+      Question* q = questions_.find(qid);
+      if (!q) continue;  // a send that failed ended the session and emptied the table
+      q->canceled = true;
+      auto result = std::move(q->result);  // drops the promise and its handler
+      send([&](wire::Message::Builder out) { out.initFinish().setQuestionId(qid); });
+    }
+    more = !dropped.empty() && !depended_on.empty();
   }
 }
 

@@ -26,6 +26,7 @@
 #include "captp/internal/tables.h"
 #include "captp/internal/wire.h"
 #include "captp/options.h"
+#include "captp/protocol.h"
 #include "vat/clock.h"
 #include "vat/promise_state.h"
 #include "vat/timer.h"
@@ -62,6 +63,8 @@ class Session final : public detail::RefCounted {
   const VatId& peer() const noexcept { return peer_; }
   bool is_open() const noexcept { return open_; }
   bool is_initiator() const noexcept { return initiator_; }
+  // The protocol version and features agreed in the handshake.
+  const Negotiated& negotiated() const noexcept { return negotiated_; }
   Vat& vat() const noexcept { return vat_; }
   SessionStats stats() const noexcept;
   // Why the session ended (kind disconnected or failed); empty while open.
@@ -111,6 +114,10 @@ class Session final : public detail::RefCounted {
     std::vector<RemotePromise*> handlers;  // pipelining handlers (the answer and paths into it)
     bool canceled = false;                 // finish sent before the return
     bool returned = false;                 // the id stays taken until our finish is out
+    // The question whose promised answer this call targets, if any: while
+    // this call is unanswered, that question must not be finished early
+    // (captp.md "finish"; sweep_canceled).
+    std::optional<std::uint32_t> pipelined_on;
   };
   struct Answer {
     detail::Ptr<detail::PromiseBase> result;
@@ -199,6 +206,7 @@ class Session final : public detail::RefCounted {
   // start of its vat id.
   std::string peer_label_;
   bool initiator_ = false;
+  Negotiated negotiated_;
   bool open_ = true;
   bool aborting_ = false;
   Error closed_;

@@ -296,7 +296,7 @@ TEST_P(HandshakeBitFlip, FailsWithAReasonOnTheSideThatReadsIt) {
                                                                 ": authentication failed on message 2"}));
     EXPECT_EQ(alice_wrote, kHandshakeMessage1Bytes);
     EXPECT_EQ(victim.handshake_error->reason,
-              "handshake: peer closed the connection after 0 of 112 bytes of message 3");
+              "handshake: peer closed the connection after 0 of 124 bytes of message 3");
   } else {
     EXPECT_EQ(*victim.handshake_error, (Error{ErrorKind::failed, "handshake: message 3 failed to authenticate"}));
     // Noise XK: the initiator finishes on sending message 3 and learns of the

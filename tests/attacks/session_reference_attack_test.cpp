@@ -201,7 +201,7 @@ TEST_F(SessionAttack, SecondSpellingOfAVatIdIsRefused) {
   ASSERT_FALSE(captp::VatId::parse_bytes(alias)) << "the second spelling must not be a vat id";
   std::uint64_t failed_before = victim->stats().handshakes_failed;
   std::vector<std::uint8_t> claim(alias.begin(), alias.end());
-  claim.resize(captp::kVatIdBytes + captp::kInstanceIdBytes);  // || an instance id
+  claim.resize(captp::kVatIdBytes + captp::kInstanceIdBytes + captp::kHelloBytes);  // || an instance id || a hello
   write(noise.write_message(claim));
   EXPECT_TRUE(
       run_until([&] { return victim->stats().handshakes_failed > failed_before || victim->sessions().size() > 2; },

@@ -25,6 +25,23 @@ std::string run(CaptpHandshake& dialler, CaptpHandshake& listener) {
   return "";
 }
 
+// spec/handshake.md "Version and features": each side's hello reaches the
+// other intact (message 2 from the responder, message 3 from the initiator).
+TEST(CaptpHandshake, EachSideLearnsTheOthersHello) {
+  auto alice = Identity::generate();
+  auto bob = Identity::generate();
+  Hello a_hello{{1, 4}, 0x8000000000000001}, b_hello{{7, 2}, 0x0000000000000006};
+  auto dialler = CaptpHandshake::initiator(alice, bob.id(), InstanceId::generate(), a_hello);
+  auto listener = CaptpHandshake::responder(bob, InstanceId::generate(), b_hello);
+  ASSERT_EQ(run(dialler, listener), "") << "any hello completes the handshake; negotiation comes after";
+  auto a = dialler.finish();
+  auto b = listener.finish();
+  EXPECT_EQ(a.peer_hello, b_hello);
+  EXPECT_EQ(a.own_hello, a_hello);
+  EXPECT_EQ(b.peer_hello, a_hello);
+  EXPECT_EQ(b.own_hello, b_hello);
+}
+
 TEST(CaptpHandshake, AuthenticatesBothVatsAndYieldsCrossedKeys) {
   auto alice = Identity::generate();
   auto bob = Identity::generate();
@@ -38,11 +55,11 @@ TEST(CaptpHandshake, AuthenticatesBothVatsAndYieldsCrossedKeys) {
   EXPECT_EQ(dialler.next_read_size(), kHandshakeMessage2Bytes);
   ASSERT_TRUE(listener.read_message(m1));
   auto m2 = listener.write_message();
-  EXPECT_EQ(m2.size(), 64u);
+  EXPECT_EQ(m2.size(), 76u);
   EXPECT_EQ(listener.next_read_size(), kHandshakeMessage3Bytes);
   ASSERT_TRUE(dialler.read_message(m2));
   auto m3 = dialler.write_message();
-  EXPECT_EQ(m3.size(), 112u);
+  EXPECT_EQ(m3.size(), 124u);
   ASSERT_TRUE(listener.read_message(m3));
 
   ASSERT_TRUE(dialler.complete());
@@ -96,7 +113,7 @@ TEST(CaptpHandshake, AVersionOneDialerFailsAtMessageOne) {
 
 TEST(CaptpHandshake, PrologueIsTheVersionLabelAndTheDialledVatId) {
   auto bob = Identity::generate();
-  Bytes expected = test::bytes_of("vatic-captp/2");
+  Bytes expected = test::bytes_of("vatic-captp/3");
   expected.insert(expected.end(), bob.id().bytes().begin(), bob.id().bytes().end());
   EXPECT_EQ(captp_prologue(bob.id()), expected);
 }
@@ -125,7 +142,7 @@ TEST(CaptpHandshake, AnInitiatorClaimingAnotherVatIdIsRefused) {
   ASSERT_TRUE(listener.read_message(noise.write_message({})));
   ASSERT_TRUE(noise.read_message(listener.write_message()));
   Bytes claim(alice.id().bytes().begin(), alice.id().bytes().end());
-  claim.resize(kVatIdBytes + kInstanceIdBytes);  // || an instance id
+  claim.resize(kVatIdBytes + kInstanceIdBytes + kHelloBytes);  // || an instance id || a hello
   EXPECT_EQ(listener.read_message(noise.write_message(claim)).error(),
             "initiator's vat id does not match its static key");
   EXPECT_FALSE(listener.complete());
@@ -139,7 +156,7 @@ TEST(CaptpHandshake, AnInvalidVatIdInMessageThreeIsRefused) {
   auto listener = CaptpHandshake::responder(bob);
   ASSERT_TRUE(listener.read_message(noise.write_message({})));
   ASSERT_TRUE(noise.read_message(listener.write_message()));
-  EXPECT_EQ(listener.read_message(noise.write_message(Bytes(kVatIdBytes + kInstanceIdBytes, 0))).error(),
+  EXPECT_EQ(listener.read_message(noise.write_message(Bytes(kVatIdBytes + kInstanceIdBytes + kHelloBytes, 0))).error(),
             "initiator's vat id is invalid: the key is not a valid Ed25519 public key (not a canonical point of the "
             "prime-order subgroup)");
 }
@@ -153,7 +170,7 @@ TEST(CaptpHandshake, MessagesOfTheWrongSizeAreRefusedBeforeAnyCryptography) {
   auto alice = Identity::generate();
   auto dialler = CaptpHandshake::initiator(alice, bob.id());
   dialler.write_message();
-  EXPECT_EQ(dialler.read_message({}).error(), "handshake message 2 must be 64 bytes, got 0");
+  EXPECT_EQ(dialler.read_message({}).error(), "handshake message 2 must be 76 bytes, got 0");
 }
 
 TEST(CaptpHandshake, EveryBitFlipInMessageThreeIsRefused) {

@@ -6,7 +6,7 @@
 //   kNoiseMsg1/2/3  NoiseXK: the responder reads message 1 or 3, the initiator 2.
 //   kCaptpMsg1/2    CaptpHandshake (fixed sizes, vatic prologue), messages 1, 2.
 //   kCaptpMsg3      a hostile initiator that holds its key but claims the
-//                   fuzzer's bytes as its vat id in message 3.
+//                   fuzzer's bytes as its vat id, instance and hello in message 3.
 // The oracle: a message is accepted if and only if it is the genuine one, and
 // then both ends derive the same transport keys.
 #include <cstdint>
@@ -111,7 +111,7 @@ void captp_handshake(int step, std::span<const std::uint8_t> mask) {
 // may carry any claim: the responder must accept only the vat id whose key
 // she proved, and only in its one encoding.
 void claimed_vat_id(std::span<const std::uint8_t> claim) {
-  if (claim.size() > 1024) return;  // a Noise message holds at most 64 KiB; 112 bytes are expected
+  if (claim.size() > 1024) return;  // a Noise message holds at most 64 KiB; 124 bytes are expected
   const auto& k = keys();
   NoiseXK m = NoiseXK::initiator(k.initiator.x25519_secret(), captp::captp_prologue(k.responder.id()),
                                  k.responder.x25519_public());
@@ -119,16 +119,20 @@ void claimed_vat_id(std::span<const std::uint8_t> claim) {
   require(r.read_message(m.write_message({})).ok(), "message 1 is accepted");
   require(m.read_message(r.write_message()).has_value(), "message 2 is accepted");
   bool err = !r.read_message(m.write_message(claim));
-  // The claim is the vat id followed by an instance id (any 16 bytes).
+  // The claim is the vat id followed by an instance id (any 16 bytes) and a
+  // hello (any 12 bytes: negotiation judges it after the handshake).
   const auto& real = k.initiator.id().bytes();
-  const bool genuine =
-      claim.size() == real.size() + captp::kInstanceIdBytes && std::equal(real.begin(), real.end(), claim.begin());
+  const bool genuine = claim.size() == real.size() + captp::kInstanceIdBytes + captp::kHelloBytes &&
+                       std::equal(real.begin(), real.end(), claim.begin());
   require(!err == genuine, "message 3 is accepted iff it claims the vat id of the key it proves");
   if (!err) {
     auto done = r.finish();
     require(done.peer == k.initiator.id(), "the responder names the initiator by its own vat id");
     require(std::equal(done.peer_instance.bytes.begin(), done.peer_instance.bytes.end(), claim.begin() + real.size()),
             "the responder learns the instance the initiator sent");
+    auto hello = done.peer_hello.encode();
+    require(std::equal(hello.begin(), hello.end(), claim.begin() + real.size() + captp::kInstanceIdBytes),
+            "the responder learns the hello the initiator sent");
   }
 }
 

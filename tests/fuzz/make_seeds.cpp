@@ -126,7 +126,9 @@ void handshake_seeds(Writer& w) {
   Bytes claim{kCaptpMsg3};
   auto id = fixed_identity(kInitiatorSeed).id().bytes();
   claim.insert(claim.end(), id.begin(), id.end());
-  claim.resize(claim.size() + captp::kInstanceIdBytes, 0x5a);  // vat id || any instance id
+  claim.resize(claim.size() + captp::kInstanceIdBytes, 0x5a);  // vat id || any instance id || our hello
+  auto hello = captp::Hello{}.encode();
+  claim.insert(claim.end(), hello.begin(), hello.end());
   w.put("fuzz_handshake", "captp-msg3-genuine-claim", claim);
   Bytes flipped = zeros(kNoiseMsg1, 48);
   flipped[5] = 0x40;

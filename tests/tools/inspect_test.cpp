@@ -296,8 +296,8 @@ TEST_F(InspectTest, EveryViewPrintsAsTablesAndAsJson) {
   for (const auto& x : ss)
     if (str(x, "peer") == op) mine = &x;
   ASSERT_NE(mine, nullptr) << "no session with " << op;
-  for (const char* f : {"peer", "direction", "address", "state", "age_ms", "imports", "exports", "questions", "answers",
-                        "embargoes", "messages_in", "messages_out"})
+  for (const char* f : {"peer", "direction", "address", "state", "age_ms", "version", "features", "imports", "exports",
+                        "questions", "answers", "embargoes", "messages_in", "messages_out"})
     EXPECT_NE(member(*mine, f), nullptr) << f;
   EXPECT_EQ(str(*mine, "direction"), "accepted");
   EXPECT_EQ(str(*mine, "state"), "open");

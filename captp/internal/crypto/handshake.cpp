@@ -14,17 +14,18 @@ std::vector<uint8_t> captp_prologue(const VatId& responder) {
   return p;
 }
 
-CaptpHandshake CaptpHandshake::initiator(const Identity& self, const VatId& responder, const InstanceId& instance) {
+CaptpHandshake CaptpHandshake::initiator(const Identity& self, const VatId& responder, const InstanceId& instance,
+                                         const Hello& hello) {
   auto rs = x25519_public_of(responder);
   // A VatId only exists after its key passed the same conversion.
   if (!rs) throw_error(ErrorKind::failed, "CaptpHandshake: dialled vat id has no X25519 key (invariant)");
   auto noise = NoiseXK::initiator(self.x25519_secret(), captp_prologue(responder), *rs);
-  return CaptpHandshake(std::move(noise), self.id(), instance, responder);
+  return CaptpHandshake(std::move(noise), self.id(), instance, hello, responder);
 }
 
-CaptpHandshake CaptpHandshake::responder(const Identity& self, const InstanceId& instance) {
+CaptpHandshake CaptpHandshake::responder(const Identity& self, const InstanceId& instance, const Hello& hello) {
   auto noise = NoiseXK::responder(self.x25519_secret(), captp_prologue(self.id()));
-  return CaptpHandshake(std::move(noise), self.id(), instance, std::nullopt);
+  return CaptpHandshake(std::move(noise), self.id(), instance, hello, std::nullopt);
 }
 
 std::size_t CaptpHandshake::next_read_size() const {
@@ -44,13 +45,23 @@ Refusal CaptpHandshake::fail(std::string reason) {
 std::vector<uint8_t> CaptpHandshake::write_message() {
   if (failed()) throw_error(ErrorKind::failed, "CaptpHandshake misuse: write_message after failure: " + error_);
   switch (noise_.messages_done()) {
-    case 0: return noise_.write_message({});               // handshake.md message 1: empty payload
-    case 1: return noise_.write_message(instance_.bytes);  // handshake.md message 2: our instance
+    case 0: return noise_.write_message({});  // handshake.md message 1: empty payload
+    case 1: {
+      // handshake.md message 2: our instance || our hello.
+      std::array<uint8_t, kInstanceIdBytes + kHelloBytes> payload{};
+      auto hello = hello_.encode();
+      std::copy(instance_.bytes.begin(), instance_.bytes.end(), payload.begin());
+      std::copy(hello.begin(), hello.end(), payload.begin() + kInstanceIdBytes);
+      return noise_.write_message(payload);
+    }
     default: {
-      // handshake.md message 3: our vat id (bound to s by the responder) || our instance.
-      std::array<uint8_t, kVatIdBytes + kInstanceIdBytes> payload{};
+      // handshake.md message 3: our vat id (bound to s by the responder) ||
+      // our instance || our hello.
+      std::array<uint8_t, kVatIdBytes + kInstanceIdBytes + kHelloBytes> payload{};
+      auto hello = hello_.encode();
       std::copy(self_.bytes().begin(), self_.bytes().end(), payload.begin());
       std::copy(instance_.bytes.begin(), instance_.bytes.end(), payload.begin() + kVatIdBytes);
+      std::copy(hello.begin(), hello.end(), payload.begin() + kVatIdBytes + kInstanceIdBytes);
       return noise_.write_message(payload);
     }
   }
@@ -73,11 +84,15 @@ Result<void> CaptpHandshake::read_message(std::span<const uint8_t> message) {
     return fail("handshake message " + std::to_string(index) + " failed authentication");
   }
   if (index == 1) return {};  // the size already implies an empty payload
-  // The sizes fix the payloads' sizes too: 16 bytes in message 2, 48 in 3.
-  std::span<const uint8_t> instance(payload->data() + payload->size() - kInstanceIdBytes, kInstanceIdBytes);
+  // The sizes fix the payloads' sizes too: 28 bytes in message 2, 60 in 3,
+  // each ending with instance (16) || hello (12). Any hello decodes here;
+  // negotiate() judges it once the handshake is complete.
+  const uint8_t* tail = payload->data() + payload->size() - kInstanceIdBytes - kHelloBytes;
+  std::span<const uint8_t> instance(tail, kInstanceIdBytes);
+  peer_hello_ = Hello::decode(std::span<const uint8_t, kHelloBytes>(tail + kInstanceIdBytes, kHelloBytes));
   if (index == 2) {
-    // handshake.md message 2: the responder's instance, authenticated (only
-    // the holder of the dialled key could encrypt it).
+    // handshake.md message 2: the responder's instance and hello,
+    // authenticated (only the holder of the dialled key could encrypt them).
     std::copy(instance.begin(), instance.end(), peer_instance_.bytes.begin());
     peer_instance_known_ = true;
     return {};
@@ -85,7 +100,7 @@ Result<void> CaptpHandshake::read_message(std::span<const uint8_t> message) {
 
   // handshake.md message 3: the payload must be the Ed25519 vat id whose
   // X25519 image is the static key the initiator has just proven it holds,
-  // followed by the initiator's instance.
+  // followed by the initiator's instance and hello.
   auto claimed = VatId::parse_bytes(std::span<const uint8_t>(payload->data(), kVatIdBytes));
   if (!claimed) return fail("initiator's vat id is invalid: " + claimed.error());
   auto expected_static = x25519_public_of(*claimed);
@@ -103,8 +118,9 @@ CaptpHandshake::Established CaptpHandshake::finish() {
   if (!complete()) throw_error(ErrorKind::failed, "CaptpHandshake misuse: finish before the handshake completed");
   auto hash = noise_.handshake_hash();
   auto [i_to_r, r_to_i] = noise_.split();  // throws if called twice
-  if (noise_.is_initiator()) return Established{*peer_, peer_instance_, std::move(i_to_r), std::move(r_to_i), hash};
-  return Established{*peer_, peer_instance_, std::move(r_to_i), std::move(i_to_r), hash};
+  if (noise_.is_initiator())
+    return Established{*peer_, peer_instance_, peer_hello_, hello_, std::move(i_to_r), std::move(r_to_i), hash};
+  return Established{*peer_, peer_instance_, peer_hello_, hello_, std::move(r_to_i), std::move(i_to_r), hash};
 }
 
 }  // namespace vatic::captp

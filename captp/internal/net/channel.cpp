@@ -45,6 +45,7 @@ SecureChannel::SecureChannel(asio::io_context& io, std::unique_ptr<Stream> strea
       opener_(std::move(keys.opener)),
       peer_(keys.peer),
       peer_instance_(keys.peer_instance),
+      negotiated_(keys.negotiated),
       initiator_(keys.initiator),
       description_(stream->describe()),
       max_payload_(std::min<std::uint32_t>(options.max_frame, kDefaultMaxFrame) - kMinFrame),

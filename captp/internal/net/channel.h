@@ -48,6 +48,7 @@
 #include "captp/internal/crypto/frame.h"
 #include "captp/internal/net/alarm.h"
 #include "captp/options.h"
+#include "captp/protocol.h"
 #include "captp/stream.h"
 #include "vat/clock.h"
 #include "vat/error.h"
@@ -77,6 +78,9 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
   // which, except `me` itself: an initiator presenting our own identity is
   // refused once authenticated, with a close frame saying why
   // (spec/handshake.md, "Result"), and `done` gets the reason.
+  // Both sides likewise refuse a peer whose hello does not negotiate (another
+  // major version, a malformed hello; spec/handshake.md "Version and
+  // features"); negotiated() says what an accepted channel speaks.
   static void respond(boost::asio::io_context& io, std::unique_ptr<Stream> stream, const Identity& me,
                       ChannelOptions options, Done done, const InstanceId& instance = InstanceId::generate(),
                       std::shared_ptr<Alarms> alarms = nullptr);
@@ -89,6 +93,9 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
     VatId peer;
     bool initiator;
     InstanceId peer_instance{};  // which of the peer's running Nodes
+    // The protocol version and features both ends agreed on; a channel keyed
+    // directly (tests, fuzzers) speaks as two vats of this version would.
+    Negotiated negotiated{kProtocolVersion, kOfferedFeatures};
   };
   SecureChannel(boost::asio::io_context& io, std::unique_ptr<Stream> stream, Keys keys, ChannelOptions options,
                 std::shared_ptr<Alarms> alarms = nullptr);
@@ -98,6 +105,8 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
 
   const VatId& peer() const { return peer_; }
   const InstanceId& peer_instance() const { return peer_instance_; }
+  // spec/handshake.md "Version and features": what this channel's session speaks.
+  const Negotiated& negotiated() const { return negotiated_; }
   bool is_initiator() const { return initiator_; }
   // The transport, for logs: "tcp 10.0.0.7:4242".
   const std::string& describe() const { return description_; }
@@ -179,6 +188,7 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
   FrameOpener opener_;
   VatId peer_;
   InstanceId peer_instance_;
+  Negotiated negotiated_;
   bool initiator_;
   std::string description_;
   State state_ = State::open;

@@ -130,20 +130,33 @@ class HandshakeRun : public std::enable_shared_from_this<HandshakeRun> {
     finished_ = true;
     deadline_->cancel();
     auto r = hs_.finish();
+    // handshake.md "Version and features": judged only now, when both sides
+    // are authenticated, so that the refusal may say why.
+    auto agreed = negotiate(r.own_hello, r.peer_hello);
     SecureChannel::Keys keys{FrameSealer(std::move(r.send), options_.rekey_every),
-                             FrameOpener(std::move(r.receive), options_.max_frame, options_.rekey_every), r.peer,
-                             dialled_.has_value(), r.peer_instance};
+                             FrameOpener(std::move(r.receive), options_.max_frame, options_.rekey_every),
+                             r.peer,
+                             dialled_.has_value(),
+                             r.peer_instance,
+                             agreed ? *agreed : Negotiated{}};
     auto channel = std::make_shared<SecureChannel>(io_, std::move(stream_), std::move(keys), options_, alarms_);
     auto done = std::move(done_);
     if (!dialled_ && r.peer == self_) {
       // handshake.md "Result": a vat does not accept itself (as in E). The
       // initiator proved it holds our own key, so saying why in a close frame
       // tells it nothing it does not know, and spares its operator a guess.
-      channel->close(kSelfDialRefused);
-      Error e{ErrorKind::failed, std::string("handshake: refused: ") + kSelfDialRefused};
-      return done(nullptr, &e);
+      return refuse(*channel, kSelfDialRefused, done);
     }
+    // Each side refuses on its own (both know both hellos) and says why in a
+    // close frame: the peer is authenticated, so the reason is no oracle.
+    if (!agreed) return refuse(*channel, agreed.error(), done);
     done(std::move(channel), nullptr);
+  }
+
+  static void refuse(SecureChannel& channel, const std::string& reason, const SecureChannel::Done& done) {
+    channel.close(reason);
+    Error e{ErrorKind::failed, "handshake: refused: " + reason};
+    done(nullptr, &e);
   }
 
   void fail(Error e) {
