@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "captp/internal/session.h"
@@ -53,9 +54,10 @@ class RemotePromise final : public detail::Handler {
   void break_with(const Error& e);
   // The embargo started by resolve() has lifted (or the session ended).
   void lift_embargo();
-  // The peer's disembargo `eid` came along our old path while we hold calls:
-  // it is answered once they are delivered (embargo.cpp).
-  void defer_loopback(std::uint32_t eid) { loopbacks_.push_back(eid); }
+  // The disembargo `eid` of the peer of session `s` (ours, or another that
+  // forwards to us) came along a path through us while we hold calls: it is
+  // answered once they are delivered (embargo.cpp).
+  void defer_loopback(detail::Ptr<Session> s, std::uint32_t eid) { loopbacks_.emplace_back(std::move(s), eid); }
 
   State state() const noexcept { return state_; }
   const Target& target() const noexcept { return target_; }
@@ -94,7 +96,7 @@ class RemotePromise final : public detail::Handler {
   // forwarded to it, say) and must still reach the resolution. The lift or
   // the session's end lets go.
   detail::Ptr<RemotePromise> self_;
-  std::vector<std::uint32_t> loopbacks_;  // see defer_loopback
+  std::vector<std::pair<detail::Ptr<Session>, std::uint32_t>> loopbacks_;  // see defer_loopback
 };
 
 }  // namespace vatic::captp
