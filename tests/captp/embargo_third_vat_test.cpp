@@ -117,17 +117,18 @@ TEST(EmbargoThroughAThirdVat, DisembargoAlongAnAnswerForwardedToAThirdVatIsRefle
       // m2 last: a may or may not have learned where q went.
       Promise<std::int64_t> o2 = via.send<&Echo::order>(2);
       t.drain();
-    std::string what;
-    try {
-      t.get(o1);
-      t.get(o2);
-      std::vector<std::int64_t> seen = t.mine.call<&Echo::seen>();
-      if (seen != std::vector<std::int64_t>{1, 2}) what = "a's object saw " + ::testing::PrintToString(seen);
-    } catch (const VatError& e) {
-      what = to_string(e.error());
-    }
-    if (what.empty() && !t.all_sessions_open()) what = "a session ended";
-    if (!what.empty() && ++failures <= 5) ADD_FAILURE() << "schedule q " << before << " m1 " << after << " m2: " << what;
+      std::string what;
+      try {
+        t.get(o1);
+        t.get(o2);
+        std::vector<std::int64_t> seen = t.mine.call<&Echo::seen>();
+        if (seen != std::vector<std::int64_t>{1, 2}) what = "a's object saw " + ::testing::PrintToString(seen);
+      } catch (const VatError& e) {
+        what = to_string(e.error());
+      }
+      if (what.empty() && !t.all_sessions_open()) what = "a session ended";
+      if (!what.empty() && ++failures <= 5)
+        ADD_FAILURE() << "schedule q " << before << " m1 " << after << " m2: " << what;
     }
   }
   EXPECT_EQ(failures, 0) << "schedules that aborted a session or broke E-order";
