@@ -26,6 +26,7 @@ namespace vatic::captp {
 using detail::Handler;
 using detail::HandlerPtr;
 using detail::MessagePtr;
+using detail::Ptr;
 
 namespace {
 
@@ -37,6 +38,20 @@ Handler* end_of_forwarding(Handler* h) noexcept {
     h = p->forward();
   }
   return h;
+}
+
+// The next hop of the path that calls sent to `h` take (spec/captp.md 5,
+// Embargo, the receiver): a local promise forwards to what it settled to; a
+// remote promise of any session that settled to a reference, to that
+// reference, whether it still holds calls under an embargo of its own or not
+// (the held ones go there too). One whose session ended while it held calls
+// broke them, but its resolution still names where the path led. Null where
+// the path ends: an object, an import, or a promise not (or not usefully)
+// settled.
+Handler* next_hop(Handler* h) noexcept {
+  if (detail::PromiseBase* p = h->as_promise()) return p->forward();
+  if (auto* r = dynamic_cast<RemotePromise*>(h)) return r->resolution();
+  return nullptr;
 }
 
 }  // namespace
@@ -115,7 +130,7 @@ void RemotePromise::lift_embargo() {
   // Deliveries may queue more messages on us only through resolved_ now.
   while (detail::Turn* t = queued_.pop()) resolved_->deliver(MessagePtr(static_cast<detail::Message*>(t)));
   // The peer's disembargoes that waited for the calls we held.
-  for (std::uint32_t eid : std::exchange(loopbacks_, {})) session_->reply_loopback(HandlerPtr(this), eid);
+  for (auto& [s, eid] : std::exchange(loopbacks_, {})) s->reply_loopback(HandlerPtr(this), eid);
 }
 
 std::uint32_t Session::start_embargo(RemotePromise* p, const Target& target) {
@@ -139,13 +154,16 @@ void Session::on_disembargo(wire::Disembargo::Reader m) {
   }
   if (!m.isSenderLoopback()) throw ProtocolError("disembargo of an unknown kind");
   // The sender saw one of our promises resolve to a reference of its own and
-  // asks us to reflect this id back after everything we forwarded to it. We
-  // forward synchronously, in order, on this session: whatever we forwarded
-  // is already queued ahead of the reply.
+  // asks us to reflect this id back after everything we forwarded to it. The
+  // path may leave this session and come back: our answer forwards to a
+  // question we sent a third vat, which settled to the sender's reference
+  // (a call to a proxy of ours, answered with the sender's own object). What
+  // counts is the first reference of this session that calls along it reach
+  // (what our answer or resolve named), not the first hop.
   HandlerPtr target = resolve_target(m.getTarget());
-  Handler* end = end_of_forwarding(target.get());
-  detail::PromiseBase* p = end ? end->as_promise() : nullptr;
-  if (!reaches_this_peer(end) || (p && p->pending()))
+  Handler* end = target.get();
+  for (int steps = 0; end && !reaches_this_peer(end) && steps < (1 << 20); ++steps) end = next_hop(end);
+  if (!end || !reaches_this_peer(end))
     throw ProtocolError("disembargo target does not resolve to a reference of the sender");
   reply_loopback(std::move(target), m.getSenderLoopback());
 }
@@ -154,16 +172,16 @@ void Session::reply_loopback(HandlerPtr target, std::uint32_t eid) {
   // spec/captp.md 5, Embargo, the receiver: the reply goes out once every
   // call that came along the path before the disembargo is delivered or
   // forwarded. Forwarding is synchronous, except where an embargo of our own
-  // on that path (our import of the peer's promise, resolved to an object of
-  // ours) holds calls: the reply waits until it lifts, else the peer could
-  // send calls straight to that object that overtake the held ones.
-  Handler* h = end_of_forwarding(target.get());
-  for (int steps = 0; steps < (1 << 20); ++steps) {
+  // on that path holds calls: our import of the peer's promise, resolved to
+  // an object of ours, or a question to a third vat that settled to the
+  // peer's reference while calls we sent along it are still coming back.
+  // The reply waits until it lifts (and looks again further on), else the
+  // peer could send calls straight to the target that overtake the held ones.
+  Handler* h = target.get();
+  for (int steps = 0; h && steps < (1 << 20); ++steps) {
     auto* r = dynamic_cast<RemotePromise*>(h);
-    if (!r || r->session() != this) break;
-    if (r->state() == RemotePromise::State::embargoed) return r->defer_loopback(eid);
-    if (r->state() != RemotePromise::State::resolved || !r->resolution()) break;
-    h = end_of_forwarding(r->resolution());
+    if (r && r->state() == RemotePromise::State::embargoed) return r->defer_loopback(Ptr<Session>(this), eid);
+    h = next_hop(h);
   }
   send_loopback(eid);
 }

@@ -166,7 +166,7 @@ void RemotePromise::break_with(const Error& e) {
   state_ = State::broken;
   while (detail::Turn* t = queued_.pop()) detail::break_message(MessagePtr(static_cast<detail::Message*>(t)), error_);
   // Nothing is held for them any more (and on a closed session nothing is sent).
-  for (std::uint32_t eid : std::exchange(loopbacks_, {})) session_->reply_loopback(HandlerPtr(this), eid);
+  for (auto& [s, eid] : std::exchange(loopbacks_, {})) s->reply_loopback(HandlerPtr(this), eid);
   for (auto& r : std::exchange(waiting_, {})) r->break_with(error_);
 }
 

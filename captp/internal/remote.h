@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "captp/internal/session.h"
@@ -58,9 +59,10 @@ class RemotePromise final : public detail::Handler {
   void break_with(const Error& e);
   // The embargo started by resolve() has lifted (or the session ended).
   void lift_embargo();
-  // The peer's disembargo `eid` came along our old path while we hold calls:
-  // it is answered once they are delivered (embargo.cpp).
-  void defer_loopback(std::uint32_t eid) { loopbacks_.push_back(eid); }
+  // The disembargo `eid` of the peer of session `s` (ours, or another that
+  // forwards to us) came along a path through us while we hold calls: it is
+  // answered once they are delivered (embargo.cpp).
+  void defer_loopback(detail::Ptr<Session> s, std::uint32_t eid) { loopbacks_.emplace_back(std::move(s), eid); }
 
   State state() const noexcept { return state_; }
   const Target& target() const noexcept { return target_; }
@@ -104,7 +106,7 @@ class RemotePromise final : public detail::Handler {
   // forwarded to it, say) and must still reach the resolution. The lift or
   // the session's end lets go.
   detail::Ptr<RemotePromise> self_;
-  std::vector<std::uint32_t> loopbacks_;  // see defer_loopback
+  std::vector<std::pair<detail::Ptr<Session>, std::uint32_t>> loopbacks_;  // see defer_loopback
   // The answers of `__whenResolved` asked of a pending promise import. Each
   // keeps this promise alive until it settles (the resolve, or the session's
   // end, settles it).

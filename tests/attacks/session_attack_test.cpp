@@ -406,6 +406,41 @@ TEST_F(SessionAttack, DisembargoToAPendingAnswerAborts) {
   expect_aborted(violation("disembargo target does not resolve to a reference of the sender"));
 }
 
+// The receiver follows a disembargo's path through other sessions too
+// (spec/captp.md 5): that must not let a path that ends elsewhere pass.
+// Here the answer is the victim's import of the honest vat's object.
+TEST_F(SessionAttack, DisembargoAlongAnAnswerHeldFromAnotherSessionAborts) {
+  Promise<void> given = honest_ref.send<&Echo::hold>(honest_vat.make<Echo>(3));
+  ASSERT_TRUE(run_until([&] { return !given.pending(); }));
+  std::size_t from = inbox.size();
+  send([&](wire::Message::Builder m) { init_call(m, 2, boot, "held"); });
+  auto r = await_return(2, from);
+  ASSERT_TRUE(r && r->sender_hosted) << "the honest vat's object did not come back as the victim's export";
+  send([&](wire::Message::Builder m) {
+    auto d = m.initDisembargo();
+    d.initTarget().initPromisedAnswer().setQuestionId(2);
+    d.setSenderLoopback(3);
+  });
+  expect_aborted(violation("disembargo target does not resolve to a reference of the sender"));
+}
+
+// The path leaves mallory's session through the victim's question to the
+// honest vat, which settled to data: nothing of mallory's is at its end.
+TEST_F(SessionAttack, DisembargoAlongAPathThroughAnotherSessionThatSettledToDataAborts) {
+  Promise<void> given = honest_ref.send<&Echo::hold>(honest_vat.make<Echo>(3));
+  ASSERT_TRUE(run_until([&] { return !given.pending(); }));
+  std::size_t from = inbox.size();
+  send([&](wire::Message::Builder m) { init_call(m, 2, boot, "call_held").initArgs(1)[0].setInt(7); });
+  auto r = await_return(2, from);
+  ASSERT_TRUE(r && r->int_value == 7) << "the call through the honest vat did not answer";
+  send([&](wire::Message::Builder m) {
+    auto d = m.initDisembargo();
+    d.initTarget().initPromisedAnswer().setQuestionId(2);
+    d.setSenderLoopback(3);
+  });
+  expect_aborted(violation("disembargo target does not resolve to a reference of the sender"));
+}
+
 TEST_F(SessionAttack, DisembargoThatLoopsBackIsReflected) {
   std::size_t from = inbox.size();
   send([&](wire::Message::Builder m) {
