@@ -341,5 +341,44 @@ TEST(EOrder, TribbleRaceWhileTheCallerHasMaxAnswersUnanswered) {
   EXPECT_EQ(target_seen(t, *h), want);
 }
 
+// a's own embargo lifts while a holds b's calls back (flow control, spec/captp.md
+// 7): a sends q = b.back(mine) for its own object and m1 on q; b answers
+// receiverHosted(mine) and reflects m1 to a, where flow control holds it; a
+// reads the answer (an embargo) and b's loopback. The loopback says m1 has
+// arrived, not that it was delivered: lifting at once let m2, held by the
+// embargo, reach a's object before m1 (sim seed 1631, through a third vat).
+// Waiting for a free slot instead could wait for ever (sim seed 401: the
+// answers that would free it waited on calls the embargo held), so the lift
+// delivers the held calls first.
+TEST(EOrder, EmbargoLiftsOnlyAfterTheCallsFlowControlHeldBeforeTheLoopback) {
+  captp::NodeOptions oa;
+  oa.session.max_answers = 1;
+  TwoVats t(oa, {}, nullptr);
+  auto h = prepare(t);
+  // One call of b's stays unanswered at a: a holds b's further calls.
+  t.get(h->b.send<&Reflector::wait_on>(h->giver));
+  ASSERT_TRUE(t.run_until([&] { return h->giver.call<&Giver::waited>(); }));
+
+  h->q = h->b.send<&Reflector::back>(to_value(h->mine));
+  h->via = through(h->q);
+  h->o1 = h->via.send<&Echo::order>(1);
+  t.va.run_until_idle();  // the call and m1 leave a
+  t.vb.run_until_idle();  // b answers receiverHosted(mine) and reflects m1
+  t.va.run_until_idle();  // a holds m1 back and reads the answer: an embargo
+  EXPECT_TRUE(h->o1.pending()) << "flow control did not hold m1";
+  h->o2 = h->via.send<&Echo::order>(2);
+  // b reflects the disembargo; a reads the loopback (its embargo leaves the table).
+  ASSERT_EQ(t.a->sessions()[0].stats.embargoes, 1u);
+  ASSERT_TRUE(t.run_until([&] { return t.a->sessions()[0].stats.embargoes == 0; }));
+  t.drain();
+  EXPECT_TRUE(h->giver.call<&Giver::waited>()) << "b's first call was answered: nothing was held";
+  EXPECT_EQ(h->mine.call<&Echo::seen>(), (std::vector<std::int64_t>{1, 2}));
+  t.get(h->o1);
+  t.get(h->o2);
+  h->giver.call<&Giver::release>();
+  t.drain();
+  EXPECT_EQ(t.a->sessions().size(), 1u) << "the session ended";
+}
+
 }  // namespace
 }  // namespace vatic::test

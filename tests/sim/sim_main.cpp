@@ -3,7 +3,7 @@
 // the run (fewer steps, fewer kinds of operation) and prints the shortened
 // trace. scripts/sim is the way in.
 //   vatic_sim [--seeds N] [--first S] [--seed S] [--vats K] [--steps N] [--without op,op] [--verbose]
-//             [--no-shrink]
+//             [--no-shrink] [--keep-going]
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -19,7 +19,7 @@ namespace {
 int usage() {
   std::fprintf(stderr,
                "usage: vatic_sim [--seeds N] [--first S] [--seed S] [--vats K] [--steps N] [--without op,op] "
-               "[--verbose] [--no-shrink]\n");
+               "[--verbose] [--no-shrink] [--keep-going]\n");
   return 2;
 }
 
@@ -33,7 +33,8 @@ bool number(const char* text, std::uint64_t& out) {
 
 int main(int argc, char** argv) {
   std::uint64_t seeds = 100, first = 1, one = 0, vats = 0, steps = 0;
-  bool single = false, verbose = false, do_shrink = true;
+  bool single = false, verbose = false, do_shrink = true, keep_going = false;
+  std::size_t failed = 0;
   std::uint32_t without = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -55,6 +56,9 @@ int main(int argc, char** argv) {
       without |= off;
     } else if (a == "--verbose") {
       verbose = true;
+    } else if (a == "--keep-going") {
+      keep_going = true;
+      do_shrink = false;
     } else if (a == "--no-shrink") {
       do_shrink = false;
     } else {
@@ -81,6 +85,8 @@ int main(int argc, char** argv) {
                  o.calls, o.delivered, o.faults, o.hash);
     if (o.ok) continue;
     fmt::print("FAILED seed {}: {}\n", seed, o.failure);
+    ++failed;
+    if (keep_going) continue;
     if (do_shrink) {
       ProgramConfig small = shrink(seed, config);
       Outcome s = run_seed(seed, small);
@@ -91,6 +97,8 @@ int main(int argc, char** argv) {
     }
     return 1;
   }
-  if (!single) fmt::print("{} seeds from {} passed ({} calls, {} faults)\n", seeds, first, calls, faults);
-  return 0;
+  if (!single)
+    fmt::print("{} seeds from {}: {} passed, {} failed ({} calls, {} faults)\n", seeds, first, seeds - failed, failed,
+               calls, faults);
+  return failed ? 1 : 0;
 }
