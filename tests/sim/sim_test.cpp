@@ -1,5 +1,7 @@
 // The simulation as a test: determinism (one seed, one trace: the same bytes
-// on every link, the same deliveries in the same order).
+// on every link, the same deliveries in the same order), and the random
+// programs over a range of seeds with every invariant checked (CI runs them in
+// the Release and the ASan build; scripts/sim runs any number).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -9,6 +11,16 @@
 
 namespace vatic::sim {
 namespace {
+
+std::uint64_t env_or(const char* name, std::uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+std::string report(std::uint64_t seed, const Outcome& o) {
+  return "seed " + std::to_string(seed) + ": " + o.failure + "\n(replay: scripts/sim --seed " + std::to_string(seed) +
+         " --verbose)\nlast events:\n" + o.trace_tail;
+}
 
 TEST(Simulation, OneSeedGivesOneTrace) {
   ProgramConfig c;
@@ -21,6 +33,24 @@ TEST(Simulation, OneSeedGivesOneTrace) {
     EXPECT_GT(a.delivered, 0u) << "a program that delivers nothing checks nothing";
   }
   EXPECT_NE(run_seed(1, c).hash, run_seed(2, c).hash);
+}
+
+// VATIC_SIM_SEEDS (default 200) seeds from VATIC_SIM_FIRST (default 1).
+TEST(Simulation, RandomProgramsKeepTheInvariants) {
+  std::uint64_t first = env_or("VATIC_SIM_FIRST", 1), n = env_or("VATIC_SIM_SEEDS", 200);
+  ProgramConfig c;
+  std::size_t calls = 0, delivered = 0, faults = 0;
+  for (std::uint64_t seed = first; seed < first + n; ++seed) {
+    Outcome o = run_seed(seed, c);
+    ASSERT_TRUE(o.ok) << report(seed, o);
+    calls += o.calls;
+    delivered += o.delivered;
+    faults += o.faults;
+  }
+  // The programs must do what they claim to: many calls, most delivered, and faults.
+  EXPECT_GT(calls, n * 100);
+  EXPECT_GT(delivered, calls / 4);
+  EXPECT_GT(faults, n);
 }
 
 }  // namespace
