@@ -24,6 +24,10 @@ class ReturnListener final : public detail::Listener {
   ReturnListener(Ptr<Session> s, std::uint32_t qid, std::uint64_t serial)
       : s_(std::move(s)), qid_(qid), serial_(serial) {}
   void settled(PromiseBase& p) override { s_->deliver_return(qid_, serial_, p); }
+  // Only while the peer waits for the answer (captp.md "finish"): a result
+  // forwarded to a question of ours, whose caller finished or whose session
+  // ended, must not keep that question from being finished in turn.
+  bool wanted() const noexcept override { return s_->awaits_return(qid_, serial_); }
   void run() override {}
 
  private:
@@ -123,6 +127,11 @@ void Session::deliver_return(std::uint32_t qid, std::uint64_t serial, PromiseBas
   bool standing = a->standing;
   write_return(qid, p);
   answer_done(standing);
+}
+
+bool Session::awaits_return(std::uint32_t qid, std::uint64_t serial) const noexcept {
+  const Answer* a = answers_.find(qid);
+  return open_ && a && a->serial == serial && !a->returned;
 }
 
 void Session::write_return(std::uint32_t qid, PromiseBase& p) {

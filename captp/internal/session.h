@@ -100,6 +100,9 @@ class Session final : public detail::RefCounted {
   void reply_loopback(detail::HandlerPtr target, std::uint32_t eid);
   // The local result of a call from the peer settled: send the return.
   void deliver_return(std::uint32_t qid, std::uint64_t serial, detail::PromiseBase& p);
+  // Whether the peer still waits for the return of answer `qid` (entered
+  // with `serial`): not once the peer finished it or the session ended.
+  bool awaits_return(std::uint32_t qid, std::uint64_t serial) const noexcept;
   // An exported local promise settled: send the resolve.
   void export_settled(std::uint32_t id, std::uint64_t serial, detail::PromiseBase& p);
   // Whether `h` (after local forwarding) is a remote reference of this session.

@@ -79,6 +79,7 @@ class PeerTable {
     return &*slots_[id];
   }
   T* find(std::uint32_t id) noexcept { return id < slots_.size() && slots_[id] ? &*slots_[id] : nullptr; }
+  const T* find(std::uint32_t id) const noexcept { return id < slots_.size() && slots_[id] ? &*slots_[id] : nullptr; }
   std::optional<T> take(std::uint32_t id) {
     std::optional<T> out;
     if (!find(id)) return out;

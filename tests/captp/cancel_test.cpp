@@ -63,6 +63,26 @@ class Worker : public Object {
   std::int64_t effects_ = 0, stops_ = 0;
 };
 
+// Answers a promise it resolves when told to: calls pipelined on the answer
+// wait in this vat, and go where it resolves (forwarded, if that is a
+// reference of another vat).
+class Relay : public Object {
+ public:
+  Promise<Ref<Worker>> later() {
+    auto [p, r] = make_promise<Ref<Worker>>();
+    later_.push_back(std::move(r));
+    return p;
+  }
+  void resolve_later(Ref<Worker> to) {
+    auto later = std::move(later_);
+    for (auto& r : later) r.resolve(to);
+  }
+  VATIC_METHODS(Relay, later, resolve_later)
+
+ private:
+  std::vector<Resolver<Ref<Worker>>> later_;
+};
+
 struct WithClock {
   ManualClock clock;
 };
@@ -173,6 +193,54 @@ TEST(CancelOverCaptp, ADroppedPipelinedChainIsFinishedFromItsEnd) {
   EXPECT_EQ(t.get(t.worker.send<&Worker::stops>()), 1);
   EXPECT_EQ(t.get(t.worker.send<&Worker::effects>()), 0);
   EXPECT_TRUE(t.run_until([&] { return t.a->sessions().at(0).stats.questions == 0; }));
+}
+
+// Simulation seed 2243: a call forwarded by the vat it was sent to keeps the
+// forwarded question only while its own caller waits. Here the caller (a)
+// finishes its pipelined call while it waits in b on a pending promise; the
+// promise then resolves to a's Worker, so b forwards the call back to a as a
+// question of its own. Nobody wants that answer: b finishes it, and the
+// Worker sees its call cancelled. (Before, the return listener of b's
+// finished answer still counted as interest: the question and a's answer
+// stayed until the Worker returned, forever if it never did.)
+TEST(CancelOverCaptp, ACallForwardedAfterItsCallerFinishedItIsFinishedInTurn) {
+  WithClock c;
+  TwoVats t(CancelPair::options(), CancelPair::options(), &c.clock);
+  t.b->set_bootstrap(t.vb.make<Relay>());
+  auto [ea, eb] = captp::memory_pipe(t.va.io(), t.vb.io());
+  t.b->accept(std::move(eb));
+  Ref<Relay> relay = t.a->connect<Relay>(t.b->id(), std::move(ea));
+  Ref<Worker> local = t.va.make<Worker>();
+  auto stats = [](captp::Node& n) {
+    auto sessions = n.sessions();
+    return sessions.empty() ? captp::SessionStats{} : sessions.front().stats;
+  };
+  auto sweep = [&] {
+    for (int i = 0; i < 3; ++i) {
+      c.clock.advance(10ms);
+      t.drain();
+    }
+  };
+  {
+    Promise<Ref<Worker>> later = relay.send<&Relay::later>();
+    auto dropped = later.send<&Worker::work>();
+  }
+  ASSERT_TRUE(t.run_until([&] { return stats(*t.b).answers >= 2; }));  // and the bootstrap's, finished lazily
+  sweep();
+  ASSERT_TRUE(t.run_until([&] { return stats(*t.b).answers == 0; })) << "a did not finish its calls";
+  ASSERT_NO_THROW(t.get(relay.send<&Relay::resolve_later>(local)));
+  ASSERT_EQ(t.get(local.send<&Worker::waiting>()), 1) << "the call was not forwarded back to a";
+  sweep();
+  EXPECT_TRUE(t.run_until([&] { return stats(*t.b).questions == 0 && stats(*t.a).answers == 0; }))
+      << "b kept the forwarded question nobody waits for";
+  ASSERT_NO_THROW(t.get(local.send<&Worker::open>()));
+  EXPECT_EQ(t.get(local.send<&Worker::stops>()), 1);
+  EXPECT_EQ(t.get(local.send<&Worker::effects>()), 0);
+  relay = {};
+  local = {};
+  t.a.reset();
+  t.b.reset();
+  t.drain();
 }
 
 }  // namespace

@@ -79,6 +79,9 @@ struct VatState {
   std::vector<Pending> resolvers;
   std::vector<std::pair<Resolver<std::int64_t>, std::int64_t>> numbers;  // and the value each will get
   std::vector<Call> calls;
+  // The program dropped everything it held here (end phase): a call still in
+  // flight that arrives now must not make it hold something again.
+  bool dropped = false;
 };
 
 template <class T>
@@ -268,12 +271,17 @@ Ref<Actor> Actor::pass(std::int64_t msg, std::int64_t slot, std::int64_t seq, Re
 }
 void Actor::keep(std::int64_t msg, std::int64_t slot, std::int64_t seq, Ref<Actor> r) {
   p_->delivered(msg, slot, seq, id_);
+  if (p_->state(vat_).dropped) return;  // as in later()
   p_->state(vat_).slots.push_back(Slot{p_->new_slot_id(), std::move(r), 0, p_->arg_deps(msg)});
   p_->trace().add(fmt::format("v{} new slot {}", vat_, p_->state(vat_).slots.back().id));
 }
 Promise<Ref<Actor>> Actor::later(std::int64_t msg, std::int64_t slot, std::int64_t seq) {
   p_->delivered(msg, slot, seq, id_);
   auto [p, r] = make_promise<Ref<Actor>>();
+  // After the program dropped everything, the resolver goes too (the answer
+  // breaks): a resolver kept now would keep this actor alive, and the end
+  // check would blame the protocol for what the program holds.
+  if (p_->state(vat_).dropped) return p;
   // The resolver's id is the call's: the caller's slot for the answer waits on it.
   p_->state(vat_).resolvers.push_back(Pending{std::move(r), static_cast<std::uint64_t>(msg)});
   return p;
@@ -633,7 +641,10 @@ void Program::end_phase() {
   trace_.add("end: everything dropped");
   for (std::size_t i = 0; i < net_->size(); ++i) {
     if (!net_->at(i).up()) continue;
-    net_->at(i).vat->post([this, i] { state_[i] = VatState{}; });
+    net_->at(i).vat->post([this, i] {
+      state_[i] = VatState{};
+      state_[i].dropped = true;
+    });
   }
   // The roots stay (each node holds its own); the references to them go.
   std::string left;
