@@ -193,6 +193,16 @@ void PromiseBase::forward_to(HandlerPtr h) {
   if (forward_ || !h) return;
   forward_ = std::move(h);
   while (Turn* t = queued_.pop()) forward_->deliver(MessagePtr(static_cast<Message*>(t)));
+  // Field promises made while nothing was known follow the forward now, not
+  // at settlement: a message sent to the field from now on goes straight to
+  // forward_'s field, and must not overtake the ones already queued in the
+  // field promise (spec/captp.md 5, Pipelining).
+  if (listeners_.any_of([](const Turn* t) { return static_cast<const Listener*>(t)->follows_forwards(); })) {
+    Ptr<PromiseBase> keep(this);
+    std::vector<Listener*> ls;
+    listeners_.for_each([&](Turn* t) { ls.push_back(static_cast<Listener*>(t)); });
+    for (Listener* l : ls) l->forwarded(*forward_);
+  }
 }
 
 void PromiseBase::follow(Ptr<PromiseBase> other) {
@@ -302,6 +312,16 @@ class FieldListener final : public Listener {
         out_->break_with(error_from_exception(std::current_exception()));
       }
     }
+  }
+  // The source now forwards its pipelined messages (to a remote promise, say):
+  // so does the field, to the forward's field, flushing what it queued ahead
+  // of anything sent to the field later (which takes that path at once).
+  bool follows_forwards() const noexcept override { return true; }
+  void forwarded(Handler& to) override {
+    // Nobody sends to it (only this listener holds it): nothing to keep in
+    // order, and asking `to` for a field may cost a message to another vat.
+    if (out_->ref_count() == 1 && !out_->observed()) return;
+    out_->forward_to(to.pipeline_field(name_));
   }
   void run() override {}
 

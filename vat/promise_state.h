@@ -24,6 +24,10 @@ namespace vatic::detail {
 class Listener : public Turn {
  public:
   virtual void settled(PromiseBase& p) { (void)p; }
+  // The promise listened to now forwards pipelined messages to `to` (before
+  // it settles); the listener stays for the settlement.
+  virtual void forwarded(Handler& to) { (void)to; }
+  virtual bool follows_forwards() const noexcept { return false; }
   virtual bool runs_as_turn() const noexcept { return false; }
   void run() override {}
   // Whether the outcome is still wanted through this listener. A follower or

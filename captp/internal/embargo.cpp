@@ -131,6 +131,31 @@ void RemotePromise::lift_embargo() {
   while (detail::Turn* t = queued_.pop()) resolved_->deliver(MessagePtr(static_cast<detail::Message*>(t)));
   // The peer's disembargoes that waited for the calls we held.
   for (auto& [s, eid] : std::exchange(loopbacks_, {})) s->reply_loopback(HandlerPtr(this), eid);
+  // Our exports whose resolve waited for the held calls (embargo_before_resolve),
+  // after them.
+  for (auto& d : std::exchange(resolves_, {})) d.session->resolve_after_embargo(d.id, d.serial);
+}
+
+RemotePromise* Session::embargo_before_resolve(detail::PromiseBase& p) noexcept {
+  // spec/captp.md 5, "The resolve waits for the embargo": a local promise settles when its
+  // answer arrives, but the messages sent to it still go on through its
+  // forward, which may be a remote promise (of any session) holding calls
+  // under an embargo. A resolve sent now would let the peer send straight to
+  // the resolution, overtaking the calls it sent to the promise before, which
+  // that embargo still holds.
+  Handler* h = p.forward();
+  for (int steps = 0; h && steps < (1 << 20); ++steps) {
+    auto* r = dynamic_cast<RemotePromise*>(h);
+    if (r && r->state() == RemotePromise::State::embargoed) return r;
+    h = next_hop(h);
+  }
+  return nullptr;
+}
+
+void Session::resolve_after_embargo(std::uint32_t id, std::uint64_t serial) {
+  Export* e = exports_.find(id);
+  detail::PromiseBase* p = e && e->serial == serial ? e->target->as_promise() : nullptr;
+  if (open_ && p && !p->pending()) export_settled(id, serial, *p);
 }
 
 std::uint32_t Session::start_embargo(RemotePromise* p, const Target& target) {

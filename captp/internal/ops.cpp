@@ -187,12 +187,9 @@ void Session::on_return(wire::Return::Reader m) {
   // Settling runs listeners, which may drop the last reference to a path
   // handler into this answer: hold them all until each is resolved.
   std::vector<Ptr<RemotePromise>> held(done.handlers.begin(), done.handlers.end());
-  if (done.result) {
-    if (value)
-      done.result->settle_from_value(*value);
-    else
-      done.result->break_with(error);
-  }
+  // The handlers settle first, so that whatever the result's settling runs
+  // (the resolve of an export of it, say) sees whether an embargo now holds
+  // the messages sent to it (spec/captp.md 5, "The resolve waits for the embargo").
   for (const Ptr<RemotePromise>& h : held) {
     if (!value) {
       h->break_with(error);
@@ -214,6 +211,12 @@ void Session::on_return(wire::Return::Reader m) {
     } else {
       h->resolve(nullptr);
     }
+  }
+  if (done.result) {
+    if (value)
+      done.result->settle_from_value(*value);
+    else
+      done.result->break_with(error);
   }
   // Only now (after any disembargo naming this answer went out) may the peer
   // forget it: later calls go to the resolution instead.

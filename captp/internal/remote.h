@@ -63,6 +63,11 @@ class RemotePromise final : public detail::Handler {
   // forwards to us) came along a path through us while we hold calls: it is
   // answered once they are delivered (embargo.cpp).
   void defer_loopback(detail::Ptr<Session> s, std::uint32_t eid) { loopbacks_.emplace_back(std::move(s), eid); }
+  // Export `id` of session `s` is a local promise whose messages reach us
+  // while we hold calls: its resolve waits for the lift (embargo.cpp).
+  void defer_resolve(detail::Ptr<Session> s, std::uint32_t id, std::uint64_t serial) {
+    resolves_.push_back(DeferredResolve{std::move(s), id, serial});
+  }
 
   State state() const noexcept { return state_; }
   const Target& target() const noexcept { return target_; }
@@ -107,6 +112,12 @@ class RemotePromise final : public detail::Handler {
   // the session's end lets go.
   detail::Ptr<RemotePromise> self_;
   std::vector<std::pair<detail::Ptr<Session>, std::uint32_t>> loopbacks_;  // see defer_loopback
+  struct DeferredResolve {
+    detail::Ptr<Session> session;
+    std::uint32_t id;
+    std::uint64_t serial;
+  };
+  std::vector<DeferredResolve> resolves_;  // see defer_resolve
   // The answers of `__whenResolved` asked of a pending promise import. Each
   // keeps this promise alive until it settles (the resolve, or the session's
   // end, settles it).

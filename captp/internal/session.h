@@ -105,6 +105,9 @@ class Session final : public detail::RefCounted {
   bool awaits_return(std::uint32_t qid, std::uint64_t serial) const noexcept;
   // An exported local promise settled: send the resolve.
   void export_settled(std::uint32_t id, std::uint64_t serial, detail::PromiseBase& p);
+  // The embargo that held back the resolve of export `id` lifted: send it
+  // now if the export still stands (spec/captp.md 5, "The resolve waits for the embargo").
+  void resolve_after_embargo(std::uint32_t id, std::uint64_t serial);
   // Whether `h` (after local forwarding) is a remote reference of this session.
   bool reaches_this_peer(detail::Handler* h) const noexcept;
   // Calls, resolves and releases sent to a session that ended break with this.
@@ -185,6 +188,9 @@ class Session final : public detail::RefCounted {
   // Sends the resolves of promises that were settled when a message named
   // them (spec/captp.md 4), after that message.
   void send_due_resolves();
+  // The embargo, if any, that holds messages sent to exported promise `p`
+  // (embargo.cpp): its resolve waits for it.
+  RemotePromise* embargo_before_resolve(detail::PromiseBase& p) noexcept;
   void forget_export_id(std::uint32_t id, const Export& e);
   Capability read_cap(wire::CapDescriptor::Reader in);
   std::uint32_t export_handler(detail::HandlerPtr h, bool promise);

@@ -76,6 +76,10 @@ class TurnQueue {
       if (f(t)) return true;
     return false;
   }
+  template <class F>
+  void for_each(F f) const {
+    for (Turn* t = head_; t; t = t->next_) f(t);
+  }
   // Moves all of `o` to the back of this queue.
   void splice(TurnQueue& o) noexcept {
     if (o.empty()) return;
