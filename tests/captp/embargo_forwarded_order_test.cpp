@@ -48,7 +48,8 @@ struct Gate {
 
 class GatedStream final : public captp::Stream {
  public:
-  GatedStream(std::unique_ptr<captp::Stream> s, std::shared_ptr<Gate> gate) : s_(std::move(s)), gate_(std::move(gate)) {}
+  GatedStream(std::unique_ptr<captp::Stream> s, std::shared_ptr<Gate> gate)
+      : s_(std::move(s)), gate_(std::move(gate)) {}
   void async_read_some(boost::asio::mutable_buffer b, captp::IoHandler h) override {
     s_->async_read_some(b, [gate = gate_, h = std::move(h)](boost::system::error_code ec, std::size_t n) mutable {
       if (!gate->held) return h(ec, n);
@@ -70,10 +71,10 @@ struct Triangle {
   Vat va{TwoVats::vat_options("a", nullptr)}, vb{TwoVats::vat_options("b", nullptr)},
       vc{TwoVats::vat_options("c", nullptr)};
   std::unique_ptr<captp::Node> a, b, c;
-  Ref<Echo> b_echo;  // b's bootstrap, as a's import
-  Ref<Echo> c_echo;  // c's bootstrap, as a's import
-  Ref<Echo> via_c;   // c's Echo as a sees it through b: b's export of its import
-  Ref<Echo> mine;    // a's own Echo
+  Ref<Echo> b_echo;                                         // b's bootstrap, as a's import
+  Ref<Echo> c_echo;                                         // c's bootstrap, as a's import
+  Ref<Echo> via_c;                                          // c's Echo as a sees it through b: b's export of its import
+  Ref<Echo> mine;                                           // a's own Echo
   std::shared_ptr<Gate> c_to_a = std::make_shared<Gate>();  // what a reads from c
 
   Triangle() {
