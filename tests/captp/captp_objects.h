@@ -144,4 +144,40 @@ struct TwoVats {
   }
 };
 
+// Three vats with nodes on one thread, not yet joined (each test wires its
+// own triangle); a test steps one vat at a time with run('a'|'b'|'c'). The
+// nodes go, and the loops drain, after the deriving test's references went.
+struct ThreeVatLoops {
+  Vat va{TwoVats::vat_options("a", nullptr)}, vb{TwoVats::vat_options("b", nullptr)},
+      vc{TwoVats::vat_options("c", nullptr)};
+  std::unique_ptr<captp::Node> a = std::make_unique<captp::Node>(va, captp::Identity::generate());
+  std::unique_ptr<captp::Node> b = std::make_unique<captp::Node>(vb, captp::Identity::generate());
+  std::unique_ptr<captp::Node> c = std::make_unique<captp::Node>(vc, captp::Identity::generate());
+
+  ~ThreeVatLoops() {
+    a.reset();
+    b.reset();
+    c.reset();
+    drain();
+  }
+  void drain() {
+    for (int i = 0; i < 100; ++i)
+      if (va.run_until_idle() + vb.run_until_idle() + vc.run_until_idle() == 0) break;
+  }
+  template <class T>
+  T get(Promise<T> p) {
+    for (int i = 0; i < 100 && p.pending(); ++i) drain();
+    EXPECT_FALSE(p.pending()) << "promise did not settle";
+    if (p.is_broken()) throw VatError(p.error());
+    if constexpr (!std::is_void_v<T>) return p.value();
+  }
+  void run(char v) {
+    switch (v) {
+      case 'a': va.run_until_idle(); return;
+      case 'b': vb.run_until_idle(); return;
+      case 'c': vc.run_until_idle(); return;
+    }
+  }
+};
+
 }  // namespace vatic::test

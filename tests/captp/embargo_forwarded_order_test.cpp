@@ -67,10 +67,7 @@ class GatedStream final : public captp::Stream {
   std::shared_ptr<Gate> gate_;
 };
 
-struct Triangle {
-  Vat va{TwoVats::vat_options("a", nullptr)}, vb{TwoVats::vat_options("b", nullptr)},
-      vc{TwoVats::vat_options("c", nullptr)};
-  std::unique_ptr<captp::Node> a, b, c;
+struct Triangle : ThreeVatLoops {
   Ref<Echo> b_echo;                                         // b's bootstrap, as a's import
   Ref<Echo> c_echo;                                         // c's bootstrap, as a's import
   Ref<Echo> via_c;                                          // c's Echo as a sees it through b: b's export of its import
@@ -78,9 +75,6 @@ struct Triangle {
   std::shared_ptr<Gate> c_to_a = std::make_shared<Gate>();  // what a reads from c
 
   Triangle() {
-    a = std::make_unique<captp::Node>(va, captp::Identity::generate());
-    b = std::make_unique<captp::Node>(vb, captp::Identity::generate());
-    c = std::make_unique<captp::Node>(vc, captp::Identity::generate());
     c->set_bootstrap(vc.make<Echo>());
     auto [bc, cb] = captp::memory_pipe(vb.io(), vc.io());
     c->accept(std::move(cb));
@@ -105,29 +99,6 @@ struct Triangle {
     c_echo = {};
     via_c = {};
     mine = {};
-    a.reset();
-    b.reset();
-    c.reset();
-    drain();
-  }
-
-  void drain() {
-    for (int i = 0; i < 100; ++i)
-      if (va.run_until_idle() + vb.run_until_idle() + vc.run_until_idle() == 0) break;
-  }
-  template <class T>
-  T get(Promise<T> p) {
-    for (int i = 0; i < 100 && p.pending(); ++i) drain();
-    EXPECT_FALSE(p.pending()) << "promise did not settle";
-    if (p.is_broken()) throw VatError(p.error());
-    if constexpr (!std::is_void_v<T>) return p.value();
-  }
-  void run(char v) {
-    switch (v) {
-      case 'a': va.run_until_idle(); return;
-      case 'b': vb.run_until_idle(); return;
-      case 'c': vc.run_until_idle(); return;
-    }
   }
   bool all_sessions_open() const {
     for (const captp::Node* n : {a.get(), b.get(), c.get()}) {

@@ -22,18 +22,12 @@
 namespace vatic::test {
 namespace {
 
-struct ThreeVats {
-  Vat va{TwoVats::vat_options("a", nullptr)}, vb{TwoVats::vat_options("b", nullptr)},
-      vc{TwoVats::vat_options("c", nullptr)};
-  std::unique_ptr<captp::Node> a, b, c;
+struct ThreeVats : ThreeVatLoops {
   Ref<Echo> b_echo;  // b's bootstrap, as a's import
   Ref<Echo> via_c;   // c's Echo as a sees it: b's export of its import from c
   Ref<Echo> mine;    // a's own Echo, passed to c and coming home
 
   ThreeVats() {
-    a = std::make_unique<captp::Node>(va, captp::Identity::generate());
-    b = std::make_unique<captp::Node>(vb, captp::Identity::generate());
-    c = std::make_unique<captp::Node>(vc, captp::Identity::generate());
     c->set_bootstrap(vc.make<Echo>());
     auto [bc, cb] = captp::memory_pipe(vb.io(), vc.io());
     c->accept(std::move(cb));
@@ -52,29 +46,6 @@ struct ThreeVats {
     b_echo = {};
     via_c = {};
     mine = {};
-    a.reset();
-    b.reset();
-    c.reset();
-    drain();
-  }
-
-  void drain() {
-    for (int i = 0; i < 100; ++i)
-      if (va.run_until_idle() + vb.run_until_idle() + vc.run_until_idle() == 0) break;
-  }
-  template <class T>
-  T get(Promise<T> p) {
-    for (int i = 0; i < 100 && p.pending(); ++i) drain();
-    EXPECT_FALSE(p.pending()) << "promise did not settle";
-    if (p.is_broken()) throw VatError(p.error());
-    return p.value();
-  }
-  void run(char v) {
-    switch (v) {
-      case 'a': va.run_until_idle(); return;
-      case 'b': vb.run_until_idle(); return;
-      case 'c': vc.run_until_idle(); return;
-    }
   }
   bool all_sessions_open() const {
     auto open = [](const captp::Node& n, std::size_t want) {

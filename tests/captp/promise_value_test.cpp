@@ -120,18 +120,10 @@ struct Pair : TwoVats {
 };
 
 // Three vats with nodes, each a Taker's home, on one thread.
-struct ThreeVats {
-  Vat va, vb, vc;
-  std::unique_ptr<captp::Node> a, b, c;
+struct ThreeVats : ThreeVatLoops {
   Ref<Taker> in_b, in_c;  // the bootstrap objects
 
-  ThreeVats()
-      : va(TwoVats::vat_options("a", nullptr)),
-        vb(TwoVats::vat_options("b", nullptr)),
-        vc(TwoVats::vat_options("c", nullptr)) {
-    a = std::make_unique<captp::Node>(va, captp::Identity::generate());
-    b = std::make_unique<captp::Node>(vb, captp::Identity::generate());
-    c = std::make_unique<captp::Node>(vc, captp::Identity::generate());
+  ThreeVats() {
     in_b = vb.make<Taker>();
     in_c = vc.make<Taker>();
     b->set_bootstrap(in_b);
@@ -140,14 +132,6 @@ struct ThreeVats {
   ~ThreeVats() {
     in_b = {};
     in_c = {};
-    a.reset();
-    b.reset();
-    c.reset();
-    drain();
-  }
-  void drain() {
-    for (int i = 0; i < 100; ++i)
-      if (va.run_until_idle() + vb.run_until_idle() + vc.run_until_idle() == 0) break;
   }
   // `from` dials `to` over a new pipe; the session is up when this returns.
   Ref<Taker> dial(captp::Node& from, captp::Node& to) {
