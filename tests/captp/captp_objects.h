@@ -180,4 +180,17 @@ struct ThreeVatLoops {
   }
 };
 
+// Every sequence of `n` runs of one of the three vats ("", "a", ..., "cc"...),
+// for tests that try a race under each interleaving.
+inline std::vector<std::string> three_vat_schedules(std::size_t n) {
+  std::vector<std::string> out{""};
+  for (std::size_t i = 0; i < n; ++i) {
+    std::vector<std::string> next;
+    for (const auto& s : out)
+      for (char v : {'a', 'b', 'c'}) next.push_back(s + v);
+    out = std::move(next);
+  }
+  return out;
+}
+
 }  // namespace vatic::test

@@ -111,25 +111,13 @@ struct Triangle : ThreeVatLoops {
   }
 };
 
-// Every sequence of `n` loop runs over the three vats.
-std::vector<std::string> schedules(std::size_t n) {
-  std::vector<std::string> out{""};
-  for (std::size_t i = 0; i < n; ++i) {
-    std::vector<std::string> next;
-    for (const auto& s : out)
-      for (char v : {'a', 'b', 'c'}) next.push_back(s + v);
-    out = std::move(next);
-  }
-  return out;
-}
-
 // Disabled: the fix (FieldListener following its source's forward,
 // vat/promise.cpp) made a cycle through a membrane and is switched off until
 // it has a cycle-safe form; this is the open E-order bug of sim seed 221.
 TEST(EmbargoForwardedOrder, DISABLED_PipelinedFieldOfAnAnswerForwardedToAThirdVatKeepsOrder) {
   int failures = 0;
   for (std::size_t n = 0; n <= 4; ++n) {
-    for (const std::string& between : schedules(n)) {
+    for (const std::string& between : three_vat_schedules(n)) {
       Triangle t;
       // later() at b, pair() pipelined on its answer, m1 on the pair's field.
       Promise<Ref<Echo>> later = t.b_echo.send<&Echo::later>();
@@ -162,7 +150,7 @@ TEST(EmbargoForwardedOrder, ResolveOfAnExportedPromiseWaitsForTheEmbargoHoldingI
   // (its reply to P's disembargo) may reach a before m1 does.
   for (bool b_early : {false, true}) {
     for (std::size_t n = 0; n <= 4; ++n) {
-      for (const std::string& after : schedules(n)) {
+      for (const std::string& after : three_vat_schedules(n)) {
         Triangle t;
         // P: b hands a's own object back; a call along P makes it embargo.
         Promise<Ref<Echo>> p = t.b_echo.send<&Echo::same>(t.mine);

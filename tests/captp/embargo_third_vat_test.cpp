@@ -59,25 +59,13 @@ struct ThreeVats : ThreeVatLoops {
   }
 };
 
-// Every sequence of `n` loop runs over the three vats.
-std::vector<std::string> schedules(std::size_t n) {
-  std::vector<std::string> out{""};
-  for (std::size_t i = 0; i < n; ++i) {
-    std::vector<std::string> next;
-    for (const auto& s : out)
-      for (char v : {'a', 'b', 'c'}) next.push_back(s + v);
-    out = std::move(next);
-  }
-  return out;
-}
-
 TEST(EmbargoThroughAThirdVat, DisembargoAlongAnAnswerForwardedToAThirdVatIsReflected) {
   int failures = 0;
   // Before m1: nothing, or q carried on to c and answered there first, so that
   // b reads m1 and c's answer in either order and m1 may still be at c (or on
   // its way back) when a's disembargo reaches b.
   for (const std::string before : {"", "a", "ab", "abc"}) {
-    for (const std::string& after : schedules(5)) {
+    for (const std::string& after : three_vat_schedules(5)) {
       ThreeVats t;
       // q = c.same(mine), through b; m1 pipelined on q.
       Promise<Ref<Echo>> q = t.via_c.send<&Echo::same>(t.mine);
