@@ -404,6 +404,28 @@ TEST_F(Channel, ALivePeerIsKeptAliveByPings) {
   expect_talks_both_ways();
 }
 
+// A write the peer holds up (a slow reader) counts as sending: the keepalive
+// alarm must not land in the past and fire again at once, turn after turn,
+// while it waits (the simulation's seeds 5157 and 5531 spun there forever).
+TEST_F(Channel, AKeepaliveBehindAHeldWriteWaitsInsteadOfSpinning) {
+  ChannelOptions quick, quiet;
+  quick.idle_timeout = 60ms;              // alice looks every 20 ms
+  quiet.idle_timeout = Duration::zero();  // bob never pings and has no deadline
+  connect(quick, quiet);
+  a.ch->pause_reading();  // not reading: alice's silence is her own, no deadline
+  tap->hold = true;       // alice's next write stays in flight
+  send(*a.ch, "held");
+  io.restart();
+  std::size_t handlers = io.run_for(300ms);
+  // About 15 keepalive looks: 20 handlers here. The alarm that landed in the
+  // past ran over 10 000 in this time.
+  EXPECT_LT(handlers, 500u) << "the keepalive alarm fired again and again behind the held write";
+  if (a.closed) ADD_FAILURE() << "alice closed: " << a.closed->reason;
+  tap->release();
+  a.ch->resume_reading();
+  ASSERT_TRUE(run_until(io, [&] { return b.all() == "held"; }));
+}
+
 TEST_F(Channel, PausedReadingIsNotIdleAndResumesInOrder) {
   ChannelOptions quick;
   quick.idle_timeout = 100ms;

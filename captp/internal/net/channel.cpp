@@ -162,7 +162,15 @@ void SecureChannel::on_keepalive() {
   if (paused_) last_rx_ = now;  // we are not reading: the silence is ours, not the peer's
   if (now - last_rx_ >= idle)
     return fail({ErrorKind::disconnected, "idle deadline of " + millis(options_.idle_timeout) + " exceeded"});
-  if (now - last_tx_ >= idle / 3) send_ping();
+  if (now - last_tx_ >= idle / 3) {
+    send_ping();
+    // Skipped when a write is under way (a slow peer may hold it for long):
+    // that write keeps the peer's deadline too. Counting it as sent now keeps
+    // the alarm out of the past, where it would fire again at once, turn
+    // after turn, for as long as the write waits (found by tests/sim, seeds
+    // 5157 and 5531).
+    last_tx_ = now;
+  }
   arm_keepalive();
 }
 
