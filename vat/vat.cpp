@@ -258,7 +258,7 @@ bool Vat::runs_elsewhere() const noexcept {
   return t != std::thread::id{} && t != std::this_thread::get_id();
 }
 
-std::size_t Vat::run_until_idle() {
+std::size_t Vat::run_until_idle(std::size_t max_turns) {
   auto& im = *impl_;
   detail::CurrentScope scope(this);
   std::size_t before = im.turns_run;
@@ -267,6 +267,7 @@ std::size_t Vat::run_until_idle() {
     std::size_t handlers = im.io.poll();
     bool fired = im.clock->manual() && im.fire_due_timers();
     if (handlers == 0 && !fired && im.local.empty()) break;
+    if (im.turns_run - before >= max_turns) break;
   }
   return im.turns_run - before;
 }

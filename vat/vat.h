@@ -158,9 +158,10 @@ class Vat {
   // --- Driving the loop (the vat's thread).
   // Runs until stop(); the calling thread becomes the vat's thread.
   void run();
-  // Runs queued turns, ready I/O handlers and due timers until none is left;
-  // returns how many turns ran. Never blocks.
-  std::size_t run_until_idle();
+  // Runs queued turns, ready I/O handlers and due timers until none is left,
+  // or until about `max_turns` turns ran (a test harness's bound on a
+  // livelock); returns how many turns ran. Never blocks.
+  std::size_t run_until_idle(std::size_t max_turns = static_cast<std::size_t>(-1));
   // Drives the loop until `p` settles; returns its value or throws its Error.
   // Throws `failed` if nothing left could ever settle it.
   template <class T>

@@ -74,15 +74,20 @@ int main(int argc, char** argv) {
     seeds = 1;
   }
   std::size_t calls = 0, faults = 0;
+  std::uint64_t most_work = 0, most_work_seed = 0;
   for (std::uint64_t seed = first; seed < first + seeds; ++seed) {
     ProgramConfig c = config;
     c.verbose = verbose;
     Outcome o = run_seed(seed, c);
     calls += o.calls;
     faults += o.faults;
+    if (o.work > most_work) {
+      most_work = o.work;
+      most_work_seed = seed;
+    }
     if (single)
-      fmt::print("seed {}: {} ({} calls, {} delivered, {} faults, trace {:016x})\n", seed, o.ok ? "ok" : "FAILED",
-                 o.calls, o.delivered, o.faults, o.hash);
+      fmt::print("seed {}: {} ({} calls, {} delivered, {} faults, {} work, trace {:016x})\n", seed,
+                 o.ok ? "ok" : "FAILED", o.calls, o.delivered, o.faults, o.work, o.hash);
     if (o.ok) continue;
     fmt::print("FAILED seed {}: {}\n", seed, o.failure);
     ++failed;
@@ -98,7 +103,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!single)
-    fmt::print("{} seeds from {}: {} passed, {} failed ({} calls, {} faults)\n", seeds, first, seeds - failed, failed,
-               calls, faults);
+    fmt::print("{} seeds from {}: {} passed, {} failed ({} calls, {} faults; most work {} in seed {})\n", seeds, first,
+               seeds - failed, failed, calls, faults, most_work, most_work_seed);
   return failed ? 1 : 0;
 }

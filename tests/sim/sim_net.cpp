@@ -281,6 +281,7 @@ bool Net::deliver_one(std::vector<std::shared_ptr<Link>>& ready) {
   std::size_t left = l.dir[d].flight.front().bytes.size() - l.dir[d].flight.front().at;
   // Mostly whole writes; sometimes a cut anywhere, down to one byte.
   std::size_t n = choose_.chance(70) ? left : 1 + choose_.below(left);
+  charge(1, "link deliveries");
   l.deliver(d, n, trace_);
   return true;
 }
@@ -297,7 +298,7 @@ bool Net::step() {
     if (v->up()) up.push_back(v.get());
   if (!up.empty() && choose_.chance(90)) {
     SimVat& v = *choose_.pick(up);
-    std::size_t turns = v.vat->run_until_idle();
+    std::size_t turns = run_vat(v);
     if (turns) trace_.add(fmt::format("run {} {} turns", v.name, turns));
     return true;
   }
@@ -317,11 +318,12 @@ void Net::quiesce() {
   for (int round = 0; round < 100000; ++round) {
     bool moved = false;
     for (auto& v : vats_)
-      if (v->up() && v->vat->run_until_idle() > 0) moved = true;
+      if (v->up() && run_vat(*v) > 0) moved = true;
     TimePoint now = clock_.now();
     for (auto& l : links_)
       for (int d = 0; d < 2; ++d)
         while (l->head_ready(d, now)) {
+          charge(1, "link deliveries");
           l->deliver(d, l->dir[d].flight.front().bytes.size() - l->dir[d].flight.front().at, trace_);
           moved = true;
         }
@@ -329,10 +331,24 @@ void Net::quiesce() {
       // One more quiet round: a vat can have been handed bytes without a turn.
       bool again = false;
       for (auto& v : vats_)
-        if (v->up() && v->vat->run_until_idle() > 0) again = true;
+        if (v->up() && run_vat(*v) > 0) again = true;
       if (!again && ready_links().empty()) return;
     }
   }
+}
+
+std::size_t Net::run_vat(SimVat& v) {
+  std::uint64_t left = work_ < config_.work_budget ? config_.work_budget - work_ : 0;
+  std::size_t turns = v.vat->run_until_idle(static_cast<std::size_t>(left) + 1);
+  charge(turns, v.name + "'s turns");
+  return turns;
+}
+
+void Net::charge(std::uint64_t n, std::string_view where) {
+  work_ += n;
+  if (work_ > config_.work_budget)
+    throw Livelock(fmt::format("livelock: the run spent its budget of {} turns and deliveries (the last in {}) at {}ns",
+                               config_.work_budget, where, clock_.now().time_since_epoch().count()));
 }
 
 bool Net::settle(const std::function<bool()>& done, Duration tick, Duration limit) {

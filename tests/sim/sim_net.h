@@ -23,7 +23,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "captp/node.h"
@@ -95,6 +97,15 @@ struct NetConfig {
   // Per write, drawn uniformly in [0, max_delay].
   Duration max_delay = std::chrono::microseconds(300);
   captp::NodeOptions node;
+  // Turns and deliveries one run may spend. A run that spends more is
+  // livelocked (messages circling between vats, a turn that schedules itself):
+  // it fails with Livelock instead of hanging the seed loop.
+  std::uint64_t work_budget = 200'000;
+};
+
+// Thrown out of the scheduler when a run has spent its work budget.
+struct Livelock : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 class Link;
@@ -148,6 +159,8 @@ class Net {
   // names lets a test tell a fault from an abort.
   bool link_faulted(const std::string& transport) const;
   std::uint64_t faults() const noexcept { return faults_; }
+  // Turns run and deliveries made so far (what the work budget counts).
+  std::uint64_t work() const noexcept { return work_; }
   // Every session's tables and every link's bytes, for a failure report.
   std::string describe_state() const;
 
@@ -155,6 +168,9 @@ class Net {
   void start_vat(SimVat& v);
   bool deliver_one(std::vector<std::shared_ptr<Link>>& ready);
   std::vector<std::shared_ptr<Link>> ready_links() const;
+  // Runs `v` until idle within what is left of the budget; counts its turns.
+  std::size_t run_vat(SimVat& v);
+  void charge(std::uint64_t n, std::string_view where);
 
   NetConfig config_;
   Chooser& choose_;
@@ -163,7 +179,7 @@ class Net {
   ManualClock clock_;
   std::vector<std::unique_ptr<SimVat>> vats_;
   std::vector<std::shared_ptr<Link>> links_;
-  std::uint64_t next_link_ = 0, faults_ = 0;
+  std::uint64_t next_link_ = 0, faults_ = 0, work_ = 0;
 };
 
 }  // namespace vatic::sim

@@ -658,13 +658,17 @@ void Program::end_phase() {
 }
 
 Outcome Program::run() {
-  for (std::size_t step = 0; step < config_.steps && failure_.empty(); ++step) {
-    if (choose_.chance(30))
-      post_op();
-    else
-      net_->step();
+  try {
+    for (std::size_t step = 0; step < config_.steps && failure_.empty(); ++step) {
+      if (choose_.chance(30))
+        post_op();
+      else
+        net_->step();
+    }
+    if (failure_.empty()) end_phase();
+  } catch (const Livelock& e) {
+    fail(e.what());
   }
-  if (failure_.empty()) end_phase();
   ending_ = true;
   Outcome o;
   o.ok = failure_.empty();
@@ -676,6 +680,7 @@ Outcome Program::run() {
   o.calls = calls_;
   o.delivered = deliveries_;
   o.faults = net_->faults();
+  o.work = net_->work();
   return o;
 }
 

@@ -71,6 +71,7 @@ struct Outcome {
   std::uint64_t events = 0;
   std::string trace_tail;  // the last events, for the report
   std::size_t calls = 0, delivered = 0, faults = 0;
+  std::uint64_t work = 0;  // turns and deliveries spent (see NetConfig::work_budget)
 };
 
 // One run of the program a chooser draws (seeded: the same seed, the same run).
