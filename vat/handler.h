@@ -84,6 +84,11 @@ class Handler : public RefCounted {
   // with a path, so the field is picked in the answering vat; the default
   // waits here. On something that is not a promise, a broken reference.
   virtual Ptr<Handler> pipeline_field(const std::string& name);
+  // Whether pipeline_field() answers here and now, sending nothing: a local
+  // promise (it listens, or picks the field of its value) or a remote promise
+  // that sends on with a path. The default asks the target for its outcome
+  // first (a message), and a gate answers only in a later turn.
+  virtual bool pipelines_fields() const noexcept { return false; }
 
  private:
   Vat* home_;

@@ -315,16 +315,21 @@ class FieldListener final : public Listener {
   }
   // The source now forwards its pipelined messages (to a remote promise, say):
   // so does the field, to the forward's field, flushing what it queued ahead
-  // of anything sent to the field later (which takes that path at once).
-  // Off for now: forwarding to the forward's field made a cycle through a
-  // membrane's wrapper of this very field (caps Attack.ThroughAPipelinedFieldOfARecord
-  // hung), so the E-order fix for sim seed 221 waits for a cycle-safe form.
-  bool follows_forwards() const noexcept override { return false; }
+  // of anything sent to the field later (which takes that path at once: sim
+  // seed 221). Only where the forward picks its field here and now: a gate
+  // (a membrane's wrapper) answers with another pending field that would
+  // follow the next wrapper in turn, for ever (caps
+  // Attack.ThroughAPipelinedFieldOfARecord hung); there, and where the field
+  // would lead back here, messages wait for the settlement as before.
+  bool follows_forwards() const noexcept override { return true; }
   void forwarded(Handler& to) override {
     // Nobody sends to it (only this listener holds it): nothing to keep in
     // order, and asking `to` for a field may cost a message to another vat.
     if (out_->ref_count() == 1 && !out_->observed()) return;
-    out_->forward_to(to.pipeline_field(name_));
+    if (!to.pipelines_fields()) return;
+    HandlerPtr field = to.pipeline_field(name_);
+    if (out_->leads_back(field.get())) return;
+    out_->forward_to(std::move(field));
   }
   void run() override {}
 

@@ -64,6 +64,9 @@ class PromiseBase : public Handler, public Pooled {
   PromiseBase* as_promise() noexcept override { return this; }
   Handler* forwards_to() const noexcept override { return forward_.get(); }
   Ptr<Handler> pipeline_field(const std::string& name) override;
+  bool pipelines_fields() const noexcept override {
+    return status_ != Status::pending || !forward_ || forward_->pipelines_fields();
+  }
 
   // Keeps `l` until it fires: once, when (or right away if) settled.
   void listen(std::unique_ptr<Listener> l);

@@ -140,6 +140,12 @@ HandlerPtr RemotePromise::pipeline_field(const std::string& name) {
   return Handler::pipeline_field(name);
 }
 
+bool RemotePromise::pipelines_fields() const noexcept {
+  // As pipeline_field(): a path sent on, or the resolution's own answer.
+  if (state_ == State::pending && !import_ && session_->is_open()) return true;
+  return state_ == State::resolved && !data_ && resolved_->pipelines_fields();
+}
+
 void RemotePromise::resolve_data() {
   if (state_ != State::pending) return;
   state_ = State::resolved;

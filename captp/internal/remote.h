@@ -49,6 +49,7 @@ class RemotePromise final : public detail::Handler {
   void deliver(detail::MessagePtr m) override;
   detail::RefKind kind() const noexcept override;
   detail::HandlerPtr pipeline_field(const std::string& name) override;
+  bool pipelines_fields() const noexcept override;
 
   // Settles: to `target` (null for data) or to `error`.
   void resolve(detail::HandlerPtr target);

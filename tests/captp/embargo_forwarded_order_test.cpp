@@ -111,10 +111,7 @@ struct Triangle : ThreeVatLoops {
   }
 };
 
-// Disabled: the fix (FieldListener following its source's forward,
-// vat/promise.cpp) made a cycle through a membrane and is switched off until
-// it has a cycle-safe form; this is the open E-order bug of sim seed 221.
-TEST(EmbargoForwardedOrder, DISABLED_PipelinedFieldOfAnAnswerForwardedToAThirdVatKeepsOrder) {
+TEST(EmbargoForwardedOrder, PipelinedFieldOfAnAnswerForwardedToAThirdVatKeepsOrder) {
   int failures = 0;
   for (std::size_t n = 0; n <= 4; ++n) {
     for (const std::string& between : three_vat_schedules(n)) {
