@@ -32,6 +32,13 @@ struct Message {
     resolve @6 :Resolve;
     release @7 :Release;
     disembargo @8 :Disembargo;
+
+    # Three-party handoff (spec/captp.md 11). Sent only on a session that
+    # negotiated the `handoff` feature (spec/handshake.md): a 1.0 peer echoes
+    # these in `unimplemented`, which aborts the session.
+    provide @9 :Provide;
+    accept @10 :Accept;
+    announce @11 :Announce;
   }
 }
 
@@ -131,7 +138,96 @@ struct Disembargo {
     receiverLoopback @2 :UInt32;
     # The reflection: every message sent earlier through the old path has
     # arrived; the embargo with this id may lift. `target` is unused.
+
+    accept @3 :Data;
+    # Handoff (spec/captp.md 11, H7 and H9), from the recipient to the introducer:
+    # the recipient has sent an embargoed Accept for the provision with this
+    # 32-byte nonce and sends nothing more through the vine. `target` is
+    # importedCap of the vine. The introducer answers with `provide` to the
+    # host once every call that came through the vine before this message
+    # has gone on to the host.
+    # Only with the `handoff` feature: a 1.0 receiver aborts the session.
+
+    provide @4 :UInt32;
+    # Handoff (H9 and H10), from the introducer to the host: lifts the embargo of the
+    # Accept for the provision made by the introducer's Provide with this
+    # question id. Every call the introducer forwarded through the vine was
+    # sent before it. `target` is unused (importedCap 0).
+    # Only with the `handoff` feature: a 1.0 receiver aborts the session.
   }
+}
+
+struct Provide {
+  # Handoff (spec/captp.md 11, H3), from the introducer B to the host C, on
+  # the session over which B holds the target: "keep `target` for the vat
+  # `recipient`, who will ask for it with `nonce`". The question id enters
+  # C's answer table and stands for the provision: C returns on it (null)
+  # once the recipient's Accept is honoured, or with an error when the
+  # provision ends otherwise; B's Finish before that cancels the provision.
+  questionId @0 :UInt32;
+
+  target @1 :MessageTarget;
+  # What is provided, named as a call's target is.
+
+  recipient @2 :Data;
+  # The 32-byte vat id of the only vat that may accept the provision.
+
+  nonce @3 :Data;
+  # 32 bytes from the introducer's CSPRNG; names the provision together with
+  # the introducer's vat id.
+}
+
+struct Accept {
+  # Handoff (H7), from the recipient A to the host C: "give me what the vat
+  # `provider` provided for me under `nonce`". Answered like a call: the
+  # return carries the provided reference, described in the C-A session's
+  # terms; a refusal is an error, never an abort.
+  questionId @0 :UInt32;
+
+  provider @1 :Data;
+  # The 32-byte vat id of the introducer: the authenticated peer of the
+  # session the descriptor came over, never a value the descriptor chose.
+
+  nonce @2 :Data;
+  # The 32-byte nonce of the thirdPartyHosted descriptor.
+
+  embargo @3 :Bool;
+  # True when calls went toward the object through the introducer (the vine,
+  # or a promise that resolved to this descriptor): C holds the return, and
+  # every call pipelined on it, until the introducer's Disembargo `provide`
+  # for this provision has arrived (H10).
+}
+
+struct Announce {
+  # Handoff (H1): the addresses the sender listens on, so that a vat that
+  # introduces it to others can pass them on as hints. Sent first on a
+  # session that negotiated `handoff`, and again when they change; the last
+  # one received counts.
+  hints @0 :List(Text);
+  # At most 8, each the canonical text of an address (spec/sturdyref.md,
+  # "Hints", before percent-encoding) of at most 255 bytes.
+}
+
+struct ThirdPartyHosted {
+  # Handoff (H4): a reference to an object in a third vat, the host, which
+  # the receiver picks up there with an Accept.
+  host @0 :Data;
+  # The host's 32-byte vat id.
+
+  hostInstance @1 :Data;
+  # The 16-byte instance id of the running host that holds the provision
+  # (spec/handshake.md, "Instance ids"): the accept goes to that instance.
+
+  hints @2 :List(Text);
+  # Where the host may be dialled (as in Announce): at most 8.
+
+  nonce @3 :Data;
+  # The provision's 32-byte nonce.
+
+  vine @4 :UInt32;
+  # An export of the sender standing for the same object (a proxy through
+  # the sender), counted like senderHosted: the receiver sends through it
+  # until it switches to the host, and falls back to it if the handoff fails.
 }
 
 struct ErrorInfo {
@@ -193,5 +289,11 @@ struct CapDescriptor {
     # The (eventual) result of a call the receiver is answering, named by the
     # sender's question id and optionally followed into record fields: a
     # promise the sender got from the receiver, passed back to it.
+
+    thirdPartyHosted @4 :ThirdPartyHosted;
+    # An object of a third vat, handed off (spec/captp.md 11). Sent only on a
+    # session that negotiated `handoff`: a 1.0 receiver echoes a call that
+    # carries it in `unimplemented` and aborts the session on any other
+    # message that does.
   }
 }

@@ -81,6 +81,9 @@ bool known_arm(wire::CapDescriptor::Reader c) {
     case wire::CapDescriptor::SENDER_PROMISE:
     case wire::CapDescriptor::RECEIVER_HOSTED:
     case wire::CapDescriptor::RECEIVER_ANSWER: return true;
+    // spec/captp.md 11: only with `handoff`, which this version never
+    // offers; a call carrying one is echoed as for a newer kind.
+    case wire::CapDescriptor::THIRD_PARTY_HOSTED: return false;
   }
   return false;
 }
@@ -313,6 +316,10 @@ Capability Session::read_cap(wire::CapDescriptor::Reader in) {
       for (auto name : path) h = h->pipeline_field(std::string(name.cStr(), name.size()));
       return Capability{h, nullptr, true};
     }
+    case wire::CapDescriptor::THIRD_PARTY_HOSTED:
+      // spec/captp.md 4 and 11: outside a call's arguments, a kind this
+      // session did not negotiate aborts it.
+      throw ProtocolError("thirdPartyHosted reference on a session without the handoff feature");
   }
   throw ProtocolError("reference of an unknown kind");
 }

@@ -114,6 +114,12 @@ void Session::dispatch(wire::Message::Reader m) {
       return on_channel_closed(Error{e.kind, fmt::format("peer aborted the session: {}", e.reason)});
     }
     case wire::Message::UNIMPLEMENTED: return on_unimplemented(m.getUnimplemented());
+    // spec/captp.md 11: the handoff operations need the `handoff` feature,
+    // which this version never offers (kOfferedFeatures), so a peer must not
+    // send them; they are echoed as any operation this version does not know.
+    case wire::Message::PROVIDE:
+    case wire::Message::ACCEPT:
+    case wire::Message::ANNOUNCE: break;
   }
   // An operation from a newer version: echo it back, as the spec asks.
   send([&](wire::Message::Builder out) { out.setUnimplemented(m); });

@@ -86,6 +86,22 @@ TEST_F(VictimCalls, ReturnOfAnUnknownKindAborts) {
   expect_aborted(violation("return of an unknown kind"));
 }
 
+// spec/captp.md 11.10: outside a call, a thirdPartyHosted reference on a
+// session that did not negotiate `handoff` aborts it (this version never does).
+TEST_F(VictimCalls, ThirdPartyHostedInAReturnAborts) {
+  std::uint32_t q = victim_question();
+  send([&](wire::Message::Builder m) {
+    auto r = m.initReturn();
+    r.setAnswerId(q);
+    auto t = r.initValue().initCap().initThirdPartyHosted();
+    t.initHost(32);
+    t.initHostInstance(16);
+    t.initNonce(32);
+    t.setVine(6);
+  });
+  expect_aborted(violation("thirdPartyHosted reference on a session without the handoff feature"));
+}
+
 // --- Promises that resolve to themselves.
 
 // Mallory exports a promise, the victim's bootstrap keeps it, and she resolves
