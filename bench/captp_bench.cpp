@@ -296,6 +296,9 @@ void handshake_loop(Client& c, const Server& s, std::int64_t warm, std::int64_t 
   captp::Identity base = captp::Identity::generate();
   for (std::int64_t i = 0; i < warm + count; ++i) {
     auto node = std::make_unique<captp::Node>(c.vat, captp::Identity::from_seed(base.seed()));
+    bool counted = cpu && i == warm - 1;  // untimed: the last warm-up handshake of the CPU pass
+    g_allocs = 0;
+    g_count_allocs = counted;
     double cpu0 = thread_cpu_us();
     auto t0 = BenchClock::now();
     Ref<Bench> b = node->connect<Bench>(s.id, s.at);
@@ -305,6 +308,10 @@ void handshake_loop(Client& c, const Server& s, std::int64_t warm, std::int64_t 
     b = {};
     node.reset();
     c.vat.run_until_idle();
+    g_count_allocs = false;
+    if (counted)
+      progress("handshake: %llu allocations in the client, dial to teardown",
+               static_cast<unsigned long long>(g_allocs.load()));
     if (i < warm) continue;
     lat.push_back(us);
     if (cpu) cpu->push_back(thread_cpu_us() - cpu0);
