@@ -7,6 +7,7 @@
 
 #include <sched.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -91,6 +92,13 @@ inline double cpu_seconds(pid_t pid) {
   int got = std::fscanf(f, "%llu", &ns);
   std::fclose(f);
   return got == 1 ? static_cast<double>(ns) / 1e9 : NAN;
+}
+
+// The calling thread's CPU time so far, in microseconds.
+inline double thread_cpu_us() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
 }
 
 // Keeps the compiler from folding away a computed value.

@@ -74,136 +74,6 @@ const char* g_self = "captp_bench";  // argv[0]
 std::string g_exe;                   // this binary (exec'd as the server)
 int g_pin[2] = {-1, -1};             // --pin C,S: the client's and the server's CPU
 
-void progress(const char* fmt, auto... args) {
-  std::fprintf(stderr, "[captp_bench] ");
-  std::fprintf(stderr, fmt, args...);
-  std::fputc('\n', stderr);
-}
-
-// --- Server processes; every exit path kills and reaps them ----------------
-
-pid_t g_servers[4];
-std::atomic<int> g_nservers{0};
-char g_sockdir[] = "/tmp/captp_bench.XXXXXX";  // the unix server's socket lives here
-char g_sockpath[sizeof g_sockdir + 16] = "";
-
-// SIGTERM (the server then ends its vat and exits, so tools like callgrind
-// write their output), SIGKILL if it is still there after 10 s.
-void kill_servers() noexcept {  // async-signal-safe, as is cleanup()
-  for (int i = g_nservers.exchange(0); i-- > 0;) {
-    pid_t pid = g_servers[i];
-    kill(pid, SIGTERM);
-    timespec ms{0, 1'000'000};
-    bool reaped = false;
-    for (int t = 0; t < 10'000 && !(reaped = waitpid(pid, nullptr, WNOHANG) != 0); ++t) nanosleep(&ms, nullptr);
-    if (!reaped) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-}
-void cleanup() noexcept {
-  kill_servers();
-  if (g_sockpath[0]) {
-    unlink(g_sockpath);
-    rmdir(g_sockdir);
-    g_sockpath[0] = 0;
-  }
-}
-
-[[noreturn]] void die(const std::string& why) {
-  std::fprintf(stderr, "captp_bench: %s\n", why.c_str());
-  std::fflush(stdout);
-  cleanup();
-  _exit(1);
-}
-
-extern "C" void on_signal(int sig) {
-  const char* m =
-      sig == SIGALRM ? "captp_bench: timed out (a workload took more than 5 minutes)\n" : "captp_bench: interrupted\n";
-  ssize_t ignored = write(2, m, std::strlen(m));
-  (void)ignored;
-  cleanup();
-  _exit(1);
-}
-
-// --- The served object: the peer's Bench interface --------------------------
-
-constexpr std::uint32_t kMaxData = 8u << 20;
-
-class Bench : public Object {
- public:
-  std::int64_t echo(std::int64_t x) { return x; }
-  Ref<Bench> next() { return vat().make<Bench>(); }
-  // n bytes copied from a pre-filled pattern, as the peer's data() does.
-  Bytes data(std::uint32_t n) {
-    static const Bytes pattern = [] {
-      Bytes b(kMaxData);
-      for (std::uint32_t i = 0; i < kMaxData; ++i) b[i] = static_cast<std::uint8_t>(i * 131u + 7u);
-      return b;
-    }();
-    return Bytes(pattern.begin(), pattern.begin() + std::min(n, kMaxData));
-  }
-  VATIC_METHODS(Bench, echo, next, data)
-};
-
-int serve(std::string_view at) {
-  try {
-    Vat vat(VatOptions{.name = "server", .spin_before_block = g_spin});
-    captp::Node node(vat, captp::Identity::generate());
-    node.set_bootstrap(vat.make<Bench>());
-    captp::Address bound = node.listen(at);
-    std::printf("%s %s\n", node.id().to_text().c_str(), bound.to_string().c_str());
-    std::fflush(stdout);
-    boost::asio::signal_set stop(vat.io(), SIGTERM, SIGINT);
-    stop.async_wait([&vat](const boost::system::error_code& ec, int) {
-      if (!ec) vat.stop();
-    });
-    vat.run();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "captp_bench --serve %.*s: %s\n", static_cast<int>(at.size()), at.data(), e.what());
-    return 1;
-  }
-  return 0;
-}
-
-struct Server {
-  pid_t pid = -1;
-  captp::VatId id;
-  captp::Address at;
-};
-
-// Forks and execs `g_self --serve at`; returns what it reports on its first line.
-Server start_server(const std::string& at) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) die(std::string("pipe: ") + std::strerror(errno));
-  std::string spin = std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(g_spin).count());
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) die(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(1);
-    pin_to_cpu(g_pin[1]);
-    dup2(fds[1], 1);
-    execl(g_exe.c_str(), g_self, "--spin-us", spin.c_str(), "--serve", at.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  g_servers[g_nservers.load()] = pid;
-  ++g_nservers;
-  close(fds[1]);
-  std::string line;
-  pollfd pfd{fds[0], POLLIN, 0};
-  char c;
-  while (poll(&pfd, 1, 10'000) == 1 && read(fds[0], &c, 1) == 1 && c != '\n') line += c;
-  close(fds[0]);
-  auto space = line.find(' ');
-  auto id = captp::VatId::parse(std::string_view(line).substr(0, space));
-  auto addr = captp::Address::parse(space == std::string::npos ? "" : std::string_view(line).substr(space + 1));
-  if (!id || !addr) die("server for " + at + " failed to start (its first line: \"" + line + "\")");
-  return Server{pid, *id, *addr};
-}
-
 struct Usage {
   double cpu = 0;
   static Usage of(pid_t server) { return {cpu_seconds(getpid()) + cpu_seconds(server)}; }
@@ -418,28 +288,58 @@ void bulk(Conn& k) {
   emit(k.m("data1MiB_window4_MBps"), static_cast<double>(count) * n / sec / 1e6, "MB/s");
 }
 
-// Sequential: a new Node (same identity) dials, handshakes and gets one echo back.
-void handshakes(Conn& k) {
-  const auto warm = scaled(20, 2), count = scaled(200, 10);
+// Sequential: a new Node (same identity) dials, handshakes and gets one echo
+// back. `lat` gets each one's time, `cpu` (if set) the client thread's CPU
+// time from the dial through the Node's teardown.
+void handshake_loop(Client& c, const Server& s, std::int64_t warm, std::int64_t count, std::vector<double>& lat,
+                    std::vector<double>* cpu = nullptr) {
   captp::Identity base = captp::Identity::generate();
-  std::vector<double> lat;
-  lat.reserve(count);
   for (std::int64_t i = 0; i < warm + count; ++i) {
-    auto node = std::make_unique<captp::Node>(k.c.vat, captp::Identity::from_seed(base.seed()));
+    auto node = std::make_unique<captp::Node>(c.vat, captp::Identity::from_seed(base.seed()));
+    bool counted = cpu && i == warm - 1;  // untimed: the last warm-up handshake of the CPU pass
+    g_allocs = 0;
+    g_count_allocs = counted;
+    double cpu0 = thread_cpu_us();
     auto t0 = BenchClock::now();
-    Ref<Bench> b = node->connect<Bench>(k.server.id, k.server.at);
-    std::int64_t r = k.c.await(b.send<&Bench::echo>(i));
+    Ref<Bench> b = node->connect<Bench>(s.id, s.at);
+    std::int64_t r = c.await(b.send<&Bench::echo>(i));
     double us = micros_since(t0);
     if (r != i) die("handshake: echo returned " + std::to_string(r));
-    if (i >= warm) lat.push_back(us);
     b = {};
     node.reset();
-    k.c.vat.run_until_idle();
+    c.vat.run_until_idle();
+    g_count_allocs = false;
+    if (counted)
+      progress("handshake: %llu allocations in the client, dial to teardown",
+               static_cast<unsigned long long>(g_allocs.load()));
+    if (i < warm) continue;
+    lat.push_back(us);
+    if (cpu) cpu->push_back(thread_cpu_us() - cpu0);
   }
+}
+
+void handshakes(Conn& k) {
+  const auto warm = scaled(20, 2), count = scaled(200, 10);
+  std::vector<double> lat;
+  handshake_loop(k.c, k.server, warm, count, lat);
   double sum = 0;
   for (double us : lat) sum += us;
   emit("captp.handshakes_per_s", static_cast<double>(count) / sum * 1e6, "handshakes/s");
   emit("captp.handshake_p50_us", percentile(lat, 50), "us");
+
+  // CPU per handshake, without the polling before blocking that the figures
+  // above include: a second server that blocks at once, and a client that
+  // does not poll either.
+  auto spin = std::exchange(g_spin, Duration::zero());
+  Server quiet = start_server("unix:" + std::string(g_sockpath_quiet));
+  g_spin = spin;
+  std::vector<double> cpu;
+  lat.clear();
+  double server0 = cpu_seconds(quiet.pid);
+  handshake_loop(k.c, quiet, warm, count, lat, &cpu);
+  double server_us = (cpu_seconds(quiet.pid) - server0) * 1e6 / static_cast<double>(count + warm);
+  emit("captp.handshake_client_cpu_us", percentile(cpu, 50), "us");
+  emit("captp.handshake_server_cpu_us", server_us, "us");
 }
 
 // --- The table of workloads ------------------------------------------------------
@@ -463,7 +363,9 @@ const std::vector<Workload>& transport_workloads() {
   };
   return all;
 }
-const Workload kHandshakes{{"captp.handshakes_per_s", "captp.handshake_p50_us"}, handshakes};
+const Workload kHandshakes{{"captp.handshakes_per_s", "captp.handshake_p50_us", "captp.handshake_client_cpu_us",
+                            "captp.handshake_server_cpu_us"},
+                           handshakes};
 const std::vector<std::string> kSodium = {"captp.sodium.chachapoly_64KiB_MBps",
                                           "captp.sodium.chachapoly_open_64KiB_MBps",
                                           "captp.sodium.chachapoly_1MiB_MBps"};
@@ -575,6 +477,7 @@ int main(int argc, char** argv) {
 
   if (!mkdtemp(g_sockdir)) die(std::string("mkdtemp: ") + std::strerror(errno));
   std::snprintf(g_sockpath, sizeof g_sockpath, "%s/captp.sock", g_sockdir);
+  std::snprintf(g_sockpath_quiet, sizeof g_sockpath_quiet, "%s/quiet.sock", g_sockdir);
   pin_to_cpu(g_pin[0]);  // the server pins itself after the fork
   auto t0 = BenchClock::now();
   try {

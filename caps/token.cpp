@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "caps/caveat.h"
+#include "caps/internal/token_mac.h"
 
 namespace vatic::caps {
 namespace {
@@ -37,19 +38,10 @@ struct ChainState {
   SecretKey tag;
 };
 
-// token.md: tag chain, tag_0 = MAC_token(K_obj, version || vat id || object id).
-void chain_start(ChainState& s, const ObjectKey& key, const VatKey& vat, const ObjectId& object) {
-  std::array<std::uint8_t, 1 + kVatKeyBytes + kObjectIdBytes> m{};
-  m[0] = kTokenVersion;
-  std::copy(vat.begin(), vat.end(), m.begin() + 1);
-  std::copy(object.begin(), object.end(), m.begin() + 1 + kVatKeyBytes);
-  blake2b(s.tag.data(), key.span(), m, kTokenLabel);
-}
-
 // token.md: tag chain, tag_i = MAC_caveat(tag_(i-1), caveat_i).
 void chain_step(ChainState& s, std::span<const std::uint8_t> caveat) {
   SecretKey next;
-  blake2b(next.data(), s.tag.span(), caveat, kCaveatLabel);
+  internal::tag_next(next.data(), s.tag.data(), caveat);
   s.tag = std::move(next);
 }
 
@@ -59,12 +51,6 @@ Tag tag_of(const ChainState& s) {
   return t;
 }
 
-RevocationId rid_of(const ChainState& s) {
-  RevocationId r;
-  blake2b(r.data(), {}, s.tag.span(), kRevokeLabel);
-  return r;
-}
-
 std::size_t encoded_size(const Token& t) {
   std::size_t n = kMinTokenBytes;
   for (const auto& c : t.caveats) n += 2 + c.size();
@@ -72,6 +58,29 @@ std::size_t encoded_size(const Token& t) {
 }
 
 }  // namespace
+
+namespace internal {
+
+// token.md: tag chain, tag_0 = MAC_token(K_obj, version || vat id || object id).
+void tag_zero(std::uint8_t* out, const ObjectKey& key, const VatKey& vat, const ObjectId& object) {
+  std::array<std::uint8_t, 1 + kVatKeyBytes + kObjectIdBytes> m{};
+  m[0] = kTokenVersion;
+  std::copy(vat.begin(), vat.end(), m.begin() + 1);
+  std::copy(object.begin(), object.end(), m.begin() + 1 + kVatKeyBytes);
+  blake2b(out, key.span(), m, kTokenLabel);
+}
+
+void tag_next(std::uint8_t* out, const std::uint8_t* prev, std::span<const std::uint8_t> caveat) {
+  blake2b(out, std::span<const std::uint8_t>(prev, kTagBytes), caveat, kCaveatLabel);
+}
+
+RevocationId rid_of(const std::uint8_t* tag) {
+  RevocationId r;
+  blake2b(r.data(), {}, std::span<const std::uint8_t>(tag, kTagBytes), kRevokeLabel);
+  return r;
+}
+
+}  // namespace internal
 
 // token.md: binary format.
 Bytes encode_token(const Token& t) {
@@ -149,7 +158,7 @@ ObjectKey derive_object_key(const MasterKey& master, const ObjectId& object) {
 
 Token mint(const ObjectKey& key, const VatKey& vat, const ObjectId& object) {
   ChainState s;
-  chain_start(s, key, vat, object);
+  internal::tag_zero(s.tag.data(), key, vat, object);
   return Token{vat, object, {}, tag_of(s)};
 }
 
@@ -168,22 +177,18 @@ Result<Token> attenuate(const Token& token, std::span<const std::uint8_t> caveat
   return out;
 }
 
-RevocationId revocation_id(const Tag& tag) {
-  RevocationId r;
-  blake2b(r.data(), {}, tag, kRevokeLabel);
-  return r;
-}
+RevocationId revocation_id(const Tag& tag) { return internal::rid_of(tag.data()); }
 
 ChainCheck verify_chain(const Token& token, const ObjectKey& key, bool with_revocation_ids) {
   ChainCheck out;
   if (with_revocation_ids) out.revocation_ids.reserve(token.caveats.size() + 1);
   // token.md: redeeming, step 4: recompute tag_0..tag_n and rid_0..rid_n.
   ChainState s;
-  chain_start(s, key, token.vat, token.object);
-  if (with_revocation_ids) out.revocation_ids.push_back(rid_of(s));
+  internal::tag_zero(s.tag.data(), key, token.vat, token.object);
+  if (with_revocation_ids) out.revocation_ids.push_back(internal::rid_of(s.tag.data()));
   for (const auto& c : token.caveats) {
     chain_step(s, c);
-    if (with_revocation_ids) out.revocation_ids.push_back(rid_of(s));
+    if (with_revocation_ids) out.revocation_ids.push_back(internal::rid_of(s.tag.data()));
   }
   // token.md: redeeming, step 5: constant-time compare.
   out.valid = crypto_verify_32(s.tag.data(), token.tag.data()) == 0;

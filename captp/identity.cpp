@@ -4,9 +4,26 @@
 
 #include <cstring>
 
+#include "captp/internal/crypto/peer_keys.h"
 #include "vat/error.h"
 
 namespace vatic::captp {
+
+Identity::Identity(VatId id, Secret<32> seed, Secret<64> expanded)
+    : id_(id), seed_(std::move(seed)), expanded_(std::move(expanded)), peers_(std::make_shared<PeerKeys>()) {
+  // handshake.md: the Noise static key is the X25519 image of the Ed25519 key.
+  // Made once here: every handshake of this vat needs both halves.
+  if (crypto_sign_ed25519_sk_to_curve25519(x25519_secret_.data(), expanded_.data()) != 0) {
+    throw_error(ErrorKind::failed, "crypto_sign_ed25519_sk_to_curve25519 failed (invariant)");
+  }
+  if (crypto_scalarmult_curve25519_base(x25519_public_.data(), x25519_secret_.data()) != 0) {
+    throw_error(ErrorKind::failed, "crypto_scalarmult_curve25519_base failed (invariant)");
+  }
+}
+
+Identity::Identity(Identity&&) noexcept = default;
+Identity& Identity::operator=(Identity&&) noexcept = default;
+Identity::~Identity() = default;  // the Secret members wipe themselves
 Identity Identity::generate() {
   ensure_sodium();
   Secret<32> seed;
@@ -28,21 +45,6 @@ Identity Identity::from_seed(const Secret<32>& seed) {
     throw_error(ErrorKind::failed, "crypto_sign_seed_keypair failed (invariant)");
   }
   return Identity(VatId::from_bytes(pk), seed.copy(), std::move(expanded));
-}
-
-Secret<32> Identity::x25519_secret() const {
-  Secret<32> out;
-  if (crypto_sign_ed25519_sk_to_curve25519(out.data(), expanded_.data()) != 0) {
-    throw_error(ErrorKind::failed, "crypto_sign_ed25519_sk_to_curve25519 failed (invariant)");
-  }
-  return out;
-}
-
-std::array<uint8_t, 32> Identity::x25519_public() const {
-  auto x = x25519_public_of(id_);
-  // from_seed only builds identities whose key passed is_valid_key.
-  if (!x) throw_error(ErrorKind::failed, "own vat id has no X25519 equivalent (invariant)");
-  return *x;
 }
 
 std::array<uint8_t, kSignatureBytes> Identity::sign(std::span<const uint8_t> message) const {

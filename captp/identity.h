@@ -6,6 +6,12 @@
 // leaves its vat; the handshake uses its X25519 conversion as the Noise static
 // key, so one key pair serves both signing and key agreement.
 //
+// The conversions cost tens of microseconds each (a scalar multiplication, a
+// subgroup check), so an Identity makes its own X25519 pair once, when it is
+// built, and keeps it in wiping memory with the seed; and it remembers the
+// X25519 images of the vats it dialled or accepted (PeerKeys, in
+// captp/internal/crypto/peer_keys.h), so that a vat met again costs none.
+//
 // Identity owns the secret seed; it is movable, not copyable, and const methods may be called
 // from any thread. See spec/handshake.md for the text form.
 #pragma once
@@ -15,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -33,8 +40,14 @@ using vatic::VatId;
 
 inline constexpr std::size_t kSignatureBytes = 64;
 
+class PeerKeys;  // captp/internal/crypto/peer_keys.h
+
 class Identity {
  public:
+  Identity(Identity&&) noexcept;
+  Identity& operator=(Identity&&) noexcept;
+  ~Identity();
+
   // A fresh key pair from libsodium's system randomness.
   // TODO(soon): take the randomness source from main() (STYLE 5) once vat/ has one.
   static Identity generate();
@@ -44,19 +57,27 @@ class Identity {
   // The 32-byte Ed25519 seed: all that must be stored to restore this identity.
   const Secret<32>& seed() const { return seed_; }
 
-  // The Noise static key pair (the birational map of the Ed25519 key).
-  Secret<32> x25519_secret() const;
-  std::array<uint8_t, 32> x25519_public() const;
+  // The Noise static key pair (the birational map of the Ed25519 key),
+  // computed when the identity was made.
+  const Secret<32>& x25519_secret() const { return x25519_secret_; }
+  const std::array<uint8_t, 32>& x25519_public() const { return x25519_public_; }
+
+  // The X25519 images of other vats' ids met in handshakes (the handshake's
+  // cache; thread-safe). Shared, so that a handshake still running when its
+  // Node is gone does not outlive it.
+  const std::shared_ptr<PeerKeys>& peer_keys() const { return peers_; }
 
   std::array<uint8_t, kSignatureBytes> sign(std::span<const uint8_t> message) const;
 
  private:
-  Identity(VatId id, Secret<32> seed, Secret<64> expanded)
-      : id_(id), seed_(std::move(seed)), expanded_(std::move(expanded)) {}
+  Identity(VatId id, Secret<32> seed, Secret<64> expanded);
 
   VatId id_;
   Secret<32> seed_;
   Secret<64> expanded_;  // libsodium's secret key layout: seed || public key
+  Secret<32> x25519_secret_;
+  std::array<uint8_t, 32> x25519_public_{};
+  std::shared_ptr<PeerKeys> peers_;  // never null, except in a moved-from Identity
 };
 
 // InstanceId: which running Node of a vat identity this is. One identity (one

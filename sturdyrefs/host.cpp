@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "caps/chain_cache.h"
 #include "caps/membrane.h"
 #include "captp/node.h"
 #include "sturdyrefs/admin.h"
@@ -94,6 +95,10 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
   // The store's data_version just before with_revoked_branches was read.
   std::int64_t store_version;
   std::set<caps::ObjectId> with_revoked_branches;
+  // The tag chains verified lately (token.md, Redeeming step 4): a ref
+  // redeemed again costs its hashing once. Revoking here forgets what is
+  // revoked; a store changed by another process empties it (below).
+  caps::ChainCache chains;
   // Objects revived since start. TODO(soon): evict idle ones (DESIGN 5).
   std::map<caps::ObjectId, Ref<Object>> live;
   // Every live reference handed out by a redeem, so revocation can cut it.
@@ -130,14 +135,21 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
     if (std::int64_t v = store.data_version(); v != store_version) {
       with_revoked_branches = store.objects_with_revoked_branches();
       store_version = v;
+      chains.clear();
     }
     // Revocation ids matter only for objects with a revoked branch (and to
     // revoke one); the others skip a hash per caveat.
     bool rids = want_rids || with_revoked_branches.contains(t.object);
-    caps::ChainCheck check = caps::verify_chain(t, key, rids);
+    caps::ChainCheck check = chains.verify(t, key, rids);
+    // A revoked chain is refused, and not kept: the cache enters every chain
+    // whose tag verifies, and it learns of revocations made elsewhere only here.
+    if (obj && obj->revoked) chains.forget_object(t.object);
     if (!obj || obj->revoked || !check.valid) refuse("invalid token");
     for (const auto& rid : check.revocation_ids) {
-      if (store.branch_revoked(rid)) refuse("invalid token");
+      if (store.branch_revoked(rid)) {
+        chains.forget_branch(rid);
+        refuse("invalid token");
+      }
     }
     return Verified{std::move(*obj), std::move(check.revocation_ids)};
   }
@@ -259,6 +271,7 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
     if (obj->revoked) return "already";
     if (t.caveats.empty()) {
       store.revoke_object(t.object);
+      chains.forget_object(t.object);
       live.erase(t.object);
       for (auto& i : issued) {
         if (i.token.object == t.object) i.control.revoke(cut);
@@ -272,6 +285,7 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
     }
     const caps::RevocationId& rid = check.revocation_ids.back();
     store.revoke_branch(t.object, rid);
+    chains.forget_branch(rid);
     with_revoked_branches.insert(t.object);
     for (auto& i : issued) {
       if (i.token.object != t.object || i.token.caveats.size() < t.caveats.size()) continue;

@@ -198,7 +198,7 @@ TEST(Identity, SeedRestoresTheSameIdentity) {
 
 TEST(Identity, X25519KeysAreAPairAndMatchTheVatIdConversion) {
   auto id = Identity::generate();
-  auto secret = id.x25519_secret();
+  const auto& secret = id.x25519_secret();
   std::array<uint8_t, 32> derived{};
   ASSERT_EQ(crypto_scalarmult_curve25519_base(derived.data(), secret.data()), 0);
   EXPECT_EQ(derived, id.x25519_public());

@@ -1,7 +1,5 @@
 #include "captp/internal/crypto/handshake.h"
 
-#include <sodium.h>
-
 #include <algorithm>
 
 #include "vat/error.h"
@@ -16,16 +14,18 @@ std::vector<uint8_t> captp_prologue(const VatId& responder) {
 
 CaptpHandshake CaptpHandshake::initiator(const Identity& self, const VatId& responder, const InstanceId& instance,
                                          const Hello& hello) {
-  auto rs = x25519_public_of(responder);
+  // handshake.md: the responder's static key is the X25519 image of the
+  // dialled vat id (converted once per peer: PeerKeys).
+  auto rs = self.peer_keys()->dialled(responder);
   // A VatId only exists after its key passed the same conversion.
   if (!rs) throw_error(ErrorKind::failed, "CaptpHandshake: dialled vat id has no X25519 key (invariant)");
-  auto noise = NoiseXK::initiator(self.x25519_secret(), captp_prologue(responder), *rs);
-  return CaptpHandshake(std::move(noise), self.id(), instance, hello, responder);
+  auto noise = NoiseXK::initiator(self.x25519_secret(), self.x25519_public(), captp_prologue(responder), *rs);
+  return CaptpHandshake(std::move(noise), self, instance, hello, responder);
 }
 
 CaptpHandshake CaptpHandshake::responder(const Identity& self, const InstanceId& instance, const Hello& hello) {
-  auto noise = NoiseXK::responder(self.x25519_secret(), captp_prologue(self.id()));
-  return CaptpHandshake(std::move(noise), self.id(), instance, hello, std::nullopt);
+  auto noise = NoiseXK::responder(self.x25519_secret(), self.x25519_public(), captp_prologue(self.id()));
+  return CaptpHandshake(std::move(noise), self, instance, hello, std::nullopt);
 }
 
 std::size_t CaptpHandshake::next_read_size() const {
@@ -101,13 +101,10 @@ Result<void> CaptpHandshake::read_message(std::span<const uint8_t> message) {
   // handshake.md message 3: the payload must be the Ed25519 vat id whose
   // X25519 image is the static key the initiator has just proven it holds,
   // followed by the initiator's instance and hello.
-  auto claimed = VatId::parse_bytes(std::span<const uint8_t>(payload->data(), kVatIdBytes));
-  if (!claimed) return fail("initiator's vat id is invalid: " + claimed.error());
-  auto expected_static = x25519_public_of(*claimed);
-  const auto& actual = noise_.remote_static();
-  if (!expected_static || sodium_memcmp(expected_static->data(), actual.data(), actual.size()) != 0) {
-    return fail("initiator's vat id does not match its static key");
-  }
+  // PeerKeys checks it, or finds it among the pairs it checked before.
+  auto claimed = peer_keys_->initiator(std::span<const uint8_t, kVatIdBytes>(payload->data(), kVatIdBytes),
+                                       noise_.remote_static());
+  if (!claimed) return fail(claimed.error());
   peer_ = *claimed;
   std::copy(instance.begin(), instance.end(), peer_instance_.bytes.begin());
   peer_instance_known_ = true;

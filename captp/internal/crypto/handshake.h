@@ -18,6 +18,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,6 +28,7 @@
 
 #include "captp/identity.h"
 #include "captp/internal/crypto/noise.h"
+#include "captp/internal/crypto/peer_keys.h"
 #include "captp/protocol.h"
 #include "vat/result.h"
 
@@ -82,13 +84,19 @@ class CaptpHandshake {
   Established finish();
 
  private:
-  CaptpHandshake(NoiseXK noise, const VatId& self, const InstanceId& instance, const Hello& hello,
+  CaptpHandshake(NoiseXK noise, const Identity& self, const InstanceId& instance, const Hello& hello,
                  std::optional<VatId> peer)
-      : noise_(std::move(noise)), self_(self), instance_(instance), hello_(hello), peer_(std::move(peer)) {}
+      : noise_(std::move(noise)),
+        self_(self.id()),
+        peer_keys_(self.peer_keys()),
+        instance_(instance),
+        hello_(hello),
+        peer_(std::move(peer)) {}
   Refusal fail(std::string reason);
 
   NoiseXK noise_;
   VatId self_;
+  std::shared_ptr<PeerKeys> peer_keys_;  // the identity's: message 3's vat id is looked up there
   InstanceId instance_;
   Hello hello_;
   std::optional<VatId> peer_;  // initiator: from the start; responder: after message 3

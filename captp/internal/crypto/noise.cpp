@@ -104,35 +104,50 @@ void CipherState::rekey() {
 
 // ---- NoiseXK --------------------------------------------------------------
 
-NoiseXK::NoiseXK(bool initiator, const Secret<32>& s, std::span<const uint8_t> prologue)
-    : initiator_(initiator), s_(s.copy()) {
+NoiseXK::NoiseXK(bool initiator, const Secret<32>& s, const std::array<uint8_t, 32>& s_pub,
+                 std::span<const uint8_t> prologue)
+    : initiator_(initiator), s_(s.copy()), s_pub_(s_pub) {
   ensure_sodium();
-  s_pub_ = public_key_of(s_);
   // Noise 5.2 InitializeSymmetric: h = protocol name (it is HASHLEN long), ck = h.
   std::memcpy(h_.data(), kProtocolName, h_.size());
   ck_ = Secret<32>::from(h_);
   mix_hash(prologue);
 }
 
-NoiseXK NoiseXK::initiator(const Secret<32>& static_x25519_secret, std::span<const uint8_t> prologue,
-                           const std::array<uint8_t, 32>& responder_static_public) {
-  NoiseXK hs(true, static_x25519_secret, prologue);
+NoiseXK NoiseXK::initiator(const Secret<32>& static_x25519_secret, const std::array<uint8_t, 32>& static_x25519_public,
+                           std::span<const uint8_t> prologue, const std::array<uint8_t, 32>& responder_static_public) {
+  NoiseXK hs(true, static_x25519_secret, static_x25519_public, prologue);
   hs.rs_ = responder_static_public;
   hs.has_rs_ = true;
   hs.mix_hash(hs.rs_);  // pre-message "<- s"
   return hs;
 }
 
-NoiseXK NoiseXK::responder(const Secret<32>& static_x25519_secret, std::span<const uint8_t> prologue) {
-  NoiseXK hs(false, static_x25519_secret, prologue);
+NoiseXK NoiseXK::initiator(const Secret<32>& static_x25519_secret, std::span<const uint8_t> prologue,
+                           const std::array<uint8_t, 32>& responder_static_public) {
+  ensure_sodium();
+  return initiator(static_x25519_secret, public_key_of(static_x25519_secret), prologue, responder_static_public);
+}
+
+NoiseXK NoiseXK::responder(const Secret<32>& static_x25519_secret, const std::array<uint8_t, 32>& static_x25519_public,
+                           std::span<const uint8_t> prologue) {
+  NoiseXK hs(false, static_x25519_secret, static_x25519_public, prologue);
   hs.mix_hash(hs.s_pub_);  // pre-message "<- s"
+  hs.make_e();             // used by message 2; drawn now, while message 1 is being made
   return hs;
+}
+
+NoiseXK NoiseXK::responder(const Secret<32>& static_x25519_secret, std::span<const uint8_t> prologue) {
+  ensure_sodium();
+  return responder(static_x25519_secret, public_key_of(static_x25519_secret), prologue);
 }
 
 void NoiseXK::misuse(const char* what) { throw_error(ErrorKind::failed, std::string("NoiseXK misuse: ") + what); }
 
 void NoiseXK::set_ephemeral_for_test(const Secret<32>& e) {
-  if (dead_ || has_e_ || step_ > (initiator_ ? 0 : 1)) misuse("set_ephemeral_for_test after the ephemeral was used");
+  // The ephemeral is used when our first message is written: step 0 for the
+  // initiator, step 1 for the responder.
+  if (dead_ || step_ > (initiator_ ? 0 : 1)) misuse("set_ephemeral_for_test after the ephemeral was used");
   e_ = e.copy();
   e_pub_ = public_key_of(e_);
   has_e_ = true;
@@ -185,12 +200,14 @@ bool NoiseXK::decrypt_and_hash(std::span<const uint8_t> ciphertext, std::vector<
   return true;
 }
 
+void NoiseXK::make_e() {
+  randombytes_buf(e_.data(), e_.size());
+  e_pub_ = public_key_of(e_);
+  has_e_ = true;
+}
+
 void NoiseXK::write_e(std::vector<uint8_t>& out) {
-  if (!has_e_) {
-    randombytes_buf(e_.data(), e_.size());
-    e_pub_ = public_key_of(e_);
-    has_e_ = true;
-  }
+  if (!has_e_) make_e();
   out.insert(out.end(), e_pub_.begin(), e_pub_.end());
   mix_hash(e_pub_);
 }

@@ -88,16 +88,26 @@ class CipherState {
 class NoiseXK {
  public:
   // `responder_static_public` is the X25519 key of the vat being dialled.
+  // `static_x25519_public` must be the public half of the static secret: a
+  // vat computes it once (captp::Identity), not once per handshake; the
+  // overloads without it compute it (a scalar multiplication).
+  static NoiseXK initiator(const Secret<32>& static_x25519_secret, const std::array<uint8_t, 32>& static_x25519_public,
+                           std::span<const uint8_t> prologue, const std::array<uint8_t, 32>& responder_static_public);
   static NoiseXK initiator(const Secret<32>& static_x25519_secret, std::span<const uint8_t> prologue,
                            const std::array<uint8_t, 32>& responder_static_public);
+  // The responder draws its ephemeral key here, when the connection is
+  // accepted, not when it answers message 1: the scalar multiplication then
+  // runs while the initiator computes message 1, off the handshake's path.
+  static NoiseXK responder(const Secret<32>& static_x25519_secret, const std::array<uint8_t, 32>& static_x25519_public,
+                           std::span<const uint8_t> prologue);
   static NoiseXK responder(const Secret<32>& static_x25519_secret, std::span<const uint8_t> prologue);
 
   NoiseXK(NoiseXK&&) noexcept = default;
   NoiseXK& operator=(NoiseXK&&) noexcept = default;
 
   // Fixes the ephemeral key (initiator: before message 1; responder: before
-  // message 2). Only for known-answer tests: a reused ephemeral destroys
-  // forward secrecy.
+  // message 2; it replaces the one drawn in advance). Only for known-answer
+  // tests: a reused ephemeral destroys forward secrecy.
   void set_ephemeral_for_test(const Secret<32>& e);
 
   // Produces the next handshake message; throws VatError on misuse (not our
@@ -128,13 +138,14 @@ class NoiseXK {
 
  private:
   static constexpr int kSteps = 3;
-  NoiseXK(bool initiator, const Secret<32>& s, std::span<const uint8_t> prologue);
+  NoiseXK(bool initiator, const Secret<32>& s, const std::array<uint8_t, 32>& s_pub, std::span<const uint8_t> prologue);
 
   void mix_hash(std::span<const uint8_t> data);
   void mix_key(const Secret<32>& input_key_material);
   bool dh(const Secret<32>& secret, const std::array<uint8_t, 32>& pub);  // then mix_key
   void encrypt_and_hash(std::span<const uint8_t> plaintext, std::vector<uint8_t>& out);
   bool decrypt_and_hash(std::span<const uint8_t> ciphertext, std::vector<uint8_t>& out);
+  void make_e();
   void write_e(std::vector<uint8_t>& out);
   bool read_e(std::span<const uint8_t> message);
   [[noreturn]] void misuse(const char* what);
