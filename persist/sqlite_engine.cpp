@@ -164,6 +164,27 @@ class Txn {
 };
 }  // namespace
 
+// synchronous=NORMAL for the scope (WAL: written, not fsync'd), FULL after;
+// commits always run at FULL.
+class SqliteEngine::Durability {
+ public:
+  Durability(SqliteEngine& e, bool full) : e_(e) {
+    e_.exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  }
+  ~Durability() {
+    try {
+      e_.exec("PRAGMA synchronous=FULL");
+    } catch (...) {
+      e_.broken_ = true;  // commit() refuses rather than commit without fsync
+    }
+  }
+  Durability(const Durability&) = delete;
+  Durability& operator=(const Durability&) = delete;
+
+ private:
+  SqliteEngine& e_;
+};
+
 std::unique_ptr<SqliteEngine> SqliteEngine::open(const std::filesystem::path& file) {
   sqlite3* db = nullptr;
   int rc =
@@ -220,6 +241,11 @@ void SqliteEngine::exec(const char* sql) {
 Result<Grant> SqliteEngine::activate(const std::string& id, std::string_view kind, std::int64_t version,
                                      std::string_view host) {
   Statements& s = *st_;
+  // spec/persistence.md 5 (SQLite): the bump is made durable by the next
+  // commit, whose fsync covers every earlier frame of the WAL; it needs no
+  // fsync of its own (a crash before that commit loses it together with
+  // every activation that could have relied on it).
+  Durability lazy(*this, false);
   Txn txn(s.begin, s.commit, s.rollback);
   Grant g;
   if (s.find_obj.bind(id).step()) {
@@ -239,7 +265,10 @@ Result<Grant> SqliteEngine::activate(const std::string& id, std::string_view kin
   return g;
 }
 
-void SqliteEngine::deactivate(const std::string& id, std::int64_t epoch) { st_->deactivate.bind(id, epoch).run(); }
+void SqliteEngine::deactivate(const std::string& id, std::int64_t epoch) {
+  Durability lazy(*this, false);  // a lost deactivation changes no epoch
+  st_->deactivate.bind(id, epoch).run();
+}
 
 std::optional<Bytes> SqliteEngine::get(const std::string& id, std::string_view key) {
   Stmt& g = st_->get;
@@ -263,6 +292,9 @@ std::vector<std::pair<std::string, Bytes>> SqliteEngine::scan(const std::string&
 
 CommitReport SqliteEngine::commit(std::span<const ObjectWrites> batch) {
   Statements& s = *st_;
+  if (broken_)
+    throw_error(ErrorKind::failed,
+                fmt::format("persist store {}: cannot restore synchronous=FULL; refusing to commit", file_.string()));
   CommitReport report;
   Txn txn(s.begin, s.commit, s.rollback);
   for (const ObjectWrites& o : batch) {

@@ -2,6 +2,8 @@
 // section 5). WAL journal with synchronous=FULL: a commit that returned is in
 // the fsync'd log, so it survives SIGKILL and power loss. One transaction per
 // commit batch (group commit: one fsync for every call the batch carries).
+// Activation and deactivation records are written without an fsync of their
+// own: the next commit's fsync covers them (WAL order).
 // The schema is the one a PostgreSQL engine will use: pobj (kind, version),
 // pkv (the key-value pairs, WITHOUT ROWID), activation (host and epoch).
 //
@@ -38,12 +40,14 @@ class SqliteEngine final : public Engine {
 
  private:
   struct Statements;
+  class Durability;
   SqliteEngine(sqlite3* db, std::filesystem::path file);
   void exec(const char* sql);
 
   sqlite3* db_;
   std::filesystem::path file_;
   std::unique_ptr<Statements> st_;
+  bool broken_ = false;  // synchronous=FULL could not be restored
 };
 
 }  // namespace vatic::persist
