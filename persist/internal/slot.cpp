@@ -69,8 +69,10 @@ void Slot::deliver(MessagePtr m) {
   if (m->sender_) call->set_sender(m->sender_);
   m.reset();
   txn->call->listen(std::make_unique<CallEnd>(Ptr<Slot>(this), txn.get()));
-  open_.push_back(std::move(txn));
-  last_used_ = home()->clock().now();
+  open_.emplace(txn->call.get(), std::move(txn));
+  ++current_calls_;
+  // No clock read here: a call in progress keeps the activation busy, and
+  // its end (call_settled) stamps last_used_.
   obj_->deliver(std::move(call));
 }
 
@@ -86,6 +88,7 @@ void Slot::activate(HostState& h) {
   pobj_->slot_ = this;
   epoch_ = g->epoch;
   ++generation_;
+  current_calls_ = 0;
   ++h.stats.activations;
   ++h.stats.active;
   try {
@@ -111,14 +114,8 @@ void Slot::arm_idle(Duration after) {
 CallTxn* Slot::current_txn() const {
   PromiseBase* cur = detail::current_call();
   if (!cur) return nullptr;
-  for (const auto& t : open_)
-    if (t->call.get() == cur && t->generation == generation_) return t.get();
-  return nullptr;
-}
-
-std::size_t Slot::calls_in_progress() const {
-  return static_cast<std::size_t>(
-      std::count_if(open_.begin(), open_.end(), [&](const auto& t) { return t->generation == generation_; }));
+  auto it = open_.find(cur);
+  return it != open_.end() && it->second->generation == generation_ ? it->second.get() : nullptr;
 }
 
 std::optional<Bytes> Slot::read(std::string_view key) const {
@@ -155,10 +152,11 @@ std::vector<std::pair<std::string, Bytes>> Slot::scan(std::string_view prefix) c
 }
 
 void Slot::call_settled(CallTxn* t) {
-  auto it = std::find_if(open_.begin(), open_.end(), [&](const auto& o) { return o.get() == t; });
+  auto it = open_.find(t->call.get());
   if (it == open_.end()) return;
-  std::unique_ptr<CallTxn> txn = std::move(*it);
+  std::unique_ptr<CallTxn> txn = std::move(it->second);
   open_.erase(it);
+  if (txn->generation == generation_) --current_calls_;
   last_used_ = home()->clock().now();
   if (txn->generation != generation_ || !obj_) {
     // Its activation was dropped (commit failure, fence, host closing): what
@@ -221,13 +219,14 @@ void Slot::retire(const Error& why) {
   if (obj_ && hs_) --hs_->stats.active;
   obj_.reset();
   ++generation_;  // calls of the dropped activation can no longer match
+  current_calls_ = 0;
 }
 
 bool Slot::idle_now() {
   if (!obj_) return false;
   TimePoint now = home()->clock().now();
   Duration idle = hs_->options.idle;
-  bool busy = calls_in_progress() > 0 || !pending_.empty() || !gated_.empty();
+  bool busy = current_calls_ > 0 || !pending_.empty() || !gated_.empty();
   if (busy || now - last_used_ < idle) {
     arm_idle(busy ? idle : idle - (now - last_used_));
     return false;
@@ -252,7 +251,7 @@ void Slot::close(const Error& why) {
   closed_ = true;
   // Calls still running (a Task waiting on something) answer now: their
   // writes can no longer commit.
-  for (auto& t : open_)
+  for (auto& [call, t] : open_)
     if (t->answer) t->answer->break_with(why);
   for (auto& m : monitors_) m->break_with(why);
   monitors_.clear();

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <typeindex>
+#include <unordered_map>
 #include <vector>
 
 #include "persist/host.h"
@@ -104,7 +105,6 @@ class Slot final : public detail::Handler {
   void call_settled(CallTxn* t);
   void retire(const Error& why);
   CallTxn* current_txn() const;
-  std::size_t calls_in_progress() const;
   void arm_idle(Duration after);
   void release_answer(CallTxn& t);
 
@@ -118,7 +118,9 @@ class Slot final : public detail::Handler {
   std::uint64_t generation_ = 0;  // activations so far; calls of older ones cannot commit
   Error retired_why_;
   bool closed_ = false;
-  std::vector<std::unique_ptr<CallTxn>> open_;
+  // Calls in progress, by their result (what current_call() names).
+  std::unordered_map<const detail::PromiseBase*, std::unique_ptr<CallTxn>> open_;
+  std::size_t current_calls_ = 0;                // those of them that belong to this activation
   WriteSet pending_;                             // writes of fulfilled calls, not yet durable
   std::vector<std::unique_ptr<CallTxn>> gated_;  // fulfilled calls whose answers wait for the commit
   std::vector<detail::Ptr<detail::PromiseBase>> monitors_;
