@@ -36,11 +36,26 @@ struct Grant {
   bool created = false;
 };
 
+// When a reminder is due (unix ms, wall clock: it outlives the process) and
+// how often it repeats (0: once). spec/persistence.md 8.
+struct ReminderTimes {
+  std::int64_t due_ms = 0;
+  std::int64_t period_ms = 0;
+  friend bool operator==(const ReminderTimes&, const ReminderTimes&) = default;
+};
+
+struct Reminder {
+  std::string id;
+  std::string name;
+  ReminderTimes times;
+};
+
 // One object's part of a commit batch. A write with no value is an erase.
 struct ObjectWrites {
   std::string id;
   std::int64_t epoch = 0;  // the fence: refused unless still the object's epoch
   std::vector<std::pair<std::string, std::optional<Bytes>>> writes;
+  std::vector<std::pair<std::string, std::optional<ReminderTimes>>> reminders;  // by name
 };
 
 // What a commit did: the ids whose writes were refused by their fence (the
@@ -69,6 +84,9 @@ class Engine {
 
   // 5.3: one transaction, durable when it returns.
   virtual CommitReport commit(std::span<const ObjectWrites> batch) = 0;
+
+  // Every reminder of the objects of `kind` (ids "<kind>/...").
+  virtual std::vector<Reminder> reminders(std::string_view kind) = 0;
 
   // The object's current epoch, or 0 if it was never activated.
   virtual std::int64_t epoch(const std::string& id) = 0;

@@ -1,5 +1,6 @@
 #include "persist/host.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -71,6 +72,51 @@ void HostState::on_idle(Slot* s) {
   }
 }
 
+Slot& HostState::slot(const KindInfo* kind, std::string_view key) {
+  std::string id = kind->name + "/" + std::string(key);
+  auto it = slots.find(id);
+  if (it == slots.end()) it = slots.emplace(id, detail::make_ptr<Slot>(vat, self, kind, std::string(key))).first;
+  return *it->second;
+}
+
+void HostState::arm(const Reminder& r, Duration delay) {
+  if (closed) return;
+  std::weak_ptr<HostState> w = self;
+  Timer& t = reminder_timers[{r.id, r.name}];
+  t.cancel();
+  t = vat->after(delay, [w, r] {
+    if (auto h = w.lock()) h->fire(r);
+  });
+}
+
+void HostState::reminder_committed(const std::string& id, const std::string& name,
+                                   const std::optional<ReminderTimes>& t) {
+  if (!t) {
+    auto it = reminder_timers.find({id, name});
+    if (it != reminder_timers.end()) {
+      it->second.cancel();
+      reminder_timers.erase(it);
+    }
+    return;
+  }
+  std::int64_t in_ms = std::max<std::int64_t>(0, t->due_ms - vat->clock().unix_ms());
+  arm(Reminder{id, name, *t}, std::chrono::milliseconds(in_ms));
+}
+
+void HostState::fire(const Reminder& r) {
+  // The timer stays in the table (spent) until the reminder's call commits a
+  // new due time or its erasure, or fails and is armed again.
+  std::size_t slash = r.id.find('/');
+  auto kind = kinds.find(std::string_view(r.id).substr(0, slash));
+  if (slash == std::string::npos || kind == kinds.end()) return;
+  try {
+    slot(kind->second.get(), std::string_view(r.id).substr(slash + 1)).fire(r);
+  } catch (...) {
+    // The activation failed (the store, on_activate): try again later.
+    arm(r, std::chrono::seconds(1));
+  }
+}
+
 }  // namespace internal
 
 namespace {
@@ -100,6 +146,8 @@ Host::~Host() {
     // flush() reports its own failures to the answers it breaks.
   }
   s_->closed = true;
+  for (auto& [key, timer] : s_->reminder_timers) timer.cancel();
+  s_->reminder_timers.clear();
   Error why{ErrorKind::disconnected, "persistent object's host closed; retry is safe"};
   auto slots = std::move(s_->slots);
   for (auto& [id, slot] : slots) slot->close(why);
@@ -111,8 +159,12 @@ void Host::add_kind(std::type_index type, KindSpec spec, std::function<detail::H
   if (s_->kinds.count(spec.name) || s_->by_type.count(type))
     throw_error(ErrorKind::failed, fmt::format("persist: kind {} is registered twice", spec.name));
   auto info = std::make_unique<internal::KindInfo>(internal::KindInfo{spec.name, spec.version, std::move(make)});
-  s_->by_type.emplace(type, info.get());
+  internal::KindInfo* kind = info.get();
+  s_->by_type.emplace(type, kind);
   s_->kinds.emplace(spec.name, std::move(info));
+  // spec/persistence.md 8: the kind's reminders run from now on, whether or
+  // not their objects are active.
+  for (const Reminder& r : s_->engine->reminders(kind->name)) s_->reminder_committed(r.id, r.name, r.times);
 }
 
 detail::HandlerPtr Host::slot_for(std::type_index type, std::string_view key) {
@@ -120,11 +172,7 @@ detail::HandlerPtr Host::slot_for(std::type_index type, std::string_view key) {
   if (k == s_->by_type.end())
     throw_error(ErrorKind::failed, fmt::format("persist: {} is not a registered kind", type.name()));
   check_name("key", key, 256, true);
-  std::string id = k->second->name + "/" + std::string(key);
-  auto it = s_->slots.find(id);
-  if (it == s_->slots.end())
-    it = s_->slots.emplace(id, detail::make_ptr<internal::Slot>(s_->vat, s_, k->second, std::string(key))).first;
-  return it->second;
+  return detail::HandlerPtr(&s_->slot(k->second, key));
 }
 
 std::string Host::fresh_key() {

@@ -64,9 +64,24 @@ CommitReport MemoryEngine::commit(std::span<const ObjectWrites> batch) {
       else
         it->second.kv.erase(k);
     }
+    for (const auto& [name, t] : o.reminders) {
+      if (t)
+        it->second.reminders.insert_or_assign(name, *t);
+      else
+        it->second.reminders.erase(name);
+    }
   }
   ++commits_;
   return report;
+}
+
+std::vector<Reminder> MemoryEngine::reminders(std::string_view kind) {
+  std::lock_guard lock(mu_);
+  std::vector<Reminder> out;
+  std::string prefix = std::string(kind) + "/";
+  for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.starts_with(prefix); ++it)
+    for (const auto& [name, t] : it->second.reminders) out.push_back({it->first, name, t});
+  return out;
 }
 
 std::int64_t MemoryEngine::epoch(const std::string& id) {

@@ -27,6 +27,7 @@ class MemoryEngine final : public Engine {
   std::optional<Bytes> get(const std::string& id, std::string_view key) override;
   std::vector<std::pair<std::string, Bytes>> scan(const std::string& id, std::string_view prefix) override;
   CommitReport commit(std::span<const ObjectWrites> batch) override;
+  std::vector<Reminder> reminders(std::string_view kind) override;
   std::int64_t epoch(const std::string& id) override;
 
   void fail_commits(int n);
@@ -40,6 +41,7 @@ class MemoryEngine final : public Engine {
     std::int64_t epoch = 0;
     std::string host;  // empty: not active
     std::map<std::string, Bytes, std::less<>> kv;
+    std::map<std::string, ReminderTimes, std::less<>> reminders;
   };
   mutable std::mutex mu_;
   std::map<std::string, Object, std::less<>> objects_;

@@ -17,6 +17,19 @@ const std::string& Persistent::persistent_id() const { return slot().id(); }
 
 detail::HandlerPtr Persistent::slot_handler() const { return detail::HandlerPtr(&slot()); }
 
+void Persistent::on_reminder(const std::string& name) {
+  throw_error(ErrorKind::unimplemented,
+              fmt::format("persistent object {} has a reminder {:?} but no on_reminder", persistent_id(), name));
+}
+
+void Persistent::remind(std::string_view name, std::int64_t due_unix_ms, std::int64_t period_ms) {
+  if (name.empty() || name.size() > 256) throw_error(ErrorKind::failed, "a reminder's name is 1 to 256 bytes");
+  if (period_ms < 0) throw_error(ErrorKind::failed, "a reminder's period is not negative");
+  slot().write_reminder(name, ReminderTimes{due_unix_ms, period_ms});
+}
+
+void Persistent::forget(std::string_view name) { slot().write_reminder(name, std::nullopt); }
+
 namespace {
 void check_key(std::string_view key) {
   if (key.size() > kMaxKvKey)

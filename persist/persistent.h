@@ -48,8 +48,19 @@ class Persistent : public Object {
   // that caused it.
   virtual void on_activate() {}
 
+  // Runs as a call of its own when the reminder `name` is due (spec 8); its
+  // writes commit with it. The default fails: a kind that sets reminders
+  // overrides it.
+  virtual void on_reminder(const std::string& name);
+
  protected:
   Persistent() = default;
+
+  // A durable timer (spec/persistence.md 8), set or replaced in the current
+  // call and committed with it: on_reminder(name) runs at `due_unix_ms` (wall
+  // clock, the vat clock's unix_ms()), then every `period_ms` if not 0.
+  void remind(std::string_view name, std::int64_t due_unix_ms, std::int64_t period_ms = 0);
+  void forget(std::string_view name);
 
   // A reference to this object's slot, valid across activations.
   template <class Self>

@@ -28,6 +28,13 @@ CREATE TABLE IF NOT EXISTS pkv (
   v BLOB NOT NULL,
   PRIMARY KEY (id, k)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reminder (
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  due INTEGER NOT NULL,
+  period INTEGER NOT NULL,
+  PRIMARY KEY (id, name)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS activation (
   id TEXT PRIMARY KEY,
   host TEXT,
@@ -132,8 +139,14 @@ struct SqliteEngine::Statements {
         scan(db, "SELECT k, v FROM pkv WHERE id = ? AND k >= ? ORDER BY k"),
         scan_to(db, "SELECT k, v FROM pkv WHERE id = ? AND k >= ? AND k < ? ORDER BY k"),
         put(db, "INSERT INTO pkv (id, k, v) VALUES (?, ?, ?) ON CONFLICT (id, k) DO UPDATE SET v = excluded.v"),
-        erase(db, "DELETE FROM pkv WHERE id = ? AND k = ?") {}
-  Stmt begin, commit, rollback, find_obj, add_obj, bump, deactivate, epoch, get, scan, scan_to, put, erase;
+        erase(db, "DELETE FROM pkv WHERE id = ? AND k = ?"),
+        remind(db,
+               "INSERT INTO reminder (id, name, due, period) VALUES (?, ?, ?, ?) "
+               "ON CONFLICT (id, name) DO UPDATE SET due = excluded.due, period = excluded.period"),
+        forget(db, "DELETE FROM reminder WHERE id = ? AND name = ?"),
+        reminders(db, "SELECT id, name, due, period FROM reminder WHERE id >= ? AND id < ? ORDER BY id, name") {}
+  Stmt begin, commit, rollback, find_obj, add_obj, bump, deactivate, epoch, get, scan, scan_to, put, erase, remind,
+      forget, reminders;
 };
 
 namespace {
@@ -311,9 +324,26 @@ CommitReport SqliteEngine::commit(std::span<const ObjectWrites> batch) {
       else
         s.erase.bind(o.id, Blob{k}).run();
     }
+    for (const auto& [name, t] : o.reminders) {
+      if (t)
+        s.remind.bind(o.id, name, t->due_ms, t->period_ms).run();
+      else
+        s.forget.bind(o.id, name).run();
+    }
   }
   txn.commit();
   return report;
+}
+
+std::vector<Reminder> SqliteEngine::reminders(std::string_view kind) {
+  // Ids of the kind are "<kind>/..."; '0' is the byte after '/'.
+  std::string from = std::string(kind) + "/";
+  std::string to = std::string(kind) + "0";
+  Stmt& q = st_->reminders;
+  q.bind(from, to);
+  std::vector<Reminder> out;
+  while (q.step()) out.push_back({q.text(0), q.text(1), {q.i64(2), q.i64(3)}});
+  return out;
 }
 
 std::int64_t SqliteEngine::epoch(const std::string& id) {

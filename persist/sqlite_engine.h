@@ -36,6 +36,7 @@ class SqliteEngine final : public Engine {
   std::optional<Bytes> get(const std::string& id, std::string_view key) override;
   std::vector<std::pair<std::string, Bytes>> scan(const std::string& id, std::string_view prefix) override;
   CommitReport commit(std::span<const ObjectWrites> batch) override;
+  std::vector<Reminder> reminders(std::string_view kind) override;
   std::int64_t epoch(const std::string& id) override;
 
  private:

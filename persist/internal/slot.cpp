@@ -5,7 +5,12 @@
 
 #include <fmt/format.h>
 
+#include "vat/task.h"
+
 namespace vatic::persist::internal {
+
+// A reminder whose call broke (or was lost) fires again after this long.
+constexpr Duration kReminderRetry = std::chrono::seconds(1);
 
 using detail::HandlerPtr;
 using detail::MessagePtr;
@@ -22,6 +27,22 @@ class CallEnd final : public detail::Listener {
  private:
   Ptr<Slot> slot_;
   CallTxn* txn_;
+};
+
+// The call a due reminder makes: on_reminder(name) on the activation.
+class ReminderCall final : public detail::MessageWithResult<Value> {
+ public:
+  ReminderCall(Ptr<detail::PromiseState<Value>> r, std::string name)
+      : MessageWithResult<Value>(std::move(r)), name_(std::move(name)) {}
+  std::string_view method() const override { return "on_reminder"; }
+  void invoke(Object& target) override {
+    auto& p = static_cast<Persistent&>(target);
+    detail::settle_from(out(), [&] { p.on_reminder(name_); });
+  }
+  std::vector<Value> take_args() override { return {Value(name_)}; }
+
+ private:
+  std::string name_;
 };
 
 Slot::Slot(Vat* home, std::weak_ptr<HostState> host, const KindInfo* kind, std::string key)
@@ -68,12 +89,28 @@ void Slot::deliver(MessagePtr m) {
       std::move(args));
   if (m->sender_) call->set_sender(m->sender_);
   m.reset();
+  start_call(std::move(txn), std::move(call));
+}
+
+void Slot::start_call(std::unique_ptr<CallTxn> txn, MessagePtr call) {
   txn->call->listen(std::make_unique<CallEnd>(Ptr<Slot>(this), txn.get()));
   open_.emplace(txn->call.get(), std::move(txn));
   ++current_calls_;
   // No clock read here: a call in progress keeps the activation busy, and
   // its end (call_settled) stamps last_used_.
   obj_->deliver(std::move(call));
+}
+
+void Slot::fire(const Reminder& r) {
+  std::shared_ptr<HostState> h = host_.lock();
+  if (!h || h->closed || closed_) return;
+  if (!obj_) activate(*h);
+  auto txn = std::make_unique<CallTxn>();
+  auto call = detail::make_ptr<detail::PromiseState<Value>>(home());
+  txn->call = call;
+  txn->generation = generation_;
+  txn->fired = r;
+  start_call(std::move(txn), MessagePtr(new ReminderCall(std::move(call), r.name)));
 }
 
 void Slot::activate(HostState& h) {
@@ -135,6 +172,29 @@ void Slot::write(std::string_view key, std::optional<Bytes> v) {
   t->writes.insert_or_assign(std::string(key), std::move(v));
 }
 
+void Slot::write_reminder(std::string_view name, std::optional<ReminderTimes> t) {
+  CallTxn* txn = current_txn();
+  if (!txn)
+    throw_error(ErrorKind::failed, fmt::format("persistent object {}: reminders are set in a call of the object "
+                                               "(spec/persistence.md 8)",
+                                               id_));
+  txn->reminders.insert_or_assign(std::string(name), t);
+}
+
+void Slot::reschedule(CallTxn& t) {
+  if (!t.fired || t.reminders.count(t.fired->name)) return;  // the call decided itself
+  const ReminderTimes& was = t.fired->times;
+  if (was.period_ms <= 0) {
+    t.reminders.emplace(t.fired->name, std::nullopt);  // once: done
+    return;
+  }
+  // The next due time after now; periods missed while nobody ran are skipped.
+  std::int64_t now = home()->clock().unix_ms();
+  std::int64_t due = was.due_ms + was.period_ms;
+  if (due <= now) due += ((now - due) / was.period_ms + 1) * was.period_ms;
+  t.reminders.emplace(t.fired->name, ReminderTimes{due, was.period_ms});
+}
+
 std::vector<std::pair<std::string, Bytes>> Slot::scan(std::string_view prefix) const {
   std::map<std::string, Bytes, std::less<>> merged;
   for (auto& [k, v] : hs_->engine->scan(id_, prefix)) merged.emplace(std::move(k), std::move(v));
@@ -162,23 +222,28 @@ void Slot::call_settled(CallTxn* t) {
     // Its activation was dropped (commit failure, fence, host closing): what
     // it read may be gone, so its answer cannot be trusted.
     if (txn->answer) txn->answer->break_with(retired_why_);
+    if (txn->fired && hs_) hs_->arm(*txn->fired, kReminderRetry);
     return;
   }
   if (txn->call->status() == PromiseBase::Status::broken) {
     // spec/persistence.md 3: the call's writes roll back; only its answer breaks.
-    if (!txn->writes.empty()) ++hs_->stats.rolled_back;
+    if (!txn->writes.empty() || !txn->reminders.empty()) ++hs_->stats.rolled_back;
     if (txn->answer) txn->answer->copy_outcome_from_public(*txn->call);
+    if (txn->fired) hs_->arm(*txn->fired, kReminderRetry);  // spec 8: at least once
     return;
   }
-  if (!txn->writes.empty()) {
-    bool was_clean = pending_.empty();
+  reschedule(*txn);
+  if (!txn->writes.empty() || !txn->reminders.empty()) {
+    bool was_clean = !has_pending();
     pending_.merge(txn->writes);
     for (auto& [k, v] : txn->writes) pending_.insert_or_assign(k, std::move(v));  // later writes win
+    pending_reminders_.merge(txn->reminders);
+    for (auto& [k, v] : txn->reminders) pending_reminders_.insert_or_assign(k, v);
     if (was_clean) hs_->mark_dirty(*this);
   }
   // spec/persistence.md 4, output gate: an answer that may have seen writes
   // not yet durable waits for their commit.
-  if (pending_.empty())
+  if (!has_pending())
     release_answer(*txn);
   else
     gated_.push_back(std::move(txn));
@@ -192,11 +257,15 @@ ObjectWrites Slot::pending_writes() const {
   ObjectWrites w{id_, epoch_, {}};
   w.writes.reserve(pending_.size());
   for (const auto& [k, v] : pending_) w.writes.emplace_back(k, v);
+  for (const auto& [name, t] : pending_reminders_) w.reminders.emplace_back(name, t);
   return w;
 }
 
 void Slot::committed() {
   pending_.clear();
+  ReminderSet reminders = std::move(pending_reminders_);
+  pending_reminders_.clear();
+  for (const auto& [name, t] : reminders) hs_->reminder_committed(id_, name, t);
   std::vector<std::unique_ptr<CallTxn>> gated = std::move(gated_);
   gated_.clear();
   for (auto& t : gated) release_answer(*t);
@@ -204,9 +273,12 @@ void Slot::committed() {
 
 void Slot::lost(const Error& why) {
   pending_.clear();
+  pending_reminders_.clear();
   std::vector<std::unique_ptr<CallTxn>> gated = std::move(gated_);
   gated_.clear();
   retire(why);
+  for (auto& t : gated)
+    if (t->fired) hs_->arm(*t->fired, kReminderRetry);  // its reschedule was lost too
   for (auto& t : gated)
     if (t->answer) t->answer->break_with(why);
 }
@@ -226,7 +298,7 @@ bool Slot::idle_now() {
   if (!obj_) return false;
   TimePoint now = home()->clock().now();
   Duration idle = hs_->options.idle;
-  bool busy = current_calls_ > 0 || !pending_.empty() || !gated_.empty();
+  bool busy = current_calls_ > 0 || has_pending() || !gated_.empty();
   if (busy || now - last_used_ < idle) {
     arm_idle(busy ? idle : idle - (now - last_used_));
     return false;

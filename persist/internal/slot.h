@@ -37,12 +37,15 @@ struct KindInfo {
 };
 
 using WriteSet = std::map<std::string, std::optional<Bytes>, std::less<>>;
+using ReminderSet = std::map<std::string, std::optional<ReminderTimes>, std::less<>>;
 
 struct CallTxn {
   detail::Ptr<detail::PromiseBase> call;    // the result the activation settles
   detail::Ptr<detail::PromiseBase> answer;  // the caller's; null for a send without one
   std::uint64_t generation = 0;             // of the activation that runs it
   WriteSet writes;
+  ReminderSet reminders;
+  std::optional<Reminder> fired;  // set for an on_reminder call: the reminder as it fired
 };
 
 class Slot;
@@ -66,6 +69,15 @@ struct HostState {
   void flush();
   // An activation's idle timer fired.
   void on_idle(Slot* s);
+
+  // The slot of `key` in `kind`, made on first use.
+  Slot& slot(const KindInfo* kind, std::string_view key);
+
+  // Reminders (spec/persistence.md 8): one vat timer per committed reminder.
+  std::map<std::pair<std::string, std::string>, Timer> reminder_timers;
+  void arm(const Reminder& r, Duration delay);
+  void reminder_committed(const std::string& id, const std::string& name, const std::optional<ReminderTimes>& t);
+  void fire(const Reminder& r);
 };
 
 class Slot final : public detail::Handler {
@@ -82,10 +94,13 @@ class Slot final : public detail::Handler {
   // Kv (through the activation's Persistent).
   std::optional<Bytes> read(std::string_view key) const;
   void write(std::string_view key, std::optional<Bytes> v);
+  void write_reminder(std::string_view name, std::optional<ReminderTimes> t);
+  // Runs on_reminder as a call (activating the object first; throws if that fails).
+  void fire(const Reminder& r);
   std::vector<std::pair<std::string, Bytes>> scan(std::string_view prefix) const;
 
   // Host side.
-  bool has_pending() const noexcept { return !pending_.empty(); }
+  bool has_pending() const noexcept { return !pending_.empty() || !pending_reminders_.empty(); }
   ObjectWrites pending_writes() const;
   // The pending writes are durable: release the answers that waited for them.
   void committed();
@@ -107,6 +122,10 @@ class Slot final : public detail::Handler {
   CallTxn* current_txn() const;
   void arm_idle(Duration after);
   void release_answer(CallTxn& t);
+  void start_call(std::unique_ptr<CallTxn> txn, detail::MessagePtr call);
+  // What a fulfilled reminder call leaves of its reminder: the next due time
+  // after now, or nothing (once); unless the call set the reminder itself.
+  void reschedule(CallTxn& t);
 
   std::weak_ptr<HostState> host_;
   HostState* hs_;  // valid while the host lives (it closes every slot first)
@@ -120,8 +139,9 @@ class Slot final : public detail::Handler {
   bool closed_ = false;
   // Calls in progress, by their result (what current_call() names).
   std::unordered_map<const detail::PromiseBase*, std::unique_ptr<CallTxn>> open_;
-  std::size_t current_calls_ = 0;                // those of them that belong to this activation
-  WriteSet pending_;                             // writes of fulfilled calls, not yet durable
+  std::size_t current_calls_ = 0;  // those of them that belong to this activation
+  WriteSet pending_;               // writes of fulfilled calls, not yet durable
+  ReminderSet pending_reminders_;
   std::vector<std::unique_ptr<CallTxn>> gated_;  // fulfilled calls whose answers wait for the commit
   std::vector<detail::Ptr<detail::PromiseBase>> monitors_;
   Timer idle_;

@@ -97,6 +97,27 @@ TEST_P(EngineTest, ScanReturnsThePrefixInBytewiseOrder) {
   EXPECT_EQ(e->scan("k/a", "p/1")[0].second, b("1"));
 }
 
+TEST_P(EngineTest, RemindersCommitWithTheirObjectAndAreListedByKind) {
+  ASSERT_TRUE(e->activate("k/a", "k", 1, "h"));
+  ASSERT_TRUE(e->activate("kk/b", "kk", 1, "h"));
+  std::vector<ObjectWrites> batch{{"k/a", 1, {}, {{"r1", ReminderTimes{100, 0}}, {"r2", ReminderTimes{200, 50}}}},
+                                  {"kk/b", 1, {}, {{"r", ReminderTimes{300, 0}}}}};
+  ASSERT_TRUE(e->commit(batch).fenced.empty());
+  auto r = e->reminders("k");
+  ASSERT_EQ(r.size(), 2u);  // not kk's
+  EXPECT_EQ(r[0].id, "k/a");
+  EXPECT_EQ(r[0].name, "r1");
+  EXPECT_EQ(r[1].times, (ReminderTimes{200, 50}));
+  std::vector<ObjectWrites> erase{{"k/a", 1, {}, {{"r1", std::nullopt}}}};
+  ASSERT_TRUE(e->commit(erase).fenced.empty());
+  EXPECT_EQ(e->reminders("k").size(), 1u);
+  // A fenced object's reminders are refused with its writes.
+  ASSERT_TRUE(e->activate("k/a", "k", 1, "h2"));
+  std::vector<ObjectWrites> stale{{"k/a", 1, {}, {{"r3", ReminderTimes{1, 0}}}}};
+  EXPECT_EQ(e->commit(stale).fenced, std::vector<std::string>{"k/a"});
+  EXPECT_EQ(e->reminders("k").size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, EngineTest, ::testing::Values("memory", "sqlite"));
 
 TEST(SqliteEngine, ReopeningSeesCommittedStateAndTheEpoch) {
