@@ -3,7 +3,8 @@
 // key or fresh id, activates an object when a message reaches it, passivates
 // it after the idle time, and commits the writes of the calls that finished
 // in one transaction per group (a commit turn the first pending write
-// schedules), releasing their answers only after that commit.
+// schedules), releasing their answers only after that commit. It also runs
+// the objects' reminders (durable timers) when they are due.
 //
 //   auto engine = std::shared_ptr<Engine>(SqliteEngine::open(dir / "objects.db"));
 //   persist::Host host(vat, engine, {.name = "vat-a"});
