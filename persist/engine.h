@@ -1,0 +1,95 @@
+// Engine: the store behind a persist::Host (spec/persistence.md, section 5).
+// It holds only committed state: objects (kind and version), their key-value
+// pairs, and one activation epoch per object. Everything a host has not yet
+// committed lives in the host, so dropping a host (a crash) loses exactly its
+// uncommitted writes.
+//
+// The interface is small on purpose, so that the embedded SQLite engine, the
+// in-memory engine (tests, simulation) and a later PostgreSQL engine are
+// interchangeable: activation bumps an epoch, and a commit carries each
+// object's epoch as a fence that the store checks inside its transaction, so a
+// host whose activation was superseded can never write.
+//
+// Threads: an engine is used by one host, on its vat's thread; the memory
+// engine may be shared by hosts on several threads (it locks). Failures of
+// the store itself (I/O, full disk) throw VatError(failed); refusals about
+// the object (wrong kind, newer version) are Results.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "vat/result.h"
+#include "vat/value.h"
+
+namespace vatic::persist {
+
+// What activate() grants: the new activation's epoch (its fence) and whether
+// the object was created by this activation.
+struct Grant {
+  std::int64_t epoch = 0;
+  bool created = false;
+};
+
+// When a reminder is due (unix ms, wall clock: it outlives the process) and
+// how often it repeats (0: once). spec/persistence.md 8.
+struct ReminderTimes {
+  std::int64_t due_ms = 0;
+  std::int64_t period_ms = 0;
+  friend bool operator==(const ReminderTimes&, const ReminderTimes&) = default;
+};
+
+struct Reminder {
+  std::string id;
+  std::string name;
+  ReminderTimes times;
+};
+
+// One object's part of a commit batch. A write with no value is an erase.
+struct ObjectWrites {
+  std::string id;
+  std::int64_t epoch = 0;  // the fence: refused unless still the object's epoch
+  std::vector<std::pair<std::string, std::optional<Bytes>>> writes;
+  std::vector<std::pair<std::string, std::optional<ReminderTimes>>> reminders;  // by name
+};
+
+// What a commit did: the ids whose writes were refused by their fence (the
+// rest of the batch is committed).
+struct CommitReport {
+  std::vector<std::string> fenced;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // spec/persistence.md 5.1: creates `id` if absent, refuses another kind or
+  // a different stored version, then increments the object's epoch and
+  // records `host` as its active one.
+  virtual Result<Grant> activate(const std::string& id, std::string_view kind, std::int64_t version,
+                                 std::string_view host) = 0;
+
+  // 5.4: the activation of `epoch` ended (a no-op if a newer one exists).
+  virtual void deactivate(const std::string& id, std::int64_t epoch) = 0;
+
+  // 5.2: committed state.
+  virtual std::optional<Bytes> get(const std::string& id, std::string_view key) = 0;
+  // Every pair of `id` whose key starts with `prefix`, in key order (bytewise).
+  virtual std::vector<std::pair<std::string, Bytes>> scan(const std::string& id, std::string_view prefix) = 0;
+
+  // 5.3: one transaction, durable when it returns.
+  virtual CommitReport commit(std::span<const ObjectWrites> batch) = 0;
+
+  // Every reminder of the objects of `kind` (ids "<kind>/...").
+  virtual std::vector<Reminder> reminders(std::string_view kind) = 0;
+
+  // The object's current epoch, or 0 if it was never activated.
+  virtual std::int64_t epoch(const std::string& id) = 0;
+};
+
+}  // namespace vatic::persist

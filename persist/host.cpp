@@ -1,0 +1,190 @@
+#include "persist/host.h"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "persist/internal/slot.h"
+#include "vat/secret.h"
+
+namespace vatic::persist {
+
+namespace internal {
+
+void HostState::mark_dirty(Slot& s) {
+  dirty.emplace_back(&s);
+  if (flush_queued) return;
+  flush_queued = true;
+  // spec/persistence.md 4, group commit: every call that finishes before this
+  // turn runs joins its transaction.
+  std::weak_ptr<HostState> w = self;
+  vat->post([w] {
+    if (auto h = w.lock()) h->flush();
+  });
+}
+
+void HostState::flush() {
+  flush_queued = false;
+  std::vector<detail::Ptr<Slot>> slots_in = std::move(dirty);
+  dirty.clear();
+  std::vector<detail::Ptr<Slot>> members;
+  std::vector<ObjectWrites> batch;
+  for (auto& s : slots_in) {
+    if (!s->has_pending()) continue;  // lost since (a fence, a failed commit)
+    batch.push_back(s->pending_writes());
+    members.push_back(std::move(s));
+  }
+  if (batch.empty()) return;
+  CommitReport report;
+  try {
+    report = engine->commit(batch);
+  } catch (...) {
+    Error e = error_from_exception(std::current_exception());
+    ++stats.commit_failures;
+    Error why{ErrorKind::disconnected, fmt::format("commit failed ({}); retry is safe", e.reason)};
+    for (auto& s : members) s->lost(why);
+    return;
+  }
+  ++stats.commits;
+  for (auto& s : members) {
+    if (std::find(report.fenced.begin(), report.fenced.end(), s->id()) != report.fenced.end()) {
+      ++stats.fenced;
+      s->lost(Error{ErrorKind::disconnected,
+                    fmt::format("persistent object {}: superseded by a newer activation; retry is safe", s->id())});
+    } else {
+      s->committed();
+    }
+  }
+}
+
+void HostState::on_idle(Slot* s) {
+  if (!s->idle_now()) return;
+  s->passivate();
+  ++stats.passivations;
+  // Forget the slot if nothing but this table holds it; a reference taken
+  // later makes a new one (spec/persistence.md 2: references stay valid, and
+  // none is left).
+  if (s->ref_count() == 1) {
+    std::string id = s->id();
+    slots.erase(id);
+  }
+}
+
+Slot& HostState::slot(const KindInfo* kind, std::string_view key) {
+  std::string id = kind->name + "/" + std::string(key);
+  auto it = slots.find(id);
+  if (it == slots.end()) it = slots.emplace(id, detail::make_ptr<Slot>(vat, self, kind, std::string(key))).first;
+  return *it->second;
+}
+
+void HostState::arm(const Reminder& r, Duration delay) {
+  if (closed) return;
+  std::weak_ptr<HostState> w = self;
+  Timer& t = reminder_timers[{r.id, r.name}];
+  t.cancel();
+  t = vat->after(delay, [w, r] {
+    if (auto h = w.lock()) h->fire(r);
+  });
+}
+
+void HostState::reminder_committed(const std::string& id, const std::string& name,
+                                   const std::optional<ReminderTimes>& t) {
+  if (!t) {
+    auto it = reminder_timers.find({id, name});
+    if (it != reminder_timers.end()) {
+      it->second.cancel();
+      reminder_timers.erase(it);
+    }
+    return;
+  }
+  std::int64_t in_ms = std::max<std::int64_t>(0, t->due_ms - vat->clock().unix_ms());
+  arm(Reminder{id, name, *t}, std::chrono::milliseconds(in_ms));
+}
+
+void HostState::fire(const Reminder& r) {
+  // The timer stays in the table (spent) until the reminder's call commits a
+  // new due time or its erasure, or fails and is armed again.
+  std::size_t slash = r.id.find('/');
+  auto kind = kinds.find(std::string_view(r.id).substr(0, slash));
+  if (slash == std::string::npos || kind == kinds.end()) return;
+  try {
+    slot(kind->second.get(), std::string_view(r.id).substr(slash + 1)).fire(r);
+  } catch (...) {
+    // The activation failed (the store, on_activate): try again later.
+    arm(r, std::chrono::seconds(1));
+  }
+}
+
+}  // namespace internal
+
+namespace {
+void check_name(std::string_view what, std::string_view s, std::size_t max, bool slash_ok) {
+  if (s.empty() || s.size() > max)
+    throw_error(ErrorKind::failed, fmt::format("persist: a {} is 1 to {} bytes, got {}", what, max, s.size()));
+  if (s.find('\0') != std::string_view::npos)
+    throw_error(ErrorKind::failed, fmt::format("persist: a {} must not contain NUL", what));
+  if (!slash_ok && s.find('/') != std::string_view::npos)
+    throw_error(ErrorKind::failed, fmt::format("persist: a {} must not contain '/'", what));
+}
+}  // namespace
+
+Host::Host(Vat& vat, std::shared_ptr<Engine> engine, HostOptions options)
+    : s_(std::make_shared<internal::HostState>()) {
+  if (!engine) throw_error(ErrorKind::failed, "persist::Host needs an engine");
+  s_->vat = &vat;
+  s_->engine = std::move(engine);
+  s_->options = std::move(options);
+  s_->self = s_;
+}
+
+Host::~Host() {
+  try {
+    s_->flush();
+  } catch (...) {
+    // flush() reports its own failures to the answers it breaks.
+  }
+  s_->closed = true;
+  for (auto& [key, timer] : s_->reminder_timers) timer.cancel();
+  s_->reminder_timers.clear();
+  Error why{ErrorKind::disconnected, "persistent object's host closed; retry is safe"};
+  auto slots = std::move(s_->slots);
+  for (auto& [id, slot] : slots) slot->close(why);
+}
+
+void Host::add_kind(std::type_index type, KindSpec spec, std::function<detail::HandlerPtr(Vat&)> make) {
+  check_name("kind name", spec.name, 64, false);
+  if (spec.version < 1) throw_error(ErrorKind::failed, fmt::format("persist: kind {} needs a version >= 1", spec.name));
+  if (s_->kinds.count(spec.name) || s_->by_type.count(type))
+    throw_error(ErrorKind::failed, fmt::format("persist: kind {} is registered twice", spec.name));
+  auto info = std::make_unique<internal::KindInfo>(internal::KindInfo{spec.name, spec.version, std::move(make)});
+  internal::KindInfo* kind = info.get();
+  s_->by_type.emplace(type, kind);
+  s_->kinds.emplace(spec.name, std::move(info));
+  // spec/persistence.md 8: the kind's reminders run from now on, whether or
+  // not their objects are active.
+  for (const Reminder& r : s_->engine->reminders(kind->name)) s_->reminder_committed(r.id, r.name, r.times);
+}
+
+detail::HandlerPtr Host::slot_for(std::type_index type, std::string_view key) {
+  auto k = s_->by_type.find(type);
+  if (k == s_->by_type.end())
+    throw_error(ErrorKind::failed, fmt::format("persist: {} is not a registered kind", type.name()));
+  check_name("key", key, 256, true);
+  return detail::HandlerPtr(&s_->slot(k->second, key));
+}
+
+std::string Host::fresh_key() {
+  std::array<std::uint8_t, 16> b;
+  detail::fill_random(b.data(), b.size());
+  std::string out;
+  for (std::uint8_t x : b) out += fmt::format("{:02x}", x);
+  return out;
+}
+
+void Host::flush() { s_->flush(); }
+
+HostStats Host::stats() const { return s_->stats; }
+
+}  // namespace vatic::persist

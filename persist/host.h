@@ -1,0 +1,101 @@
+// Host: the persistent objects of one vat, on one engine (spec/persistence.md).
+// It registers kinds (name and version), hands out references to objects by
+// key or fresh id, activates an object when a message reaches it, passivates
+// it after the idle time, and commits the writes of the calls that finished
+// in one transaction per group (a commit turn the first pending write
+// schedules), releasing their answers only after that commit. It also runs
+// the objects' reminders (durable timers) when they are due.
+//
+//   auto engine = std::shared_ptr<Engine>(SqliteEngine::open(dir / "objects.db"));
+//   persist::Host host(vat, engine, {.name = "vat-a"});
+//   host.register_kind<Account>({.name = "account", .version = 1});
+//   Ref<Account> alice = host.object<Account>("alice");   // created on first use
+//   Ref<Account> fresh = host.create<Account>();          // a fresh random key
+//
+// Ownership: the Host owns its slots' table and the activations; references
+// to slots outlive the host (messages to them then break with `disconnected`).
+// Destroying the host commits what is pending and passivates every object.
+//
+// Threads: the vat's thread (or the thread driving a vat that runs nowhere
+// else), for everything including construction and destruction.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <typeindex>
+
+#include "persist/engine.h"
+#include "persist/persistent.h"
+#include "vat/vat.h"
+
+namespace vatic::persist {
+
+namespace internal {
+struct HostState;
+}
+
+struct KindSpec {
+  std::string name;          // text without '/', 1 to 64 bytes
+  std::int64_t version = 1;  // >= 1; rises with the code
+};
+
+struct HostOptions {
+  // Recorded as the active host of each activation (a vat id, a host name).
+  std::string name = "local";
+  // An activation unused this long is passivated (spec/persistence.md, 2).
+  Duration idle = std::chrono::minutes(5);
+};
+
+struct HostStats {
+  std::int64_t activations = 0;   // made so far
+  std::int64_t passivations = 0;  // idle ones released
+  std::int64_t active = 0;        // alive now
+  std::int64_t commits = 0;       // store transactions
+  std::int64_t rolled_back = 0;   // calls that broke with writes discarded
+  std::int64_t fenced = 0;        // activations whose writes a newer one refused
+  std::int64_t commit_failures = 0;
+};
+
+class Host {
+ public:
+  Host(Vat& vat, std::shared_ptr<Engine> engine, HostOptions options = {});
+  ~Host();
+  Host(const Host&) = delete;
+  Host& operator=(const Host&) = delete;
+
+  template <class T>
+  void register_kind(KindSpec spec) {
+    static_assert(std::is_base_of_v<Persistent, T>, "register_kind<T>: T must derive from persist::Persistent");
+    add_kind(typeid(T), std::move(spec), [](Vat& v) { return detail::RefAccess::handler(v.make<T>()); });
+  }
+
+  // The object of kind T under `key`, created on its first activation.
+  template <class T>
+  Ref<T> object(std::string_view key) {
+    return detail::RefAccess::make<T>(slot_for(typeid(T), key));
+  }
+
+  // A new object of kind T under a fresh key (16 random bytes, hex).
+  template <class T>
+  Ref<T> create() {
+    return object<T>(fresh_key());
+  }
+
+  // Commits pending writes now (the commit turn does it on its own).
+  void flush();
+  HostStats stats() const;
+
+ private:
+  void add_kind(std::type_index type, KindSpec spec, std::function<detail::HandlerPtr(Vat&)> make);
+  detail::HandlerPtr slot_for(std::type_index type, std::string_view key);
+  static std::string fresh_key();
+
+  std::shared_ptr<internal::HostState> s_;
+};
+
+}  // namespace vatic::persist

@@ -1,0 +1,29 @@
+#include "persist/internal/engine_common.h"
+
+#include <fmt/format.h>
+
+namespace vatic::persist::internal {
+
+Result<void> check_stored_kind(const std::string& id, std::string_view stored_kind, std::int64_t stored_version,
+                               std::string_view kind, std::int64_t version) {
+  if (stored_kind != kind) return refuse(fmt::format("object {} is a {}, not a {}", id, stored_kind, kind));
+  if (stored_version > version)
+    return refuse(fmt::format("object {} was stored by version {} of kind {}; this code is version {}", id,
+                              stored_version, kind, version));
+  if (stored_version < version)
+    return refuse(
+        fmt::format("object {} was stored by version {} of kind {}; this code is version {} and "
+                    "migration is not implemented yet (spec/persistence.md, section 6)",
+                    id, stored_version, kind, version));
+  return {};
+}
+
+std::optional<std::string> prefix_end(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) end.pop_back();
+  if (end.empty()) return std::nullopt;
+  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
+}  // namespace vatic::persist::internal

@@ -1,0 +1,24 @@
+// What every engine decides the same way (spec/persistence.md, sections 1, 5
+// and 6): whether a stored object may be activated by this code, and the
+// upper bound of a key-prefix scan.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "vat/result.h"
+
+namespace vatic::persist::internal {
+
+// Refuses an object stored under another kind, or by another version of its
+// kind (newer: this code cannot read it; older: migration is not yet done).
+Result<void> check_stored_kind(const std::string& id, std::string_view stored_kind, std::int64_t stored_version,
+                               std::string_view kind, std::int64_t version);
+
+// The smallest key greater than every key that starts with `prefix`, or none
+// (the prefix is empty or all 0xff bytes).
+std::optional<std::string> prefix_end(std::string_view prefix);
+
+}  // namespace vatic::persist::internal

@@ -1,0 +1,333 @@
+#include "persist/internal/slot.h"
+
+#include <algorithm>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "vat/task.h"
+
+namespace vatic::persist::internal {
+
+// A reminder whose call broke (or was lost) fires again after this long.
+constexpr Duration kReminderRetry = std::chrono::seconds(1);
+
+using detail::HandlerPtr;
+using detail::MessagePtr;
+using detail::PromiseBase;
+using detail::Ptr;
+
+// Fires inline when a call's result settles: the end of the call's
+// transaction (spec/persistence.md 3).
+class CallEnd final : public detail::Listener {
+ public:
+  CallEnd(Ptr<Slot> slot, CallTxn* txn) : slot_(std::move(slot)), txn_(txn) {}
+  void settled(PromiseBase&) override { slot_->call_settled(txn_); }
+
+ private:
+  Ptr<Slot> slot_;
+  CallTxn* txn_;
+};
+
+// The call a due reminder makes: on_reminder(name) on the activation.
+class ReminderCall final : public detail::MessageWithResult<Value> {
+ public:
+  ReminderCall(Ptr<detail::PromiseState<Value>> r, std::string name)
+      : MessageWithResult<Value>(std::move(r)), name_(std::move(name)) {}
+  std::string_view method() const override { return "on_reminder"; }
+  void invoke(Object& target) override {
+    auto& p = static_cast<Persistent&>(target);
+    detail::settle_from(out(), [&] { p.on_reminder(name_); });
+  }
+  std::vector<Value> take_args() override { return {Value(name_)}; }
+
+ private:
+  std::string name_;
+};
+
+Slot::Slot(Vat* home, std::weak_ptr<HostState> host, const KindInfo* kind, std::string key)
+    : Handler(home), host_(std::move(host)), hs_(host_.lock().get()), kind_(kind), id_(kind->name + "/" + key) {}
+
+Slot::~Slot() { idle_.cancel(); }
+
+detail::RefKind Slot::kind() const noexcept {
+  // Far: no synchronous call() reaches past the slot (it would bypass the
+  // call's transaction), and an activation may not exist.
+  return closed_ ? detail::RefKind::broken : detail::RefKind::far;
+}
+
+void Slot::deliver(MessagePtr m) {
+  std::shared_ptr<HostState> h = host_.lock();
+  if (!h || h->closed || closed_)
+    return detail::break_message(std::move(m), Error{ErrorKind::disconnected, fmt::format("persistent object {}: its "
+                                                                                          "host is closed",
+                                                                                          id_)});
+  // spec/persistence.md 2, Miranda methods: answered by the slot.
+  if (m->asks_when_resolved()) {
+    if (Ptr<PromiseBase> r = m->take_result()) r->settle_from_value(Value(Capability{HandlerPtr(this)}));
+    return;
+  }
+  std::string method;
+  std::vector<Value> args;
+  try {
+    method = std::string(m->method());
+    if (method == detail::kWhenBroken) {
+      if (Ptr<PromiseBase> r = m->take_result()) monitors_.push_back(std::move(r));
+      return;
+    }
+    args = m->take_args();
+    if (!obj_) activate(*h);
+  } catch (...) {
+    return detail::break_message(std::move(m), error_from_exception(std::current_exception()));
+  }
+  auto txn = std::make_unique<CallTxn>();
+  txn->call = detail::make_ptr<detail::PromiseState<Value>>(home());
+  txn->answer = m->take_result();
+  txn->generation = generation_;
+  auto call = std::make_unique<detail::DynamicMessage>(
+      Ptr<detail::PromiseState<Value>>(static_cast<detail::PromiseState<Value>*>(txn->call.get())), std::move(method),
+      std::move(args));
+  if (m->sender_) call->set_sender(m->sender_);
+  m.reset();
+  start_call(std::move(txn), std::move(call));
+}
+
+void Slot::start_call(std::unique_ptr<CallTxn> txn, MessagePtr call) {
+  txn->call->listen(std::make_unique<CallEnd>(Ptr<Slot>(this), txn.get()));
+  open_.emplace(txn->call.get(), std::move(txn));
+  ++current_calls_;
+  // No clock read here: a call in progress keeps the activation busy, and
+  // its end (call_settled) stamps last_used_.
+  obj_->deliver(std::move(call));
+}
+
+void Slot::fire(const Reminder& r) {
+  std::shared_ptr<HostState> h = host_.lock();
+  if (!h || h->closed || closed_) return;
+  if (!obj_) activate(*h);
+  auto txn = std::make_unique<CallTxn>();
+  auto call = detail::make_ptr<detail::PromiseState<Value>>(home());
+  txn->call = call;
+  txn->generation = generation_;
+  txn->fired = r;
+  start_call(std::move(txn), MessagePtr(new ReminderCall(std::move(call), r.name)));
+}
+
+void Slot::activate(HostState& h) {
+  // spec/persistence.md 5.1: the epoch is this activation's fence.
+  Result<Grant> g = h.engine->activate(id_, kind_->name, kind_->version, h.options.name);
+  if (!g) throw_error(ErrorKind::failed, g.error());
+  HandlerPtr obj = kind_->make(*home());
+  auto* p = dynamic_cast<Persistent*>(obj->near_object());
+  if (!p) throw_error(ErrorKind::failed, fmt::format("kind {} did not make a persist::Persistent", kind_->name));
+  obj_ = std::move(obj);
+  pobj_ = p;
+  pobj_->slot_ = this;
+  epoch_ = g->epoch;
+  ++generation_;
+  current_calls_ = 0;
+  ++h.stats.activations;
+  ++h.stats.active;
+  try {
+    pobj_->on_activate();
+  } catch (...) {
+    retire(Error{ErrorKind::disconnected, "activation failed"});
+    h.engine->deactivate(id_, epoch_);
+    throw;
+  }
+  last_used_ = home()->clock().now();
+  arm_idle(h.options.idle);
+}
+
+void Slot::arm_idle(Duration after) {
+  idle_.cancel();
+  std::weak_ptr<HostState> w = host_;
+  Slot* s = this;  // the host's table holds the slot while it is active
+  idle_ = home()->after(after, [w, s] {
+    if (auto h = w.lock()) h->on_idle(s);
+  });
+}
+
+CallTxn* Slot::current_txn() const {
+  PromiseBase* cur = detail::current_call();
+  if (!cur) return nullptr;
+  auto it = open_.find(cur);
+  return it != open_.end() && it->second->generation == generation_ ? it->second.get() : nullptr;
+}
+
+std::optional<Bytes> Slot::read(std::string_view key) const {
+  if (CallTxn* t = current_txn())
+    if (auto it = t->writes.find(key); it != t->writes.end()) return it->second;
+  if (auto it = pending_.find(key); it != pending_.end()) return it->second;
+  return hs_->engine->get(id_, key);
+}
+
+void Slot::write(std::string_view key, std::optional<Bytes> v) {
+  CallTxn* t = current_txn();
+  if (!t)
+    throw_error(ErrorKind::failed,
+                fmt::format("persistent object {}: kv writes belong to a call of the object (its method or the Task "
+                            "it returns), not to on_activate, then-continuations or timers (spec/persistence.md 3)",
+                            id_));
+  t->writes.insert_or_assign(std::string(key), std::move(v));
+}
+
+void Slot::write_reminder(std::string_view name, std::optional<ReminderTimes> t) {
+  CallTxn* txn = current_txn();
+  if (!txn)
+    throw_error(ErrorKind::failed, fmt::format("persistent object {}: reminders are set in a call of the object "
+                                               "(spec/persistence.md 8)",
+                                               id_));
+  txn->reminders.insert_or_assign(std::string(name), t);
+}
+
+void Slot::reschedule(CallTxn& t) {
+  if (!t.fired || t.reminders.count(t.fired->name)) return;  // the call decided itself
+  const ReminderTimes& was = t.fired->times;
+  if (was.period_ms <= 0) {
+    t.reminders.emplace(t.fired->name, std::nullopt);  // once: done
+    return;
+  }
+  // The next due time after now; periods missed while nobody ran are skipped.
+  std::int64_t now = home()->clock().unix_ms();
+  std::int64_t due = was.due_ms + was.period_ms;
+  if (due <= now) due += ((now - due) / was.period_ms + 1) * was.period_ms;
+  t.reminders.emplace(t.fired->name, ReminderTimes{due, was.period_ms});
+}
+
+std::vector<std::pair<std::string, Bytes>> Slot::scan(std::string_view prefix) const {
+  std::map<std::string, Bytes, std::less<>> merged;
+  for (auto& [k, v] : hs_->engine->scan(id_, prefix)) merged.emplace(std::move(k), std::move(v));
+  auto overlay = [&](const WriteSet& w) {
+    for (auto it = w.lower_bound(prefix); it != w.end() && it->first.starts_with(prefix); ++it) {
+      if (it->second)
+        merged.insert_or_assign(it->first, *it->second);
+      else
+        merged.erase(it->first);
+    }
+  };
+  overlay(pending_);
+  if (CallTxn* t = current_txn()) overlay(t->writes);
+  return {std::make_move_iterator(merged.begin()), std::make_move_iterator(merged.end())};
+}
+
+void Slot::call_settled(CallTxn* t) {
+  auto it = open_.find(t->call.get());
+  if (it == open_.end()) return;
+  std::unique_ptr<CallTxn> txn = std::move(it->second);
+  open_.erase(it);
+  if (txn->generation == generation_) --current_calls_;
+  last_used_ = home()->clock().now();
+  if (txn->generation != generation_ || !obj_) {
+    // Its activation was dropped (commit failure, fence, host closing): what
+    // it read may be gone, so its answer cannot be trusted.
+    if (txn->answer) txn->answer->break_with(retired_why_);
+    if (txn->fired && hs_) hs_->arm(*txn->fired, kReminderRetry);
+    return;
+  }
+  if (txn->call->status() == PromiseBase::Status::broken) {
+    // spec/persistence.md 3: the call's writes roll back; only its answer breaks.
+    if (!txn->writes.empty() || !txn->reminders.empty()) ++hs_->stats.rolled_back;
+    if (txn->answer) txn->answer->copy_outcome_from_public(*txn->call);
+    if (txn->fired) hs_->arm(*txn->fired, kReminderRetry);  // spec 8: at least once
+    return;
+  }
+  reschedule(*txn);
+  if (!txn->writes.empty() || !txn->reminders.empty()) {
+    bool was_clean = !has_pending();
+    pending_.merge(txn->writes);
+    for (auto& [k, v] : txn->writes) pending_.insert_or_assign(k, std::move(v));  // later writes win
+    pending_reminders_.merge(txn->reminders);
+    for (auto& [k, v] : txn->reminders) pending_reminders_.insert_or_assign(k, v);
+    if (was_clean) hs_->mark_dirty(*this);
+  }
+  // spec/persistence.md 4, output gate: an answer that may have seen writes
+  // not yet durable waits for their commit.
+  if (!has_pending())
+    release_answer(*txn);
+  else
+    gated_.push_back(std::move(txn));
+}
+
+void Slot::release_answer(CallTxn& t) {
+  if (t.answer) t.answer->copy_outcome_from_public(*t.call);
+}
+
+ObjectWrites Slot::pending_writes() const {
+  ObjectWrites w{id_, epoch_, {}};
+  w.writes.reserve(pending_.size());
+  for (const auto& [k, v] : pending_) w.writes.emplace_back(k, v);
+  for (const auto& [name, t] : pending_reminders_) w.reminders.emplace_back(name, t);
+  return w;
+}
+
+void Slot::committed() {
+  pending_.clear();
+  ReminderSet reminders = std::move(pending_reminders_);
+  pending_reminders_.clear();
+  for (const auto& [name, t] : reminders) hs_->reminder_committed(id_, name, t);
+  std::vector<std::unique_ptr<CallTxn>> gated = std::move(gated_);
+  gated_.clear();
+  for (auto& t : gated) release_answer(*t);
+}
+
+void Slot::lost(const Error& why) {
+  pending_.clear();
+  pending_reminders_.clear();
+  std::vector<std::unique_ptr<CallTxn>> gated = std::move(gated_);
+  gated_.clear();
+  retire(why);
+  for (auto& t : gated)
+    if (t->fired) hs_->arm(*t->fired, kReminderRetry);  // its reschedule was lost too
+  for (auto& t : gated)
+    if (t->answer) t->answer->break_with(why);
+}
+
+void Slot::retire(const Error& why) {
+  idle_.cancel();
+  retired_why_ = why;
+  if (pobj_) pobj_->slot_ = nullptr;
+  pobj_ = nullptr;
+  if (obj_ && hs_) --hs_->stats.active;
+  obj_.reset();
+  ++generation_;  // calls of the dropped activation can no longer match
+  current_calls_ = 0;
+}
+
+bool Slot::idle_now() {
+  if (!obj_) return false;
+  TimePoint now = home()->clock().now();
+  Duration idle = hs_->options.idle;
+  bool busy = current_calls_ > 0 || has_pending() || !gated_.empty();
+  if (busy || now - last_used_ < idle) {
+    arm_idle(busy ? idle : idle - (now - last_used_));
+    return false;
+  }
+  return true;
+}
+
+void Slot::passivate() {
+  if (!obj_) return;
+  std::int64_t epoch = epoch_;
+  retire(Error{ErrorKind::disconnected, fmt::format("persistent object {} was passivated; retry is safe", id_)});
+  try {
+    hs_->engine->deactivate(id_, epoch);
+  } catch (...) {
+    // Only a record for other hosts; the next activation bumps the epoch anyway.
+  }
+}
+
+void Slot::close(const Error& why) {
+  passivate();
+  retired_why_ = why;
+  closed_ = true;
+  // Calls still running (a Task waiting on something) answer now: their
+  // writes can no longer commit.
+  for (auto& [call, t] : open_)
+    if (t->answer) t->answer->break_with(why);
+  for (auto& m : monitors_) m->break_with(why);
+  monitors_.clear();
+  hs_ = nullptr;
+}
+
+}  // namespace vatic::persist::internal

@@ -1,0 +1,151 @@
+// Slot: the handler behind every reference to a persistent object, and the
+// transactions of its calls (spec/persistence.md, sections 2 to 4). It
+// outlives activations: a message that finds no activation activates the
+// object; each message is re-sent to the activation as a call by name whose
+// result the slot holds (the call), so that the caller's answer is settled by
+// the slot, after the commit (the output gate), or broken with the call.
+//
+// CallTxn: one call in progress: the call's own result, the caller's answer
+// and the call's write set, found through vatic::detail::current_call() in
+// the call's turns (its method and the resumptions of its Task).
+//
+// HostState: what a Host and its slots share: the engine, the kinds, the slot
+// table, the slots with pending writes and whether a commit turn is queued.
+//
+// Threads: the host's vat.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <typeindex>
+#include <unordered_map>
+#include <vector>
+
+#include "persist/host.h"
+#include "vat/message.h"
+#include "vat/timer.h"
+
+namespace vatic::persist::internal {
+
+struct KindInfo {
+  std::string name;
+  std::int64_t version;
+  std::function<detail::HandlerPtr(Vat&)> make;
+};
+
+using WriteSet = std::map<std::string, std::optional<Bytes>, std::less<>>;
+using ReminderSet = std::map<std::string, std::optional<ReminderTimes>, std::less<>>;
+
+struct CallTxn {
+  detail::Ptr<detail::PromiseBase> call;    // the result the activation settles
+  detail::Ptr<detail::PromiseBase> answer;  // the caller's; null for a send without one
+  std::uint64_t generation = 0;             // of the activation that runs it
+  WriteSet writes;
+  ReminderSet reminders;
+  std::optional<Reminder> fired;  // set for an on_reminder call: the reminder as it fired
+};
+
+class Slot;
+
+struct HostState {
+  Vat* vat = nullptr;
+  std::shared_ptr<Engine> engine;
+  HostOptions options;
+  std::map<std::string, std::unique_ptr<KindInfo>, std::less<>> kinds;
+  std::map<std::type_index, KindInfo*> by_type;
+  std::map<std::string, detail::Ptr<Slot>, std::less<>> slots;  // by id
+  std::vector<detail::Ptr<Slot>> dirty;                         // with pending writes
+  bool flush_queued = false;
+  bool closed = false;
+  HostStats stats;
+  std::weak_ptr<HostState> self;
+
+  // A slot has pending writes: queue the commit turn (group commit).
+  void mark_dirty(Slot& s);
+  // spec/persistence.md 4: one transaction for every pending write.
+  void flush();
+  // An activation's idle timer fired.
+  void on_idle(Slot* s);
+
+  // The slot of `key` in `kind`, made on first use.
+  Slot& slot(const KindInfo* kind, std::string_view key);
+
+  // Reminders (spec/persistence.md 8): one vat timer per committed reminder.
+  std::map<std::pair<std::string, std::string>, Timer> reminder_timers;
+  void arm(const Reminder& r, Duration delay);
+  void reminder_committed(const std::string& id, const std::string& name, const std::optional<ReminderTimes>& t);
+  void fire(const Reminder& r);
+};
+
+class Slot final : public detail::Handler {
+ public:
+  Slot(Vat* home, std::weak_ptr<HostState> host, const KindInfo* kind, std::string key);
+  ~Slot() override;
+
+  void deliver(detail::MessagePtr m) override;
+  detail::RefKind kind() const noexcept override;
+
+  const std::string& id() const noexcept { return id_; }
+  bool active() const noexcept { return obj_ != nullptr; }
+
+  // Kv (through the activation's Persistent).
+  std::optional<Bytes> read(std::string_view key) const;
+  void write(std::string_view key, std::optional<Bytes> v);
+  void write_reminder(std::string_view name, std::optional<ReminderTimes> t);
+  // Runs on_reminder as a call (activating the object first; throws if that fails).
+  void fire(const Reminder& r);
+  std::vector<std::pair<std::string, Bytes>> scan(std::string_view prefix) const;
+
+  // Host side.
+  bool has_pending() const noexcept { return !pending_.empty() || !pending_reminders_.empty(); }
+  ObjectWrites pending_writes() const;
+  // The pending writes are durable: release the answers that waited for them.
+  void committed();
+  // The pending writes are lost (commit failure, fence): break the answers
+  // that waited and drop the activation so that it restarts from the store.
+  void lost(const Error& why);
+  // Whether the activation is idle (spec/persistence.md 2); re-arms the timer if not.
+  bool idle_now();
+  // Releases the activation and tells the engine (idle, host closing).
+  void passivate();
+  // The host is closing: monitors and later calls break with `why`.
+  void close(const Error& why);
+
+ private:
+  friend class CallEnd;
+  void activate(HostState& h);
+  void call_settled(CallTxn* t);
+  void retire(const Error& why);
+  CallTxn* current_txn() const;
+  void arm_idle(Duration after);
+  void release_answer(CallTxn& t);
+  void start_call(std::unique_ptr<CallTxn> txn, detail::MessagePtr call);
+  // What a fulfilled reminder call leaves of its reminder: the next due time
+  // after now, or nothing (once); unless the call set the reminder itself.
+  void reschedule(CallTxn& t);
+
+  std::weak_ptr<HostState> host_;
+  HostState* hs_;  // valid while the host lives (it closes every slot first)
+  const KindInfo* kind_;
+  std::string id_;
+  detail::HandlerPtr obj_;
+  Persistent* pobj_ = nullptr;
+  std::int64_t epoch_ = 0;
+  std::uint64_t generation_ = 0;  // activations so far; calls of older ones cannot commit
+  Error retired_why_;
+  bool closed_ = false;
+  // Calls in progress, by their result (what current_call() names).
+  std::unordered_map<const detail::PromiseBase*, std::unique_ptr<CallTxn>> open_;
+  std::size_t current_calls_ = 0;  // those of them that belong to this activation
+  WriteSet pending_;               // writes of fulfilled calls, not yet durable
+  ReminderSet pending_reminders_;
+  std::vector<std::unique_ptr<CallTxn>> gated_;  // fulfilled calls whose answers wait for the commit
+  std::vector<detail::Ptr<detail::PromiseBase>> monitors_;
+  Timer idle_;
+  TimePoint last_used_{};
+};
+
+}  // namespace vatic::persist::internal

@@ -1,0 +1,103 @@
+#include "persist/memory_engine.h"
+
+#include "persist/internal/engine_common.h"
+
+namespace vatic::persist {
+
+Result<Grant> MemoryEngine::activate(const std::string& id, std::string_view kind, std::int64_t version,
+                                     std::string_view host) {
+  std::lock_guard lock(mu_);
+  Grant g;
+  auto it = objects_.find(id);
+  if (it == objects_.end()) {
+    it = objects_.emplace(id, Object{std::string(kind), version, 0, {}, {}}).first;
+    g.created = true;
+  } else if (auto ok = internal::check_stored_kind(id, it->second.kind, it->second.version, kind, version); !ok) {
+    return refuse(ok.error());
+  }
+  g.epoch = ++it->second.epoch;
+  it->second.host = std::string(host);
+  return g;
+}
+
+void MemoryEngine::deactivate(const std::string& id, std::int64_t epoch) {
+  std::lock_guard lock(mu_);
+  auto it = objects_.find(id);
+  if (it != objects_.end() && it->second.epoch == epoch) it->second.host.clear();
+}
+
+std::optional<Bytes> MemoryEngine::get(const std::string& id, std::string_view key) {
+  std::lock_guard lock(mu_);
+  auto it = objects_.find(id);
+  if (it == objects_.end()) return std::nullopt;
+  auto kv = it->second.kv.find(key);
+  if (kv == it->second.kv.end()) return std::nullopt;
+  return kv->second;
+}
+
+std::vector<std::pair<std::string, Bytes>> MemoryEngine::scan(const std::string& id, std::string_view prefix) {
+  std::lock_guard lock(mu_);
+  std::vector<std::pair<std::string, Bytes>> out;
+  auto it = objects_.find(id);
+  if (it == objects_.end()) return out;
+  for (auto kv = it->second.kv.lower_bound(prefix); kv != it->second.kv.end() && kv->first.starts_with(prefix); ++kv)
+    out.emplace_back(kv->first, kv->second);
+  return out;
+}
+
+CommitReport MemoryEngine::commit(std::span<const ObjectWrites> batch) {
+  std::lock_guard lock(mu_);
+  if (fail_commits_ > 0) {
+    --fail_commits_;
+    throw_error(ErrorKind::failed, "memory engine: injected commit failure");
+  }
+  CommitReport report;
+  for (const ObjectWrites& o : batch) {
+    auto it = objects_.find(o.id);
+    if (it == objects_.end() || it->second.epoch != o.epoch) {
+      report.fenced.push_back(o.id);
+      continue;
+    }
+    for (const auto& [k, v] : o.writes) {
+      if (v)
+        it->second.kv.insert_or_assign(k, *v);
+      else
+        it->second.kv.erase(k);
+    }
+    for (const auto& [name, t] : o.reminders) {
+      if (t)
+        it->second.reminders.insert_or_assign(name, *t);
+      else
+        it->second.reminders.erase(name);
+    }
+  }
+  ++commits_;
+  return report;
+}
+
+std::vector<Reminder> MemoryEngine::reminders(std::string_view kind) {
+  std::lock_guard lock(mu_);
+  std::vector<Reminder> out;
+  std::string prefix = std::string(kind) + "/";
+  for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.starts_with(prefix); ++it)
+    for (const auto& [name, t] : it->second.reminders) out.push_back({it->first, name, t});
+  return out;
+}
+
+std::int64_t MemoryEngine::epoch(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = objects_.find(id);
+  return it == objects_.end() ? 0 : it->second.epoch;
+}
+
+void MemoryEngine::fail_commits(int n) {
+  std::lock_guard lock(mu_);
+  fail_commits_ = n;
+}
+
+std::int64_t MemoryEngine::commits() const {
+  std::lock_guard lock(mu_);
+  return commits_;
+}
+
+}  // namespace vatic::persist

@@ -1,0 +1,52 @@
+// MemoryEngine: an Engine without a file, for tests and the simulation
+// (spec/persistence.md, section 5). Same semantics as the SQLite engine: it
+// holds only committed state, so a Host dropped before its commit turn ran (a
+// simulated crash) loses exactly its uncommitted writes, and the state of the
+// objects survives for the next Host given the same engine (a restart).
+//
+// Faults: fail_commits(n) makes the next n commits throw as an I/O error
+// would, committing nothing.
+//
+// Threads: any; one mutex (hosts of several vats may share it).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "persist/engine.h"
+
+namespace vatic::persist {
+
+class MemoryEngine final : public Engine {
+ public:
+  Result<Grant> activate(const std::string& id, std::string_view kind, std::int64_t version,
+                         std::string_view host) override;
+  void deactivate(const std::string& id, std::int64_t epoch) override;
+  std::optional<Bytes> get(const std::string& id, std::string_view key) override;
+  std::vector<std::pair<std::string, Bytes>> scan(const std::string& id, std::string_view prefix) override;
+  CommitReport commit(std::span<const ObjectWrites> batch) override;
+  std::vector<Reminder> reminders(std::string_view kind) override;
+  std::int64_t epoch(const std::string& id) override;
+
+  void fail_commits(int n);
+  // Committed transactions so far (each one would be an fsync on disk).
+  std::int64_t commits() const;
+
+ private:
+  struct Object {
+    std::string kind;
+    std::int64_t version = 0;
+    std::int64_t epoch = 0;
+    std::string host;  // empty: not active
+    std::map<std::string, Bytes, std::less<>> kv;
+    std::map<std::string, ReminderTimes, std::less<>> reminders;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, Object, std::less<>> objects_;
+  int fail_commits_ = 0;
+  std::int64_t commits_ = 0;
+};
+
+}  // namespace vatic::persist

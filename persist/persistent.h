@@ -1,0 +1,93 @@
+// Persistent: the base of objects whose state outlives their activations
+// (spec/persistence.md). A subclass declares its methods with VATIC_METHODS
+// like any object, keeps its state in kv() and Cell members, and is
+// registered with a persist::Host under a kind name and version; the host
+// makes (activates) it when a message arrives and releases it (passivates)
+// when idle. Its constructor takes no arguments: everything it knows comes
+// from the kv, read in on_activate() or on demand.
+//
+//   class Account : public vatic::persist::Persistent {
+//    public:
+//     std::int64_t deposit(std::int64_t n) {
+//       if (n <= 0) throw vatic::VatError(vatic::ErrorKind::failed, "deposit must be positive");
+//       balance_.set(balance_.get() + n);
+//       return balance_.get();
+//     }
+//     VATIC_METHODS(Account, deposit)
+//    private:
+//     vatic::persist::Cell<std::int64_t> balance_{this, "balance", 0};
+//   };
+//
+// References to itself come from self(), never from ref_to(): they reach its
+// slot, which outlives this activation and keeps calls transactional.
+//
+// Threads: its vat's, like any object.
+#pragma once
+
+#include <string>
+
+#include "persist/kv.h"
+#include "vat/ref.h"
+
+namespace vatic::persist {
+
+namespace internal {
+class Slot;
+}
+
+class Persistent : public Object {
+ public:
+  Kv& kv() noexcept { return kv_; }
+  const Kv& kv() const noexcept { return kv_; }
+
+  // "<kind>/<key>" (spec/persistence.md, section 1). Throws once passivated.
+  const std::string& persistent_id() const;
+
+  // Runs once per activation, before the first message; reads only (writes
+  // belong to calls). An exception here fails the activation and the message
+  // that caused it.
+  virtual void on_activate() {}
+
+  // Runs as a call of its own when the reminder `name` is due (spec 8); its
+  // writes commit with it. The default fails: a kind that sets reminders
+  // overrides it.
+  virtual void on_reminder(const std::string& name);
+
+ protected:
+  Persistent() = default;
+
+  // A durable timer (spec/persistence.md 8), set or replaced in the current
+  // call and committed with it: on_reminder(name) runs at `due_unix_ms` (wall
+  // clock, the vat clock's unix_ms()), then every `period_ms` if not 0.
+  void remind(std::string_view name, std::int64_t due_unix_ms, std::int64_t period_ms = 0);
+  void forget(std::string_view name);
+
+  // A reference to this object's slot, valid across activations.
+  template <class Self>
+  Ref<Self> self(Self* s) const {
+    (void)s;
+    return detail::RefAccess::make<Self>(slot_handler());
+  }
+
+ private:
+  friend class Kv;
+  friend class internal::Slot;
+  detail::HandlerPtr slot_handler() const;
+  // The slot while this is its activation; throws VatError(failed) after.
+  internal::Slot& slot() const;
+
+  internal::Slot* slot_ = nullptr;
+  Kv kv_{this};
+};
+
+template <class T>
+T Cell<T>::get() const {
+  return owner_->kv().template get<T>(key_).value_or(initial_);
+}
+
+template <class T>
+void Cell<T>::set(const T& v) {
+  owner_->kv().put(key_, v);
+}
+
+}  // namespace vatic::persist

@@ -1,0 +1,357 @@
+#include "persist/sqlite_engine.h"
+
+#include <cerrno>
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include "persist/internal/engine_common.h"
+
+namespace vatic::persist {
+
+namespace {
+
+constexpr const char* kSchemaVersion = "1";
+
+// spec/persistence.md, section 5 (SQLite). Keys are blobs: they compare
+// bytewise, which is what scan(prefix) needs.
+constexpr const char* kSchemaSql = R"sql(
+CREATE TABLE IF NOT EXISTS persist_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pobj (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pkv (
+  id TEXT NOT NULL,
+  k BLOB NOT NULL,
+  v BLOB NOT NULL,
+  PRIMARY KEY (id, k)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reminder (
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  due INTEGER NOT NULL,
+  period INTEGER NOT NULL,
+  PRIMARY KEY (id, name)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS activation (
+  id TEXT PRIMARY KEY,
+  host TEXT,
+  epoch INTEGER NOT NULL
+);
+)sql";
+
+// "persist store <file>: <doing>: <reason>"; a full disk says so in words.
+[[noreturn]] void fail_sqlite(sqlite3* db, int rc, std::string_view doing) {
+  const char* file = db ? sqlite3_db_filename(db, "main") : nullptr;
+  std::string reason = (rc & 0xff) == SQLITE_FULL || (db && sqlite3_system_errno(db) == ENOSPC)
+                           ? std::string("no space left on device")
+                           : std::string(db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  throw_error(ErrorKind::failed, fmt::format("persist store {}: {}: {}", file ? file : "", doing, reason));
+}
+
+// A key bound as a blob.
+struct Blob {
+  std::string_view s;
+};
+
+// One prepared statement, kept for the engine's life and reset after each use
+// so that it holds no lock between transactions.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
+    if (int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s_, nullptr); rc != SQLITE_OK)
+      fail_sqlite(db, rc, "preparing a statement");
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  template <class... A>
+  Stmt& bind(const A&... a) {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+    int i = 0;
+    (one(++i, a), ...);
+    return *this;
+  }
+  // True while a row is available; resets itself when done.
+  bool step() {
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    sqlite3_reset(s_);
+    if (rc != SQLITE_DONE) fail_sqlite(db_, rc, "running a statement");
+    return false;
+  }
+  void run() {
+    while (step()) {
+    }
+  }
+  void reset() { sqlite3_reset(s_); }
+  std::int64_t i64(int c) { return sqlite3_column_int64(s_, c); }
+  std::string text(int c) {
+    auto* p = static_cast<const char*>(sqlite3_column_blob(s_, c));
+    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, c))) : std::string();
+  }
+  Bytes bytes(int c) {
+    auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(s_, c));
+    return p ? Bytes(p, p + sqlite3_column_bytes(s_, c)) : Bytes();
+  }
+
+ private:
+  void check(int rc) {
+    if (rc != SQLITE_OK) fail_sqlite(db_, rc, "binding a parameter");
+  }
+  void one(int i, std::string_view t) {
+    check(sqlite3_bind_text(s_, i, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT));
+  }
+  void one(int i, const std::string& t) { one(i, std::string_view(t)); }
+  void one(int i, Blob b) {
+    check(sqlite3_bind_blob(s_, i, b.s.empty() ? "" : b.s.data(), static_cast<int>(b.s.size()), SQLITE_TRANSIENT));
+  }
+  void one(int i, const Bytes& b) {
+    check(sqlite3_bind_blob(s_, i, b.empty() ? static_cast<const void*>("") : b.data(), static_cast<int>(b.size()),
+                            SQLITE_TRANSIENT));
+  }
+  void one(int i, std::int64_t v) { check(sqlite3_bind_int64(s_, i, v)); }
+  void one(int i, std::nullptr_t) { check(sqlite3_bind_null(s_, i)); }
+
+  sqlite3* db_;
+  sqlite3_stmt* s_ = nullptr;
+};
+
+}  // namespace
+
+struct SqliteEngine::Statements {
+  explicit Statements(sqlite3* db)
+      : begin(db, "BEGIN IMMEDIATE"),
+        commit(db, "COMMIT"),
+        rollback(db, "ROLLBACK"),
+        find_obj(db, "SELECT kind, version FROM pobj WHERE id = ?"),
+        add_obj(db, "INSERT INTO pobj (id, kind, version) VALUES (?, ?, ?)"),
+        bump(db,
+             "INSERT INTO activation (id, host, epoch) VALUES (?, ?, 1) "
+             "ON CONFLICT (id) DO UPDATE SET epoch = epoch + 1, host = excluded.host RETURNING epoch"),
+        deactivate(db, "UPDATE activation SET host = NULL WHERE id = ? AND epoch = ?"),
+        epoch(db, "SELECT epoch FROM activation WHERE id = ?"),
+        get(db, "SELECT v FROM pkv WHERE id = ? AND k = ?"),
+        scan(db, "SELECT k, v FROM pkv WHERE id = ? AND k >= ? ORDER BY k"),
+        scan_to(db, "SELECT k, v FROM pkv WHERE id = ? AND k >= ? AND k < ? ORDER BY k"),
+        put(db, "INSERT INTO pkv (id, k, v) VALUES (?, ?, ?) ON CONFLICT (id, k) DO UPDATE SET v = excluded.v"),
+        erase(db, "DELETE FROM pkv WHERE id = ? AND k = ?"),
+        remind(db,
+               "INSERT INTO reminder (id, name, due, period) VALUES (?, ?, ?, ?) "
+               "ON CONFLICT (id, name) DO UPDATE SET due = excluded.due, period = excluded.period"),
+        forget(db, "DELETE FROM reminder WHERE id = ? AND name = ?"),
+        reminders(db, "SELECT id, name, due, period FROM reminder WHERE id >= ? AND id < ? ORDER BY id, name") {}
+  Stmt begin, commit, rollback, find_obj, add_obj, bump, deactivate, epoch, get, scan, scan_to, put, erase, remind,
+      forget, reminders;
+};
+
+namespace {
+// Rolls back the transaction unless it was committed (every path out of a
+// transaction, exceptions included).
+class Txn {
+ public:
+  explicit Txn(Stmt& begin, Stmt& commit, Stmt& rollback) : commit_(commit), rollback_(rollback) { begin.run(); }
+  ~Txn() {
+    if (!done_) {
+      try {
+        rollback_.run();
+      } catch (...) {
+        // The transaction is gone either way (SQLite rolls back on its own
+        // after most errors); the original failure is the one to report.
+      }
+    }
+  }
+  void commit() {
+    commit_.run();
+    done_ = true;
+  }
+
+ private:
+  Stmt& commit_;
+  Stmt& rollback_;
+  bool done_ = false;
+};
+}  // namespace
+
+// synchronous=NORMAL for the scope (WAL: written, not fsync'd), FULL after;
+// commits always run at FULL.
+class SqliteEngine::Durability {
+ public:
+  Durability(SqliteEngine& e, bool full) : e_(e) {
+    e_.exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  }
+  ~Durability() {
+    try {
+      e_.exec("PRAGMA synchronous=FULL");
+    } catch (...) {
+      e_.broken_ = true;  // commit() refuses rather than commit without fsync
+    }
+  }
+  Durability(const Durability&) = delete;
+  Durability& operator=(const Durability&) = delete;
+
+ private:
+  SqliteEngine& e_;
+};
+
+std::unique_ptr<SqliteEngine> SqliteEngine::open(const std::filesystem::path& file) {
+  sqlite3* db = nullptr;
+  int rc =
+      sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string why = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    throw_error(ErrorKind::failed, fmt::format("persist store {}: {}", file.string(), why));
+  }
+  std::unique_ptr<SqliteEngine> e(new SqliteEngine(db, file));
+  sqlite3_busy_timeout(db, 5000);
+  {
+    Stmt wal(db, "PRAGMA journal_mode=WAL");
+    if (!wal.step() || wal.text(0) != "wal")
+      throw_error(ErrorKind::failed, fmt::format("persist store {}: cannot switch to WAL journaling", file.string()));
+    wal.reset();
+  }
+  // spec/persistence.md 5: an acknowledged commit survives SIGKILL and power loss.
+  e->exec("PRAGMA synchronous=FULL");
+  e->exec(kSchemaSql);
+  {
+    Stmt v(db, "SELECT value FROM persist_meta WHERE key = 'schema'");
+    if (v.step()) {
+      std::string got = v.text(0);
+      v.reset();
+      if (got != kSchemaVersion)
+        throw_error(ErrorKind::failed,
+                    fmt::format("persist store {}: schema version {} is not {}", file.string(), got, kSchemaVersion));
+    } else {
+      Stmt put(db, "INSERT INTO persist_meta (key, value) VALUES ('schema', ?)");
+      put.bind(std::string_view(kSchemaVersion)).run();
+    }
+  }
+  e->st_ = std::make_unique<Statements>(db);
+  return e;
+}
+
+SqliteEngine::SqliteEngine(sqlite3* db, std::filesystem::path file) : db_(db), file_(std::move(file)) {}
+
+SqliteEngine::~SqliteEngine() {
+  st_.reset();  // statements first: sqlite3_close refuses while any is open
+  sqlite3_close(db_);
+}
+
+void SqliteEngine::exec(const char* sql) {
+  char* err = nullptr;
+  if (int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
+    std::string why = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    throw_error(ErrorKind::failed, fmt::format("persist store {}: {}", file_.string(), why));
+  }
+}
+
+Result<Grant> SqliteEngine::activate(const std::string& id, std::string_view kind, std::int64_t version,
+                                     std::string_view host) {
+  Statements& s = *st_;
+  // spec/persistence.md 5 (SQLite): the bump is made durable by the next
+  // commit, whose fsync covers every earlier frame of the WAL; it needs no
+  // fsync of its own (a crash before that commit loses it together with
+  // every activation that could have relied on it).
+  Durability lazy(*this, false);
+  Txn txn(s.begin, s.commit, s.rollback);
+  Grant g;
+  if (s.find_obj.bind(id).step()) {
+    std::string stored_kind = s.find_obj.text(0);
+    std::int64_t stored_version = s.find_obj.i64(1);
+    s.find_obj.reset();
+    if (auto ok = internal::check_stored_kind(id, stored_kind, stored_version, kind, version); !ok)
+      return refuse(ok.error());
+  } else {
+    s.add_obj.bind(id, kind, version).run();
+    g.created = true;
+  }
+  if (!s.bump.bind(id, host).step()) throw_error(ErrorKind::failed, "persist store: activation returned no epoch");
+  g.epoch = s.bump.i64(0);
+  s.bump.run();  // RETURNING: the row is written when the statement runs to its end
+  txn.commit();
+  return g;
+}
+
+void SqliteEngine::deactivate(const std::string& id, std::int64_t epoch) {
+  Durability lazy(*this, false);  // a lost deactivation changes no epoch
+  st_->deactivate.bind(id, epoch).run();
+}
+
+std::optional<Bytes> SqliteEngine::get(const std::string& id, std::string_view key) {
+  Stmt& g = st_->get;
+  if (!g.bind(id, Blob{key}).step()) return std::nullopt;
+  Bytes v = g.bytes(0);
+  g.reset();
+  return v;
+}
+
+std::vector<std::pair<std::string, Bytes>> SqliteEngine::scan(const std::string& id, std::string_view prefix) {
+  std::optional<std::string> end = internal::prefix_end(prefix);
+  Stmt& q = end ? st_->scan_to : st_->scan;
+  if (end)
+    q.bind(id, Blob{prefix}, Blob{*end});
+  else
+    q.bind(id, Blob{prefix});
+  std::vector<std::pair<std::string, Bytes>> out;
+  while (q.step()) out.emplace_back(q.text(0), q.bytes(1));
+  return out;
+}
+
+CommitReport SqliteEngine::commit(std::span<const ObjectWrites> batch) {
+  Statements& s = *st_;
+  if (broken_)
+    throw_error(ErrorKind::failed,
+                fmt::format("persist store {}: cannot restore synchronous=FULL; refusing to commit", file_.string()));
+  CommitReport report;
+  Txn txn(s.begin, s.commit, s.rollback);
+  for (const ObjectWrites& o : batch) {
+    // spec/persistence.md 4, "Fence failure": checked inside the transaction.
+    bool current = s.epoch.bind(o.id).step() && s.epoch.i64(0) == o.epoch;
+    s.epoch.reset();
+    if (!current) {
+      report.fenced.push_back(o.id);
+      continue;
+    }
+    for (const auto& [k, v] : o.writes) {
+      if (v)
+        s.put.bind(o.id, Blob{k}, *v).run();
+      else
+        s.erase.bind(o.id, Blob{k}).run();
+    }
+    for (const auto& [name, t] : o.reminders) {
+      if (t)
+        s.remind.bind(o.id, name, t->due_ms, t->period_ms).run();
+      else
+        s.forget.bind(o.id, name).run();
+    }
+  }
+  txn.commit();
+  return report;
+}
+
+std::vector<Reminder> SqliteEngine::reminders(std::string_view kind) {
+  // Ids of the kind are "<kind>/..."; '0' is the byte after '/'.
+  std::string from = std::string(kind) + "/";
+  std::string to = std::string(kind) + "0";
+  Stmt& q = st_->reminders;
+  q.bind(from, to);
+  std::vector<Reminder> out;
+  while (q.step()) out.push_back({q.text(0), q.text(1), {q.i64(2), q.i64(3)}});
+  return out;
+}
+
+std::int64_t SqliteEngine::epoch(const std::string& id) {
+  Stmt& q = st_->epoch;
+  if (!q.bind(id).step()) return 0;
+  std::int64_t e = q.i64(0);
+  q.reset();
+  return e;
+}
+
+}  // namespace vatic::persist

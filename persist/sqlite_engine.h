@@ -1,0 +1,54 @@
+// SqliteEngine: the embedded Engine, one SQLite file (spec/persistence.md,
+// section 5). WAL journal with synchronous=FULL: a commit that returned is in
+// the fsync'd log, so it survives SIGKILL and power loss. One transaction per
+// commit batch (group commit: one fsync for every call the batch carries).
+// Activation and deactivation records are written without an fsync of their
+// own: the next commit's fsync covers them (WAL order).
+// The schema is the one a PostgreSQL engine will use: pobj (kind, version),
+// pkv (the key-value pairs, WITHOUT ROWID), activation (host and epoch).
+//
+// Several hosts (vats, processes) may open one file; their activations fence
+// each other out by epoch, and SQLite's locks (with a busy timeout) order
+// their transactions.
+//
+// Threads: the thread of the host that uses it (one connection each).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "persist/engine.h"
+
+struct sqlite3;
+
+namespace vatic::persist {
+
+class SqliteEngine final : public Engine {
+ public:
+  // Opens or creates the file. Throws VatError(failed) naming the file when
+  // it cannot be opened, is not a vatic persist store, or has another schema.
+  static std::unique_ptr<SqliteEngine> open(const std::filesystem::path& file);
+  ~SqliteEngine() override;
+
+  Result<Grant> activate(const std::string& id, std::string_view kind, std::int64_t version,
+                         std::string_view host) override;
+  void deactivate(const std::string& id, std::int64_t epoch) override;
+  std::optional<Bytes> get(const std::string& id, std::string_view key) override;
+  std::vector<std::pair<std::string, Bytes>> scan(const std::string& id, std::string_view prefix) override;
+  CommitReport commit(std::span<const ObjectWrites> batch) override;
+  std::vector<Reminder> reminders(std::string_view kind) override;
+  std::int64_t epoch(const std::string& id) override;
+
+ private:
+  struct Statements;
+  class Durability;
+  SqliteEngine(sqlite3* db, std::filesystem::path file);
+  void exec(const char* sql);
+
+  sqlite3* db_;
+  std::filesystem::path file_;
+  std::unique_ptr<Statements> st_;
+  bool broken_ = false;  // synchronous=FULL could not be restored
+};
+
+}  // namespace vatic::persist

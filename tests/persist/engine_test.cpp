@@ -1,0 +1,164 @@
+#include "persist/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+
+#include "persist/memory_engine.h"
+#include "persist/sqlite_engine.h"
+#include "temp_dir.h"
+
+namespace vatic::persist {
+namespace {
+
+// Every engine gives the same answers (spec/persistence.md 5).
+class EngineTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  EngineTest() : dir_("vatic-engine") {
+    if (GetParam() == "memory")
+      e = std::make_shared<MemoryEngine>();
+    else
+      e = SqliteEngine::open(dir_ / "objects.db");
+  }
+  static Bytes b(std::string_view s) { return Bytes(s.begin(), s.end()); }
+  CommitReport put(const std::string& id, std::int64_t epoch, std::string k, std::optional<Bytes> v) {
+    ObjectWrites w{id, epoch, {}};
+    w.writes.emplace_back(std::move(k), std::move(v));
+    return e->commit(std::span(&w, 1));
+  }
+
+  vatic::test::TempDir dir_;
+  std::shared_ptr<Engine> e;
+};
+
+TEST_P(EngineTest, ActivationCreatesTheObjectAndEpochsOnlyRise) {
+  Result<Grant> g1 = e->activate("k/a", "k", 1, "h1");
+  ASSERT_TRUE(g1) << g1.error();
+  EXPECT_TRUE(g1->created);
+  EXPECT_EQ(g1->epoch, 1);
+  e->deactivate("k/a", 1);
+  Result<Grant> g2 = e->activate("k/a", "k", 1, "h2");
+  ASSERT_TRUE(g2);
+  EXPECT_FALSE(g2->created);
+  EXPECT_EQ(g2->epoch, 2);  // not reset by the deactivation
+  e->deactivate("k/a", 1);  // a stale deactivation changes nothing
+  EXPECT_EQ(e->epoch("k/a"), 2);
+  EXPECT_EQ(e->epoch("k/none"), 0);
+}
+
+TEST_P(EngineTest, AnotherKindOrVersionIsRefusedWithoutBumpingTheEpoch) {
+  ASSERT_TRUE(e->activate("k/a", "k", 2, "h"));
+  EXPECT_NE(e->activate("k/a", "other", 2, "h").error().find("is a k, not a other"), std::string::npos);
+  EXPECT_NE(e->activate("k/a", "k", 1, "h").error().find("stored by version 2"), std::string::npos);
+  EXPECT_NE(e->activate("k/a", "k", 3, "h").error().find("migration is not implemented"), std::string::npos);
+  EXPECT_EQ(e->epoch("k/a"), 1);
+}
+
+TEST_P(EngineTest, CommitAppliesWritesAndErases) {
+  ASSERT_TRUE(e->activate("k/a", "k", 1, "h"));
+  EXPECT_TRUE(put("k/a", 1, "x", b("1")).fenced.empty());
+  EXPECT_EQ(e->get("k/a", "x"), b("1"));
+  put("k/a", 1, "x", std::nullopt);
+  EXPECT_FALSE(e->get("k/a", "x"));
+  EXPECT_FALSE(e->get("k/other", "x"));
+}
+
+TEST_P(EngineTest, AStaleFenceRefusesOnlyItsObjectsWrites) {
+  ASSERT_TRUE(e->activate("k/a", "k", 1, "h1"));
+  ASSERT_TRUE(e->activate("k/b", "k", 1, "h1"));
+  ASSERT_TRUE(e->activate("k/a", "k", 1, "h2"));  // a newer activation of a
+  std::vector<ObjectWrites> batch{{"k/a", 1, {{"x", b("stale")}}}, {"k/b", 1, {{"x", b("fine")}}}};
+  CommitReport r = e->commit(batch);
+  EXPECT_EQ(r.fenced, std::vector<std::string>{"k/a"});
+  EXPECT_FALSE(e->get("k/a", "x"));
+  EXPECT_EQ(e->get("k/b", "x"), b("fine"));
+  EXPECT_TRUE(put("k/a", 2, "x", b("new")).fenced.empty());
+  // An object never activated has no epoch a writer could hold.
+  EXPECT_EQ(put("k/ghost", 0, "x", b("1")).fenced, std::vector<std::string>{"k/ghost"});
+}
+
+TEST_P(EngineTest, ScanReturnsThePrefixInBytewiseOrder) {
+  ASSERT_TRUE(e->activate("k/a", "k", 1, "h"));
+  ASSERT_TRUE(e->activate("k/b", "k", 1, "h"));
+  std::vector<ObjectWrites> batch{
+      {"k/a", 1, {{"p/2", b("2")}, {"p/1", b("1")}, {"p\xff", b("ff")}, {"q", b("q")}, {"p", b("p")}}},
+      {"k/b", 1, {{"p/1", b("other object")}}}};
+  ASSERT_TRUE(e->commit(batch).fenced.empty());
+  auto keys = [&](std::string_view prefix) {
+    std::vector<std::string> out;
+    for (auto& [k, v] : e->scan("k/a", prefix)) out.push_back(k);
+    return out;
+  };
+  EXPECT_EQ(keys("p/"), (std::vector<std::string>{"p/1", "p/2"}));
+  EXPECT_EQ(keys("p"), (std::vector<std::string>{"p", "p/1", "p/2", "p\xff"}));
+  EXPECT_EQ(keys("p\xff"), (std::vector<std::string>{"p\xff"}));
+  EXPECT_EQ(keys("").size(), 5u);
+  EXPECT_EQ(e->scan("k/a", "p/1")[0].second, b("1"));
+}
+
+TEST_P(EngineTest, RemindersCommitWithTheirObjectAndAreListedByKind) {
+  ASSERT_TRUE(e->activate("k/a", "k", 1, "h"));
+  ASSERT_TRUE(e->activate("kk/b", "kk", 1, "h"));
+  std::vector<ObjectWrites> batch{{"k/a", 1, {}, {{"r1", ReminderTimes{100, 0}}, {"r2", ReminderTimes{200, 50}}}},
+                                  {"kk/b", 1, {}, {{"r", ReminderTimes{300, 0}}}}};
+  ASSERT_TRUE(e->commit(batch).fenced.empty());
+  auto r = e->reminders("k");
+  ASSERT_EQ(r.size(), 2u);  // not kk's
+  EXPECT_EQ(r[0].id, "k/a");
+  EXPECT_EQ(r[0].name, "r1");
+  EXPECT_EQ(r[1].times, (ReminderTimes{200, 50}));
+  std::vector<ObjectWrites> erase{{"k/a", 1, {}, {{"r1", std::nullopt}}}};
+  ASSERT_TRUE(e->commit(erase).fenced.empty());
+  EXPECT_EQ(e->reminders("k").size(), 1u);
+  // A fenced object's reminders are refused with its writes.
+  ASSERT_TRUE(e->activate("k/a", "k", 1, "h2"));
+  std::vector<ObjectWrites> stale{{"k/a", 1, {}, {{"r3", ReminderTimes{1, 0}}}}};
+  EXPECT_EQ(e->commit(stale).fenced, std::vector<std::string>{"k/a"});
+  EXPECT_EQ(e->reminders("k").size(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, EngineTest, ::testing::Values("memory", "sqlite"));
+
+TEST(SqliteEngine, ReopeningSeesCommittedStateAndTheEpoch) {
+  vatic::test::TempDir dir("vatic-engine");
+  {
+    auto e = SqliteEngine::open(dir / "objects.db");
+    ASSERT_TRUE(e->activate("k/a", "k", 1, "h"));
+    std::vector<ObjectWrites> batch{{"k/a", 1, {{"x", Bytes{1, 2}}}}};
+    ASSERT_TRUE(e->commit(batch).fenced.empty());
+  }
+  auto e = SqliteEngine::open(dir / "objects.db");
+  EXPECT_EQ(e->get("k/a", "x"), (Bytes{1, 2}));
+  EXPECT_EQ(e->epoch("k/a"), 1);
+}
+
+TEST(SqliteEngine, AFileThatIsNotAStoreIsRefusedNamingIt) {
+  vatic::test::TempDir dir("vatic-engine");
+  {
+    std::FILE* f = std::fopen((dir / "junk.db").c_str(), "w");
+    std::fputs("this is not a database, just some text that is long enough to have a header", f);
+    std::fclose(f);
+  }
+  try {
+    SqliteEngine::open(dir / "junk.db");
+    FAIL() << "opened a file that is not a database";
+  } catch (const VatError& e) {
+    EXPECT_NE(e.error().reason.find("junk.db"), std::string::npos) << e.error().reason;
+  }
+}
+
+TEST(MemoryEngine, AnInjectedFailureCommitsNothing) {
+  MemoryEngine e;
+  ASSERT_TRUE(e.activate("k/a", "k", 1, "h"));
+  e.fail_commits(1);
+  std::vector<ObjectWrites> batch{{"k/a", 1, {{"x", Bytes{1}}}}};
+  EXPECT_THROW(e.commit(batch), VatError);
+  EXPECT_FALSE(e.get("k/a", "x"));
+  EXPECT_TRUE(e.commit(batch).fenced.empty());
+  EXPECT_TRUE(e.get("k/a", "x"));
+  EXPECT_EQ(e.commits(), 1);
+}
+
+}  // namespace
+}  // namespace vatic::persist
