@@ -367,6 +367,15 @@ HandlerPtr PromiseBase::pipeline_field(const std::string& name) {
   return out;
 }
 
+HandlerPtr PromiseBase::pipeline_field_here(const std::string& name) {
+  if (status_ != Status::pending || !forward_) return pipeline_field(name);
+  auto out = make_ptr<PromiseState<Value>>(home());
+  auto l = std::make_unique<FieldListener>(out, name);
+  l->forwarded(*forward_);
+  listen(std::move(l));
+  return out;
+}
+
 Promise<Value> send_by_name(Handler& target, std::string method, std::vector<Value> args) {
   auto result = make_ptr<PromiseState<Value>>(result_home(target));
   target.deliver(MessagePtr(new DynamicMessage(result, std::move(method), std::move(args))));

@@ -64,6 +64,13 @@ class PromiseBase : public Handler, public Pooled {
   PromiseBase* as_promise() noexcept override { return this; }
   Handler* forwards_to() const noexcept override { return forward_.get(); }
   Ptr<Handler> pipeline_field(const std::string& name) override;
+  // As pipeline_field(), but a promise of this vat even while this one
+  // forwards its messages elsewhere (pipeline_field() hands out the
+  // forward's own field then): it settles from this promise's record, and
+  // forwards to the forward's field meanwhile, as a field made before the
+  // forward does. For a reference whose path counts, not just where messages
+  // end up (captp: a receiverAnswer naming our answer).
+  Ptr<Handler> pipeline_field_here(const std::string& name);
   bool pipelines_fields() const noexcept override {
     return status_ != Status::pending || !forward_ || forward_->pipelines_fields();
   }

@@ -313,7 +313,19 @@ Capability Session::read_cap(wire::CapDescriptor::Reader in) {
       HandlerPtr h = a->result;
       auto path = pa.getPath();
       if (path.size() > kMaxValueDepth) throw ProtocolError("promised-answer path too long");
-      for (auto name : path) h = h->pipeline_field(std::string(name.cStr(), name.size()));
+      // spec/captp.md 5, "Same path": a receiverAnswer is a different path,
+      // also where our answer already forwards to a question of ours on this
+      // session (we passed its call on to the peer). Calls sent along the
+      // promised path go peer -> here -> peer, so the field must stay a
+      // promise of this vat: the peer's own field of that question, which
+      // pipeline_field() would hand out, looks to RemotePromise::resolve like
+      // the same path, and calls sent through it at once overtook the earlier
+      // ones, unembargoed (sim seed 7203).
+      for (auto name : path) {
+        std::string field(name.cStr(), name.size());
+        detail::PromiseBase* p = h->as_promise();
+        h = p ? p->pipeline_field_here(field) : h->pipeline_field(field);
+      }
       return Capability{h, nullptr, true};
     }
     case wire::CapDescriptor::THIRD_PARTY_HOSTED:
