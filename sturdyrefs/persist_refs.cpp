@@ -2,12 +2,26 @@
 
 namespace vatic::sturdyrefs {
 
+namespace {
+
+// spec/persistence.md 9.2: the stored parameters are the object's id; the
+// revived reference is its slot, which activates the object on demand.
+Ref<Object> revive(persist::Host& objects, const StoredObject& s) {
+  try {
+    return objects.object_by_id(s.params);
+  } catch (const VatError&) {
+    // Its reason names the kind, for the operator: this one goes to whoever
+    // presented the token.
+    throw_error(ErrorKind::failed, "the persistent object behind this sturdy ref is not available now");
+  }
+}
+
+}  // namespace
+
 PersistentRefs::PersistentRefs(Host& refs, persist::Host& objects) : refs_(refs), objects_(objects) {
   persist::Host* o = &objects;
-  // spec/persistence.md 9: the stored parameters are the object's id; the
-  // revived reference is its slot, which activates the object on demand. No
-  // `narrow`: domain caveats do not apply to a persistent object.
-  refs.add_kind(kPersistKind, Kind{[o](const StoredObject& s) { return o->object_by_id(s.params); }, {}});
+  // No `narrow`: domain caveats do not apply to a persistent object (9.3).
+  refs.add_kind(kPersistKind, Kind{[o](const StoredObject& s) { return revive(*o, s); }, {}});
 }
 
 caps::Token PersistentRefs::token(const Ref<Object>& ref) {

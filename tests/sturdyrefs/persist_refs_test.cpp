@@ -95,6 +95,23 @@ TEST_F(PersistRefsTest, ATokenOutlivesItsHostsAndReachesTheObjectFromTheEngine) 
   EXPECT_EQ(again.token(objects->object<Counter>("c1")), t);
 }
 
+TEST_F(PersistRefsTest, ATokenOfAKindNoLongerRegisteredIsRefusedWithoutNamingIt) {
+  caps::Token t = persistent.token(objects->object<Counter>("c1"));
+  refs.reset();
+  objects.reset();
+  vat.run_until_idle();
+  refs = std::make_unique<Host>(vat, *store, HostOptions{});
+  objects = std::make_unique<persist::Host>(vat, engine, persist::HostOptions{.idle = 10s});
+  PersistentRefs again(*refs, *objects);  // "counter" is not registered this time
+  try {
+    refs->redeem(caps::encode_token(t), {});
+    ADD_FAILURE() << "redeemed a token of an unregistered kind";
+  } catch (const VatError& e) {
+    EXPECT_EQ(e.error().kind, ErrorKind::failed);
+    EXPECT_EQ(e.error().reason, "the persistent object behind this sturdy ref is not available now");
+  }
+}
+
 TEST_F(PersistRefsTest, OnlyThisHostsPersistentObjectsGetTokens) {
   EXPECT_THROW(persistent.token(vat.make<Plain>()), VatError);
   EXPECT_THROW(persistent.token(Ref<Object>()), VatError);
