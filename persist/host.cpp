@@ -175,6 +175,29 @@ detail::HandlerPtr Host::slot_for(std::type_index type, std::string_view key) {
   return detail::HandlerPtr(&s_->slot(k->second, key));
 }
 
+Ref<Object> Host::object_by_id(std::string_view id) {
+  std::size_t slash = id.find('/');
+  if (slash == std::string_view::npos)
+    throw_error(ErrorKind::failed, "persist: an object id is <kind>/<key>, and this one has no '/'");
+  auto kind = s_->kinds.find(id.substr(0, slash));
+  if (kind == s_->kinds.end())
+    throw_error(ErrorKind::failed, fmt::format("persist: no kind {:?} is registered here", id.substr(0, slash)));
+  std::string_view key = id.substr(slash + 1);
+  check_name("key", key, 256, true);
+  return detail::RefAccess::make<Object>(detail::HandlerPtr(&s_->slot(kind->second.get(), key)));
+}
+
+std::optional<std::string> Host::id_of(const Ref<Object>& ref) const {
+  detail::Handler* h = detail::RefAccess::handler(ref).get();
+  while (h && h->forwards_to()) h = h->forwards_to();
+  auto* slot = dynamic_cast<internal::Slot*>(h);
+  if (!slot) return std::nullopt;
+  // Only this host's slots: one of another host may carry the same id.
+  auto it = s_->slots.find(slot->id());
+  if (it == s_->slots.end() || it->second.get() != slot) return std::nullopt;
+  return slot->id();
+}
+
 std::string Host::fresh_key() {
   std::array<std::uint8_t, 16> b;
   detail::fill_random(b.data(), b.size());

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -85,6 +86,18 @@ class Host {
   Ref<T> create() {
     return object<T>(fresh_key());
   }
+
+  // The object with this id ("<kind>/<key>", spec/persistence.md 1) of a
+  // registered kind, created on its first activation. Untyped, for whoever
+  // keeps ids instead of typed references: a sturdy ref's revival
+  // (sturdyrefs/persist_refs.h). Throws VatError(failed) for an id that is
+  // malformed or of a kind this host does not know.
+  Ref<Object> object_by_id(std::string_view id);
+
+  // The id of the persistent object `ref` designates, following resolved
+  // promises, if it is one of this host's; nullopt for anything else (a
+  // plain object, a remote reference, another host's object).
+  std::optional<std::string> id_of(const Ref<Object>& ref) const;
 
   // Commits pending writes now (the commit turn does it on its own).
   void flush();
