@@ -33,30 +33,44 @@ void HostState::flush() {
   std::vector<ObjectWrites> batch;
   for (auto& s : slots_in) {
     if (!s->has_pending()) continue;  // lost since (a fence, a failed commit)
-    batch.push_back(s->pending_writes());
+    batch.push_back(s->begin_commit());
     members.push_back(std::move(s));
   }
   if (batch.empty()) return;
+  // Answers settle only after every member is updated: releasing one can
+  // settle another slot's call inline, whose writes must find that slot's
+  // committing set already gone (they go to its next commit).
+  std::vector<std::unique_ptr<CallTxn>> released;
+  std::vector<std::pair<std::unique_ptr<CallTxn>, Error>> broken;
+  auto lose = [&](Slot& s, const Error& why) {
+    for (auto& t : s.lost(why)) broken.emplace_back(std::move(t), why);
+  };
   CommitReport report;
+  bool ok = true;
   try {
     report = engine->commit(batch);
   } catch (...) {
+    ok = false;
     Error e = error_from_exception(std::current_exception());
     ++stats.commit_failures;
     Error why{ErrorKind::disconnected, fmt::format("commit failed ({}); retry is safe", e.reason)};
-    for (auto& s : members) s->lost(why);
-    return;
+    for (auto& s : members) lose(*s, why);
   }
-  ++stats.commits;
-  for (auto& s : members) {
-    if (std::find(report.fenced.begin(), report.fenced.end(), s->id()) != report.fenced.end()) {
-      ++stats.fenced;
-      s->lost(Error{ErrorKind::disconnected,
-                    fmt::format("persistent object {}: superseded by a newer activation; retry is safe", s->id())});
-    } else {
-      s->committed();
+  if (ok) {
+    ++stats.commits;
+    for (auto& s : members) {
+      if (std::find(report.fenced.begin(), report.fenced.end(), s->id()) != report.fenced.end()) {
+        ++stats.fenced;
+        lose(*s, Error{ErrorKind::disconnected,
+                       fmt::format("persistent object {}: superseded by a newer activation; retry is safe", s->id())});
+      } else {
+        for (auto& t : s->committed()) released.push_back(std::move(t));
+      }
     }
   }
+  for (auto& t : released) Slot::release_answer(*t);
+  for (auto& [t, why] : broken)
+    if (t->answer) t->answer->break_with(why);
 }
 
 void HostState::on_idle(Slot* s) {
