@@ -113,13 +113,28 @@ void HostState::reminder_committed(const std::string& id, const std::string& nam
     }
     return;
   }
-  std::int64_t in_ms = std::max<std::int64_t>(0, t->due_ms - vat->clock().unix_ms());
-  arm(Reminder{id, name, *t}, std::chrono::milliseconds(in_ms));
+  arm(Reminder{id, name, *t}, delay_until(t->due_ms));
+}
+
+Duration HostState::delay_until(std::int64_t due_ms) const {
+  // The store may hold due times from before remind() checked its range:
+  // compute without signed overflow, and keep the ms -> ns conversion of the
+  // timer's Duration far from its limit (about 292 years).
+  constexpr std::int64_t kMaxDelayMs = 24 * 60 * 60 * 1000;
+  std::int64_t now = vat->clock().unix_ms();
+  if (due_ms <= now) return Duration::zero();
+  std::uint64_t in_ms = static_cast<std::uint64_t>(due_ms) - static_cast<std::uint64_t>(now);
+  return std::chrono::milliseconds(std::min<std::uint64_t>(in_ms, kMaxDelayMs));
 }
 
 void HostState::fire(const Reminder& r) {
   // The timer stays in the table (spent) until the reminder's call commits a
   // new due time or its erasure, or fails and is armed again.
+  if (r.times.due_ms > vat->clock().unix_ms()) {
+    // Not due yet: the timer's delay was capped (or the wall clock moved back).
+    arm(r, delay_until(r.times.due_ms));
+    return;
+  }
   std::size_t slash = r.id.find('/');
   auto kind = kinds.find(std::string_view(r.id).substr(0, slash));
   if (slash == std::string::npos || kind == kinds.end()) return;

@@ -190,10 +190,13 @@ void Slot::reschedule(CallTxn& t) {
     return;
   }
   // The next due time after now; periods missed while nobody ran are skipped.
-  std::int64_t now = home()->clock().unix_ms();
-  std::int64_t due = was.due_ms + was.period_ms;
-  if (due <= now) due += ((now - due) / was.period_ms + 1) * was.period_ms;
-  t.reminders.emplace(t.fired->name, ReminderTimes{due, was.period_ms});
+  // Times from the store may predate remind()'s range check: clamp them so
+  // that no sum below overflows (spec/persistence.md 8 bounds both).
+  std::int64_t now = std::clamp<std::int64_t>(home()->clock().unix_ms(), 0, kMaxReminderDueMs);
+  std::int64_t period = std::min(was.period_ms, kMaxReminderPeriodMs);
+  std::int64_t due = std::clamp<std::int64_t>(was.due_ms, 0, kMaxReminderDueMs) + period;
+  if (due <= now) due += ((now - due) / period + 1) * period;
+  t.reminders.emplace(t.fired->name, ReminderTimes{due, period});
 }
 
 std::vector<std::pair<std::string, Bytes>> Slot::scan(std::string_view prefix) const {

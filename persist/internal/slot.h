@@ -76,6 +76,9 @@ struct HostState {
   // Reminders (spec/persistence.md 8): one vat timer per committed reminder.
   std::map<std::pair<std::string, std::string>, Timer> reminder_timers;
   void arm(const Reminder& r, Duration delay);
+  // The timer delay until `due_ms` (unix ms): 0 if due, at most a day (a
+  // later due time is reached by re-arming; fire() checks it is due).
+  Duration delay_until(std::int64_t due_ms) const;
   void reminder_committed(const std::string& id, const std::string& name, const std::optional<ReminderTimes>& t);
   void fire(const Reminder& r);
 };

@@ -21,6 +21,7 @@ class Alarm : public Persistent {
   void set(std::string name, std::int64_t in_ms, std::int64_t period_ms) {
     remind(name, vat().clock().unix_ms() + in_ms, period_ms);
   }
+  void set_at(std::string name, std::int64_t due_ms, std::int64_t period_ms) { remind(name, due_ms, period_ms); }
   void set_then_fail(std::string name, std::int64_t in_ms) {
     remind(name, vat().clock().unix_ms() + in_ms, 0);
     throw VatError(ErrorKind::failed, "changed my mind");
@@ -35,7 +36,7 @@ class Alarm : public Persistent {
       throw VatError(ErrorKind::failed, "not now");
     }
   }
-  VATIC_METHODS(Alarm, set, set_then_fail, cancel, fired)
+  VATIC_METHODS(Alarm, set, set_at, set_then_fail, cancel, fired)
 };
 
 class Reminders : public ::testing::Test {
@@ -137,6 +138,43 @@ TEST_F(Reminders, AForgottenReminderDoesNotFire) {
   EXPECT_TRUE(engine->reminders("alarm").empty());
   advance(5s);
   EXPECT_EQ(fired("x"), 0);
+}
+
+TEST_F(Reminders, ADueTimeOrPeriodOutOfRangeFailsItsCallAndSetsNothing) {
+  for (auto [due, period] : {std::pair<std::int64_t, std::int64_t>{INT64_MAX, 0},
+                             {kMaxReminderDueMs + 1, 0},
+                             {-1, 0},
+                             {clock.unix_ms() + 1000, INT64_MAX},
+                             {clock.unix_ms() + 1000, kMaxReminderPeriodMs + 1}}) {
+    Promise<void> p = alarm().send<&Alarm::set_at>("bad", due, period);
+    vat.run_until_idle();
+    ASSERT_TRUE(p.is_broken()) << due << " " << period;
+    EXPECT_EQ(p.error().kind, ErrorKind::failed);
+  }
+  EXPECT_TRUE(engine->reminders("alarm").empty());
+  advance(1s);
+  EXPECT_EQ(fired("bad"), 0);
+}
+
+TEST_F(Reminders, AReminderFarInTheFutureDoesNotFireEarly) {
+  // Year 3000: in range, but its delay in nanoseconds does not fit 64 bits.
+  constexpr std::int64_t kYear3000 = 32'503'680'000'000;
+  vat.wait(alarm().send<&Alarm::set_at>("far", kYear3000, 0));
+  vat.wait(alarm().send<&Alarm::set_at>("edge", kMaxReminderDueMs, kMaxReminderPeriodMs));
+  advance(1s);
+  EXPECT_EQ(fired("far"), 0);
+  EXPECT_EQ(fired("edge"), 0);
+  // The host's timer re-arms daily until the due time; never early.
+  for (int day = 0; day < 3; ++day) advance(std::chrono::hours(25));
+  EXPECT_EQ(fired("far"), 0);
+  EXPECT_EQ(fired("edge"), 0);
+  EXPECT_EQ(engine->reminders("alarm").size(), 2u);
+  // A due time a day and a half away (more than one capped delay) fires then.
+  vat.wait(alarm().send<&Alarm::set>("soon", 36 * 3600 * 1000, 0));
+  advance(std::chrono::hours(24));
+  EXPECT_EQ(fired("soon"), 0);
+  advance(std::chrono::hours(13));
+  EXPECT_EQ(fired("soon"), 1);
 }
 
 }  // namespace
