@@ -55,7 +55,12 @@ std::optional<Value> Kv::get_value(std::string_view key) const {
 
 void Kv::put_value(std::string_view key, const Value& value) {
   check_key(key);
-  owner_->slot().write(key, encode_stored(value));
+  Bytes b = encode_stored(value);
+  if (b.size() > kMaxKvValue)
+    throw_error(ErrorKind::failed, fmt::format("persistent object {}: kv key {:?}: a stored value of {} bytes; the "
+                                               "limit is {}",
+                                               owner_->slot().id(), key, b.size(), kMaxKvValue));
+  owner_->slot().write(key, std::move(b));
 }
 
 void Kv::erase(std::string_view key) {

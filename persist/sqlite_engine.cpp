@@ -104,15 +104,15 @@ class Stmt {
     if (rc != SQLITE_OK) fail_sqlite(db_, rc, "binding a parameter");
   }
   void one(int i, std::string_view t) {
-    check(sqlite3_bind_text(s_, i, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT));
+    // The 64-bit forms: a length above INT_MAX is refused by SQLite, not cut.
+    check(sqlite3_bind_text64(s_, i, t.data(), t.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   }
   void one(int i, const std::string& t) { one(i, std::string_view(t)); }
   void one(int i, Blob b) {
-    check(sqlite3_bind_blob(s_, i, b.s.empty() ? "" : b.s.data(), static_cast<int>(b.s.size()), SQLITE_TRANSIENT));
+    check(sqlite3_bind_blob64(s_, i, b.s.empty() ? "" : b.s.data(), b.s.size(), SQLITE_TRANSIENT));
   }
   void one(int i, const Bytes& b) {
-    check(sqlite3_bind_blob(s_, i, b.empty() ? static_cast<const void*>("") : b.data(), static_cast<int>(b.size()),
-                            SQLITE_TRANSIENT));
+    check(sqlite3_bind_blob64(s_, i, b.empty() ? static_cast<const void*>("") : b.data(), b.size(), SQLITE_TRANSIENT));
   }
   void one(int i, std::int64_t v) { check(sqlite3_bind_int64(s_, i, v)); }
   void one(int i, std::nullptr_t) { check(sqlite3_bind_null(s_, i)); }

@@ -1,5 +1,6 @@
-// Group commit (spec/persistence.md 4) when releasing one object's answer
-// settles another object's call in the same commit turn.
+// Group commit (spec/persistence.md 4): when releasing one object's answer
+// settles another object's call in the same commit turn, and when one call
+// of the batch puts a value above the limit.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -7,8 +8,10 @@
 
 #include "persist/host.h"
 #include "persist/memory_engine.h"
+#include "persist/sqlite_engine.h"
 #include "persist/stored_value.h"
 #include "persist_objects.h"
+#include "temp_dir.h"
 
 namespace vatic::persist::test {
 namespace {
@@ -37,6 +40,20 @@ class Relay : public Persistent {
   Cell<std::int64_t> touched_{this, "touched", 0};
 };
 
+// Puts a value of `n` bytes (encoded: a few more).
+class Blobs : public Persistent {
+ public:
+  std::int64_t put(std::string key, std::int64_t n) {
+    kv().put(key, Bytes(static_cast<std::size_t>(n), 0x5a));
+    return n;
+  }
+  std::int64_t size(std::string key) {
+    auto b = kv().get<Bytes>(key);
+    return b ? static_cast<std::int64_t>(b->size()) : -1;
+  }
+  VATIC_METHODS(Blobs, put, size)
+};
+
 class GroupCommit : public ::testing::Test {
  protected:
   GroupCommit() {
@@ -63,6 +80,37 @@ TEST_F(GroupCommit, ACallSettledByAnotherObjectsCommitKeepsItsWritesBeforeItsAns
   EXPECT_EQ(*stored, encode_stored(Value(std::int64_t{1})));
   EXPECT_EQ(engine->get("relay/y", "touched"), encode_stored(Value(std::int64_t{1})));
   EXPECT_EQ(vat.wait(y.send<&Relay::relayed>()), 1);
+}
+
+TEST(GroupCommitSqlite, AValueAboveTheLimitFailsOnlyItsOwnCall) {
+  vatic::test::TempDir dir("vatic-persist");
+  Vat vat;
+  std::shared_ptr<Engine> e = SqliteEngine::open(dir / "objects.db");
+  auto host = std::make_unique<Host>(vat, e);
+  host->register_kind<Ledger>({.name = "ledger"});
+  host->register_kind<Blobs>({.name = "blobs"});
+  Ref<Blobs> b = host->object<Blobs>("b");
+  const auto limit = static_cast<std::int64_t>(kMaxKvValue);
+  // Calls of one commit turn: the one above the limit fails, alone.
+  Promise<std::int64_t> big = b.send<&Blobs::put>("big", limit);
+  Promise<std::int64_t> fits = b.send<&Blobs::put>("fits", limit - 16);
+  Promise<std::int64_t> other = host->object<Ledger>("l").send<&Ledger::deposit>(3);
+  vat.run_until_idle();
+  ASSERT_TRUE(big.is_broken());
+  EXPECT_EQ(big.error().kind, ErrorKind::failed);
+  EXPECT_NE(big.error().reason.find("limit"), std::string::npos) << big.error().reason;
+  ASSERT_TRUE(fits.ready()) << fits.error().reason;
+  ASSERT_TRUE(other.ready()) << other.error().reason;
+  EXPECT_EQ(other.value(), 3);
+  EXPECT_EQ(host->stats().commit_failures, 0);
+  // A reopened store holds what fit, and nothing of the refused value.
+  host.reset();
+  e = SqliteEngine::open(dir / "objects.db");
+  host = std::make_unique<Host>(vat, e);
+  host->register_kind<Blobs>({.name = "blobs"});
+  b = host->object<Blobs>("b");
+  EXPECT_EQ(vat.wait(b.send<&Blobs::size>("fits")), limit - 16);
+  EXPECT_EQ(vat.wait(b.send<&Blobs::size>("big")), -1);
 }
 
 }  // namespace
