@@ -93,8 +93,14 @@ Slot& HostState::slot(const KindInfo* kind, std::string_view key) {
   return *it->second;
 }
 
+std::optional<ReminderTimes> HostState::committed_setting(const std::string& id, const std::string& name) const {
+  auto it = reminder_settings.find({id, name});
+  if (it == reminder_settings.end()) return std::nullopt;
+  return it->second;
+}
+
 void HostState::arm(const Reminder& r, Duration delay) {
-  if (closed) return;
+  if (closed || committed_setting(r.id, r.name) != r.times) return;
   std::weak_ptr<HostState> w = self;
   Timer& t = reminder_timers[{r.id, r.name}];
   t.cancel();
@@ -105,6 +111,10 @@ void HostState::arm(const Reminder& r, Duration delay) {
 
 void HostState::reminder_committed(const std::string& id, const std::string& name,
                                    const std::optional<ReminderTimes>& t) {
+  if (t)
+    reminder_settings.insert_or_assign({id, name}, *t);
+  else
+    reminder_settings.erase({id, name});
   if (!t) {
     auto it = reminder_timers.find({id, name});
     if (it != reminder_timers.end()) {
@@ -130,6 +140,7 @@ Duration HostState::delay_until(std::int64_t due_ms) const {
 void HostState::fire(const Reminder& r) {
   // The timer stays in the table (spent) until the reminder's call commits a
   // new due time or its erasure, or fails and is armed again.
+  if (committed_setting(r.id, r.name) != r.times) return;  // stale: replaced or forgotten since
   if (r.times.due_ms > vat->clock().unix_ms()) {
     // Not due yet: the timer's delay was capped (or the wall clock moved back).
     arm(r, delay_until(r.times.due_ms));

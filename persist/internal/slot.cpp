@@ -185,6 +185,17 @@ void Slot::write_reminder(std::string_view name, std::optional<ReminderTimes> t)
 void Slot::reschedule(CallTxn& t) {
   if (!t.fired || t.reminders.count(t.fired->name)) return;  // the call decided itself
   const ReminderTimes& was = t.fired->times;
+  // Compare and set (spec/persistence.md 8): another call may have set or
+  // forgotten the reminder since it fired; its setting (pending, being
+  // committed or committed) stands.
+  std::optional<ReminderTimes> now_set;
+  if (auto it = pending_reminders_.find(t.fired->name); it != pending_reminders_.end())
+    now_set = it->second;
+  else if (auto c = committing_reminders_.find(t.fired->name); c != committing_reminders_.end())
+    now_set = c->second;
+  else
+    now_set = hs_->committed_setting(id_, t.fired->name);
+  if (now_set != was) return;
   if (was.period_ms <= 0) {
     t.reminders.emplace(t.fired->name, std::nullopt);  // once: done
     return;

@@ -75,6 +75,12 @@ struct HostState {
 
   // Reminders (spec/persistence.md 8): one vat timer per committed reminder.
   std::map<std::pair<std::string, std::string>, Timer> reminder_timers;
+  // The committed setting of each reminder this host knows (read when its
+  // kind was registered, then written by its commits).
+  std::map<std::pair<std::string, std::string>, ReminderTimes> reminder_settings;
+  std::optional<ReminderTimes> committed_setting(const std::string& id, const std::string& name) const;
+  // Arms `r`'s timer unless `r` is no longer the committed setting (a stale
+  // retry must not replace the timer of a newer setting).
   void arm(const Reminder& r, Duration delay);
   // The timer delay until `due_ms` (unix ms): 0 if due, at most a day (a
   // later due time is reached by re-arming; fire() checks it is due).
