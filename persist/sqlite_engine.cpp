@@ -1,6 +1,10 @@
 #include "persist/sqlite_engine.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstring>
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -199,6 +203,13 @@ class SqliteEngine::Durability {
 };
 
 std::unique_ptr<SqliteEngine> SqliteEngine::open(const std::filesystem::path& file) {
+  // spec/persistence.md 5: the file holds every object's state, so only its
+  // owner may read it. SQLite creates the -wal and -shm files with the mode
+  // of the database file, so creating it 0600 here covers all three.
+  if (int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600); fd >= 0)
+    ::close(fd);
+  else
+    throw_error(ErrorKind::failed, fmt::format("persist store {}: {}", file.string(), std::strerror(errno)));
   sqlite3* db = nullptr;
   int rc =
       sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, nullptr);
