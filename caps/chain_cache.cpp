@@ -73,12 +73,23 @@ void ChainCache::drop(std::uint64_t id) {
       break;
     }
   }
+  // Leave the parent's list: a branch added and dropped again and again
+  // (redeems of a revoked branch) must not grow it.
+  if (auto up = nodes_.find(it->second.parent); it->second.parent != 0 && up != nodes_.end())
+    std::erase(up->second.kids, id);
   std::vector<std::uint64_t> kids = std::move(it->second.kids);
   nodes_.erase(it);  // wipes its tag (and key)
   for (std::uint64_t k : kids) drop(k);
 }
 
-ChainCheck ChainCache::verify(const Token& token, const ObjectKey& key, bool with_revocation_ids) {
+std::size_t ChainCache::entries() const {
+  std::size_t kids = 0;
+  for (const auto& [id, node] : nodes_) kids += node.kids.size();
+  return nodes_.size() + kids + index_.size() + order_.size();
+}
+
+ChainCheck ChainCache::verify(const Token& token, const ObjectKey& key, bool with_revocation_ids,
+                              const std::function<bool(const RevocationId&)>& revoked) {
   ChainCheck out;
   const std::size_t n = token.caveats.size();
   if (with_revocation_ids) out.revocation_ids.reserve(n + 1);
@@ -128,15 +139,20 @@ ChainCheck ChainCache::verify(const Token& token, const ObjectKey& key, bool wit
 
   // Remember the verified chain past what was cached. (Adding may drop the
   // oldest nodes, `at` among them: hold its id, not the node.)
+  // A revoked node is not entered, nor anything under it: the redeemer
+  // refuses the token and would only drop it again.
+  auto is_revoked = [&](const std::uint8_t* t) { return revoked && revoked(internal::rid_of(t)); };
   std::uint64_t parent = at != nullptr ? at->id : 0;
   std::size_t f = 0;
   if (parent == 0) {
     drop(stale);
+    if (is_revoked(fresh[f].data())) return out;
     Node* r = add(0, root, token.object, fresh[f++].data());
     r->key = key.copy();
     parent = r->id;
   }
   for (std::size_t i = done; i < n && parent != 0; ++i) {
+    if (is_revoked(fresh[f].data())) break;
     Node* added = add(parent, token.caveats[i], token.object, fresh[f++].data());
     parent = added != nullptr ? added->id : 0;
   }

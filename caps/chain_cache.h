@@ -19,7 +19,10 @@
 //
 // Revocation: forget_object and forget_branch drop (and wipe) the cached
 // chains that revocation cuts: the object's whole tree, or the node whose
-// rid is revoked and everything under it. The redeemer still asks its store
+// rid is revoked and everything under it. A redeemer that passes verify()
+// its store's revoked-branch check keeps a revoked chain from being entered
+// at all (only its valid prefix is), so that redeeming revoked tokens again
+// and again adds and drops nothing. The redeemer still asks its store
 // whether an object or rid is revoked on every redeem (token.md, steps 3 and
 // 6); the cache only saves the hashing of step 4.
 //
@@ -29,7 +32,8 @@
 // this tells only holders of (a prefix of) the token something about its use.
 //
 // Bounded: at most `capacity` nodes; when full, the oldest root or node is
-// dropped with everything under it. Tags and object keys are kept in Secret
+// dropped with everything under it. A dropped node leaves its parent's list
+// of children, so that nothing grows with the nodes added and dropped. Tags and object keys are kept in Secret
 // buffers, wiped when dropped. Not thread-safe: one per redeemer
 // (a vat's Host), used on its thread.
 #pragma once
@@ -38,6 +42,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -53,8 +58,10 @@ class ChainCache {
 
   // verify_chain (token.h) with the chains seen before: the same verdict and
   // revocation ids, computed only past the longest cached prefix. A valid
-  // chain is remembered.
-  ChainCheck verify(const Token& token, const ObjectKey& key, bool with_revocation_ids = true);
+  // chain is remembered, up to (not including) the first node for which
+  // `revoked` (the store's token.md step 6 check, if given) says true.
+  ChainCheck verify(const Token& token, const ObjectKey& key, bool with_revocation_ids = true,
+                    const std::function<bool(const RevocationId&)>& revoked = {});
 
   // token.md, Revocation: the object's chains, or those through `rid`.
   void forget_object(const ObjectId& object);
@@ -62,6 +69,10 @@ class ChainCache {
   void clear();
 
   std::size_t size() const { return nodes_.size(); }
+  // What the cache holds, counted in entries of its tables and lists (nodes,
+  // child links, index entries, eviction list): bounded by a multiple of the
+  // capacity whatever the peers redeem.
+  std::size_t entries() const;
 
  private:
   struct Node {
@@ -72,7 +83,7 @@ class ChainCache {
     SecretKey key;                    // a root only: the object key its tag_0 was made with
     SecretKey tag;                    // tag_i
     RevocationId rid{};               // rid_i = H_revoke(tag_i)
-    std::vector<std::uint64_t> kids;  // may name nodes already dropped
+    std::vector<std::uint64_t> kids;  // a dropped node leaves its parent's list
   };
 
   std::uint64_t hash(std::uint64_t parent, std::span<const std::uint8_t> bytes) const;

@@ -33,30 +33,44 @@ void HostState::flush() {
   std::vector<ObjectWrites> batch;
   for (auto& s : slots_in) {
     if (!s->has_pending()) continue;  // lost since (a fence, a failed commit)
-    batch.push_back(s->pending_writes());
+    batch.push_back(s->begin_commit());
     members.push_back(std::move(s));
   }
   if (batch.empty()) return;
+  // Answers settle only after every member is updated: releasing one can
+  // settle another slot's call inline, whose writes must find that slot's
+  // committing set already gone (they go to its next commit).
+  std::vector<std::unique_ptr<CallTxn>> released;
+  std::vector<std::pair<std::unique_ptr<CallTxn>, Error>> broken;
+  auto lose = [&](Slot& s, const Error& why) {
+    for (auto& t : s.lost(why)) broken.emplace_back(std::move(t), why);
+  };
   CommitReport report;
+  bool ok = true;
   try {
     report = engine->commit(batch);
   } catch (...) {
+    ok = false;
     Error e = error_from_exception(std::current_exception());
     ++stats.commit_failures;
     Error why{ErrorKind::disconnected, fmt::format("commit failed ({}); retry is safe", e.reason)};
-    for (auto& s : members) s->lost(why);
-    return;
+    for (auto& s : members) lose(*s, why);
   }
-  ++stats.commits;
-  for (auto& s : members) {
-    if (std::find(report.fenced.begin(), report.fenced.end(), s->id()) != report.fenced.end()) {
-      ++stats.fenced;
-      s->lost(Error{ErrorKind::disconnected,
-                    fmt::format("persistent object {}: superseded by a newer activation; retry is safe", s->id())});
-    } else {
-      s->committed();
+  if (ok) {
+    ++stats.commits;
+    for (auto& s : members) {
+      if (std::find(report.fenced.begin(), report.fenced.end(), s->id()) != report.fenced.end()) {
+        ++stats.fenced;
+        lose(*s, Error{ErrorKind::disconnected,
+                       fmt::format("persistent object {}: superseded by a newer activation; retry is safe", s->id())});
+      } else {
+        for (auto& t : s->committed()) released.push_back(std::move(t));
+      }
     }
   }
+  for (auto& t : released) Slot::release_answer(*t);
+  for (auto& [t, why] : broken)
+    if (t->answer) t->answer->break_with(why);
 }
 
 void HostState::on_idle(Slot* s) {
@@ -79,8 +93,14 @@ Slot& HostState::slot(const KindInfo* kind, std::string_view key) {
   return *it->second;
 }
 
+std::optional<ReminderTimes> HostState::committed_setting(const std::string& id, const std::string& name) const {
+  auto it = reminder_settings.find({id, name});
+  if (it == reminder_settings.end()) return std::nullopt;
+  return it->second;
+}
+
 void HostState::arm(const Reminder& r, Duration delay) {
-  if (closed) return;
+  if (closed || committed_setting(r.id, r.name) != r.times) return;
   std::weak_ptr<HostState> w = self;
   Timer& t = reminder_timers[{r.id, r.name}];
   t.cancel();
@@ -91,6 +111,10 @@ void HostState::arm(const Reminder& r, Duration delay) {
 
 void HostState::reminder_committed(const std::string& id, const std::string& name,
                                    const std::optional<ReminderTimes>& t) {
+  if (t)
+    reminder_settings.insert_or_assign({id, name}, *t);
+  else
+    reminder_settings.erase({id, name});
   if (!t) {
     auto it = reminder_timers.find({id, name});
     if (it != reminder_timers.end()) {
@@ -99,13 +123,29 @@ void HostState::reminder_committed(const std::string& id, const std::string& nam
     }
     return;
   }
-  std::int64_t in_ms = std::max<std::int64_t>(0, t->due_ms - vat->clock().unix_ms());
-  arm(Reminder{id, name, *t}, std::chrono::milliseconds(in_ms));
+  arm(Reminder{id, name, *t}, delay_until(t->due_ms));
+}
+
+Duration HostState::delay_until(std::int64_t due_ms) const {
+  // The store may hold due times from before remind() checked its range:
+  // compute without signed overflow, and keep the ms -> ns conversion of the
+  // timer's Duration far from its limit (about 292 years).
+  constexpr std::int64_t kMaxDelayMs = 24 * 60 * 60 * 1000;
+  std::int64_t now = vat->clock().unix_ms();
+  if (due_ms <= now) return Duration::zero();
+  std::uint64_t in_ms = static_cast<std::uint64_t>(due_ms) - static_cast<std::uint64_t>(now);
+  return std::chrono::milliseconds(std::min<std::uint64_t>(in_ms, kMaxDelayMs));
 }
 
 void HostState::fire(const Reminder& r) {
   // The timer stays in the table (spent) until the reminder's call commits a
   // new due time or its erasure, or fails and is armed again.
+  if (committed_setting(r.id, r.name) != r.times) return;  // stale: replaced or forgotten since
+  if (r.times.due_ms > vat->clock().unix_ms()) {
+    // Not due yet: the timer's delay was capped (or the wall clock moved back).
+    arm(r, delay_until(r.times.due_ms));
+    return;
+  }
   std::size_t slash = r.id.find('/');
   auto kind = kinds.find(std::string_view(r.id).substr(0, slash));
   if (slash == std::string::npos || kind == kinds.end()) return;

@@ -32,6 +32,9 @@ class Persistent;
 
 // The longest kv key, in bytes.
 inline constexpr std::size_t kMaxKvKey = 1024;
+// The largest stored value, encoded (spec/persistence.md 1): a put above it
+// fails its own call instead of the group commit it would join.
+inline constexpr std::size_t kMaxKvValue = std::size_t{16} << 20;
 
 class Kv {
  public:

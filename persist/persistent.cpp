@@ -24,7 +24,12 @@ void Persistent::on_reminder(const std::string& name) {
 
 void Persistent::remind(std::string_view name, std::int64_t due_unix_ms, std::int64_t period_ms) {
   if (name.empty() || name.size() > 256) throw_error(ErrorKind::failed, "a reminder's name is 1 to 256 bytes");
-  if (period_ms < 0) throw_error(ErrorKind::failed, "a reminder's period is not negative");
+  if (due_unix_ms < 0 || due_unix_ms > kMaxReminderDueMs)
+    throw_error(ErrorKind::failed, fmt::format("a reminder's due time is 0 to {} unix milliseconds, got {}",
+                                               kMaxReminderDueMs, due_unix_ms));
+  if (period_ms < 0 || period_ms > kMaxReminderPeriodMs)
+    throw_error(ErrorKind::failed,
+                fmt::format("a reminder's period is 0 to {} milliseconds, got {}", kMaxReminderPeriodMs, period_ms));
   slot().write_reminder(name, ReminderTimes{due_unix_ms, period_ms});
 }
 
@@ -50,7 +55,12 @@ std::optional<Value> Kv::get_value(std::string_view key) const {
 
 void Kv::put_value(std::string_view key, const Value& value) {
   check_key(key);
-  owner_->slot().write(key, encode_stored(value));
+  Bytes b = encode_stored(value);
+  if (b.size() > kMaxKvValue)
+    throw_error(ErrorKind::failed, fmt::format("persistent object {}: kv key {:?}: a stored value of {} bytes; the "
+                                               "limit is {}",
+                                               owner_->slot().id(), key, b.size(), kMaxKvValue));
+  owner_->slot().write(key, std::move(b));
 }
 
 void Kv::erase(std::string_view key) {

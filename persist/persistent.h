@@ -35,6 +35,13 @@ namespace internal {
 class Slot;
 }
 
+// spec/persistence.md 8: the latest due time of a reminder (the last
+// millisecond of the year 9999, in unix milliseconds) and the longest period
+// (100 years of 365.25 days). Both keep due times and their sums far from
+// overflow.
+inline constexpr std::int64_t kMaxReminderDueMs = 253'402'300'799'999;
+inline constexpr std::int64_t kMaxReminderPeriodMs = 3'155'760'000'000;
+
 class Persistent : public Object {
  public:
   Kv& kv() noexcept { return kv_; }
@@ -59,6 +66,8 @@ class Persistent : public Object {
   // A durable timer (spec/persistence.md 8), set or replaced in the current
   // call and committed with it: on_reminder(name) runs at `due_unix_ms` (wall
   // clock, the vat clock's unix_ms()), then every `period_ms` if not 0.
+  // `due_unix_ms` is 0 to kMaxReminderDueMs, `period_ms` 0 to
+  // kMaxReminderPeriodMs; anything else fails the call.
   void remind(std::string_view name, std::int64_t due_unix_ms, std::int64_t period_ms = 0);
   void forget(std::string_view name);
 

@@ -1,6 +1,10 @@
 #include "persist/sqlite_engine.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstring>
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -104,15 +108,15 @@ class Stmt {
     if (rc != SQLITE_OK) fail_sqlite(db_, rc, "binding a parameter");
   }
   void one(int i, std::string_view t) {
-    check(sqlite3_bind_text(s_, i, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT));
+    // The 64-bit forms: a length above INT_MAX is refused by SQLite, not cut.
+    check(sqlite3_bind_text64(s_, i, t.data(), t.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   }
   void one(int i, const std::string& t) { one(i, std::string_view(t)); }
   void one(int i, Blob b) {
-    check(sqlite3_bind_blob(s_, i, b.s.empty() ? "" : b.s.data(), static_cast<int>(b.s.size()), SQLITE_TRANSIENT));
+    check(sqlite3_bind_blob64(s_, i, b.s.empty() ? "" : b.s.data(), b.s.size(), SQLITE_TRANSIENT));
   }
   void one(int i, const Bytes& b) {
-    check(sqlite3_bind_blob(s_, i, b.empty() ? static_cast<const void*>("") : b.data(), static_cast<int>(b.size()),
-                            SQLITE_TRANSIENT));
+    check(sqlite3_bind_blob64(s_, i, b.empty() ? static_cast<const void*>("") : b.data(), b.size(), SQLITE_TRANSIENT));
   }
   void one(int i, std::int64_t v) { check(sqlite3_bind_int64(s_, i, v)); }
   void one(int i, std::nullptr_t) { check(sqlite3_bind_null(s_, i)); }
@@ -199,6 +203,13 @@ class SqliteEngine::Durability {
 };
 
 std::unique_ptr<SqliteEngine> SqliteEngine::open(const std::filesystem::path& file) {
+  // spec/persistence.md 5: the file holds every object's state, so only its
+  // owner may read it. SQLite creates the -wal and -shm files with the mode
+  // of the database file, so creating it 0600 here covers all three.
+  if (int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600); fd >= 0)
+    ::close(fd);
+  else
+    throw_error(ErrorKind::failed, fmt::format("persist store {}: {}", file.string(), std::strerror(errno)));
   sqlite3* db = nullptr;
   int rc =
       sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW, nullptr);

@@ -29,7 +29,10 @@ enum Tag : std::uint8_t {
   kError = 9,
 };
 
+// The encoder applies the decoder's rules (spec/persistence.md 7): a value
+// the decoder would refuse fails its put, not every later read of the key.
 void put_len(Bytes& out, std::uint64_t n) {
+  if (n > kMaxLen) throw_error(ErrorKind::failed, "a stored value holds a length or count over 2^32");
   do {
     std::uint8_t b = n & 0x7f;
     n >>= 7;
@@ -41,7 +44,9 @@ void put_u64(Bytes& out, std::uint64_t x) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(x >> (8 * i)));
 }
 
-void put_text(Bytes& out, std::string_view s) {
+void put_text(Bytes& out, std::string_view s, std::string_view what) {
+  if (!utf8::is_valid(s))
+    throw_error(ErrorKind::failed, fmt::format("a stored value's {} is not UTF-8 (spec/persistence.md 7)", what));
   put_len(out, s.size());
   out.insert(out.end(), s.begin(), s.end());
 }
@@ -61,7 +66,7 @@ void encode(Bytes& out, const Value& v, int depth) {
       return;
     case Value::Type::text:
       out.push_back(kText);
-      put_text(out, v.as_text());
+      put_text(out, v.as_text(), "text");
       return;
     case Value::Type::bytes:
       out.push_back(kBytes);
@@ -75,17 +80,19 @@ void encode(Bytes& out, const Value& v, int depth) {
       return;
     case Value::Type::record:
       out.push_back(kRecord);
-      put_text(out, v.as_record().label);
+      put_text(out, v.as_record().label, "record label");
       put_len(out, v.as_record().fields.size());
       for (const auto& [name, field] : v.as_record().fields) {
-        put_text(out, name);
+        put_text(out, name, "field name");
         encode(out, field, depth + 1);
       }
       return;
     case Value::Type::error:
+      if (v.as_error().kind > ErrorKind::unimplemented)
+        throw_error(ErrorKind::failed, "a stored value holds an error kind out of range");
       out.push_back(kError);
       out.push_back(static_cast<std::uint8_t>(v.as_error().kind));
-      put_text(out, v.as_error().reason);
+      put_text(out, v.as_error().reason, "error reason");
       return;
     case Value::Type::reference:
       throw_error(ErrorKind::failed,

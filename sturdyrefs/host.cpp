@@ -140,7 +140,11 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
     // Revocation ids matter only for objects with a revoked branch (and to
     // revoke one); the others skip a hash per caveat.
     bool rids = want_rids || with_revoked_branches.contains(t.object);
-    caps::ChainCheck check = chains.verify(t, key, rids);
+    // A chain through a revoked branch is not entered (it would be dropped
+    // below, redeem after redeem).
+    auto branch_revoked = [this](const caps::RevocationId& rid) { return store.branch_revoked(rid); };
+    caps::ChainCheck check =
+        chains.verify(t, key, rids, rids ? std::function<bool(const caps::RevocationId&)>(branch_revoked) : nullptr);
     // A revoked chain is refused, and not kept: the cache enters every chain
     // whose tag verifies, and it learns of revocations made elsewhere only here.
     if (obj && obj->revoked) chains.forget_object(t.object);

@@ -159,6 +159,7 @@ std::optional<Bytes> Slot::read(std::string_view key) const {
   if (CallTxn* t = current_txn())
     if (auto it = t->writes.find(key); it != t->writes.end()) return it->second;
   if (auto it = pending_.find(key); it != pending_.end()) return it->second;
+  if (auto it = committing_.find(key); it != committing_.end()) return it->second;
   return hs_->engine->get(id_, key);
 }
 
@@ -184,15 +185,29 @@ void Slot::write_reminder(std::string_view name, std::optional<ReminderTimes> t)
 void Slot::reschedule(CallTxn& t) {
   if (!t.fired || t.reminders.count(t.fired->name)) return;  // the call decided itself
   const ReminderTimes& was = t.fired->times;
+  // Compare and set (spec/persistence.md 8): another call may have set or
+  // forgotten the reminder since it fired; its setting (pending, being
+  // committed or committed) stands.
+  std::optional<ReminderTimes> now_set;
+  if (auto it = pending_reminders_.find(t.fired->name); it != pending_reminders_.end())
+    now_set = it->second;
+  else if (auto c = committing_reminders_.find(t.fired->name); c != committing_reminders_.end())
+    now_set = c->second;
+  else
+    now_set = hs_->committed_setting(id_, t.fired->name);
+  if (now_set != was) return;
   if (was.period_ms <= 0) {
     t.reminders.emplace(t.fired->name, std::nullopt);  // once: done
     return;
   }
   // The next due time after now; periods missed while nobody ran are skipped.
-  std::int64_t now = home()->clock().unix_ms();
-  std::int64_t due = was.due_ms + was.period_ms;
-  if (due <= now) due += ((now - due) / was.period_ms + 1) * was.period_ms;
-  t.reminders.emplace(t.fired->name, ReminderTimes{due, was.period_ms});
+  // Times from the store may predate remind()'s range check: clamp them so
+  // that no sum below overflows (spec/persistence.md 8 bounds both).
+  std::int64_t now = std::clamp<std::int64_t>(home()->clock().unix_ms(), 0, kMaxReminderDueMs);
+  std::int64_t period = std::min(was.period_ms, kMaxReminderPeriodMs);
+  std::int64_t due = std::clamp<std::int64_t>(was.due_ms, 0, kMaxReminderDueMs) + period;
+  if (due <= now) due += ((now - due) / period + 1) * period;
+  t.reminders.emplace(t.fired->name, ReminderTimes{due, period});
 }
 
 std::vector<std::pair<std::string, Bytes>> Slot::scan(std::string_view prefix) const {
@@ -206,6 +221,7 @@ std::vector<std::pair<std::string, Bytes>> Slot::scan(std::string_view prefix) c
         merged.erase(it->first);
     }
   };
+  overlay(committing_);
   overlay(pending_);
   if (CallTxn* t = current_txn()) overlay(t->writes);
   return {std::make_move_iterator(merged.begin()), std::make_move_iterator(merged.end())};
@@ -242,45 +258,57 @@ void Slot::call_settled(CallTxn* t) {
     if (was_clean) hs_->mark_dirty(*this);
   }
   // spec/persistence.md 4, output gate: an answer that may have seen writes
-  // not yet durable waits for their commit.
-  if (!has_pending())
-    release_answer(*txn);
-  else
+  // not yet durable waits for their commit: the next one if writes are
+  // pending, else the one in progress.
+  if (has_pending())
     gated_.push_back(std::move(txn));
+  else if (!committing_.empty() || !committing_reminders_.empty())
+    committing_gated_.push_back(std::move(txn));
+  else
+    release_answer(*txn);
 }
 
 void Slot::release_answer(CallTxn& t) {
   if (t.answer) t.answer->copy_outcome_from_public(*t.call);
 }
 
-ObjectWrites Slot::pending_writes() const {
+ObjectWrites Slot::begin_commit() {
+  committing_ = std::move(pending_);
+  pending_.clear();
+  committing_reminders_ = std::move(pending_reminders_);
+  pending_reminders_.clear();
+  for (auto& t : gated_) committing_gated_.push_back(std::move(t));
+  gated_.clear();
   ObjectWrites w{id_, epoch_, {}};
-  w.writes.reserve(pending_.size());
-  for (const auto& [k, v] : pending_) w.writes.emplace_back(k, v);
-  for (const auto& [name, t] : pending_reminders_) w.reminders.emplace_back(name, t);
+  w.writes.reserve(committing_.size());
+  for (const auto& [k, v] : committing_) w.writes.emplace_back(k, v);
+  for (const auto& [name, t] : committing_reminders_) w.reminders.emplace_back(name, t);
   return w;
 }
 
-void Slot::committed() {
-  pending_.clear();
-  ReminderSet reminders = std::move(pending_reminders_);
-  pending_reminders_.clear();
+std::vector<std::unique_ptr<CallTxn>> Slot::committed() {
+  committing_.clear();
+  ReminderSet reminders = std::move(committing_reminders_);
+  committing_reminders_.clear();
   for (const auto& [name, t] : reminders) hs_->reminder_committed(id_, name, t);
-  std::vector<std::unique_ptr<CallTxn>> gated = std::move(gated_);
-  gated_.clear();
-  for (auto& t : gated) release_answer(*t);
+  std::vector<std::unique_ptr<CallTxn>> gated = std::move(committing_gated_);
+  committing_gated_.clear();
+  return gated;
 }
 
-void Slot::lost(const Error& why) {
+std::vector<std::unique_ptr<CallTxn>> Slot::lost(const Error& why) {
+  committing_.clear();
+  committing_reminders_.clear();
   pending_.clear();
   pending_reminders_.clear();
-  std::vector<std::unique_ptr<CallTxn>> gated = std::move(gated_);
+  std::vector<std::unique_ptr<CallTxn>> gated = std::move(committing_gated_);
+  committing_gated_.clear();
+  for (auto& t : gated_) gated.push_back(std::move(t));
   gated_.clear();
   retire(why);
   for (auto& t : gated)
     if (t->fired) hs_->arm(*t->fired, kReminderRetry);  // its reschedule was lost too
-  for (auto& t : gated)
-    if (t->answer) t->answer->break_with(why);
+  return gated;
 }
 
 void Slot::retire(const Error& why) {
@@ -298,7 +326,8 @@ bool Slot::idle_now() {
   if (!obj_) return false;
   TimePoint now = home()->clock().now();
   Duration idle = hs_->options.idle;
-  bool busy = current_calls_ > 0 || has_pending() || !gated_.empty();
+  bool busy = current_calls_ > 0 || has_pending() || !gated_.empty() || !committing_gated_.empty() ||
+              !committing_.empty() || !committing_reminders_.empty();
   if (busy || now - last_used_ < idle) {
     arm_idle(busy ? idle : idle - (now - last_used_));
     return false;

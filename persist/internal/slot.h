@@ -75,7 +75,16 @@ struct HostState {
 
   // Reminders (spec/persistence.md 8): one vat timer per committed reminder.
   std::map<std::pair<std::string, std::string>, Timer> reminder_timers;
+  // The committed setting of each reminder this host knows (read when its
+  // kind was registered, then written by its commits).
+  std::map<std::pair<std::string, std::string>, ReminderTimes> reminder_settings;
+  std::optional<ReminderTimes> committed_setting(const std::string& id, const std::string& name) const;
+  // Arms `r`'s timer unless `r` is no longer the committed setting (a stale
+  // retry must not replace the timer of a newer setting).
   void arm(const Reminder& r, Duration delay);
+  // The timer delay until `due_ms` (unix ms): 0 if due, at most a day (a
+  // later due time is reached by re-arming; fire() checks it is due).
+  Duration delay_until(std::int64_t due_ms) const;
   void reminder_committed(const std::string& id, const std::string& name, const std::optional<ReminderTimes>& t);
   void fire(const Reminder& r);
 };
@@ -101,12 +110,22 @@ class Slot final : public detail::Handler {
 
   // Host side.
   bool has_pending() const noexcept { return !pending_.empty() || !pending_reminders_.empty(); }
-  ObjectWrites pending_writes() const;
-  // The pending writes are durable: release the answers that waited for them.
-  void committed();
-  // The pending writes are lost (commit failure, fence): break the answers
-  // that waited and drop the activation so that it restarts from the store.
-  void lost(const Error& why);
+  // Moves the pending writes (and the answers that wait for them) into the
+  // committing set and returns them as the object's part of a batch: writes
+  // of calls that settle while the batch commits land in a fresh pending set
+  // and queue a commit of their own.
+  ObjectWrites begin_commit();
+  // The committing writes are durable: returns the answers that waited for
+  // them, for the host to release once every slot of the batch is updated
+  // (releasing one can settle calls of other slots inline).
+  std::vector<std::unique_ptr<CallTxn>> committed();
+  // The committing writes are lost (commit failure, fence): drops the
+  // activation so that it restarts from the store (with its pending writes,
+  // which may have read the lost ones) and returns the answers that waited,
+  // for the host to break with `why` after the batch.
+  std::vector<std::unique_ptr<CallTxn>> lost(const Error& why);
+  // Settles the caller's answer as the call settled.
+  static void release_answer(CallTxn& t);
   // Whether the activation is idle (spec/persistence.md 2); re-arms the timer if not.
   bool idle_now();
   // Releases the activation and tells the engine (idle, host closing).
@@ -121,7 +140,6 @@ class Slot final : public detail::Handler {
   void retire(const Error& why);
   CallTxn* current_txn() const;
   void arm_idle(Duration after);
-  void release_answer(CallTxn& t);
   void start_call(std::unique_ptr<CallTxn> txn, detail::MessagePtr call);
   // What a fulfilled reminder call leaves of its reminder: the next due time
   // after now, or nothing (once); unless the call set the reminder itself.
@@ -142,7 +160,11 @@ class Slot final : public detail::Handler {
   std::size_t current_calls_ = 0;  // those of them that belong to this activation
   WriteSet pending_;               // writes of fulfilled calls, not yet durable
   ReminderSet pending_reminders_;
-  std::vector<std::unique_ptr<CallTxn>> gated_;  // fulfilled calls whose answers wait for the commit
+  std::vector<std::unique_ptr<CallTxn>> gated_;  // fulfilled calls whose answers wait for the next commit
+  // The writes of the batch being committed, and the answers waiting for them.
+  WriteSet committing_;
+  ReminderSet committing_reminders_;
+  std::vector<std::unique_ptr<CallTxn>> committing_gated_;
   std::vector<detail::Ptr<detail::PromiseBase>> monitors_;
   Timer idle_;
   TimePoint last_used_{};

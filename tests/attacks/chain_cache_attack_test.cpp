@@ -42,7 +42,9 @@ struct Redeemer {
   }
   bool redeem(const Token& t) {
     bool known = objects.count(t.object) && !revoked_objects.count(t.object);
-    auto check = chains.verify(t, derive_object_key(master, known ? t.object : ObjectId{}), true);
+    // As Host does: the store's revoked-branch check keeps a revoked chain out.
+    auto check = chains.verify(t, derive_object_key(master, known ? t.object : ObjectId{}), true,
+                               [&](const RevocationId& rid) { return revoked.count(rid) > 0; });
     if (revoked_objects.count(t.object)) chains.forget_object(t.object);
     if (!known || !check.valid) return false;
     for (const auto& rid : check.revocation_ids) {
@@ -105,6 +107,23 @@ TEST_F(ChainCacheAttack, ARevokedBranchIsRefusedAfterItWasCached) {
   // The cache forgot a and ab (so their tags are wiped), and their refused
   // redeems left nothing of them: the root and the sibling remain.
   EXPECT_EQ(r.chains.size(), 2u);
+}
+
+TEST_F(ChainCacheAttack, RedeemingRevokedBranchesAgainAndAgainKeepsTheCacheBounded) {
+  r.revoke(a);
+  ASSERT_EQ(r.chains.size(), 1u);  // the root
+  const std::size_t before = r.chains.entries();
+  // A peer replays revoked tokens (and fresh extensions of them, which it can
+  // make without the key): each is refused, and the cache neither grows nor
+  // churns.
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_FALSE(r.redeem(a));
+    ASSERT_FALSE(r.redeem(ab));
+    ASSERT_FALSE(r.redeem(attenuate(a, caveat_expires(i)).value()));
+    ASSERT_EQ(r.chains.size(), 1u);
+    ASSERT_LE(r.chains.entries(), before) << "after " << i << " rounds";
+  }
+  EXPECT_TRUE(r.redeem(plain));
 }
 
 TEST_F(ChainCacheAttack, ARevokedObjectIsRefusedAfterItWasCached) {

@@ -79,5 +79,42 @@ TEST(ChainCache, StaysWithinItsCapacity) {
   }
 }
 
+TEST(ChainCache, ABranchAddedAndDroppedAgainAndAgainLeavesNothingBehind) {
+  MasterKey master = MasterKey::random();
+  ObjectId object = new_object_id();
+  ObjectKey key = derive_object_key(master, object);
+  ChainCache cache(16);
+  Token root = mint(key, {}, object);
+  Token a = attenuate(root, caveat_max_bytes(1)).value();
+  ASSERT_TRUE(cache.verify(root, key).valid);
+  const std::size_t before = cache.entries();
+  // What a redeemer without the store check does for a revoked branch:
+  // verify (which enters it), refuse, forget it.
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_TRUE(cache.verify(a, key).valid);
+    cache.forget_branch(revocation_id(a.tag));
+    ASSERT_EQ(cache.size(), 1u);
+    // The eviction list keeps dropped ids up to twice the capacity.
+    ASSERT_LE(cache.entries(), before + 2 * 16) << "after " << i << " redeems";
+  }
+}
+
+TEST(ChainCache, ARevokedNodeIsNotEntered) {
+  MasterKey master = MasterKey::random();
+  ObjectId object = new_object_id();
+  ObjectKey key = derive_object_key(master, object);
+  ChainCache cache;
+  Token root = mint(key, {}, object);
+  Token a = attenuate(root, caveat_max_bytes(1)).value();
+  Token ab = attenuate(a, caveat_max_bytes(2)).value();
+  RevocationId cut = revocation_id(a.tag);
+  auto revoked = [&](const RevocationId& rid) { return rid == cut; };
+  ChainCheck check = cache.verify(ab, key, true, revoked);
+  EXPECT_TRUE(check.valid);  // the verdict is the tag's; the redeemer refuses by the ids
+  EXPECT_EQ(check.revocation_ids, verify_chain(ab, key, true).revocation_ids);
+  EXPECT_EQ(cache.size(), 1u);  // the root only: a and ab are not entered
+  expect_same(cache, ab, key);
+}
+
 }  // namespace
 }  // namespace vatic::caps

@@ -1,6 +1,7 @@
 #include "persist/engine.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <functional>
 #include <memory>
@@ -131,6 +132,21 @@ TEST(SqliteEngine, ReopeningSeesCommittedStateAndTheEpoch) {
   auto e = SqliteEngine::open(dir / "objects.db");
   EXPECT_EQ(e->get("k/a", "x"), (Bytes{1, 2}));
   EXPECT_EQ(e->epoch("k/a"), 1);
+}
+
+TEST(SqliteEngine, TheStoreAndItsWalFilesAreReadableByTheOwnerOnly) {
+  vatic::test::TempDir dir("vatic-engine");
+  mode_t was = ::umask(022);  // a usual umask, which would leave 0644
+  auto e = SqliteEngine::open(dir / "objects.db");
+  ::umask(was);
+  ASSERT_TRUE(e->activate("k/a", "k", 1, "h"));
+  std::vector<ObjectWrites> batch{{"k/a", 1, {{"x", Bytes{1}}}}};
+  ASSERT_TRUE(e->commit(batch).fenced.empty());
+  for (const char* name : {"objects.db", "objects.db-wal", "objects.db-shm"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat((dir / name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << name;
+  }
 }
 
 TEST(SqliteEngine, AFileThatIsNotAStoreIsRefusedNamingIt) {

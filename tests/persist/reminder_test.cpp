@@ -7,6 +7,7 @@
 
 #include "persist/host.h"
 #include "persist/memory_engine.h"
+#include "persist_objects.h"
 #include "vat/vatic.h"
 
 namespace vatic::persist::test {
@@ -20,6 +21,11 @@ class Alarm : public Persistent {
 
   void set(std::string name, std::int64_t in_ms, std::int64_t period_ms) {
     remind(name, vat().clock().unix_ms() + in_ms, period_ms);
+  }
+  void set_at(std::string name, std::int64_t due_ms, std::int64_t period_ms) { remind(name, due_ms, period_ms); }
+  Task<void> set_after(Ref<test::Teller> teller, std::string name, std::int64_t due_ms) {
+    remind(name, due_ms, 0);
+    co_await teller.send<&test::Teller::wait>();
   }
   void set_then_fail(std::string name, std::int64_t in_ms) {
     remind(name, vat().clock().unix_ms() + in_ms, 0);
@@ -35,7 +41,7 @@ class Alarm : public Persistent {
       throw VatError(ErrorKind::failed, "not now");
     }
   }
-  VATIC_METHODS(Alarm, set, set_then_fail, cancel, fired)
+  VATIC_METHODS(Alarm, set, set_at, set_after, set_then_fail, cancel, fired)
 };
 
 class Reminders : public ::testing::Test {
@@ -137,6 +143,64 @@ TEST_F(Reminders, AForgottenReminderDoesNotFire) {
   EXPECT_TRUE(engine->reminders("alarm").empty());
   advance(5s);
   EXPECT_EQ(fired("x"), 0);
+}
+
+TEST_F(Reminders, ADueTimeOrPeriodOutOfRangeFailsItsCallAndSetsNothing) {
+  for (auto [due, period] : {std::pair<std::int64_t, std::int64_t>{INT64_MAX, 0},
+                             {kMaxReminderDueMs + 1, 0},
+                             {-1, 0},
+                             {clock.unix_ms() + 1000, INT64_MAX},
+                             {clock.unix_ms() + 1000, kMaxReminderPeriodMs + 1}}) {
+    Promise<void> p = alarm().send<&Alarm::set_at>("bad", due, period);
+    vat.run_until_idle();
+    ASSERT_TRUE(p.is_broken()) << due << " " << period;
+    EXPECT_EQ(p.error().kind, ErrorKind::failed);
+  }
+  EXPECT_TRUE(engine->reminders("alarm").empty());
+  advance(1s);
+  EXPECT_EQ(fired("bad"), 0);
+}
+
+TEST_F(Reminders, AReminderFarInTheFutureDoesNotFireEarly) {
+  // Year 3000: in range, but its delay in nanoseconds does not fit 64 bits.
+  constexpr std::int64_t kYear3000 = 32'503'680'000'000;
+  vat.wait(alarm().send<&Alarm::set_at>("far", kYear3000, 0));
+  vat.wait(alarm().send<&Alarm::set_at>("edge", kMaxReminderDueMs, kMaxReminderPeriodMs));
+  advance(1s);
+  EXPECT_EQ(fired("far"), 0);
+  EXPECT_EQ(fired("edge"), 0);
+  // The host's timer re-arms daily until the due time; never early.
+  for (int day = 0; day < 3; ++day) advance(std::chrono::hours(25));
+  EXPECT_EQ(fired("far"), 0);
+  EXPECT_EQ(fired("edge"), 0);
+  EXPECT_EQ(engine->reminders("alarm").size(), 2u);
+  // A due time a day and a half away (more than one capped delay) fires then.
+  vat.wait(alarm().send<&Alarm::set>("soon", 36 * 3600 * 1000, 0));
+  advance(std::chrono::hours(24));
+  EXPECT_EQ(fired("soon"), 0);
+  advance(std::chrono::hours(13));
+  EXPECT_EQ(fired("soon"), 1);
+}
+
+TEST_F(Reminders, AStaleFiringDoesNotEraseANewerSetting) {
+  vat.wait(alarm().send<&Alarm::set>("r", 1000, 0));
+  const std::int64_t newer = clock.unix_ms() + 6000;
+  // A call sets the reminder anew, then waits for the teller, which answers
+  // just before the old setting is due: the new setting is fulfilled (and
+  // maybe committed) before the firing's call ends, and must survive it.
+  Ref<Teller> teller = vat.make<Teller>();
+  Promise<void> reset = alarm().send<&Alarm::set_after>(teller, "r", newer);
+  vat.run_until_idle();
+  ASSERT_TRUE(reset.pending());
+  Timer answer = vat.after(999ms, [&] { teller.call<&Teller::release>(1); });
+  advance(1000ms);
+  ASSERT_TRUE(reset.ready());
+  EXPECT_EQ(fired("r"), 1);  // the old setting fired
+  auto r = engine->reminders("alarm");
+  ASSERT_EQ(r.size(), 1u) << "the newer setting was erased by the stale firing";
+  EXPECT_EQ(r[0].times.due_ms, newer);
+  advance(5s);
+  EXPECT_EQ(fired("r"), 2);
 }
 
 }  // namespace

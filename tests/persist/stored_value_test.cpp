@@ -5,7 +5,11 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <string>
+#include <vector>
 
+#include "persist/memory_engine.h"
 #include "persist_objects.h"
 
 namespace vatic::persist {
@@ -61,6 +65,62 @@ TEST(StoredValue, NestingBeyondTheLimitIsRefused) {
   for (int i = 0; i < 70; ++i) deep.insert(deep.end(), {7, 1});
   deep.push_back(0);
   EXPECT_NE(decode_stored(deep).error().find("deep"), std::string::npos);
+}
+
+TEST(StoredValue, WhatTheDecoderRefusesIsNotEncoded) {
+  const std::string bad = "ok\xff\xfe";
+  const std::string surrogate = "\xed\xa0\x80";  // U+D800: the strict validator refuses it
+  std::vector<Value> refused{
+      Value(bad),
+      Value(surrogate),
+      Value(List{Value(std::int64_t{1}), Value(bad)}),
+      Value(Record{bad, {}}),
+      Value(Record{"r", {{bad, Value()}}}),
+      Value(Error{ErrorKind::failed, bad}),
+      Value(Error{static_cast<ErrorKind>(7), "kind out of range"}),
+  };
+  for (const Value& v : refused) {
+    try {
+      Bytes b = encode_stored(v);
+      ADD_FAILURE() << "encoded what decodes as: " << decode_stored(b).error();
+    } catch (const VatError& e) {
+      EXPECT_EQ(e.error().kind, ErrorKind::failed);
+    }
+  }
+}
+
+// Reads its note when it activates: a note the decoder refuses would keep it
+// from ever activating again.
+class Notebook : public Persistent {
+ public:
+  void on_activate() override { note_ = kv().get<std::string>("note").value_or(""); }
+  void write(std::string s) { kv().put("note", s); }
+  std::string read() { return note_; }
+  VATIC_METHODS(Notebook, write, read)
+
+ private:
+  std::string note_;
+};
+
+TEST(StoredValue, APutTheDecoderWouldRefuseFailsOnlyItsOwnCall) {
+  using namespace std::chrono_literals;
+  ManualClock clock;
+  Vat vat{VatOptions{.name = "stored-value", .clock = &clock}};
+  auto engine = std::make_shared<MemoryEngine>();
+  auto open = [&] {
+    auto h = std::make_unique<Host>(vat, engine, HostOptions{.name = "h1", .idle = 10s});
+    h->register_kind<Notebook>({.name = "notebook", .version = 1});
+    return h;
+  };
+  auto host = open();
+  vat.wait(host->object<Notebook>("n").send<&Notebook::write>("fine"));
+  Promise<void> p = host->object<Notebook>("n").send<&Notebook::write>("bad\xc3");
+  vat.run_until_idle();
+  ASSERT_TRUE(p.is_broken());
+  EXPECT_NE(p.error().reason.find("UTF-8"), std::string::npos) << p.error().reason;
+  // A new host activates the object afresh, from what was committed.
+  host = open();
+  EXPECT_EQ(vat.wait(host->object<Notebook>("n").send<&Notebook::read>()), "fine");
 }
 
 RC_GTEST_PROP(StoredValue, DecodingArbitraryBytesNeverThrows, (std::vector<std::uint8_t> bytes)) {
