@@ -253,6 +253,9 @@ void MembraneWrapper::lower(MessagePtr m, std::string method) {
   if (!target()) return detail::break_message(std::move(m), core.error());
 
   Ptr<PromiseBase> out = m->take_result();
+  // The lowered call is still the caller's: it keeps the sender the flight
+  // recorder names (and keeps, being a delivery from outside the vat).
+  std::string sender = m->sender_ ? m->sender_ : "";
   m.reset();
   auto inner = detail::make_ptr<detail::PromiseState<Value>>(home());
   MembraneSide back = other(side_);
@@ -261,7 +264,9 @@ void MembraneWrapper::lower(MessagePtr m, std::string method) {
   // before the call goes out, as it may settle at once.
   if (out->pipelinable()) out->forward_to(core.carry(HandlerPtr(inner), back));
   inner->listen(std::make_unique<CarryBack>(std::move(out), core.shared_from_this(), back));
-  pass_on(target(), MessagePtr(new detail::DynamicMessage(inner, std::move(method), std::move(args))));
+  auto lowered = std::make_unique<detail::DynamicMessage>(inner, std::move(method), std::move(args));
+  if (!sender.empty()) lowered->set_sender(sender);
+  pass_on(target(), std::move(lowered));
 }
 
 std::pair<HandlerPtr, MembraneControl> make_membrane(HandlerPtr target, std::shared_ptr<MembranePolicy> policy) {

@@ -21,6 +21,7 @@ Value vat_stats(Vat& v) {
                        {"recording", rec != nullptr},
                        {"recorder_capacity", n(rec ? rec->capacity() : 0)},
                        {"recorded", n(rec ? rec->recorded() : 0)},
+                       {"recorder_local_sample_every", n(rec ? rec->local_sample_every() : 0)},
                        {"methods", rec ? rec->method_stats() : Value(List{})}}});
 }
 

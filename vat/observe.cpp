@@ -47,7 +47,7 @@ void note_escape(Incarnation* inc, std::exception_ptr e) noexcept {
   }
 }
 
-void run_observed(Message& m, Object& o) {
+void run_observed(Message& m, Object& o, bool record) {
   Incarnation* inc = o.hooks() ? o.hooks()->incarnation.get() : nullptr;
   if (inc && inc->retired()) {
     // Sent to this incarnation before it ended: the caller may retry.
@@ -55,7 +55,7 @@ void run_observed(Message& m, Object& o) {
     return;
   }
   Ptr<Incarnation> keep(inc);
-  FlightRecorder* rec = o.home()->impl().recorder.get();
+  FlightRecorder* rec = record ? o.home()->impl().recorder.get() : nullptr;
   FlightRecorder::Ticket ticket;
   if (rec) ticket = rec->begin(m, o);
   {

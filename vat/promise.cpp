@@ -226,10 +226,13 @@ void Message::run() {
     result_->break_with(Error{ErrorKind::failed, "message delivered to something that is not an object"});
     return;
   }
-  // Supervised children, objects with monitors and a recording vat take the
-  // observed path; everything else pays one test.
-  if (o->hooks() || o->home()->impl().recorder) [[unlikely]] {
-    run_observed(*this, *o);
+  // Supervised children, objects with monitors and deliveries the recorder
+  // keeps take the observed path; the others pay a test and a countdown
+  // (a local delivery the recorder does not sample, recorder.h).
+  FlightRecorder* rec = o->home()->impl().recorder.get();
+  bool record = rec && (sender_ || rec->sample_local());
+  if (record || o->hooks()) [[unlikely]] {
+    run_observed(*this, *o, record);
     return;
   }
   {

@@ -58,6 +58,7 @@ struct Row {
   std::string cls;
   std::string method;
   std::uint64_t count = 0;
+  std::uint64_t local = 0;  // of count: local deliveries, recorded by sampling
   std::uint64_t failures = 0;
   std::uint64_t max = 0;
   std::uint64_t hist[kBuckets] = {};
@@ -237,7 +238,23 @@ std::uint32_t FlightRecorder::Impl::find_row(const MethodTable* t, const char* k
 }
 
 FlightRecorder::FlightRecorder(RecorderOptions o, Clock* clock, std::string vat_name)
-    : impl_(new Impl(o, clock, std::move(vat_name))) {}
+    : impl_(new Impl(o, clock, std::move(vat_name))),
+      every_(o.local_sample_every),
+      countdown_(1),
+      gap_state_(0x9E3779B97F4A7C15ull) {
+  countdown_ = next_gap();
+}
+
+// Uniform in [1, 2 * every - 1]: mean `every`, and no fixed period a workload
+// that alternates methods could fall in step with. Not a secret, and the same
+// sequence on every run (a simulation's vat records the same deliveries).
+std::uint32_t FlightRecorder::next_gap() noexcept {
+  if (every_ <= 1) return 1;
+  gap_state_ ^= gap_state_ << 13;
+  gap_state_ ^= gap_state_ >> 7;
+  gap_state_ ^= gap_state_ << 17;
+  return 1 + static_cast<std::uint32_t>(gap_state_ % (2 * std::uint64_t{every_} - 1));
+}
 
 FlightRecorder::~FlightRecorder() { delete impl_; }
 
@@ -259,6 +276,7 @@ FlightRecorder::Ticket FlightRecorder::begin(detail::Message& m, Object& target)
     copy_text(e.sender, sizeof e.sender, m.sender_);
   } else {
     e.sender[0] = 0;
+    if (e.row != kNoRow) ++im.rows[e.row]->local;
   }
   return Ticket{now, slot, e.row};
 }
@@ -407,6 +425,9 @@ Value FlightRecorder::method_stats() const {
     bool ao = a == other, bo = b == other;
     return std::tie(ao, a->cls, a->method) < std::tie(bo, b->cls, b->method);
   });
+  auto estimate = [&](const Row& r) {
+    return r.count - r.local + r.local * std::max<std::uint64_t>(local_sample_every(), 1);
+  };
   List out;
   for (const Row* r : rows) {
     // Nearest rank over the histogram; a bucket stands for its middle, never
@@ -425,6 +446,9 @@ Value FlightRecorder::method_stats() const {
     out.push_back(record("method", {{"class", r->cls},
                                     {"method", r->method},
                                     {"count", static_cast<std::int64_t>(r->count)},
+                                    // Local deliveries are sampled (recorder.h): what
+                                    // the row stands for, all deliveries counted.
+                                    {"estimated_count", static_cast<std::int64_t>(estimate(*r))},
                                     {"failures", static_cast<std::int64_t>(r->failures)},
                                     {"p50_us", pct(50)},
                                     {"p90_us", pct(90)},

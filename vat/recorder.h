@@ -6,20 +6,25 @@
 // operator reads through the admin capability (`vatic inspect`).
 //
 // Owned by its vat (VatImpl::recorder, null while recording is off) and touched
-// only by the vat's thread. The ring is allocated once (128 bytes an entry); a
-// delivery writes one entry and bumps one histogram: no formatting (the
-// arguments are kept as raw bytes and turned into text by dump()) and no
-// allocation, but for a method's first delivery, which makes its statistics
-// row (1.3 KB, at most max_methods + 1 of them). Times come
-// from the CPU's time-stamp counter (or the vat's clock when it is a manual
-// one), converted to wall time and nanoseconds only when read.
+// only by the vat's thread. The ring is allocated once (128 bytes an entry,
+// its pages touched as it fills); a recorded delivery writes one entry and
+// bumps one histogram: no formatting (the arguments are kept as raw bytes and
+// turned into text by dump()) and no allocation, but for a method's first
+// delivery, which makes its statistics row (1.3 KB, at most max_methods + 1 of
+// them). Times come from the CPU's time-stamp counter (or the vat's clock when
+// it is a manual one), converted to wall time and nanoseconds only when read.
 //
-// Recording is off by default. It costs ~24 ns per delivery: ~45% of
-// `local.send_per_s` (a local send is ~30 ns of CPU), ~10% of cross-vat calls,
-// far from the 5% target, which is less than one counter read
-// (bench/README.md, `recorder.*`, has the figures and where they go). Turn it
-// on with VatOptions::recorder.enabled or Vat::set_recording(true), as a vat
-// that serves operators should.
+// Recording is on by default, so that the first crash in production already
+// has its history. What makes that affordable: a recorded delivery costs
+// ~24 ns, while a local send costs ~30 ns in all, so recording every one of
+// them cost 45% of `local.send_per_s`. Every delivery that crossed a boundary
+// (sent from another vat, a CapTP peer: it has a sender) is recorded, as
+// those are the ones an operator traces and they cost hundreds of ns anyway;
+// a vat's sends to its own objects are sampled, about one in
+// `local_sample_every` (at random gaps, so a periodic workload cannot hide a
+// method), and the per-method counts of sampled rows say so. Set
+// `local_sample_every = 1` to record everything (tests, debugging), or
+// `enabled = false` for none. bench/README.md, `recorder.*`, has the figures.
 #pragma once
 
 #include <cstddef>
@@ -40,9 +45,12 @@ class PromiseBase;
 }  // namespace detail
 
 struct RecorderOptions {
-  bool enabled = false;
+  bool enabled = true;
   std::size_t capacity = 4096;     // ring entries (deliveries and events together)
   std::size_t max_methods = 1024;  // distinct (class, method) rows; the rest add up in "(other)"
+  // A delivery without a sender (a vat's send to its own object) is recorded
+  // with probability 1/local_sample_every; 1 records every one, 0 none.
+  std::uint32_t local_sample_every = 64;
 };
 
 class FlightRecorder {
@@ -58,6 +66,15 @@ class FlightRecorder {
   ~FlightRecorder();
   FlightRecorder(const FlightRecorder&) = delete;
   FlightRecorder& operator=(const FlightRecorder&) = delete;
+
+  // Whether to record this local delivery (one without a sender): the test
+  // every unrecorded local send pays, so it is inline and a countdown.
+  bool sample_local() noexcept {
+    if (--countdown_ != 0) return false;
+    countdown_ = next_gap();
+    return every_ != 0;
+  }
+  std::uint32_t local_sample_every() const noexcept { return every_; }
 
   // The hot path, around each delivery to a near object (see run_observed).
   Ticket begin(detail::Message& m, Object& target) noexcept;
@@ -84,8 +101,13 @@ class FlightRecorder {
   std::uint64_t recorded() const noexcept;
 
  private:
+  std::uint32_t next_gap() noexcept;
+
   struct Impl;
   Impl* impl_;
+  std::uint32_t every_;
+  std::uint32_t countdown_;
+  std::uint64_t gap_state_;  // xorshift64: the gaps between samples
 };
 
 }  // namespace vatic

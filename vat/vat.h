@@ -46,7 +46,8 @@ struct VatOptions {
   // on a VM; an answer that comes back within the spin needs no wake-up at all.
   // Zero blocks at once.
   Duration spin_before_block = std::chrono::microseconds(50);
-  // The flight recorder (recorder.h): off unless enabled here or by set_recording.
+  // The flight recorder (recorder.h): on by default, keeping every delivery
+  // from another vat or peer and a sample of local ones.
   RecorderOptions recorder;
   // Where the libraries' log events go (log.h); no sink: nowhere.
   LogOptions log;

@@ -49,9 +49,10 @@ Incarnation* current_incarnation() noexcept;
 // method makes (its own coroutine), else null.
 Incarnation* claim_incarnation() noexcept;
 
-// Runs `m` on `o` with the vat's observers: the flight recorder and, for a
+// Runs `m` on `o` with the vat's observers: the flight recorder (if `record`:
+// the vat records and this delivery is one it keeps, recorder.h) and, for a
 // supervised child, its incarnation. Message::run's slow path.
-void run_observed(Message& m, Object& o);
+void run_observed(Message& m, Object& o, bool record);
 
 // Called where an exception is turned into a broken promise: a supervised
 // child's turn or task reports it as a crash.
