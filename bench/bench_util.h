@@ -65,7 +65,7 @@ inline double micros_since(BenchClock::time_point t0) {
   return std::chrono::duration<double, std::micro>(BenchClock::now() - t0).count();
 }
 
-// Nearest-rank percentile, as the peer programs compute it (shared/peers, common.h).
+// Nearest-rank percentile, as the peer programs compute it too (bench/peers/).
 inline double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());

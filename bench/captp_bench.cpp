@@ -1,7 +1,7 @@
 // captp_bench: CapTP between two processes over real sockets (unix and TCP),
-// on the workloads of the Cap'n Proto peer benchmark (/work/shared/peers,
-// capnp/client.c++; RESULTS.md section A), plus the floors our targets are
-// stated against (raw socket ping-pong, single-core ChaCha20-Poly1305).
+// on the workloads of the Cap'n Proto peer (bench/peers/capnp_peer_client.cpp),
+// plus the floors our targets are stated against (raw socket ping-pong,
+// single-core ChaCha20-Poly1305).
 //
 //   captp_bench             runs every workload
 //   captp_bench NAME        runs only the metrics named NAME or starting with NAME

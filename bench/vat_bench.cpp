@@ -1,5 +1,5 @@
 // vat_bench: throughput and latency of the vat layer, on the workloads of the
-// Cap'n Proto peer baseline (/work/shared/peers, capnp/inproc.c++).
+// Cap'n Proto peer (bench/peers/capnp_peer_inproc.cpp).
 //
 //   vat_bench             runs every workload
 //   vat_bench NAME        runs only the metrics named NAME or starting with NAME
