@@ -5,9 +5,11 @@
 // Everything here runs on a bench's main thread.
 #pragma once
 
+#include <malloc.h>
 #include <sched.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -65,7 +67,7 @@ inline double micros_since(BenchClock::time_point t0) {
   return std::chrono::duration<double, std::micro>(BenchClock::now() - t0).count();
 }
 
-// Nearest-rank percentile, as the peer programs compute it (shared/peers, common.h).
+// Nearest-rank percentile, as the peer programs compute it too (bench/peers/).
 inline double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -99,6 +101,30 @@ inline double thread_cpu_us() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+// Bytes this process's malloc hands out to live allocations (glibc's
+// mallinfo2: in-use chunks of every arena, headers included, plus mmapped
+// chunks). Exact to the chunk, unlike RSS, which lags frees (freed chunks
+// stay resident and are reused) and counts whole pages.
+inline double heap_in_use_bytes() {
+  struct mallinfo2 m = mallinfo2();
+  return static_cast<double>(m.uordblks + m.hblkhd);
+}
+
+// Resident set size of `pid` (0: this process), in bytes (/proc/PID/statm).
+inline double rss_bytes(pid_t pid = 0) {
+  char path[64];
+  if (pid == 0)
+    std::snprintf(path, sizeof path, "/proc/self/statm");
+  else
+    std::snprintf(path, sizeof path, "/proc/%d/statm", static_cast<int>(pid));
+  FILE* f = std::fopen(path, "r");
+  if (!f) return NAN;
+  unsigned long long size = 0, resident = 0;
+  int got = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  return got == 2 ? static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) : NAN;
 }
 
 // Keeps the compiler from folding away a computed value.

@@ -1,7 +1,7 @@
 // captp_bench: CapTP between two processes over real sockets (unix and TCP),
-// on the workloads of the Cap'n Proto peer benchmark (/work/shared/peers,
-// capnp/client.c++; RESULTS.md section A), plus the floors our targets are
-// stated against (raw socket ping-pong, single-core ChaCha20-Poly1305).
+// on the workloads of the Cap'n Proto peer (bench/peers/capnp_peer_client.cpp),
+// plus the floors our targets are stated against (raw socket ping-pong,
+// single-core ChaCha20-Poly1305).
 //
 //   captp_bench             runs every workload
 //   captp_bench NAME        runs only the metrics named NAME or starting with NAME
@@ -77,58 +77,6 @@ int g_pin[2] = {-1, -1};             // --pin C,S: the client's and the server's
 struct Usage {
   double cpu = 0;
   static Usage of(pid_t server) { return {cpu_seconds(getpid()) + cpu_seconds(server)}; }
-};
-
-// --- The client: one Vat and one Node for the whole run ----------------------
-
-struct Client {
-  Vat vat{VatOptions{.name = "client", .spin_before_block = g_spin}};
-  captp::Node node{vat, captp::Identity::generate()};
-
-  Resolver<void> tick_;  // kick() resolves it: ends drive()'s blocking wait
-
-  // Drives the loop until done() holds, the way Vat::run does: it polls
-  // (yielding between polls) as long as something happened within the last
-  // spin time, then calls block(), which blocks until the next event.
-  template <class D, class B>
-  void drive(D done, B block) {
-    for (;;) {
-      vat.run_until_idle();
-      for (auto until = BenchClock::now() + g_spin; !done() && BenchClock::now() < until;) {
-        std::this_thread::yield();
-        if (vat.run_until_idle() > 0) until = BenchClock::now() + g_spin;
-      }
-      if (done()) return;
-      block();
-      if (done()) return;
-    }
-  }
-  // Until `p` settles; throws VatError if it broke.
-  template <class T>
-  T await(Promise<T> p) {
-    drive([&] { return !p.pending(); }, [&] { vat.wait(p); });
-    return vat.wait(std::move(p));
-  }
-  // Until done(); blocking waits end at the next kick().
-  template <class D>
-  void drive_until(D done) {
-    drive(done, [&] {
-      Promise<void> tick;
-      in_turn([&] {
-        auto [p, r] = make_promise<void>();
-        tick = std::move(p);
-        tick_ = std::move(r);
-      });
-      if (!done()) vat.wait(tick);
-    });
-  }
-  void kick() { tick_.resolve(); }
-  // Runs f in a turn (coroutines and make_promise need one).
-  template <class F>
-  void in_turn(F f) {
-    vat.post(std::move(f));
-    vat.run_until_idle();
-  }
 };
 
 // --- Workloads ----------------------------------------------------------------
@@ -382,6 +330,7 @@ std::vector<std::string> all_metrics() {
       for (const auto& m : w.metrics) out.push_back("captp." + std::string(t) + "." + m);
     if (t == "unix") out.insert(out.end(), kHandshakes.metrics.begin(), kHandshakes.metrics.end());
   }
+  for (auto& m : curve_metrics()) out.push_back(std::move(m));
   return out;
 }
 
@@ -478,12 +427,15 @@ int main(int argc, char** argv) {
   if (!mkdtemp(g_sockdir)) die(std::string("mkdtemp: ") + std::strerror(errno));
   std::snprintf(g_sockpath, sizeof g_sockpath, "%s/captp.sock", g_sockdir);
   std::snprintf(g_sockpath_quiet, sizeof g_sockpath_quiet, "%s/quiet.sock", g_sockdir);
+  std::snprintf(g_sockpath_curves, sizeof g_sockpath_curves, "%s/curves.sock", g_sockdir);
+  raise_fd_limit();
   pin_to_cpu(g_pin[0]);  // the server pins itself after the fork
   auto t0 = BenchClock::now();
   try {
     if (any_wanted(kSodium)) timed("captp.sodium.*", sodium_aead);
     Client client;
     for (std::string_view t : kTransports) run_transport(client, t);
+    if (any_wanted(curve_metrics())) timed("captp.curve.*, captp.mem.*", [&] { run_curves(client); });
   } catch (const std::exception& e) {
     die(e.what());
   }

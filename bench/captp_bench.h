@@ -1,8 +1,9 @@
 // captp_bench: what its files share (captp_bench.cpp has the usage and the
 // method). The floors (captp_bench_floors.cpp) are the figures our targets are
 // stated against: a raw socket ping-pong and single-core ChaCha20-Poly1305.
-// The server processes and the object they serve are in captp_bench_server.cpp.
-// Everything runs on the bench's main thread (and the ping-pong's echo child).
+// The server processes and the object they serve are in captp_bench_server.cpp;
+// the curves of cost against sessions and references in captp_bench_curves.cpp,
+// which drives the same Client. Everything runs on the bench's main thread (and the ping-pong's echo child).
 #pragma once
 
 #include <sys/types.h>
@@ -13,10 +14,13 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "bench/bench_util.h"
 #include "captp/address.h"
 #include "captp/identity.h"
+#include "captp/node.h"
 #include "vat/vatic.h"
 
 // Named (not anonymous): the objects instantiate vat templates with external
@@ -24,6 +28,7 @@
 namespace captp_bench {
 
 using namespace vatic;
+using namespace vatic::bench;
 
 extern Duration g_spin;     // --spin-us: both sides' polling before blocking
 extern const char* g_self;  // argv[0]
@@ -31,9 +36,10 @@ extern std::string g_exe;   // this binary (exec'd as the server)
 extern int g_pin[2];        // --pin C,S: the client's and the server's CPU
 
 inline constexpr std::size_t kSockDirSize = sizeof "/tmp/captp_bench.XXXXXX";
-extern char g_sockdir[kSockDirSize];              // the unix servers' sockets live here
-extern char g_sockpath[kSockDirSize + 16];        // the unix server's
-extern char g_sockpath_quiet[kSockDirSize + 16];  // the handshakes' second server (no polling)
+extern char g_sockdir[kSockDirSize];               // the unix servers' sockets live here
+extern char g_sockpath[kSockDirSize + 16];         // the unix server's
+extern char g_sockpath_quiet[kSockDirSize + 16];   // the handshakes' second server (no polling)
+extern char g_sockpath_curves[kSockDirSize + 16];  // the curves' servers (captp_bench_curves.cpp)
 
 void progress(const char* fmt, auto... args) {
   std::fprintf(stderr, "[captp_bench] ");
@@ -65,7 +71,64 @@ class Bench : public Object {
     }();
     return Bytes(pattern.begin(), pattern.begin() + std::min(n, kMaxData));
   }
-  VATIC_METHODS(Bench, echo, next, data)
+  // What the serving process holds, for the memory curves: the allocator's
+  // live bytes and the resident set (bench_util.h). Answered by the process
+  // measured, since only it can read its allocator.
+  std::int64_t heap_bytes() { return static_cast<std::int64_t>(heap_in_use_bytes()); }
+  std::int64_t rss() { return static_cast<std::int64_t>(rss_bytes()); }
+  VATIC_METHODS(Bench, echo, next, data, heap_bytes, rss)
+};
+
+// --- The client: one Vat and one Node for the whole run ----------------------
+
+struct Client {
+  Vat vat{VatOptions{.name = "client", .spin_before_block = g_spin}};
+  captp::Node node{vat, captp::Identity::generate()};
+
+  Resolver<void> tick_;  // kick() resolves it: ends drive()'s blocking wait
+
+  // Drives the loop until done() holds, the way Vat::run does: it polls
+  // (yielding between polls) as long as something happened within the last
+  // spin time, then calls block(), which blocks until the next event.
+  template <class D, class B>
+  void drive(D done, B block) {
+    for (;;) {
+      vat.run_until_idle();
+      for (auto until = BenchClock::now() + g_spin; !done() && BenchClock::now() < until;) {
+        std::this_thread::yield();
+        if (vat.run_until_idle() > 0) until = BenchClock::now() + g_spin;
+      }
+      if (done()) return;
+      block();
+      if (done()) return;
+    }
+  }
+  // Until `p` settles; throws VatError if it broke.
+  template <class T>
+  T await(Promise<T> p) {
+    drive([&] { return !p.pending(); }, [&] { vat.wait(p); });
+    return vat.wait(std::move(p));
+  }
+  // Until done(); blocking waits end at the next kick().
+  template <class D>
+  void drive_until(D done) {
+    drive(done, [&] {
+      Promise<void> tick;
+      in_turn([&] {
+        auto [p, r] = make_promise<void>();
+        tick = std::move(p);
+        tick_ = std::move(r);
+      });
+      if (!done()) vat.wait(tick);
+    });
+  }
+  void kick() { tick_.resolve(); }
+  // Runs f in a turn (coroutines and make_promise need one).
+  template <class F>
+  void in_turn(F f) {
+    vat.post(std::move(f));
+    vat.run_until_idle();
+  }
 };
 
 // The server: serves a Bench at `at` until SIGTERM (--serve ADDR).
@@ -79,6 +142,15 @@ struct Server {
 
 // Forks and execs `g_self --serve at`; returns what it reports on its first line.
 Server start_server(const std::string& at);
+
+// Raises this process's open-file limit to its hard limit: a thousand
+// sessions need a thousand sockets on each side (servers inherit it).
+void raise_fd_limit();
+
+// captp.curve.* and captp.mem.*: cost against the number of sessions and of
+// exported references (captp_bench_curves.cpp).
+std::vector<std::string> curve_metrics();
+void run_curves(Client& c);
 
 // captp.T.pingpong_rtt_p50_us / _p99_us: 8-byte ping-pong over a raw socket.
 void raw_pingpong(bool tcp);

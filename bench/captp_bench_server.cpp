@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@ std::atomic<int> g_nservers{0};
 char g_sockdir[kSockDirSize] = "/tmp/captp_bench.XXXXXX";
 char g_sockpath[kSockDirSize + 16] = "";
 char g_sockpath_quiet[kSockDirSize + 16] = "";
+char g_sockpath_curves[kSockDirSize + 16] = "";
 
 // SIGTERM (the server then ends its vat and exits, so tools like callgrind
 // write their output), SIGKILL if it is still there after 10 s.
@@ -52,6 +54,7 @@ void cleanup() noexcept {
   if (g_sockpath[0]) {
     unlink(g_sockpath);
     unlink(g_sockpath_quiet);
+    unlink(g_sockpath_curves);
     rmdir(g_sockdir);
     g_sockpath[0] = 0;
   }
@@ -73,10 +76,22 @@ extern "C" void on_signal(int sig) {
   _exit(1);
 }
 
+void raise_fd_limit() {
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur >= files.rlim_max) return;
+  files.rlim_cur = files.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &files) != 0) std::perror("setrlimit(RLIMIT_NOFILE)");
+}
+
 int serve(std::string_view at) {
   try {
+    raise_fd_limit();
     Vat vat(VatOptions{.name = "server", .spin_before_block = g_spin});
-    captp::Node node(vat, captp::Identity::generate());
+    // Room for the sessions curve's thousand clients (the default, 900, stays
+    // under the usual open-file limit of 1024).
+    captp::NodeOptions options;
+    options.max_connections = 4'096;
+    captp::Node node(vat, captp::Identity::generate(), options);
     node.set_bootstrap(vat.make<Bench>());
     captp::Address bound = node.listen(at);
     std::printf("%s %s\n", node.id().to_text().c_str(), bound.to_string().c_str());

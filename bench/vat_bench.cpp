@@ -1,5 +1,5 @@
 // vat_bench: throughput and latency of the vat layer, on the workloads of the
-// Cap'n Proto peer baseline (/work/shared/peers, capnp/inproc.c++).
+// Cap'n Proto peer (bench/peers/capnp_peer_inproc.cpp).
 //
 //   vat_bench             runs every workload
 //   vat_bench NAME        runs only the metrics named NAME or starting with NAME
@@ -398,6 +398,10 @@ const std::vector<Workload>& workloads() {
   static const std::vector<Workload> all = {
       {{"local.send_per_s", "local.send_allocs_per_msg"}, bench_local_send},
       {{"local.call_per_s"}, bench_local_call},
+      {{"local.mem.object_bytes"}, bench_object_memory},
+      {{"local.curve.objects_1_send_per_s", "local.curve.objects_1000_send_per_s",
+        "local.curve.objects_10000_send_per_s", "local.curve.objects_100000_send_per_s", "local.objects_1M_send_per_s"},
+       bench_object_curve},
       {{"recorder.local.send_per_s_on", "recorder.local.send_per_s_off", "recorder.overhead_pct"},
        bench_recorder_overhead},
       {{"recorder.crossvat.onecpu.window1024_calls_per_s_on", "recorder.crossvat.onecpu.window1024_calls_per_s_off",

@@ -10,4 +10,8 @@ namespace vat_bench {
 void bench_supervise_restart();
 void bench_supervise_rate();
 
+// vat_bench_objects.cpp
+void bench_object_memory();
+void bench_object_curve();
+
 }  // namespace vat_bench

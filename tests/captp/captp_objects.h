@@ -24,7 +24,7 @@ namespace vatic::test {
 
 inline void PrintTo(const Error& e, std::ostream* os) { *os << to_string(e); }
 
-// The peer baseline's Bench interface (shared/peers/RESULTS.md), plus a few
+// The peer baseline's Bench interface (bench/peers/bench.capnp), plus a few
 // methods the protocol tests need.
 class Echo : public Object {
  public:
