@@ -69,8 +69,7 @@ void HostState::flush() {
     }
   }
   for (auto& t : released) Slot::release_answer(*t);
-  for (auto& [t, why] : broken)
-    if (t->answer) t->answer->break_with(why);
+  for (auto& [t, why] : broken) Slot::break_answer(*t, why);
 }
 
 void HostState::on_idle(Slot* s) {

@@ -169,11 +169,27 @@ inline Vat* result_home(Handler& target) noexcept {
   return cur ? cur : target.home();
 }
 
+// What a send needs of the thread, in one out-of-line call: the vat its
+// result belongs to (as result_home) and the gated call whose turn sends it
+// (vat/output_gate.h; null almost always).
+struct SendContext {
+  Vat* vat;
+  PromiseBase* gated;
+};
+SendContext send_context() noexcept;
+// A message sent in a turn of a gated call goes to the call's gate.
+void hold_send(PromiseBase& call, Handler& target, MessagePtr m);
+
 template <auto M, class... A>
 Promise<method_result_t<M>> send_to(Handler& target, A&&... args) {
   using R = method_result_t<M>;
-  auto result = make_ptr<PromiseState<Slot<R>>>(result_home(target));
-  target.deliver(MessagePtr(new TypedMessage<M>(result, std::forward<A>(args)...)));
+  SendContext cx = send_context();
+  auto result = make_ptr<PromiseState<Slot<R>>>(cx.vat ? cx.vat : target.home());
+  MessagePtr m(new TypedMessage<M>(result, std::forward<A>(args)...));
+  if (cx.gated) [[unlikely]]
+    hold_send(*cx.gated, target, std::move(m));
+  else
+    target.deliver(std::move(m));
   return Promise<R>(std::move(result));
 }
 

@@ -212,14 +212,6 @@ void PromiseBase::follow(Ptr<PromiseBase> other) {
   other->listen(std::make_unique<FollowListener>(Ptr<PromiseBase>(this)));
 }
 
-namespace {
-thread_local PromiseBase* t_call = nullptr;
-}  // namespace
-
-PromiseBase* current_call() noexcept { return t_call; }
-CallScope::CallScope(PromiseBase* call) noexcept : prev_(t_call) { t_call = call; }
-CallScope::~CallScope() { t_call = prev_; }
-
 void Message::run() {
   Object* o = target_ ? target_->near_object() : nullptr;
   if (!o) {
@@ -380,8 +372,13 @@ HandlerPtr PromiseBase::pipeline_field_here(const std::string& name) {
 }
 
 Promise<Value> send_by_name(Handler& target, std::string method, std::vector<Value> args) {
-  auto result = make_ptr<PromiseState<Value>>(result_home(target));
-  target.deliver(MessagePtr(new DynamicMessage(result, std::move(method), std::move(args))));
+  SendContext cx = send_context();
+  auto result = make_ptr<PromiseState<Value>>(cx.vat ? cx.vat : target.home());
+  MessagePtr m(new DynamicMessage(result, std::move(method), std::move(args)));
+  if (cx.gated) [[unlikely]]
+    hold_send(*cx.gated, target, std::move(m));
+  else
+    target.deliver(std::move(m));
   return Promise<Value>(std::move(result));
 }
 

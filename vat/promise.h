@@ -15,6 +15,7 @@
 
 #include "vat/codec.h"
 #include "vat/internal/method_traits.h"
+#include "vat/output_gate.h"
 #include "vat/promise_state.h"
 
 namespace vatic {
@@ -238,16 +239,30 @@ class Resolver {
 
   // Each of these uses the resolver up: later calls do nothing, so the value a
   // promise settles with and the target its pipelined sends went to agree.
+  // In a turn of a gated call (a persistent object's, vat/output_gate.h) the
+  // settlement is held until the call's writes are durable.
   template <class V = detail::Slot<T>>
   void resolve(V v = {}) {
-    if (auto s = std::move(s_)) s->fulfill(std::move(v));
+    if (auto s = std::move(s_)) {
+      if (detail::PromiseBase* call = detail::gated_call()) [[unlikely]]
+        return detail::hold_settle(*call, s, [s, v = std::move(v)]() mutable { s->fulfill(std::move(v)); });
+      s->fulfill(std::move(v));
+    }
   }
   // Settles as `p` settles (and forwards pipelined sends to it).
   void resolve(Promise<T> p) {
-    if (auto s = std::move(s_)) s->follow(p.state());
+    if (auto s = std::move(s_)) {
+      if (detail::PromiseBase* call = detail::gated_call()) [[unlikely]]
+        return detail::hold_settle(*call, s, [s, p = std::move(p)] { s->follow(p.state()); });
+      s->follow(p.state());
+    }
   }
   void reject(Error e) {
-    if (auto s = std::move(s_)) s->break_with(std::move(e));
+    if (auto s = std::move(s_)) {
+      if (detail::PromiseBase* call = detail::gated_call()) [[unlikely]]
+        return detail::hold_settle(*call, s, [s, e = std::move(e)]() mutable { s->break_with(std::move(e)); });
+      s->break_with(std::move(e));
+    }
   }
 
  private:

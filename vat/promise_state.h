@@ -15,6 +15,8 @@
 
 namespace vatic::detail {
 
+class OutputGate;  // vat/output_gate.h
+
 // Runs when a promise settles; each listener fires once. The promise owns its
 // listeners (listen() takes a unique_ptr). A listener either runs inline, as
 // the promise settles (it overrides `settled`, and the promise destroys it
@@ -112,6 +114,9 @@ class PromiseBase : public Handler, public Pooled {
   bool leads_back(Handler* h) const noexcept;
   static Error cycle_error();
 
+  // Whether this is a call whose sends and resolves are held (vat/output_gate.h).
+  bool output_gated() const noexcept { return output_gated_; }
+
  protected:
   // Called by the typed state after it stored its value.
   void mark_fulfilled(HandlerPtr pipeline_target);
@@ -123,8 +128,12 @@ class PromiseBase : public Handler, public Pooled {
   void notify(Listener* l);
   void settle_broken(Error e);  // without keeping itself alive (usable from the destructor)
 
+  friend void set_output_gate(PromiseBase& call, OutputGate* gate);
+  friend void clear_output_gate(PromiseBase& call) noexcept;
+
   Status status_ = Status::pending;
   bool cancel_requested_ = false;  // fits in status_'s padding
+  bool output_gated_ = false;      // so does this: vat/output_gate.h
   Error error_;
   HandlerPtr forward_;
   TurnQueue queued_;     // pipelined messages waiting for a target
@@ -217,6 +226,7 @@ class CallScope {
 
  private:
   PromiseBase* prev_;
+  PromiseBase* prev_gated_;
 };
 
 }  // namespace vatic::detail

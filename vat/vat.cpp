@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "vat/internal/vat_impl.h"
+#include "vat/output_gate.h"
 
 namespace vatic {
 
@@ -53,6 +54,75 @@ constexpr std::size_t kStopDrainLimit = 1'000'000;
 }  // namespace
 
 Vat* current_vat() noexcept { return t_current; }
+
+// The current call (vat/cancel.h) and, when it is gated, the same call
+// (vat/output_gate.h): kept here with t_current so that a send reads both
+// with one call (send_context).
+namespace {
+thread_local PromiseBase* t_call = nullptr;
+thread_local PromiseBase* t_gated = nullptr;
+
+OutputGate* gate_of(PromiseBase& call) {
+  if (!call.output_gated()) return nullptr;
+  auto& gates = call.home()->impl().output_gates;
+  auto it = gates.find(&call);
+  return it == gates.end() ? nullptr : it->second;
+}
+}  // namespace
+
+PromiseBase* current_call() noexcept { return t_call; }
+PromiseBase* gated_call() noexcept { return t_gated; }
+SendContext send_context() noexcept { return SendContext{t_current, t_gated}; }
+
+CallScope::CallScope(PromiseBase* call) noexcept : prev_(t_call), prev_gated_(t_gated) {
+  t_call = call;
+  t_gated = call && call->output_gated() ? call : nullptr;
+}
+
+CallScope::~CallScope() {
+  PromiseBase* gated = t_gated;
+  t_call = prev_;
+  t_gated = prev_gated_;
+  // The last turn of this call on the stack ends and the call goes on (a
+  // Task awaits): what it sent leaves now, as it may be what it awaits.
+  if (gated && gated != prev_gated_ && gated->pending()) [[unlikely]]
+    if (OutputGate* g = gate_of(*gated)) g->turn_ended(*gated);
+}
+
+void set_output_gate(PromiseBase& call, OutputGate* gate) {
+  call.home()->impl().output_gates.insert_or_assign(&call, gate);
+  call.output_gated_ = true;
+}
+
+void clear_output_gate(PromiseBase& call) noexcept {
+  if (!call.output_gated_) return;
+  call.output_gated_ = false;
+  call.home()->impl().output_gates.erase(&call);
+}
+
+void hold_effect(PromiseBase& call, std::unique_ptr<HeldEffect> e) {
+  if (OutputGate* g = gate_of(call)) return g->hold(call, std::move(e));
+  e->release();
+}
+
+namespace {
+class HeldSend final : public HeldEffect {
+ public:
+  HeldSend(HandlerPtr target, MessagePtr m) : target_(std::move(target)), m_(std::move(m)) {}
+  void release() override { target_->deliver(std::move(m_)); }
+  void discard(const Error& why) noexcept override { break_message(std::move(m_), why); }
+
+ private:
+  HandlerPtr target_;
+  MessagePtr m_;
+};
+}  // namespace
+
+void hold_send(PromiseBase& call, Handler& target, MessagePtr m) {
+  if (OutputGate* g = gate_of(call))
+    return g->hold(call, std::make_unique<HeldSend>(HandlerPtr(&target), std::move(m)));
+  target.deliver(std::move(m));
+}
 
 void schedule(Vat* v, Turn* t) {
   VatImpl& im = v->impl();

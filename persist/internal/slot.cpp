@@ -48,7 +48,10 @@ class ReminderCall final : public detail::MessageWithResult<Value> {
 Slot::Slot(Vat* home, std::weak_ptr<HostState> host, const KindInfo* kind, std::string key)
     : Handler(home), host_(std::move(host)), hs_(host_.lock().get()), kind_(kind), id_(kind->name + "/" + key) {}
 
-Slot::~Slot() { idle_.cancel(); }
+Slot::~Slot() {
+  idle_.cancel();
+  for (auto& [call, t] : open_) detail::clear_output_gate(*t->call);
+}
 
 detail::RefKind Slot::kind() const noexcept {
   // Far: no synchronous call() reaches past the slot (it would bypass the
@@ -94,6 +97,7 @@ void Slot::deliver(MessagePtr m) {
 
 void Slot::start_call(std::unique_ptr<CallTxn> txn, MessagePtr call) {
   txn->call->listen(std::make_unique<CallEnd>(Ptr<Slot>(this), txn.get()));
+  detail::set_output_gate(*txn->call, this);
   open_.emplace(txn->call.get(), std::move(txn));
   ++current_calls_;
   // No clock read here: a call in progress keeps the activation busy, and
@@ -232,18 +236,25 @@ void Slot::call_settled(CallTxn* t) {
   if (it == open_.end()) return;
   std::unique_ptr<CallTxn> txn = std::move(it->second);
   open_.erase(it);
+  detail::clear_output_gate(*txn->call);
   if (txn->generation == generation_) --current_calls_;
   last_used_ = home()->clock().now();
   if (txn->generation != generation_ || !obj_) {
     // Its activation was dropped (commit failure, fence, host closing): what
     // it read may be gone, so its answer cannot be trusted.
-    if (txn->answer) txn->answer->break_with(retired_why_);
+    break_answer(*txn, retired_why_);
     if (txn->fired && hs_) hs_->arm(*txn->fired, kReminderRetry);
     return;
   }
   if (txn->call->status() == PromiseBase::Status::broken) {
-    // spec/persistence.md 3: the call's writes roll back; only its answer breaks.
-    if (!txn->writes.empty() || !txn->reminders.empty()) ++hs_->stats.rolled_back;
+    // spec/persistence.md 3: the call's writes roll back, and so do its
+    // messages and resolves (4); only its answer breaks.
+    if (!txn->writes.empty() || !txn->reminders.empty() || !txn->outbox.empty()) ++hs_->stats.rolled_back;
+    for (auto& e : txn->outbox)
+      e->discard(
+          Error{ErrorKind::failed, fmt::format("persistent object {}: rolled back, the call that made this failed ({})",
+                                               id_, txn->call->error().reason)});
+    txn->outbox.clear();
     if (txn->answer) txn->answer->copy_outcome_from_public(*txn->call);
     if (txn->fired) hs_->arm(*txn->fired, kReminderRetry);  // spec 8: at least once
     return;
@@ -269,7 +280,34 @@ void Slot::call_settled(CallTxn* t) {
 }
 
 void Slot::release_answer(CallTxn& t) {
+  // The call's messages first: its caller, told the call is done, may expect
+  // them on their way (each still goes after any sent before it).
+  std::vector<std::unique_ptr<detail::HeldEffect>> out = std::move(t.outbox);
+  t.outbox.clear();
+  for (auto& e : out) e->release();
   if (t.answer) t.answer->copy_outcome_from_public(*t.call);
+}
+
+void Slot::break_answer(CallTxn& t, const Error& why) {
+  std::vector<std::unique_ptr<detail::HeldEffect>> out = std::move(t.outbox);
+  t.outbox.clear();
+  for (auto& e : out) e->discard(why);
+  if (t.answer) t.answer->break_with(why);
+}
+
+void Slot::hold(PromiseBase& call, std::unique_ptr<detail::HeldEffect> e) {
+  auto it = open_.find(&call);
+  if (it == open_.end()) return e->release();  // not a call of ours any more: nothing to wait for
+  it->second->outbox.push_back(std::move(e));
+}
+
+void Slot::turn_ended(PromiseBase& call) {
+  // spec/persistence.md 4: a call that awaits lets out what it sent so far.
+  auto it = open_.find(&call);
+  if (it == open_.end()) return;
+  std::vector<std::unique_ptr<detail::HeldEffect>> out = std::move(it->second->outbox);
+  it->second->outbox.clear();
+  for (auto& e : out) e->release();
 }
 
 ObjectWrites Slot::begin_commit() {
@@ -352,8 +390,7 @@ void Slot::close(const Error& why) {
   closed_ = true;
   // Calls still running (a Task waiting on something) answer now: their
   // writes can no longer commit.
-  for (auto& [call, t] : open_)
-    if (t->answer) t->answer->break_with(why);
+  for (auto& [call, t] : open_) break_answer(*t, why);
   for (auto& m : monitors_) m->break_with(why);
   monitors_.clear();
   hs_ = nullptr;

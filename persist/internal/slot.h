@@ -26,6 +26,7 @@
 
 #include "persist/host.h"
 #include "vat/message.h"
+#include "vat/output_gate.h"
 #include "vat/timer.h"
 
 namespace vatic::persist::internal {
@@ -46,6 +47,9 @@ struct CallTxn {
   WriteSet writes;
   ReminderSet reminders;
   std::optional<Reminder> fired;  // set for an on_reminder call: the reminder as it fired
+  // spec/persistence.md 4, output gate: what the call sent and resolved, in
+  // order, leaving with its answer (or never, if the call breaks).
+  std::vector<std::unique_ptr<detail::HeldEffect>> outbox;
 };
 
 class Slot;
@@ -89,7 +93,7 @@ struct HostState {
   void fire(const Reminder& r);
 };
 
-class Slot final : public detail::Handler {
+class Slot final : public detail::Handler, public detail::OutputGate {
  public:
   Slot(Vat* home, std::weak_ptr<HostState> host, const KindInfo* kind, std::string key);
   ~Slot() override;
@@ -124,8 +128,14 @@ class Slot final : public detail::Handler {
   // which may have read the lost ones) and returns the answers that waited,
   // for the host to break with `why` after the batch.
   std::vector<std::unique_ptr<CallTxn>> lost(const Error& why);
-  // Settles the caller's answer as the call settled.
+  // Sends what the call held, then settles the caller's answer as the call settled.
   static void release_answer(CallTxn& t);
+  // Drops what the call held and breaks the caller's answer with `why`.
+  static void break_answer(CallTxn& t, const Error& why);
+
+  // detail::OutputGate: the effects of the calls in open_.
+  void hold(detail::PromiseBase& call, std::unique_ptr<detail::HeldEffect> e) override;
+  void turn_ended(detail::PromiseBase& call) override;
   // Whether the activation is idle (spec/persistence.md 2); re-arms the timer if not.
   bool idle_now();
   // Releases the activation and tells the engine (idle, host closing).
