@@ -31,6 +31,7 @@
 #include <typeindex>
 
 #include "persist/engine.h"
+#include "persist/migration.h"
 #include "persist/persistent.h"
 #include "vat/vat.h"
 
@@ -43,6 +44,16 @@ struct HostState;
 struct KindSpec {
   std::string name;          // text without '/', 1 to 64 bytes
   std::int64_t version = 1;  // >= 1; rises with the code
+  // spec/persistence.md 6: brings an object stored at version `from` to
+  // `from + 1` (called once per version, oldest first, for every `from`
+  // below `version`). Needed to activate objects stored by older versions.
+  std::function<void(std::int64_t from, Migration& txn)> migrate;
+  // Supervision (spec/persistence.md 6 and 10), the supervisor's rule: more
+  // than `intensity` failed activations within `period` rolls an upgraded
+  // version back (per version of the kind), and pauses the restarts of one
+  // object for `period` (per object).
+  int intensity = 3;
+  Duration period = std::chrono::seconds(5);
 };
 
 struct HostOptions {
@@ -60,6 +71,9 @@ struct HostStats {
   std::int64_t rolled_back = 0;   // calls that broke with writes discarded
   std::int64_t fenced = 0;        // activations whose writes a newer one refused
   std::int64_t commit_failures = 0;
+  std::int64_t migrations = 0;          // objects migrated to a newer version (spec 6)
+  std::int64_t rollbacks = 0;           // objects rolled back to their pre-image (spec 6)
+  std::int64_t failed_activations = 0;  // migrations, on_activate or crash() that failed (spec 10)
 };
 
 class Host {
