@@ -117,6 +117,14 @@ class Host {
   void flush();
   HostStats stats() const;
 
+  // What `vatic inspect ADMIN-REF persist` shows of this host (spec/admin.md,
+  // `persist`): its counts, its kinds with every registered version, and its
+  // activations (at most 1000 listed).
+  Value describe() const;
+  // The same as a function that may outlive the host (it then answers a
+  // `persist` record with `closed` true), for the admin object.
+  std::function<Value()> describer() const;
+
  private:
   void add_kind(std::type_index type, KindSpec spec, std::function<detail::HandlerPtr(Vat&)> make);
   detail::HandlerPtr slot_for(std::type_index type, std::string_view key);

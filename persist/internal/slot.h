@@ -146,6 +146,11 @@ class Slot final : public detail::Handler {
   // The version of the running activation (null when not active).
   const KindInfo* running() const noexcept { return obj_ ? running_ : nullptr; }
   const KindFamily& family() const noexcept { return *kind_; }
+  // For the inspection view (describe.cpp).
+  std::int64_t epoch() const noexcept { return epoch_; }
+  std::size_t calls_in_progress() const noexcept { return current_calls_; }
+  std::size_t pending_writes() const noexcept { return pending_.size() + committing_.size(); }
+  TimePoint last_used() const noexcept { return last_used_; }
   // Ends the activation now (an upgrade, a rollback): its calls in flight
   // break with `why`; the next message activates the object again.
   void restart(const Error& why);
