@@ -146,8 +146,20 @@ void Slot::activate(HostState& h) {
                                                                 "(spec/persistence.md 6)",
                                                                 id_, g->version, kind_->name, target->version)},
                            false);
+  bool superseded = false;
   try {
-    if (g->version < target->version) migrate(h, g->version, *target);
+    superseded = g->version < target->version && !migrate(h, g->version, *target);
+  } catch (...) {
+    return fail_activation(h, *target, error_from_exception(std::current_exception()), true);
+  }
+  // Another activation (another host on the store) came in between: not a
+  // failure of the code.
+  if (superseded)
+    return fail_activation(h, *target,
+                           Error{ErrorKind::disconnected,
+                                 fmt::format("persistent object {}: superseded while migrating; retry is safe", id_)},
+                           false);
+  try {
     HandlerPtr obj = target->make(*home());
     auto* p = dynamic_cast<Persistent*>(obj->near_object());
     if (!p) throw_error(ErrorKind::failed, fmt::format("kind {} did not make a persist::Persistent", kind_->name));
@@ -184,7 +196,7 @@ void Slot::fail_activation(HostState& h, KindInfo& version, const Error& why, bo
   throw VatError(why);
 }
 
-void Slot::migrate(HostState& h, std::int64_t from, KindInfo& to) {
+bool Slot::migrate(HostState& h, std::int64_t from, KindInfo& to) {
   // spec/persistence.md 6: one step per version, all in one transaction
   // fenced by this activation's epoch; a step that throws writes nothing.
   Migration txn(*h.engine, id_, from);
@@ -198,13 +210,12 @@ void Slot::migrate(HostState& h, std::int64_t from, KindInfo& to) {
                                                  id_, v, v + 1, e.reason));
     }
   }
-  if (!h.engine->migrate(txn.take(epoch_, from, to.version)))
-    throw_error(ErrorKind::disconnected,
-                fmt::format("persistent object {}: superseded while migrating; retry is safe", id_));
+  if (!h.engine->migrate(txn.take(epoch_, from, to.version))) return false;
   ++h.stats.migrations;
   h.log(LogLevel::info, "persist.migrated",
         fmt::format("persistent object {} migrated from version {} to {}", id_, from, to.version),
         {{"object", id_}, {"from", std::to_string(from)}, {"to", std::to_string(to.version)}});
+  return true;
 }
 
 void Slot::restart(const Error& why) {

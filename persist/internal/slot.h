@@ -201,8 +201,9 @@ class Slot final : public detail::Handler {
   // Ends a failed activation (telling the store), counts the failure if
   // `counts`, and throws `why`.
   [[noreturn]] void fail_activation(HostState& h, KindInfo& version, const Error& why, bool counts);
-  // Runs the migration steps from `from` to `to.version` and commits them.
-  void migrate(HostState& h, std::int64_t from, KindInfo& to);
+  // Runs the migration steps from `from` to `to.version` and commits them;
+  // false if the store refused the commit (a newer activation fenced it).
+  bool migrate(HostState& h, std::int64_t from, KindInfo& to);
   void call_settled(CallTxn* t);
   void retire(const Error& why);
   CallTxn* current_txn() const;
