@@ -1,14 +1,19 @@
 // Host: the persistent objects of one vat, on one engine (spec/persistence.md).
-// It registers kinds (name and version), hands out references to objects by
-// key or fresh id, activates an object when a message reaches it, passivates
-// it after the idle time, and commits the writes of the calls that finished
-// in one transaction per group (a commit turn the first pending write
-// schedules), releasing their answers only after that commit. It also runs
-// the objects' reminders (durable timers) when they are due.
+// It registers kinds (name and version; several versions of one kind, the
+// highest current, spec section 6), hands out references to objects by key
+// or fresh id, activates an object when a message reaches it (migrating it
+// from an older version first), passivates it after the idle time, and
+// commits the writes of the calls that finished in one transaction per group
+// (a commit turn the first pending write schedules), releasing their answers
+// only after that commit. It also runs the objects' reminders (durable
+// timers) when they are due, and supervises activations: one that fails
+// restarts from committed state, within the kind's intensity; a new version
+// that fails beyond it is rolled back to the older code (spec 6 and 10).
 //
 //   auto engine = std::shared_ptr<Engine>(SqliteEngine::open(dir / "objects.db"));
 //   persist::Host host(vat, engine, {.name = "vat-a"});
 //   host.register_kind<Account>({.name = "account", .version = 1});
+//   host.register_kind<AccountV2>({.name = "account", .version = 2, .migrate = migrate_account});
 //   Ref<Account> alice = host.object<Account>("alice");   // created on first use
 //   Ref<Account> fresh = host.create<Account>();          // a fresh random key
 //
