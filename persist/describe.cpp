@@ -56,6 +56,10 @@ Value describe_state(const internal::HostState& s) {
                                      {"pending_writes", static_cast<std::int64_t>(slot->pending_writes())},
                                      {"idle_ms", ms(now - slot->last_used())}}});
   }
+  List rollbacks;
+  for (const auto& r : s.rollback_log)
+    rollbacks.emplace_back(Record{
+        "rollback", {{"time_ms", r.time_ms}, {"object", r.object}, {"from", r.from}, {"to", r.to}, {"lost", r.lost}}});
   return Value(Record{"persist",
                       {{"host", s.options.name},
                        {"idle_ms", ms(s.options.idle)},
@@ -71,7 +75,8 @@ Value describe_state(const internal::HostState& s) {
                        {"failed_activations", st.failed_activations},
                        {"activations_not_shown", hidden},
                        {"kinds", Value(kinds_of(s))},
-                       {"objects", Value(std::move(activations))}}});
+                       {"objects", Value(std::move(activations))},
+                       {"rollback_log", Value(std::move(rollbacks))}}});
 }
 
 }  // namespace

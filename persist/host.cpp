@@ -113,6 +113,8 @@ void HostState::roll_back_object(const std::string& id, std::int64_t from_versio
   ++stats.rollbacks;
   std::string lost;
   for (const std::string& k : r->lost) lost += (lost.empty() ? "" : ", ") + k;
+  if (rollback_log.size() == kMaxRollbackLog) rollback_log.pop_front();
+  rollback_log.push_back({vat->clock().unix_ms(), id, from_version, r->version, lost});
   log(LogLevel::warn, "persist.rolled_back",
       fmt::format("persistent object {} rolled back from version {} to {}; lost the values version {} had stored "
                   "under: {}",

@@ -115,6 +115,17 @@ struct HostState {
   void restart_stale(const KindFamily& kind, const Error& why);
   // Restores one object's pre-image (spec/persistence.md 6) and logs what was lost.
   void roll_back_object(const std::string& id, std::int64_t from_version);
+  // The latest rollbacks and what they lost, for the operator (describe.cpp):
+  // a log sink may be missing, and the loss must stay visible.
+  struct RollbackRecord {
+    std::int64_t time_ms = 0;  // unix
+    std::string object;
+    std::int64_t from = 0;
+    std::int64_t to = 0;
+    std::string lost;  // keys, ", " between them
+  };
+  static constexpr std::size_t kMaxRollbackLog = 64;
+  std::deque<RollbackRecord> rollback_log;
   void log(LogLevel level, std::string_view event, std::string message, std::vector<LogField> fields) const;
 
   // Reminders (spec/persistence.md 8): one vat timer per committed reminder.

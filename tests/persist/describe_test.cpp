@@ -73,6 +73,13 @@ TEST(HostDescribe, ListsVersionsWithTheirStateAndTheActiveObjects) {
   EXPECT_EQ(field(*find(field(d, "kinds"), "kind", "account", "version", 1), "state").as_text(), "current");
   EXPECT_EQ(field(d, "rollbacks").as_int(), 2);
   EXPECT_EQ(field(d, "failed_activations").as_int(), 1);
+  // What was lost stays visible without a log sink: a's cents.
+  const Value* ra = find(field(d, "rollback_log"), "object", "account/a");
+  ASSERT_TRUE(ra);
+  EXPECT_EQ(field(*ra, "lost").as_text(), "cents");
+  EXPECT_EQ(field(*ra, "from").as_int(), 2);
+  EXPECT_EQ(field(*ra, "to").as_int(), 1);
+  EXPECT_EQ(field(*ra, "time_ms").as_int(), clock.unix_ms());
   UpgradeFaults::reset();
 
   std::function<Value()> view = host->describer();
