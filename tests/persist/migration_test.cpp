@@ -174,6 +174,32 @@ TEST_F(MigrationTest, RepeatedFailuresOfTheNewVersionRollItsObjectsBackToThePreI
   EXPECT_EQ(engine->stored("account/e")->version, 1);
 }
 
+TEST_F(MigrationTest, AnObjectMigratedByAnotherHostToAWithdrawnVersionIsRolledBackOnActivation) {
+  seed({{"a", 1}, {"b", 2}, {"x", 7}});
+  auto host = make_host();
+  host->register_kind<AccountV1>(v1());
+  host->register_kind<AccountV2>(v2(/*intensity=*/1));
+  UpgradeFaults::v2_start_fails = true;
+  for (const char* k : {"a", "b"}) {
+    Promise<std::int64_t> p = host->object<AccountV2>(k).send<&AccountV2::cents>();
+    vat.run_until_idle();
+    ASSERT_TRUE(p.is_broken());
+  }
+  ASSERT_NE(event("persist.withdrawn"), nullptr);
+  UpgradeFaults::v2_start_fails = false;
+  // Another host on the same store still runs version 2 and migrates x.
+  {
+    Host other(vat, engine, HostOptions{.name = "other"});
+    other.register_kind<AccountV2>(v2());
+    EXPECT_EQ(vat.wait(other.object<AccountV2>("x").send<&AccountV2::cents>()), 700);
+  }
+  ASSERT_EQ(engine->stored("account/x")->version, 2);
+  // This host withdrew version 2: x goes back to its pre-image first.
+  EXPECT_EQ(vat.wait(host->object<AccountV1>("x").send<&AccountV1::balance>()), 7);
+  EXPECT_EQ(engine->stored("account/x")->version, 1);
+  EXPECT_FALSE(engine->get("account/x", "cents"));
+}
+
 TEST_F(MigrationTest, FailuresSpreadOverMoreThanThePeriodDoNotRollBack) {
   seed({{"a", 1}, {"b", 2}, {"c", 3}});
   auto host = make_host();
