@@ -29,11 +29,43 @@
 
 namespace vatic::persist {
 
-// What activate() grants: the new activation's epoch (its fence) and whether
-// the object was created by this activation.
+// What activate() grants: the new activation's epoch (its fence), whether
+// the object was created by this activation, and the version that stored it
+// (at most the version asked for; lower when the object awaits a migration,
+// spec/persistence.md 6).
 struct Grant {
   std::int64_t epoch = 0;
   bool created = false;
+  std::int64_t version = 0;
+};
+
+// What a migration commits (spec/persistence.md 6): the object moves from
+// version `from` to `to` with `writes`, and `preimage` holds the committed
+// value before the migration of every key it writes (none: the key was
+// absent). Replaces any older pre-image of the object.
+struct MigrationWrites {
+  std::string id;
+  std::int64_t epoch = 0;  // the fence, as for a commit
+  std::int64_t from = 0;
+  std::int64_t to = 0;
+  std::vector<std::pair<std::string, std::optional<Bytes>>> writes;
+  std::vector<std::pair<std::string, std::optional<Bytes>>> preimage;
+};
+
+// What rollback() did: the version the object is stored at now, and the keys
+// whose value it replaced or erased (what the newer version, its migration
+// included, had stored there is lost).
+struct RolledBack {
+  std::int64_t version = 0;
+  std::vector<std::string> lost;
+};
+
+// An object as stored: kind, version and, if it keeps a pre-image, the
+// version it was migrated from.
+struct StoredObject {
+  std::string kind;
+  std::int64_t version = 0;
+  std::optional<std::int64_t> preimage_from;
 };
 
 // When a reminder is due (unix ms, wall clock: it outlives the process) and
@@ -68,9 +100,10 @@ class Engine {
  public:
   virtual ~Engine() = default;
 
-  // spec/persistence.md 5.1: creates `id` if absent, refuses another kind or
-  // a different stored version, then increments the object's epoch and
-  // records `host` as its active one.
+  // spec/persistence.md 5.1: creates `id` if absent (at `version`), refuses
+  // another kind or a newer stored version, then increments the object's
+  // epoch and records `host` as its active one. An older stored version is
+  // granted and reported in Grant::version: the host migrates it.
   virtual Result<Grant> activate(const std::string& id, std::string_view kind, std::int64_t version,
                                  std::string_view host) = 0;
 
@@ -90,6 +123,27 @@ class Engine {
 
   // The object's current epoch, or 0 if it was never activated.
   virtual std::int64_t epoch(const std::string& id) = 0;
+
+  // spec/persistence.md 6: one transaction, durable when it returns: checks
+  // the fence and that the object is still stored at `m.from`, applies the
+  // writes, stores the pre-image (replacing an older one) and sets the
+  // version to `m.to`. False (nothing written) if the fence or the version
+  // check failed.
+  virtual bool migrate(const MigrationWrites& m) = 0;
+
+  // spec/persistence.md 6: one transaction, durable when it returns:
+  // restores the pre-image's values, sets the version back to the one it was
+  // migrated from, drops the pre-image and increments the epoch (fencing out
+  // any activation of the newer version). nullopt if the object keeps no
+  // pre-image.
+  virtual std::optional<RolledBack> rollback(const std::string& id) = 0;
+
+  // The ids of the objects of `kind` stored at `version` that keep a
+  // pre-image (those a rollback of that version concerns).
+  virtual std::vector<std::string> migrated(std::string_view kind, std::int64_t version) = 0;
+
+  // The object as stored, or nullopt if absent.
+  virtual std::optional<StoredObject> stored(const std::string& id) = 0;
 };
 
 }  // namespace vatic::persist

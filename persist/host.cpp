@@ -8,10 +8,119 @@
 
 #include "persist/internal/slot.h"
 #include "vat/secret.h"
+#include "vat/utf8.h"
 
 namespace vatic::persist {
 
 namespace internal {
+
+KindInfo* KindFamily::current() const {
+  for (auto it = versions.rbegin(); it != versions.rend(); ++it)
+    if (!it->second->withdrawn) return it->second.get();
+  return versions.begin()->second.get();  // never reached: the lowest is never withdrawn
+}
+
+bool KindFamily::any_withdrawn() const {
+  return std::any_of(versions.begin(), versions.end(), [](const auto& v) { return v.second->withdrawn; });
+}
+
+KindInfo* KindFamily::below(std::int64_t v) const {
+  for (auto it = versions.rbegin(); it != versions.rend(); ++it)
+    if (it->first < v && !it->second->withdrawn) return it->second.get();
+  return nullptr;
+}
+
+void HostState::log(LogLevel level, std::string_view event, std::string message, std::vector<LogField> fields) const {
+  if (!vat->log_enabled(level)) return;
+  for (auto& f : fields) f.value = utf8::printable(f.value);
+  vat->log(LogEvent{level, "persist", event, utf8::printable(message), std::move(fields)});
+}
+
+void HostState::activation_failed(Slot& s, KindInfo& version, const Error& why) {
+  TimePoint now = vat->clock().now();
+  ++stats.failed_activations;
+  ++version.failed;
+  log(LogLevel::warn, "persist.activation_failed",
+      fmt::format("persistent object {} (version {}) failed: {}", s.id(), version.version, why.reason),
+      {{"object", s.id()}, {"version", std::to_string(version.version)}, {"reason", why.reason}});
+  // The supervisor's intensity rule (vat/supervise/supervisor.h): more than
+  // `intensity` failures within `period`.
+  auto over = [&](std::deque<TimePoint>& q) {
+    q.push_back(now);
+    while (!q.empty() && q.front() < now - version.period) q.pop_front();
+    return q.size() > static_cast<std::size_t>(version.intensity);
+  };
+  // spec/persistence.md 6: an upgraded version that fails too often is
+  // withdrawn, and the objects migrated to it are rolled back.
+  if (over(version.failures) && !version.withdrawn && version.family->below(version.version)) {
+    version.withdrawn = true;
+    version.failures.clear();
+    KindInfo* older = version.family->below(version.version);
+    log(LogLevel::error, "persist.withdrawn",
+        fmt::format("kind {} version {} failed more than {} times in {} ms; rolling back to version {}", version.name,
+                    version.version, version.intensity,
+                    std::chrono::duration_cast<std::chrono::milliseconds>(version.period).count(), older->version),
+        {{"kind", version.name}, {"version", std::to_string(version.version)}, {"to", std::to_string(older->version)}});
+    std::weak_ptr<HostState> w = self;
+    KindInfo* v = &version;  // kinds live as long as the host state
+    vat->post([w, v] {
+      if (auto h = w.lock(); h && !h->closed) h->roll_back(*v);
+    });
+    s.failures().clear();
+    return;
+  }
+  // spec/persistence.md 10: beyond the intensity, the object's restarts pause.
+  if (over(s.failures())) {
+    s.failures().clear();
+    s.pause_until(now + version.period);
+    log(LogLevel::warn, "persist.paused",
+        fmt::format("persistent object {} failed more than {} times in {} ms; its restarts pause for as long", s.id(),
+                    version.intensity, std::chrono::duration_cast<std::chrono::milliseconds>(version.period).count()),
+        {{"object", s.id()}});
+  }
+}
+
+void HostState::roll_back(KindInfo& version) {
+  KindInfo* older = version.family->current();
+  restart_stale(*version.family,
+                Error{ErrorKind::disconnected, fmt::format("kind {} version {} was rolled back to version {}; retry "
+                                                           "is safe",
+                                                           version.name, version.version, older->version)});
+  for (const std::string& id : engine->migrated(version.name, version.version)) {
+    try {
+      roll_back_object(id, version.version);
+    } catch (...) {
+      // The store failed: the object is rolled back when it is next activated.
+      Error e = error_from_exception(std::current_exception());
+      log(LogLevel::error, "persist.rollback_failed", fmt::format("rolling back {} failed: {}", id, e.reason),
+          {{"object", id}, {"reason", e.reason}});
+    }
+  }
+}
+
+void HostState::restart_stale(const KindFamily& kind, const Error& why) {
+  // Pending writes of the old code commit first, under its epochs: they were
+  // answered (or are about to be) and belong to the state it leaves.
+  flush();
+  const KindInfo* current = kind.current();
+  for (auto& [id, slot] : slots)
+    if (&slot->family() == &kind && slot->running() && slot->running() != current) slot->restart(why);
+}
+
+void HostState::roll_back_object(const std::string& id, std::int64_t from_version) {
+  std::optional<RolledBack> r = engine->rollback(id);
+  if (!r) return;
+  ++stats.rollbacks;
+  std::string lost;
+  for (const std::string& k : r->lost) lost += (lost.empty() ? "" : ", ") + k;
+  if (rollback_log.size() == kMaxRollbackLog) rollback_log.pop_front();
+  rollback_log.push_back({vat->clock().unix_ms(), id, from_version, r->version, lost});
+  log(LogLevel::warn, "persist.rolled_back",
+      fmt::format("persistent object {} rolled back from version {} to {}; lost the values version {} had stored "
+                  "under: {}",
+                  id, from_version, r->version, from_version, lost.empty() ? std::string("(nothing)") : lost),
+      {{"object", id}, {"from", std::to_string(from_version)}, {"to", std::to_string(r->version)}, {"lost", lost}});
+}
 
 void HostState::mark_dirty(Slot& s) {
   dirty.emplace_back(&s);
@@ -85,7 +194,7 @@ void HostState::on_idle(Slot* s) {
   }
 }
 
-Slot& HostState::slot(const KindInfo* kind, std::string_view key) {
+Slot& HostState::slot(const KindFamily* kind, std::string_view key) {
   std::string id = kind->name + "/" + std::string(key);
   auto it = slots.find(id);
   if (it == slots.end()) it = slots.emplace(id, detail::make_ptr<Slot>(vat, self, kind, std::string(key))).first;
@@ -195,15 +304,42 @@ Host::~Host() {
 void Host::add_kind(std::type_index type, KindSpec spec, std::function<detail::HandlerPtr(Vat&)> make) {
   check_name("kind name", spec.name, 64, false);
   if (spec.version < 1) throw_error(ErrorKind::failed, fmt::format("persist: kind {} needs a version >= 1", spec.name));
-  if (s_->kinds.count(spec.name) || s_->by_type.count(type))
-    throw_error(ErrorKind::failed, fmt::format("persist: kind {} is registered twice", spec.name));
-  auto info = std::make_unique<internal::KindInfo>(internal::KindInfo{spec.name, spec.version, std::move(make)});
-  internal::KindInfo* kind = info.get();
-  s_->by_type.emplace(type, kind);
-  s_->kinds.emplace(spec.name, std::move(info));
-  // spec/persistence.md 8: the kind's reminders run from now on, whether or
-  // not their objects are active.
-  for (const Reminder& r : s_->engine->reminders(kind->name)) s_->reminder_committed(r.id, r.name, r.times);
+  if (spec.intensity < 0)
+    throw_error(ErrorKind::failed, fmt::format("persist: kind {} needs an intensity >= 0", spec.name));
+  if (s_->by_type.count(type))
+    throw_error(ErrorKind::failed, fmt::format("persist: the class of kind {} is registered twice", spec.name));
+  auto& family = s_->kinds[spec.name];
+  bool first = !family;
+  if (first) {
+    family = std::make_unique<internal::KindFamily>();
+    family->name = spec.name;
+  }
+  if (family->versions.count(spec.version))
+    throw_error(ErrorKind::failed,
+                fmt::format("persist: kind {} version {} is registered twice", spec.name, spec.version));
+  internal::KindInfo* before = first ? nullptr : family->current();
+  auto info = std::make_unique<internal::KindInfo>();
+  info->name = spec.name;
+  info->version = spec.version;
+  info->make = std::move(make);
+  info->migrate = std::move(spec.migrate);
+  info->intensity = spec.intensity;
+  info->period = spec.period;
+  info->family = family.get();
+  s_->by_type.emplace(type, info.get());
+  family->versions.emplace(spec.version, std::move(info));
+  if (first) {
+    // spec/persistence.md 8: the kind's reminders run from now on, whether or
+    // not their objects are active.
+    for (const Reminder& r : s_->engine->reminders(spec.name)) s_->reminder_committed(r.id, r.name, r.times);
+  } else if (family->current() != before) {
+    // spec/persistence.md 6: an upgrade in a running host ends the
+    // activations of the older code; their next message migrates them.
+    s_->restart_stale(
+        *family, Error{ErrorKind::disconnected,
+                       fmt::format("persistent object's kind {} was upgraded to version {}; retry is safe", spec.name,
+                                   spec.version)});
+  }
 }
 
 detail::HandlerPtr Host::slot_for(std::type_index type, std::string_view key) {
@@ -211,7 +347,7 @@ detail::HandlerPtr Host::slot_for(std::type_index type, std::string_view key) {
   if (k == s_->by_type.end())
     throw_error(ErrorKind::failed, fmt::format("persist: {} is not a registered kind", type.name()));
   check_name("key", key, 256, true);
-  return detail::HandlerPtr(&s_->slot(k->second, key));
+  return detail::HandlerPtr(&s_->slot(k->second->family, key));
 }
 
 Ref<Object> Host::object_by_id(std::string_view id) {

@@ -1,14 +1,19 @@
 // Host: the persistent objects of one vat, on one engine (spec/persistence.md).
-// It registers kinds (name and version), hands out references to objects by
-// key or fresh id, activates an object when a message reaches it, passivates
-// it after the idle time, and commits the writes of the calls that finished
-// in one transaction per group (a commit turn the first pending write
-// schedules), releasing their answers only after that commit. It also runs
-// the objects' reminders (durable timers) when they are due.
+// It registers kinds (name and version; several versions of one kind, the
+// highest current, spec section 6), hands out references to objects by key
+// or fresh id, activates an object when a message reaches it (migrating it
+// from an older version first), passivates it after the idle time, and
+// commits the writes of the calls that finished in one transaction per group
+// (a commit turn the first pending write schedules), releasing their answers
+// only after that commit. It also runs the objects' reminders (durable
+// timers) when they are due, and supervises activations: one that fails
+// restarts from committed state, within the kind's intensity; a new version
+// that fails beyond it is rolled back to the older code (spec 6 and 10).
 //
 //   auto engine = std::shared_ptr<Engine>(SqliteEngine::open(dir / "objects.db"));
 //   persist::Host host(vat, engine, {.name = "vat-a"});
 //   host.register_kind<Account>({.name = "account", .version = 1});
+//   host.register_kind<AccountV2>({.name = "account", .version = 2, .migrate = migrate_account});
 //   Ref<Account> alice = host.object<Account>("alice");   // created on first use
 //   Ref<Account> fresh = host.create<Account>();          // a fresh random key
 //
@@ -31,6 +36,7 @@
 #include <typeindex>
 
 #include "persist/engine.h"
+#include "persist/migration.h"
 #include "persist/persistent.h"
 #include "vat/vat.h"
 
@@ -43,6 +49,16 @@ struct HostState;
 struct KindSpec {
   std::string name;          // text without '/', 1 to 64 bytes
   std::int64_t version = 1;  // >= 1; rises with the code
+  // spec/persistence.md 6: brings an object stored at version `from` to
+  // `from + 1` (called once per version, oldest first, for every `from`
+  // below `version`). Needed to activate objects stored by older versions.
+  std::function<void(std::int64_t from, Migration& txn)> migrate;
+  // Supervision (spec/persistence.md 6 and 10), the supervisor's rule: more
+  // than `intensity` failed activations within `period` rolls an upgraded
+  // version back (per version of the kind), and pauses the restarts of one
+  // object for `period` (per object).
+  int intensity = 3;
+  Duration period = std::chrono::seconds(5);
 };
 
 struct HostOptions {
@@ -60,6 +76,9 @@ struct HostStats {
   std::int64_t rolled_back = 0;   // calls that broke with writes discarded
   std::int64_t fenced = 0;        // activations whose writes a newer one refused
   std::int64_t commit_failures = 0;
+  std::int64_t migrations = 0;          // objects migrated to a newer version (spec 6)
+  std::int64_t rollbacks = 0;           // objects rolled back to their pre-image (spec 6)
+  std::int64_t failed_activations = 0;  // migrations, on_activate or crash() that failed (spec 10)
 };
 
 class Host {
@@ -102,6 +121,14 @@ class Host {
   // Commits pending writes now (the commit turn does it on its own).
   void flush();
   HostStats stats() const;
+
+  // What `vatic inspect ADMIN-REF persist` shows of this host (spec/admin.md,
+  // `persist`): its counts, its kinds with every registered version, and its
+  // activations (at most 1000 listed).
+  Value describe() const;
+  // The same as a function that may outlive the host (it then answers a
+  // `persist` record with `closed` true), for the admin object.
+  std::function<Value()> describer() const;
 
  private:
   void add_kind(std::type_index type, KindSpec spec, std::function<detail::HandlerPtr(Vat&)> make);

@@ -10,12 +10,13 @@ Result<Grant> MemoryEngine::activate(const std::string& id, std::string_view kin
   Grant g;
   auto it = objects_.find(id);
   if (it == objects_.end()) {
-    it = objects_.emplace(id, Object{std::string(kind), version, 0, {}, {}}).first;
+    it = objects_.emplace(id, Object{std::string(kind), version, 0, {}, {}, {}, {}, {}}).first;
     g.created = true;
   } else if (auto ok = internal::check_stored_kind(id, it->second.kind, it->second.version, kind, version); !ok) {
     return refuse(ok.error());
   }
   g.epoch = ++it->second.epoch;
+  g.version = it->second.version;
   it->second.host = std::string(host);
   return g;
 }
@@ -88,6 +89,68 @@ std::int64_t MemoryEngine::epoch(const std::string& id) {
   std::lock_guard lock(mu_);
   auto it = objects_.find(id);
   return it == objects_.end() ? 0 : it->second.epoch;
+}
+
+bool MemoryEngine::migrate(const MigrationWrites& m) {
+  std::lock_guard lock(mu_);
+  if (fail_commits_ > 0) {
+    --fail_commits_;
+    throw_error(ErrorKind::failed, "memory engine: injected commit failure");
+  }
+  auto it = objects_.find(m.id);
+  if (it == objects_.end() || it->second.epoch != m.epoch || it->second.version != m.from) return false;
+  Object& o = it->second;
+  o.preimage.clear();
+  for (const auto& [k, v] : m.preimage) o.preimage.insert_or_assign(k, v);
+  o.preimage_from = m.from;
+  for (const auto& [k, v] : m.writes) {
+    if (v)
+      o.kv.insert_or_assign(k, *v);
+    else
+      o.kv.erase(k);
+  }
+  o.version = m.to;
+  ++commits_;
+  return true;
+}
+
+std::optional<RolledBack> MemoryEngine::rollback(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = objects_.find(id);
+  if (it == objects_.end() || !it->second.preimage_from) return std::nullopt;
+  Object& o = it->second;
+  RolledBack r{*o.preimage_from, {}};
+  for (const auto& [k, v] : o.preimage) {
+    auto cur = o.kv.find(k);
+    std::optional<Bytes> now = cur == o.kv.end() ? std::nullopt : std::optional<Bytes>(cur->second);
+    if (now && now != v) r.lost.push_back(k);
+    if (v)
+      o.kv.insert_or_assign(k, *v);
+    else if (cur != o.kv.end())
+      o.kv.erase(cur);
+  }
+  o.version = *o.preimage_from;
+  o.preimage_from.reset();
+  o.preimage.clear();
+  ++o.epoch;
+  o.host.clear();
+  ++commits_;
+  return r;
+}
+
+std::optional<StoredObject> MemoryEngine::stored(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = objects_.find(id);
+  if (it == objects_.end()) return std::nullopt;
+  return StoredObject{it->second.kind, it->second.version, it->second.preimage_from};
+}
+
+std::vector<std::string> MemoryEngine::migrated(std::string_view kind, std::int64_t version) {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, o] : objects_)
+    if (o.kind == kind && o.version == version && o.preimage_from) out.push_back(id);
+  return out;
 }
 
 void MemoryEngine::fail_commits(int n) {

@@ -29,6 +29,10 @@ class MemoryEngine final : public Engine {
   CommitReport commit(std::span<const ObjectWrites> batch) override;
   std::vector<Reminder> reminders(std::string_view kind) override;
   std::int64_t epoch(const std::string& id) override;
+  bool migrate(const MigrationWrites& m) override;
+  std::optional<RolledBack> rollback(const std::string& id) override;
+  std::optional<StoredObject> stored(const std::string& id) override;
+  std::vector<std::string> migrated(std::string_view kind, std::int64_t version) override;
 
   void fail_commits(int n);
   // Committed transactions so far (each one would be an fsync on disk).
@@ -42,6 +46,9 @@ class MemoryEngine final : public Engine {
     std::string host;  // empty: not active
     std::map<std::string, Bytes, std::less<>> kv;
     std::map<std::string, ReminderTimes, std::less<>> reminders;
+    // spec/persistence.md 6: the version migrated from, and the values before.
+    std::optional<std::int64_t> preimage_from;
+    std::map<std::string, std::optional<Bytes>, std::less<>> preimage;
   };
   mutable std::mutex mu_;
   std::map<std::string, Object, std::less<>> objects_;

@@ -35,6 +35,14 @@ void Persistent::remind(std::string_view name, std::int64_t due_unix_ms, std::in
 
 void Persistent::forget(std::string_view name) { slot().write_reminder(name, std::nullopt); }
 
+void Persistent::crash(std::string reason) {
+  internal::Slot& s = slot();
+  std::string why = fmt::format(
+      "persistent object {} crashed ({}); it restarts from its committed state, retry is safe", s.id(), reason);
+  s.crash_requested(std::move(reason));
+  throw VatError(ErrorKind::disconnected, std::move(why));
+}
+
 namespace {
 void check_key(std::string_view key) {
   if (key.size() > kMaxKvKey)

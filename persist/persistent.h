@@ -71,6 +71,15 @@ class Persistent : public Object {
   void remind(std::string_view name, std::int64_t due_unix_ms, std::int64_t period_ms = 0);
   void forget(std::string_view name);
 
+  // spec/persistence.md 10: this activation is broken beyond a failed call
+  // (its plain C++ members, its cache, no longer hold): the current call
+  // breaks with `disconnected`, its writes roll back, the activation ends
+  // (its other calls in flight break, safe to retry) and the next message
+  // restarts the object from its committed state, under its kind's
+  // intensity. A thrown VatError stays what spec section 3 says: a failed
+  // call of an object that keeps serving.
+  [[noreturn]] void crash(std::string reason);
+
   // A reference to this object's slot, valid across activations.
   template <class Self>
   Ref<Self> self(Self* s) const {

@@ -15,7 +15,10 @@ namespace vatic::persist {
 
 namespace {
 
-constexpr const char* kSchemaVersion = "1";
+// Version 2 added the pre-image tables (spec/persistence.md 6); a version 1
+// file gains them on open (CREATE TABLE IF NOT EXISTS) and is marked 2.
+constexpr const char* kSchemaVersion = "2";
+constexpr const char* kSchemaVersionBefore = "1";
 
 // spec/persistence.md, section 5 (SQLite). Keys are blobs: they compare
 // bytewise, which is what scan(prefix) needs.
@@ -44,6 +47,16 @@ CREATE TABLE IF NOT EXISTS activation (
   host TEXT,
   epoch INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS preimage (
+  id TEXT PRIMARY KEY,
+  from_version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pkv_preimage (
+  id TEXT NOT NULL,
+  k BLOB NOT NULL,
+  v BLOB,
+  PRIMARY KEY (id, k)
+) WITHOUT ROWID;
 )sql";
 
 // "persist store <file>: <doing>: <reason>"; a full disk says so in words.
@@ -93,6 +106,7 @@ class Stmt {
     }
   }
   void reset() { sqlite3_reset(s_); }
+  sqlite3_stmt* raw() noexcept { return s_; }
   std::int64_t i64(int c) { return sqlite3_column_int64(s_, c); }
   std::string text(int c) {
     auto* p = static_cast<const char*>(sqlite3_column_blob(s_, c));
@@ -148,9 +162,22 @@ struct SqliteEngine::Statements {
                "INSERT INTO reminder (id, name, due, period) VALUES (?, ?, ?, ?) "
                "ON CONFLICT (id, name) DO UPDATE SET due = excluded.due, period = excluded.period"),
         forget(db, "DELETE FROM reminder WHERE id = ? AND name = ?"),
-        reminders(db, "SELECT id, name, due, period FROM reminder WHERE id >= ? AND id < ? ORDER BY id, name") {}
+        reminders(db, "SELECT id, name, due, period FROM reminder WHERE id >= ? AND id < ? ORDER BY id, name"),
+        set_version(db, "UPDATE pobj SET version = ? WHERE id = ?"),
+        find_pre(db, "SELECT from_version FROM preimage WHERE id = ?"),
+        set_pre(db,
+                "INSERT INTO preimage (id, from_version) VALUES (?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET from_version = excluded.from_version"),
+        drop_pre(db, "DELETE FROM preimage WHERE id = ?"),
+        drop_pre_kv(db, "DELETE FROM pkv_preimage WHERE id = ?"),
+        put_pre_kv(db, "INSERT INTO pkv_preimage (id, k, v) VALUES (?, ?, ?)"),
+        pre_kv(db, "SELECT k, v FROM pkv_preimage WHERE id = ? ORDER BY k"),
+        fence(db, "UPDATE activation SET epoch = epoch + 1, host = NULL WHERE id = ?"),
+        migrated(db,
+                 "SELECT p.id FROM pobj p JOIN preimage r ON r.id = p.id WHERE p.kind = ? AND p.version = ? "
+                 "ORDER BY p.id") {}
   Stmt begin, commit, rollback, find_obj, add_obj, bump, deactivate, epoch, get, scan, scan_to, put, erase, remind,
-      forget, reminders;
+      forget, reminders, set_version, find_pre, set_pre, drop_pre, drop_pre_kv, put_pre_kv, pre_kv, fence, migrated;
 };
 
 namespace {
@@ -234,7 +261,10 @@ std::unique_ptr<SqliteEngine> SqliteEngine::open(const std::filesystem::path& fi
     if (v.step()) {
       std::string got = v.text(0);
       v.reset();
-      if (got != kSchemaVersion)
+      if (got == kSchemaVersionBefore) {
+        Stmt up(db, "UPDATE persist_meta SET value = ? WHERE key = 'schema'");
+        up.bind(std::string_view(kSchemaVersion)).run();
+      } else if (got != kSchemaVersion)
         throw_error(ErrorKind::failed,
                     fmt::format("persist store {}: schema version {} is not {}", file.string(), got, kSchemaVersion));
     } else {
@@ -272,12 +302,14 @@ Result<Grant> SqliteEngine::activate(const std::string& id, std::string_view kin
   Durability lazy(*this, false);
   Txn txn(s.begin, s.commit, s.rollback);
   Grant g;
+  g.version = version;
   if (s.find_obj.bind(id).step()) {
     std::string stored_kind = s.find_obj.text(0);
     std::int64_t stored_version = s.find_obj.i64(1);
     s.find_obj.reset();
     if (auto ok = internal::check_stored_kind(id, stored_kind, stored_version, kind, version); !ok)
       return refuse(ok.error());
+    g.version = stored_version;
   } else {
     s.add_obj.bind(id, kind, version).run();
     g.created = true;
@@ -329,12 +361,7 @@ CommitReport SqliteEngine::commit(std::span<const ObjectWrites> batch) {
       report.fenced.push_back(o.id);
       continue;
     }
-    for (const auto& [k, v] : o.writes) {
-      if (v)
-        s.put.bind(o.id, Blob{k}, *v).run();
-      else
-        s.erase.bind(o.id, Blob{k}).run();
-    }
+    for (const auto& [k, v] : o.writes) apply(o.id, k, v);
     for (const auto& [name, t] : o.reminders) {
       if (t)
         s.remind.bind(o.id, name, t->due_ms, t->period_ms).run();
@@ -354,6 +381,86 @@ std::vector<Reminder> SqliteEngine::reminders(std::string_view kind) {
   q.bind(from, to);
   std::vector<Reminder> out;
   while (q.step()) out.push_back({q.text(0), q.text(1), {q.i64(2), q.i64(3)}});
+  return out;
+}
+
+void SqliteEngine::apply(const std::string& id, std::string_view k, const std::optional<Bytes>& v) {
+  if (v)
+    st_->put.bind(id, Blob{k}, *v).run();
+  else
+    st_->erase.bind(id, Blob{k}).run();
+}
+
+bool SqliteEngine::migrate(const MigrationWrites& m) {
+  Statements& s = *st_;
+  if (broken_)
+    throw_error(ErrorKind::failed,
+                fmt::format("persist store {}: cannot restore synchronous=FULL; refusing to commit", file_.string()));
+  Txn txn(s.begin, s.commit, s.rollback);
+  // spec/persistence.md 6: fenced like a commit, and only from the version
+  // the migration read.
+  bool current = s.epoch.bind(m.id).step() && s.epoch.i64(0) == m.epoch;
+  s.epoch.reset();
+  bool at_from = s.find_obj.bind(m.id).step() && s.find_obj.i64(1) == m.from;
+  s.find_obj.reset();
+  if (!current || !at_from) return false;
+  s.drop_pre_kv.bind(m.id).run();
+  s.set_pre.bind(m.id, m.from).run();
+  for (const auto& [k, v] : m.preimage) {
+    if (v)
+      s.put_pre_kv.bind(m.id, Blob{k}, *v).run();
+    else
+      s.put_pre_kv.bind(m.id, Blob{k}, nullptr).run();
+  }
+  for (const auto& [k, v] : m.writes) apply(m.id, k, v);
+  s.set_version.bind(m.to, m.id).run();
+  txn.commit();
+  return true;
+}
+
+std::optional<RolledBack> SqliteEngine::rollback(const std::string& id) {
+  Statements& s = *st_;
+  if (broken_)
+    throw_error(ErrorKind::failed,
+                fmt::format("persist store {}: cannot restore synchronous=FULL; refusing to commit", file_.string()));
+  Txn txn(s.begin, s.commit, s.rollback);
+  if (!s.find_pre.bind(id).step()) return std::nullopt;
+  RolledBack r{s.find_pre.i64(0), {}};
+  s.find_pre.reset();
+  std::vector<std::pair<std::string, std::optional<Bytes>>> pre;
+  for (s.pre_kv.bind(id); s.pre_kv.step();) {
+    bool null = sqlite3_column_type(s.pre_kv.raw(), 1) == SQLITE_NULL;
+    pre.emplace_back(s.pre_kv.text(0), null ? std::nullopt : std::optional<Bytes>(s.pre_kv.bytes(1)));
+  }
+  for (const auto& [k, v] : pre) {
+    if (std::optional<Bytes> now = get(id, k); now && now != v) r.lost.push_back(k);
+    apply(id, k, v);
+  }
+  s.set_version.bind(r.version, id).run();
+  s.drop_pre.bind(id).run();
+  s.drop_pre_kv.bind(id).run();
+  s.fence.bind(id).run();
+  txn.commit();
+  return r;
+}
+
+std::optional<StoredObject> SqliteEngine::stored(const std::string& id) {
+  Statements& s = *st_;
+  if (!s.find_obj.bind(id).step()) return std::nullopt;
+  StoredObject o{s.find_obj.text(0), s.find_obj.i64(1), std::nullopt};
+  s.find_obj.reset();
+  if (s.find_pre.bind(id).step()) {
+    o.preimage_from = s.find_pre.i64(0);
+    s.find_pre.reset();
+  }
+  return o;
+}
+
+std::vector<std::string> SqliteEngine::migrated(std::string_view kind, std::int64_t version) {
+  Stmt& q = st_->migrated;
+  q.bind(kind, version);
+  std::vector<std::string> out;
+  while (q.step()) out.push_back(q.text(0));
   return out;
 }
 

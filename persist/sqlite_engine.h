@@ -38,12 +38,18 @@ class SqliteEngine final : public Engine {
   CommitReport commit(std::span<const ObjectWrites> batch) override;
   std::vector<Reminder> reminders(std::string_view kind) override;
   std::int64_t epoch(const std::string& id) override;
+  bool migrate(const MigrationWrites& m) override;
+  std::optional<RolledBack> rollback(const std::string& id) override;
+  std::optional<StoredObject> stored(const std::string& id) override;
+  std::vector<std::string> migrated(std::string_view kind, std::int64_t version) override;
 
  private:
   struct Statements;
   class Durability;
   SqliteEngine(sqlite3* db, std::filesystem::path file);
   void exec(const char* sql);
+  // A put, or an erase when `v` is empty, inside the caller's transaction.
+  void apply(const std::string& id, std::string_view k, const std::optional<Bytes>& v);
 
   sqlite3* db_;
   std::filesystem::path file_;

@@ -2,7 +2,8 @@
 // admin sturdy ref that `vatic serve` writes to STORE/admin.ref (mode 0600).
 // It revokes sturdy refs and branches of delegation, lists the objects behind
 // the vat's sturdy refs, and shows the inside of the running vat: its stats,
-// supervision tree, crash log, flight recorder and CapTP sessions. Both sides
+// supervision tree, crash log, flight recorder, CapTP sessions and hosts of
+// persistent objects. Both sides
 // include this header: the server implements it (host.cpp), `vatic revoke`
 // and `vatic inspect` call it by name. spec/admin.md documents every method
 // and every field of the records it returns (the views are Values, so a newer
@@ -57,8 +58,12 @@ class Admin : public Object {
   // List of "session" records: captp::Node::sessions_info() of the node the
   // host serves on (empty when it serves on none).
   virtual Value sessions() = 0;
+  // List of "persist" records, one per host of persistent objects joined to
+  // this vat's sturdy refs (persist::Host::describe, sturdyrefs/persist_refs.h);
+  // empty when there is none.
+  virtual Value persist() = 0;
 
-  VATIC_METHODS(Admin, revoke, objects, stats, tree, crashes, recorder, sessions)
+  VATIC_METHODS(Admin, revoke, objects, stats, tree, crashes, recorder, sessions, persist)
 };
 
 }  // namespace vatic::sturdyrefs

@@ -92,6 +92,8 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
   captp::VatId self;
   caps::MasterKey master;
   std::map<std::string, Kind> kinds;
+  // The hosts of persistent objects the Admin object shows (persist()).
+  std::vector<std::function<Value()>> persist_views;
   // The store's data_version just before with_revoked_branches was read.
   std::int64_t store_version;
   std::set<caps::ObjectId> with_revoked_branches;
@@ -356,6 +358,11 @@ class AdminObject final : public Admin {
     captp::Node* node = host()->serving_node();
     return node ? node->sessions_info() : Value(List{});
   }
+  Value persist() override {
+    List out;
+    for (const auto& view : host()->persist_views) out.push_back(view());
+    return Value(std::move(out));
+  }
 
  private:
   // Held by the call only: the host's `live` map holds this object, so a
@@ -382,6 +389,8 @@ Host::~Host() = default;
 const captp::VatId& Host::id() const noexcept { return state_->self; }
 
 void Host::add_kind(const std::string& name, Kind kind) { state_->kinds[name] = std::move(kind); }
+
+void Host::add_persist_view(std::function<Value()> view) { state_->persist_views.push_back(std::move(view)); }
 
 caps::Token Host::token_for(const std::string& name, const std::string& kind, const std::string& params) {
   Store& s = state_->store;

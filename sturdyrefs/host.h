@@ -68,6 +68,9 @@ class Host {
 
   const captp::VatId& id() const noexcept;
   void add_kind(const std::string& name, Kind kind);
+  // A view the Admin object's persist() lists (one per persist::Host joined
+  // by a PersistentRefs; the function may outlive its host and say so).
+  void add_persist_view(std::function<Value()> view);
   // Where sturdy refs say this vat listens (set once the listen address is known).
   void set_hints(std::vector<std::string> hints);
 

@@ -22,6 +22,8 @@ PersistentRefs::PersistentRefs(Host& refs, persist::Host& objects) : refs_(refs)
   persist::Host* o = &objects;
   // No `narrow`: domain caveats do not apply to a persistent object (9.3).
   refs.add_kind(kPersistKind, Kind{[o](const StoredObject& s) { return revive(*o, s); }, {}});
+  // spec/admin.md, persist(): the operator sees this host's kinds and activations.
+  refs.add_persist_view(objects.describer());
 }
 
 caps::Token PersistentRefs::token(const Ref<Object>& ref) {

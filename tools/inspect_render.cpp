@@ -206,6 +206,21 @@ std::string render_recorder(const Value& v) {
   return t.render();
 }
 
+// One block per host of persistent objects: a title line, its counts as
+// name/value lines, then its kinds and activations as tables.
+std::string render_persist(const Value& v) {
+  const List* l = list_of(v);
+  if (!l) return printable(v.to_string(2000)) + "\n";
+  if (l->empty()) return "no persistent-object host\n";
+  std::string out;
+  for (const auto& h : *l) {
+    if (!out.empty()) out += "\n";
+    out += printable(fmt::format("persistent objects of host {}", text(h, "host"))) + "\n";
+    out += render_stats(h);
+  }
+  return out;
+}
+
 }  // namespace
 
 bool is_inspect_view(std::string_view view) {
@@ -258,6 +273,7 @@ std::string render_view(std::string_view view, const Value& v) {
   if (view == "crashes") return render_crashes(v);
   if (view == "recorder") return render_recorder(v);
   if (view == "sessions") return render_list(v, "no sessions");
+  if (view == "persist") return render_persist(v);
   return printable(v.to_string(2000)) + "\n";
 }
 

@@ -23,7 +23,8 @@ namespace vatic::cli {
 
 // The views, in the order `vatic inspect --help` lists them; each is also the
 // name of the Admin method that returns it.
-inline constexpr std::string_view kInspectViews[] = {"stats", "objects", "tree", "crashes", "recorder", "sessions"};
+inline constexpr std::string_view kInspectViews[] = {"stats",    "objects",  "tree",   "crashes",
+                                                     "recorder", "sessions", "persist"};
 bool is_inspect_view(std::string_view view);
 
 // An aligned text table: a header row, then one row per entry. Cells are made

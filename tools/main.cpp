@@ -177,9 +177,11 @@ int main(int argc, char** argv) {
 
   Common in_args;
   std::string inspect_ref, inspect_view = "stats";
-  auto* in = add_verb(app, "inspect", "show a serving vat's stats, objects, supervisors, crashes, recorder, sessions");
+  auto* in =
+      add_verb(app, "inspect",
+               "show a serving vat's stats, objects, supervisors, crashes, recorder, sessions, persistent objects");
   in->add_option("ADMIN-REF", inspect_ref, "the admin sturdy ref (or STORE/admin.ref)")->required();
-  in->add_option("VIEW", inspect_view, "stats (default), objects, tree, crashes, recorder or sessions");
+  in->add_option("VIEW", inspect_view, "stats (default), objects, tree, crashes, recorder, sessions or persist");
   add_common(in, in_args);
   add_network(in, in_args);
 

@@ -10,11 +10,6 @@ Result<void> check_stored_kind(const std::string& id, std::string_view stored_ki
   if (stored_version > version)
     return refuse(fmt::format("object {} was stored by version {} of kind {}; this code is version {}", id,
                               stored_version, kind, version));
-  if (stored_version < version)
-    return refuse(
-        fmt::format("object {} was stored by version {} of kind {}; this code is version {} and "
-                    "migration is not implemented yet (spec/persistence.md, section 6)",
-                    id, stored_version, kind, version));
   return {};
 }
 

@@ -12,8 +12,8 @@
 
 namespace vatic::persist::internal {
 
-// Refuses an object stored under another kind, or by another version of its
-// kind (newer: this code cannot read it; older: migration is not yet done).
+// Refuses an object stored under another kind, or by a newer version of its
+// kind (this code cannot read it). An older version is the host's to migrate.
 Result<void> check_stored_kind(const std::string& id, std::string_view stored_kind, std::int64_t stored_version,
                                std::string_view kind, std::int64_t version);
 

@@ -45,7 +45,7 @@ class ReminderCall final : public detail::MessageWithResult<Value> {
   std::string name_;
 };
 
-Slot::Slot(Vat* home, std::weak_ptr<HostState> host, const KindInfo* kind, std::string key)
+Slot::Slot(Vat* home, std::weak_ptr<HostState> host, const KindFamily* kind, std::string key)
     : Handler(home), host_(std::move(host)), hs_(host_.lock().get()), kind_(kind), id_(kind->name + "/" + key) {}
 
 Slot::~Slot() {
@@ -118,29 +118,135 @@ void Slot::fire(const Reminder& r) {
 }
 
 void Slot::activate(HostState& h) {
+  TimePoint now = home()->clock().now();
+  if (paused_until_ && now < *paused_until_)
+    throw_error(ErrorKind::overloaded,
+                fmt::format("persistent object {}: its activation failed more often than its kind's intensity "
+                            "allows; restarts are paused for a while (spec/persistence.md 10), retry later",
+                            id_));
+  paused_until_.reset();
+  KindInfo* target = kind_->current();
+  // Writes of an earlier activation (one that crashed or was upgraded) commit
+  // under its own epoch, before this activation's bump fences them out.
+  if (has_pending()) h.flush();
+  // spec/persistence.md 6: an object migrated to a version this host
+  // withdrew goes back to its pre-image first (normally done when the version
+  // was withdrawn; this catches one migrated since, by another host).
+  if (kind_->any_withdrawn()) {
+    std::optional<StoredObject> st = h.engine->stored(id_);
+    if (st && st->kind == kind_->name && st->version > target->version && st->preimage_from) {
+      auto v = kind_->versions.find(st->version);
+      if (v != kind_->versions.end() && v->second->withdrawn) h.roll_back_object(id_, st->version);
+    }
+  }
   // spec/persistence.md 5.1: the epoch is this activation's fence.
-  Result<Grant> g = h.engine->activate(id_, kind_->name, kind_->version, h.options.name);
+  Result<Grant> g = h.engine->activate(id_, kind_->name, target->version, h.options.name);
   if (!g) throw_error(ErrorKind::failed, g.error());
-  HandlerPtr obj = kind_->make(*home());
-  auto* p = dynamic_cast<Persistent*>(obj->near_object());
-  if (!p) throw_error(ErrorKind::failed, fmt::format("kind {} did not make a persist::Persistent", kind_->name));
-  obj_ = std::move(obj);
-  pobj_ = p;
-  pobj_->slot_ = this;
   epoch_ = g->epoch;
+  if (g->version < target->version && !target->migrate)
+    return fail_activation(h, *target,
+                           Error{ErrorKind::failed, fmt::format("object {} was stored by version {} of kind {}; "
+                                                                "version {} has no migrate step for it "
+                                                                "(spec/persistence.md 6)",
+                                                                id_, g->version, kind_->name, target->version)},
+                           false);
+  bool superseded = false;
+  try {
+    superseded = g->version < target->version && !migrate(h, g->version, *target);
+  } catch (...) {
+    return fail_activation(h, *target, error_from_exception(std::current_exception()), true);
+  }
+  // Another activation (another host on the store) came in between: not a
+  // failure of the code.
+  if (superseded)
+    return fail_activation(h, *target,
+                           Error{ErrorKind::disconnected,
+                                 fmt::format("persistent object {}: superseded while migrating; retry is safe", id_)},
+                           false);
+  try {
+    HandlerPtr obj = target->make(*home());
+    auto* p = dynamic_cast<Persistent*>(obj->near_object());
+    if (!p) throw_error(ErrorKind::failed, fmt::format("kind {} did not make a persist::Persistent", kind_->name));
+    obj_ = std::move(obj);
+    pobj_ = p;
+    pobj_->slot_ = this;
+  } catch (...) {
+    return fail_activation(h, *target, error_from_exception(std::current_exception()), true);
+  }
+  running_ = target;
   ++generation_;
   current_calls_ = 0;
   ++h.stats.activations;
   ++h.stats.active;
+  ++target->activations;
   try {
     pobj_->on_activate();
   } catch (...) {
+    Error why = error_from_exception(std::current_exception());
     retire(Error{ErrorKind::disconnected, "activation failed"});
-    h.engine->deactivate(id_, epoch_);
-    throw;
+    return fail_activation(h, *target, why, true);
   }
   last_used_ = home()->clock().now();
   arm_idle(h.options.idle);
+}
+
+void Slot::fail_activation(HostState& h, KindInfo& version, const Error& why, bool counts) {
+  try {
+    h.engine->deactivate(id_, epoch_);
+  } catch (...) {
+    // Only a record for other hosts; the next activation bumps the epoch anyway.
+  }
+  if (counts) h.activation_failed(*this, version, why);
+  throw VatError(why);
+}
+
+bool Slot::migrate(HostState& h, std::int64_t from, KindInfo& to) {
+  // spec/persistence.md 6: one step per version, all in one transaction
+  // fenced by this activation's epoch; a step that throws writes nothing.
+  Migration txn(*h.engine, id_, from);
+  for (std::int64_t v = from; v < to.version; ++v) {
+    txn.set_from(v);
+    try {
+      to.migrate(v, txn);
+    } catch (...) {
+      Error e = error_from_exception(std::current_exception());
+      throw_error(ErrorKind::failed, fmt::format("persistent object {}: migrating from version {} to {} failed: {}",
+                                                 id_, v, v + 1, e.reason));
+    }
+  }
+  if (!h.engine->migrate(txn.take(epoch_, from, to.version))) return false;
+  ++h.stats.migrations;
+  h.log(LogLevel::info, "persist.migrated",
+        fmt::format("persistent object {} migrated from version {} to {}", id_, from, to.version),
+        {{"object", id_}, {"from", std::to_string(from)}, {"to", std::to_string(to.version)}});
+  return true;
+}
+
+void Slot::restart(const Error& why) {
+  if (!obj_) return;
+  std::int64_t epoch = epoch_;
+  retire(why);
+  // Calls of the ended activation answer now (a Task may wait forever); their
+  // writes can no longer commit.
+  for (auto& [call, t] : open_)
+    if (t->generation != generation_) {
+      break_answer(*t, why);  // and what it held (spec/persistence.md 4)
+      t->answer.reset();
+    }
+  try {
+    hs_->engine->deactivate(id_, epoch);
+  } catch (...) {
+    // As in passivate().
+  }
+}
+
+void Slot::crash_requested(std::string reason) {
+  CallTxn* t = current_txn();
+  if (!t)
+    throw_error(ErrorKind::failed, fmt::format("persistent object {}: crash() belongs to a call of the object "
+                                               "(spec/persistence.md 10)",
+                                               id_));
+  t->crash = std::move(reason);
 }
 
 void Slot::arm_idle(Duration after) {
@@ -244,6 +350,21 @@ void Slot::call_settled(CallTxn* t) {
     // it read may be gone, so its answer cannot be trusted.
     break_answer(*txn, retired_why_);
     if (txn->fired && hs_) hs_->arm(*txn->fired, kReminderRetry);
+    return;
+  }
+  if (txn->crash && txn->call->status() == PromiseBase::Status::broken) {
+    // spec/persistence.md 10: the activation crashed in this call. The call's
+    // writes roll back, the activation ends (its other calls break, safe to
+    // retry) and the next message restarts it from committed state (with the
+    // pending writes of calls that were fulfilled before, which commit first).
+    std::string reason = std::move(*txn->crash);
+    if (txn->answer) txn->answer->copy_outcome_from_public(*txn->call);
+    if (txn->fired) hs_->arm(*txn->fired, kReminderRetry);
+    KindInfo* version = running_;
+    restart(
+        Error{ErrorKind::disconnected,
+              fmt::format("persistent object {} crashed and restarts from its committed state; retry is safe", id_)});
+    if (version) hs_->activation_failed(*this, *version, Error{ErrorKind::failed, reason});
     return;
   }
   if (txn->call->status() == PromiseBase::Status::broken) {

@@ -9,12 +9,14 @@
 // and the call's write set, found through vatic::detail::current_call() in
 // the call's turns (its method and the resumptions of its Task).
 //
-// HostState: what a Host and its slots share: the engine, the kinds, the slot
-// table, the slots with pending writes and whether a commit turn is queued.
+// HostState: what a Host and its slots share: the engine, the kinds (each
+// name with every version registered), the slot table, the slots with
+// pending writes and whether a commit turn is queued.
 //
 // Threads: the host's vat.
 #pragma once
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -25,16 +27,41 @@
 #include <vector>
 
 #include "persist/host.h"
+#include "vat/log.h"
 #include "vat/message.h"
 #include "vat/output_gate.h"
 #include "vat/timer.h"
 
 namespace vatic::persist::internal {
 
+struct KindFamily;
+
+// One version of a kind: its code and its supervision rule.
 struct KindInfo {
   std::string name;
   std::int64_t version;
   std::function<detail::HandlerPtr(Vat&)> make;
+  std::function<void(std::int64_t, Migration&)> migrate;
+  int intensity = 3;
+  Duration period{};
+  KindFamily* family = nullptr;
+  // spec/persistence.md 6: failed activations of this version, recent first
+  // trimmed to `period`; more than `intensity` withdraws it.
+  std::deque<TimePoint> failures;
+  bool withdrawn = false;  // rolled back on this host: no longer activated
+  std::int64_t activations = 0;
+  std::int64_t failed = 0;
+};
+
+// Every version of one kind registered with the host. The current version is
+// the highest one not withdrawn: objects are activated (and migrated) at it.
+struct KindFamily {
+  std::string name;
+  std::map<std::int64_t, std::unique_ptr<KindInfo>> versions;
+  KindInfo* current() const;
+  bool any_withdrawn() const;
+  // The highest version below `v` that is not withdrawn, or null.
+  KindInfo* below(std::int64_t v) const;
 };
 
 using WriteSet = std::map<std::string, std::optional<Bytes>, std::less<>>;
@@ -46,7 +73,8 @@ struct CallTxn {
   std::uint64_t generation = 0;             // of the activation that runs it
   WriteSet writes;
   ReminderSet reminders;
-  std::optional<Reminder> fired;  // set for an on_reminder call: the reminder as it fired
+  std::optional<Reminder> fired;     // set for an on_reminder call: the reminder as it fired
+  std::optional<std::string> crash;  // the call crashed its activation (Persistent::crash), why
   // spec/persistence.md 4, output gate: what the call sent and resolved, in
   // order, leaving with its answer (or never, if the call breaks).
   std::vector<std::unique_ptr<detail::HeldEffect>> outbox;
@@ -58,7 +86,7 @@ struct HostState {
   Vat* vat = nullptr;
   std::shared_ptr<Engine> engine;
   HostOptions options;
-  std::map<std::string, std::unique_ptr<KindInfo>, std::less<>> kinds;
+  std::map<std::string, std::unique_ptr<KindFamily>, std::less<>> kinds;
   std::map<std::type_index, KindInfo*> by_type;
   std::map<std::string, detail::Ptr<Slot>, std::less<>> slots;  // by id
   std::vector<detail::Ptr<Slot>> dirty;                         // with pending writes
@@ -75,7 +103,34 @@ struct HostState {
   void on_idle(Slot* s);
 
   // The slot of `key` in `kind`, made on first use.
-  Slot& slot(const KindInfo* kind, std::string_view key);
+  Slot& slot(const KindFamily* kind, std::string_view key);
+
+  // spec/persistence.md 6 and 10: an activation of `s` at `version` failed
+  // (a migration step, on_activate, or crash()). Counts it against the
+  // object and the version, pauses the object's restarts or withdraws the
+  // version beyond the intensity.
+  void activation_failed(Slot& s, KindInfo& version, const Error& why);
+  // Withdraws `version`: the objects migrated to it go back to their
+  // pre-image and the older code (a turn of its own, queued by
+  // activation_failed).
+  void roll_back(KindInfo& version);
+  // Commits what is pending, then ends every activation of `kind` that does
+  // not run its current version: their calls in flight break with `why`.
+  void restart_stale(const KindFamily& kind, const Error& why);
+  // Restores one object's pre-image (spec/persistence.md 6) and logs what was lost.
+  void roll_back_object(const std::string& id, std::int64_t from_version);
+  // The latest rollbacks and what they lost, for the operator (describe.cpp):
+  // a log sink may be missing, and the loss must stay visible.
+  struct RollbackRecord {
+    std::int64_t time_ms = 0;  // unix
+    std::string object;
+    std::int64_t from = 0;
+    std::int64_t to = 0;
+    std::string lost;  // keys, ", " between them
+  };
+  static constexpr std::size_t kMaxRollbackLog = 64;
+  std::deque<RollbackRecord> rollback_log;
+  void log(LogLevel level, std::string_view event, std::string message, std::vector<LogField> fields) const;
 
   // Reminders (spec/persistence.md 8): one vat timer per committed reminder.
   std::map<std::pair<std::string, std::string>, Timer> reminder_timers;
@@ -95,7 +150,7 @@ struct HostState {
 
 class Slot final : public detail::Handler, public detail::OutputGate {
  public:
-  Slot(Vat* home, std::weak_ptr<HostState> host, const KindInfo* kind, std::string key);
+  Slot(Vat* home, std::weak_ptr<HostState> host, const KindFamily* kind, std::string key);
   ~Slot() override;
 
   void deliver(detail::MessagePtr m) override;
@@ -103,6 +158,24 @@ class Slot final : public detail::Handler, public detail::OutputGate {
 
   const std::string& id() const noexcept { return id_; }
   bool active() const noexcept { return obj_ != nullptr; }
+  // The version of the running activation (null when not active).
+  const KindInfo* running() const noexcept { return obj_ ? running_ : nullptr; }
+  const KindFamily& family() const noexcept { return *kind_; }
+  // For the inspection view (describe.cpp).
+  std::int64_t epoch() const noexcept { return epoch_; }
+  std::size_t calls_in_progress() const noexcept { return current_calls_; }
+  std::size_t pending_writes() const noexcept { return pending_.size() + committing_.size(); }
+  TimePoint last_used() const noexcept { return last_used_; }
+  // Ends the activation now (an upgrade, a rollback): its calls in flight
+  // break with `why`; the next message activates the object again.
+  void restart(const Error& why);
+  // The activation asked to crash (Persistent::crash): it ends when the
+  // call that asked settles.
+  void crash_requested(std::string reason);
+  // spec/persistence.md 10: failed activations of this object, and until
+  // when its restarts are paused.
+  std::deque<TimePoint>& failures() noexcept { return failures_; }
+  void pause_until(TimePoint t) noexcept { paused_until_ = t; }
 
   // Kv (through the activation's Persistent).
   std::optional<Bytes> read(std::string_view key) const;
@@ -146,6 +219,12 @@ class Slot final : public detail::Handler, public detail::OutputGate {
  private:
   friend class CallEnd;
   void activate(HostState& h);
+  // Ends a failed activation (telling the store), counts the failure if
+  // `counts`, and throws `why`.
+  [[noreturn]] void fail_activation(HostState& h, KindInfo& version, const Error& why, bool counts);
+  // Runs the migration steps from `from` to `to.version` and commits them;
+  // false if the store refused the commit (a newer activation fenced it).
+  bool migrate(HostState& h, std::int64_t from, KindInfo& to);
   void call_settled(CallTxn* t);
   void retire(const Error& why);
   CallTxn* current_txn() const;
@@ -157,7 +236,8 @@ class Slot final : public detail::Handler, public detail::OutputGate {
 
   std::weak_ptr<HostState> host_;
   HostState* hs_;  // valid while the host lives (it closes every slot first)
-  const KindInfo* kind_;
+  const KindFamily* kind_;
+  KindInfo* running_ = nullptr;  // the version of the activation
   std::string id_;
   detail::HandlerPtr obj_;
   Persistent* pobj_ = nullptr;
@@ -178,6 +258,8 @@ class Slot final : public detail::Handler, public detail::OutputGate {
   std::vector<detail::Ptr<detail::PromiseBase>> monitors_;
   Timer idle_;
   TimePoint last_used_{};
+  std::deque<TimePoint> failures_;
+  std::optional<TimePoint> paused_until_;
 };
 
 }  // namespace vatic::persist::internal

@@ -48,12 +48,68 @@ TEST_P(EngineTest, ActivationCreatesTheObjectAndEpochsOnlyRise) {
   EXPECT_EQ(e->epoch("k/none"), 0);
 }
 
-TEST_P(EngineTest, AnotherKindOrVersionIsRefusedWithoutBumpingTheEpoch) {
+TEST_P(EngineTest, AnotherKindOrANewerVersionIsRefusedWithoutBumpingTheEpoch) {
   ASSERT_TRUE(e->activate("k/a", "k", 2, "h"));
   EXPECT_NE(e->activate("k/a", "other", 2, "h").error().find("is a k, not a other"), std::string::npos);
   EXPECT_NE(e->activate("k/a", "k", 1, "h").error().find("stored by version 2"), std::string::npos);
-  EXPECT_NE(e->activate("k/a", "k", 3, "h").error().find("migration is not implemented"), std::string::npos);
   EXPECT_EQ(e->epoch("k/a"), 1);
+}
+
+TEST_P(EngineTest, AnOlderStoredVersionIsGrantedAndReportedForMigration) {
+  Result<Grant> g1 = e->activate("k/a", "k", 2, "h");
+  ASSERT_TRUE(g1);
+  EXPECT_EQ(g1->version, 2);  // created at the version asked for
+  Result<Grant> g2 = e->activate("k/a", "k", 3, "h");
+  ASSERT_TRUE(g2);
+  EXPECT_EQ(g2->version, 2);  // spec/persistence.md 6: the host migrates it
+  EXPECT_EQ(e->stored("k/a")->version, 2);
+}
+
+TEST_P(EngineTest, AMigrationStoresItsWritesThePreImageAndTheVersionAndARollbackRestoresThem) {
+  ASSERT_TRUE(e->activate("k/a", "k", 1, "h"));
+  put("k/a", 1, "x", b("old x"));
+  put("k/a", 1, "keep", b("kept"));
+  Result<Grant> g = e->activate("k/a", "k", 2, "h");
+  ASSERT_TRUE(g);
+  MigrationWrites m{"k/a", g->epoch, 1, 2, {{"x", b("new x")}, {"y", b("new y")}}, {{"x", b("old x")}, {"y", {}}}};
+  ASSERT_TRUE(e->migrate(m));
+  EXPECT_EQ(e->get("k/a", "x"), b("new x"));
+  EXPECT_EQ(e->get("k/a", "y"), b("new y"));
+  StoredObject st = *e->stored("k/a");
+  EXPECT_EQ(st.version, 2);
+  EXPECT_EQ(st.preimage_from, 1);
+  EXPECT_EQ(e->migrated("k", 2), std::vector<std::string>{"k/a"});
+  EXPECT_TRUE(e->migrated("k", 1).empty());
+  // Version 2 writes on; then it is rolled back.
+  put("k/a", g->epoch, "y", b("y by v2"));
+  std::int64_t epoch = e->epoch("k/a");
+  std::optional<RolledBack> r = e->rollback("k/a");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->version, 1);
+  EXPECT_EQ(r->lost, (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(e->get("k/a", "x"), b("old x"));
+  EXPECT_FALSE(e->get("k/a", "y"));
+  EXPECT_EQ(e->get("k/a", "keep"), b("kept"));  // the migration did not touch it
+  st = *e->stored("k/a");
+  EXPECT_EQ(st.version, 1);
+  EXPECT_FALSE(st.preimage_from);
+  // The rollback fences the activation of version 2 out.
+  EXPECT_GT(e->epoch("k/a"), epoch);
+  EXPECT_EQ(put("k/a", g->epoch, "z", b("late")).fenced, std::vector<std::string>{"k/a"});
+  EXPECT_FALSE(e->rollback("k/a"));  // no pre-image left
+}
+
+TEST_P(EngineTest, AMigrationIsRefusedByItsFenceOrAnotherStoredVersion) {
+  Result<Grant> g1 = e->activate("k/a", "k", 1, "h");
+  ASSERT_TRUE(g1);
+  ASSERT_TRUE(e->activate("k/a", "k", 2, "h2"));  // fences g1 out
+  MigrationWrites stale{"k/a", g1->epoch, 1, 2, {{"x", b("x")}}, {{"x", {}}}};
+  EXPECT_FALSE(e->migrate(stale));
+  MigrationWrites wrong_from{"k/a", e->epoch("k/a"), 3, 4, {{"x", b("x")}}, {{"x", {}}}};
+  EXPECT_FALSE(e->migrate(wrong_from));
+  EXPECT_FALSE(e->get("k/a", "x"));
+  EXPECT_EQ(e->stored("k/a")->version, 1);
+  EXPECT_FALSE(e->stored("k/a")->preimage_from);
 }
 
 TEST_P(EngineTest, CommitAppliesWritesAndErases) {

@@ -10,21 +10,17 @@
 // acknowledged deposit is there and that no deposit is half there: each
 // account's balance is the sum of its log and its count is the log's length
 // (deposit() writes all three in one call).
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <map>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
 
+#include "kill_child.h"
 #include "persist/sqlite_engine.h"
 #include "persist/stored_value.h"
 #include "temp_dir.h"
@@ -32,52 +28,10 @@
 namespace vatic::persist {
 namespace {
 
-struct ChildRun {
-  std::string output;
-  int status = -1;
-};
+using test::ChildRun;
 
-// Starts the child, reads until `acks` lines arrived (0: kill at once), kills
-// it with SIGKILL and reads the rest of the pipe.
 ChildRun run_and_kill(const std::filesystem::path& db, std::uint64_t seed, int acks) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
-  std::string seed_text = std::to_string(seed);
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    if (::dup2(fds[1], STDOUT_FILENO) < 0) ::_exit(127);
-    ::execl(VATIC_PERSIST_CRASH_CHILD, VATIC_PERSIST_CRASH_CHILD, db.c_str(), seed_text.c_str(), nullptr);
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  ChildRun r;
-  int lines = 0;
-  bool killed = false;
-  if (acks == 0) {
-    ::kill(pid, SIGKILL);
-    killed = true;
-  }
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // EOF: the child is gone
-    r.output.append(buf, static_cast<std::size_t>(n));
-    for (ssize_t i = 0; i < n; ++i) lines += buf[i] == '\n';
-    if (!killed && lines >= acks) {
-      ::kill(pid, SIGKILL);
-      killed = true;
-    }
-  }
-  ::close(fds[0]);
-  if (!killed) ::kill(pid, SIGKILL);
-  while (::waitpid(pid, &r.status, 0) < 0 && errno == EINTR) {
-  }
-  return r;
+  return test::run_and_kill({VATIC_PERSIST_CRASH_CHILD, db.string(), std::to_string(seed)}, acks);
 }
 
 std::int64_t stored_int(Engine& e, const std::string& id, const std::string& key) {

@@ -136,7 +136,7 @@ TEST_F(DocsTest, CompletionOffersEveryVerbAndEachVerbsFlags) {
 
 TEST_F(DocsTest, CompletionOffersInspectViewsRefFilesAndLocalPaths) {
   EXPECT_EQ(complete({"vatic", "inspect", "admin.ref", ""}, tmp_.path()),
-            (std::set<std::string>{"stats", "objects", "tree", "crashes", "recorder", "sessions"}));
+            (std::set<std::string>{"stats", "objects", "tree", "crashes", "recorder", "sessions", "persist"}));
   fs::create_directory(path("work"));
   write_file(path("work") / "root.ref", "vatic://...\n");
   write_file(path("work") / "report.pdf", "");

@@ -8,16 +8,13 @@
 //        |                              | CapTP, unix:<tmp>/lossy.sock
 //        +--fork/exec--> cli_test_lossy_admin <tmp>/store-server   (commits, then SIGKILLs itself)
 //        +--fork/exec--> vatic serve <tmp>/data --store <tmp>/store-server  (before and after)
-#include <fcntl.h>
-#include <poll.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <string>
 
 #include "tests/tools/cli_fixture.h"
+#include "tests/tools/helper_process.h"
 
 #ifndef VATIC_LOSSY_ADMIN
 #error "VATIC_LOSSY_ADMIN (the path of cli_test_lossy_admin) must be defined by the build"
@@ -27,53 +24,6 @@ namespace vatic::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-// cli_test_lossy_admin STORE LISTEN, started; its first stdout line read
-// within a deadline. Reaped by the destructor (killed if still running).
-class LossyAdmin {
- public:
-  LossyAdmin(const fs::path& home, const std::string& store, const std::string& listen) {
-    detail::ExecArgs exec({store, listen}, home);
-    exec.argv_text[0] = VATIC_LOSSY_ADMIN;
-    exec.argv[0] = exec.argv_text[0].data();
-    int in_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int out[2];
-    if (in_fd < 0 || ::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("cannot set up the helper's I/O");
-    pid_ = detail::spawn(exec, in_fd, out[1], STDERR_FILENO, {});
-    ::close(in_fd);
-    ::close(out[1]);
-    std::string text;
-    auto end = Clock::now() + kServeDeadline;
-    while (text.find('\n') == std::string::npos && Clock::now() < end) {
-      pollfd p{out[0], POLLIN, 0};
-      if (::poll(&p, 1, 1000) <= 0) continue;
-      char buf[4096];
-      ssize_t n = ::read(out[0], buf, sizeof buf);
-      if (n <= 0) break;
-      text.append(buf, static_cast<std::size_t>(n));
-    }
-    ::close(out[0]);
-    if (text.find('\n') == std::string::npos) {
-      detail::kill_and_reap(pid_);
-      throw std::runtime_error("cli_test_lossy_admin printed no ref");
-    }
-    ref_ = text.substr(0, text.find('\n'));
-  }
-  ~LossyAdmin() {
-    if (pid_ > 0) detail::kill_and_reap(pid_);
-  }
-  const std::string& ref() const { return ref_; }
-  // Its wait status, once it has ended (within the deadline).
-  int wait() {
-    int status = detail::wait_for_exit(pid_, kCommandDeadline);
-    if (status >= 0) pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::string ref_;
-};
 
 TEST_F(CliTest, ARevokeWhoseAnswerIsLostSaysItMayHaveHappenedAndTheRetryIsSafe) {
   const std::string data = make_sample_tree();
@@ -86,7 +36,8 @@ TEST_F(CliTest, ARevokeWhoseAnswerIsLostSaysItMayHaveHappenedAndTheRetryIsSafe) 
     ASSERT_TRUE(succeeded(run({"ls", branch, "--store", store("c")})));
   }
 
-  LossyAdmin lossy(tmp_ / "home", srv, unix_listen("lossy.sock"));
+  // cli_test_lossy_admin STORE LISTEN.
+  HelperServer lossy(VATIC_LOSSY_ADMIN, tmp_ / "home", {srv, unix_listen("lossy.sock")});
   RunResult lost = run({"revoke", lossy.ref(), branch, "--store", store("c")});
   EXPECT_TRUE(fails_with(lost, kUnreachable));
   EXPECT_NE(lost.err.find("may have happened"), std::string::npos) << lost.err;

@@ -35,6 +35,7 @@ class LossyAdmin final : public sturdyrefs::Admin {
   Value crashes() override { return Value(List{}); }
   Value recorder() override { return Value(List{}); }
   Value sessions() override { return Value(List{}); }
+  Value persist() override { return Value(List{}); }
 
  private:
   sturdyrefs::Host& host_;

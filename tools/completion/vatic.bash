@@ -86,7 +86,7 @@ _vatic() {
   case $verb:$npos in
     serve:0) _vatic_files -d ;;                    # DIR
     attenuate:0 | revoke:[01] | inspect:0) _vatic_files ;;  # TOKEN, ADMIN-REF: a ref or its file
-    inspect:1) _vatic_words stats objects tree crashes recorder sessions ;;
+    inspect:1) _vatic_words stats objects tree crashes recorder sessions persist ;;
     call:0) _vatic_files ;;                        # REF
     call:1) _vatic_words list stat read open create mkdir remove rename sub read_only restrict ops ;;
     ls:0 | cat:0 | get:0 | put:0 | rm:0 | mkdir:0) _vatic_files ;;  # TOKEN
