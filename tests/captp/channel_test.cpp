@@ -363,6 +363,25 @@ TEST_F(Channel, LargeFramesArriveWhole) {
   expect_talks_both_ways();  // and the buffers still work after shrinking back
 }
 
+// A session that carried a large frame gives the memory back at its next
+// small frame: an idle session costs its 64 KiB read chunk, not the largest
+// frame it ever saw (one per connection would exhaust memory).
+TEST_F(Channel, TheReceiveBufferShrinksBackAfterBulkEnds) {
+  connect();
+  std::size_t idle = b.ch->receive_capacity();
+  EXPECT_LE(idle, std::size_t{65 << 10});
+  send(*a.ch, std::string(1 << 20, 'x'));
+  ASSERT_TRUE(run_until(
+      io, [&] { return b.received.size() == 1; }, 20000ms));
+  EXPECT_GT(b.ch->receive_capacity(), std::size_t{1} << 20) << "kept for the next large frame";
+  send(*a.ch, "small");
+  ASSERT_TRUE(run_until(io, [&] { return b.received.size() == 2; }));
+  EXPECT_EQ(b.received[1], "small");
+  EXPECT_LE(b.ch->receive_capacity(), idle) << "one large frame pinned its buffer";
+  b.received.clear();
+  expect_talks_both_ways();
+}
+
 TEST_F(Channel, KeysRotateEveryFewFramesInBothDirections) {
   ChannelOptions rekey;
   rekey.rekey_every = 3;

@@ -141,6 +141,8 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
   std::size_t unsent_bytes() const;
   // The largest message one frame can carry.
   std::size_t max_message_bytes() const { return max_payload_; }
+  // Bytes the receive buffer holds on to now (what an idle session costs).
+  std::size_t receive_capacity() const { return rcapacity(); }
 
   // --- Ending. Both run on_closed before they return (if start() was called
   // and it has not fired yet); no callback fires after they return.
@@ -203,6 +205,7 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
   bool reading_ = false;
   bool paused_ = false;
   bool dispatching_ = false;
+  bool last_frame_large_ = false;  // the last frame opened did not fit kReadChunk
   bool process_posted_ = false;
   DataHandler on_data_;
   ClosedHandler on_closed_;

@@ -17,7 +17,8 @@ namespace {
 namespace asio = boost::asio;
 
 constexpr std::size_t kReadChunk = 64 << 10;  // bytes asked of each read_some, at least
-// A read buffer up to this size is kept when empty (see make_read_room).
+// A read buffer up to this size is kept when empty after a large frame (see
+// make_read_room).
 constexpr std::size_t kKeepReadCapacity = 4 << 20;
 // Where the first unprocessed frame is put when the buffer is compacted: its
 // ciphertext then starts at offset 8, so its payload (after the 8-byte header)
@@ -80,12 +81,17 @@ void SecureChannel::read() {
 // make us allocate more than max_frame.
 void SecureChannel::make_read_room() {
   std::size_t unprocessed = rtail_ - rhead_;
-  if (unprocessed == 0 && rcapacity() > kKeepReadCapacity) {
-    rbuf_.clear();  // after a very large frame: give the memory back
+  // A buffer grown by large frames is kept while they keep coming (up to
+  // kKeepReadCapacity): regrowing a vector zero-fills it, and bulk transfers
+  // send frame after large frame. It is given back when empty after a
+  // larger frame still, or after a small frame (a ping, a call): otherwise
+  // one large frame would pin megabytes for the life of every idle session,
+  // which a peer per connection could use to exhaust memory.
+  if (unprocessed == 0 && rcapacity() > kFrameHome + kReadChunk + sizeof(std::uint64_t) &&
+      (rcapacity() > kKeepReadCapacity || !last_frame_large_)) {
+    rbuf_.clear();
     rbuf_.shrink_to_fit();
   }
-  // Buffers up to kKeepReadCapacity are kept across frames: regrowing a
-  // vector zero-fills it, and bulk transfers send frame after large frame.
   if (rhead_ != kFrameHome) {
     if (unprocessed > 0) std::memmove(rbytes() + kFrameHome, rbytes() + rhead_, unprocessed);
     rhead_ = kFrameHome;
@@ -140,6 +146,7 @@ void SecureChannel::process() {
       break;
     }
     rhead_ += kFrameLengthBytes + length;
+    last_frame_large_ = length > kReadChunk;
     const auto& o = *opened;
     dispatch_frame(o.kind, frame + kFrameLengthBytes + o.payload_offset, o.payload_size);
   }
