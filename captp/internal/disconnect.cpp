@@ -9,6 +9,10 @@
 namespace vatic::captp {
 
 void Session::break_everything(const Error& e) {
+  // spec/captp.md 8 and 11, H14: the provisions the peer made and its
+  // waiting accepts end first, while the answers they settle still exist
+  // (their returns are not sent: the session is closed).
+  if (handoff()) provisions_->session_ended(*this);
   // Each table is emptied before anything it held is destroyed or settled:
   // destructors and listeners re-enter the session (import_dropped, ...),
   // which must find consistent, empty tables.

@@ -177,6 +177,7 @@ void Session::on_disembargo(wire::Disembargo::Reader m) {
     if (*p) (*p)->lift_embargo();
     return;
   }
+  if ((m.isAccept() || m.isProvide()) && handoff()) return on_handoff_disembargo(m);
   if (!m.isSenderLoopback()) throw ProtocolError("disembargo of an unknown kind");
   // The sender saw one of our promises resolve to a reference of its own and
   // asks us to reflect this id back after everything we forwarded to it. The

@@ -75,24 +75,25 @@ void for_each_cap(wire::Value::Reader v, F& f, int depth = 0) {
   }
 }
 
-bool known_arm(wire::CapDescriptor::Reader c) {
+bool known_arm(wire::CapDescriptor::Reader c, bool handoff) {
   switch (c.which()) {
     case wire::CapDescriptor::SENDER_HOSTED:
     case wire::CapDescriptor::SENDER_PROMISE:
     case wire::CapDescriptor::RECEIVER_HOSTED:
     case wire::CapDescriptor::RECEIVER_ANSWER: return true;
-    // spec/captp.md 11: only with `handoff`, which this version never
-    // offers; a call carrying one is echoed as for a newer kind.
-    case wire::CapDescriptor::THIRD_PARTY_HOSTED: return false;
+    // spec/captp.md 11.10: only with `handoff`; without it a call carrying
+    // one is echoed as for a newer kind.
+    case wire::CapDescriptor::THIRD_PARTY_HOSTED: return handoff;
   }
   return false;
 }
 
 }  // namespace
 
-bool Session::has_unknown_cap(capnp::List<wire::Value>::Reader args) {
+bool Session::has_unknown_cap(capnp::List<wire::Value>::Reader args) const {
   bool unknown = false;
-  auto check = [&](wire::CapDescriptor::Reader c) { unknown = unknown || !known_arm(c); };
+  bool h = handoff();
+  auto check = [&](wire::CapDescriptor::Reader c) { unknown = unknown || !known_arm(c, h); };
   for (auto a : args) for_each_cap(a, check);
   return unknown;
 }
@@ -103,6 +104,7 @@ void Session::undo_echoed_call(wire::Call::Reader call) {
   auto undo = [&](wire::CapDescriptor::Reader c) {
     if (c.isSenderHosted()) release_export(c.getSenderHosted(), 1);
     if (c.isSenderPromise()) release_export(c.getSenderPromise(), 1);
+    if (c.isThirdPartyHosted()) release_export(c.getThirdPartyHosted().getVine(), 1);
   };
   for (auto a : call.getArgs()) for_each_cap(a, undo);
 }
@@ -280,25 +282,7 @@ Capability Session::read_cap(wire::CapDescriptor::Reader in) {
     case wire::CapDescriptor::SENDER_HOSTED:
     case wire::CapDescriptor::SENDER_PROMISE: {
       bool promise = in.isSenderPromise();
-      std::uint32_t id = promise ? in.getSenderPromise() : in.getSenderHosted();
-      if (Import* imp = imports_.find(id); imp && imp->handler) {
-        if (imp->count == UINT32_MAX) throw ProtocolError(fmt::format("import {} received too many times", id));
-        ++imp->count;
-        bool was_promise = dynamic_cast<RemotePromise*>(imp->handler) != nullptr;
-        if (was_promise != promise)
-          throw ProtocolError(fmt::format("export {} changed between object and promise", id));
-        return Capability{HandlerPtr(imp->handler), nullptr, promise};
-      }
-      HandlerPtr h;
-      if (promise)
-        h = RemotePromise::for_import(&vat_, Ptr<Session>(this), id);
-      else
-        h = detail::make_ptr<ImportHandler>(&vat_, Ptr<Session>(this), id);
-      if (!imports_.insert(id, Import{.handler = h.get(), .count = 1, .promise = promise})) {
-        throw ProtocolError(fmt::format("export id {} out of range", id));
-      }
-      released_promises_.erase(id);  // a resolve for this id now names the new import
-      return Capability{std::move(h), nullptr, promise};
+      return import_id(promise ? in.getSenderPromise() : in.getSenderHosted(), promise);
     }
     case wire::CapDescriptor::RECEIVER_HOSTED: {
       std::uint32_t id = in.getReceiverHosted();
@@ -329,11 +313,32 @@ Capability Session::read_cap(wire::CapDescriptor::Reader in) {
       return Capability{h, nullptr, true};
     }
     case wire::CapDescriptor::THIRD_PARTY_HOSTED:
+      if (handoff()) return read_third_party(in.getThirdPartyHosted());
       // spec/captp.md 4 and 11: outside a call's arguments, a kind this
       // session did not negotiate aborts it.
       throw ProtocolError("thirdPartyHosted reference on a session without the handoff feature");
   }
   throw ProtocolError("reference of an unknown kind");
+}
+
+Capability Session::import_id(std::uint32_t id, bool promise) {
+  if (Import* imp = imports_.find(id); imp && imp->handler) {
+    if (imp->count == UINT32_MAX) throw ProtocolError(fmt::format("import {} received too many times", id));
+    ++imp->count;
+    bool was_promise = dynamic_cast<RemotePromise*>(imp->handler) != nullptr;
+    if (was_promise != promise) throw ProtocolError(fmt::format("export {} changed between object and promise", id));
+    return Capability{HandlerPtr(imp->handler), nullptr, promise};
+  }
+  HandlerPtr h;
+  if (promise)
+    h = RemotePromise::for_import(&vat_, Ptr<Session>(this), id);
+  else
+    h = detail::make_ptr<ImportHandler>(&vat_, Ptr<Session>(this), id);
+  if (!imports_.insert(id, Import{.handler = h.get(), .count = 1, .promise = promise})) {
+    throw ProtocolError(fmt::format("export id {} out of range", id));
+  }
+  released_promises_.erase(id);  // a resolve for this id now names the new import
+  return Capability{std::move(h), nullptr, promise};
 }
 
 void Session::import_dropped(std::uint32_t id) {

@@ -23,6 +23,7 @@
 #include <kj/function.h>
 
 #include "captp/identity.h"
+#include "captp/internal/provisions.h"
 #include "captp/internal/tables.h"
 #include "captp/internal/wire.h"
 #include "captp/options.h"
@@ -54,7 +55,10 @@ void write_target(const Target& target, wire::MessageTarget::Builder out);
 
 class Session final : public detail::RefCounted {
  public:
-  Session(Vat& vat, std::shared_ptr<SecureChannel> channel, detail::HandlerPtr bootstrap, SessionOptions options);
+  // `provisions`: the node's handoff table (spec/captp.md 11); without it the
+  // session speaks no handoff, whatever the handshake negotiated.
+  Session(Vat& vat, std::shared_ptr<SecureChannel> channel, detail::HandlerPtr bootstrap, SessionOptions options,
+          std::shared_ptr<ProvisionTable> provisions = nullptr);
   ~Session() override;
 
   // Starts reading; `on_closed` fires once when the session ends for any reason.
@@ -66,7 +70,11 @@ class Session final : public detail::RefCounted {
   // The protocol version and features agreed in the handshake.
   const Negotiated& negotiated() const noexcept { return negotiated_; }
   Vat& vat() const noexcept { return vat_; }
-  SessionStats stats() const noexcept;
+  SessionStats stats() const;
+  // Whether this session speaks three-party handoff (spec/captp.md 11.10).
+  bool handoff() const noexcept { return provisions_ && negotiated_.has(Feature::handoff); }
+  // The hints the peer announced last (H1), canonical address texts.
+  const std::vector<std::string>& announced_hints() const noexcept { return announced_hints_; }
   // Why the session ended (kind disconnected or failed); empty while open.
   const Error& close_reason() const noexcept { return closed_; }
 
@@ -130,6 +138,9 @@ class Session final : public detail::RefCounted {
     std::uint64_t serial = 0;  // tells a late return listener whether it still owns the slot
     bool returned = false;
     bool standing = false;
+    // A provide or an accept (spec/captp.md 11): the provision table learns
+    // of its finish. A provide does not count toward max_answers (H8 bounds it).
+    enum class Handoff : std::uint8_t { none, provide, accept } handoff = Handoff::none;
   };
   struct Export {
     detail::HandlerPtr target;
@@ -166,9 +177,17 @@ class Session final : public detail::RefCounted {
   void on_release(wire::Release::Reader m);
   void on_disembargo(wire::Disembargo::Reader m);
   void on_unimplemented(wire::Message::Reader m);
+  // handoff.cpp (spec/captp.md 11)
+  void on_provide(wire::Provide::Reader m);
+  void on_accept(wire::Accept::Reader m);
+  void on_announce(wire::Announce::Reader m);
+  void on_handoff_disembargo(wire::Disembargo::Reader m);
+  // H5 with an immediate fallback (H6, H12): the vine, imported.
+  Capability read_third_party(wire::ThirdPartyHosted::Reader in);
   // `standing`: an answer that stays pending by design (a monitor's
   // __whenBroken); it does not count toward max_answers.
-  void new_answer(std::uint32_t qid, detail::Ptr<detail::PromiseBase> result, bool standing = false);
+  void new_answer(std::uint32_t qid, detail::Ptr<detail::PromiseBase> result, bool standing = false,
+                  Answer::Handoff handoff = Answer::Handoff::none);
   detail::HandlerPtr resolve_target(wire::MessageTarget::Reader t);
   void send_loopback(std::uint32_t eid);
   void write_return(std::uint32_t qid, detail::PromiseBase& p);
@@ -179,7 +198,7 @@ class Session final : public detail::RefCounted {
   // or refuses it (answered `overloaded`) when max_answers are held too.
   void deliver_call(detail::HandlerPtr target, detail::MessagePtr msg, std::optional<std::uint32_t> qid);
   // An unanswered call was answered or finished: deliver what waits.
-  void answer_done(bool standing);
+  void answer_done(const Answer& a);
 
   // gc.cpp
   void write_cap(const Capability& c, wire::CapDescriptor::Builder out);
@@ -193,6 +212,9 @@ class Session final : public detail::RefCounted {
   RemotePromise* embargo_before_resolve(detail::PromiseBase& p) noexcept;
   void forget_export_id(std::uint32_t id, const Export& e);
   Capability read_cap(wire::CapDescriptor::Reader in);
+  // The peer's export `id` (senderHosted or senderPromise), imported: one
+  // handler per id, its count + 1.
+  Capability import_id(std::uint32_t id, bool promise);
   std::uint32_t export_handler(detail::HandlerPtr h, bool promise);
   void release_export(std::uint32_t id, std::uint32_t count);
   // Undoes the exports counted for a message that was not sent.
@@ -200,7 +222,7 @@ class Session final : public detail::RefCounted {
   // A call whose arguments hold a reference of a kind this version does not
   // know is echoed unimplemented before anything in it is counted; the caller
   // then takes back the export counts the call raised (spec/captp.md 4).
-  static bool has_unknown_cap(capnp::List<wire::Value>::Reader args);
+  bool has_unknown_cap(capnp::List<wire::Value>::Reader args) const;
   void undo_echoed_call(wire::Call::Reader call);
 
   // disconnect.cpp
@@ -249,6 +271,13 @@ class Session final : public detail::RefCounted {
   std::size_t standing_ = 0;  // pending monitor answers (at most max_answers)
 
   std::uint64_t messages_in_ = 0, messages_out_ = 0;
+
+  // spec/captp.md 11: the node's provision table (null: no handoff), the
+  // peer's last announce, and what 11.9 reports.
+  std::shared_ptr<ProvisionTable> provisions_;
+  std::vector<std::string> announced_hints_;
+  std::uint64_t handoffs_ = 0, handoff_fallbacks_ = 0;
+  std::string last_handoff_fallback_;
 };
 
 // Lets the wire codec describe and resolve references through the session's
