@@ -333,6 +333,10 @@ Address Node::listen(const Address& at) {
   });
   state_->acceptors.push_back(loop);
   loop->start();
+  // spec/captp.md 11, H1: where handoff recipients may dial us. A wildcard
+  // bind names no address anyone can dial.
+  bool wildcard = bound.kind == Address::Kind::tcp && (bound.host == "0.0.0.0" || bound.host == "::");
+  if (state_->provisions && !wildcard) state_->provisions->add_hint(bound.to_string());
   return bound;
 }
 

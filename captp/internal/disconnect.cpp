@@ -13,6 +13,10 @@ void Session::break_everything(const Error& e) {
   // waiting accepts end first, while the answers they settle still exist
   // (their returns are not sent: the session is closed).
   if (handoff()) provisions_->session_ended(*this);
+  // As the introducer: the vines are gone with our exports, so the provides
+  // made for them are canceled (H13); as S_BC, our provides end with us.
+  provide_qids_.clear();
+  end_introductions(std::nullopt);
   // Each table is emptied before anything it held is destroyed or settled:
   // destructors and listeners re-enter the session (import_dropped, ...),
   // which must find consistent, empty tables.

@@ -159,6 +159,9 @@ void Session::write_cap(const Capability& c, wire::CapDescriptor::Builder out) {
   // spec/captp.md 4: every promise of this vat goes as senderPromise, settled
   // or not; one already settled is resolved right after this message.
   bool promise = h->as_promise() != nullptr;
+  // spec/captp.md 11, H2: an object imported over another session may be
+  // handed off instead of proxied.
+  if (auto* i = dynamic_cast<ImportHandler*>(h); i && !promise && try_handoff(*i, out)) return;
   std::uint32_t id = export_handler(HandlerPtr(h), promise);
   if (promise)
     out.setSenderPromise(id);
@@ -275,6 +278,8 @@ void Session::release_export(std::uint32_t id, std::uint32_t count) {
   if (e->count > 0) return;
   forget_export_id(id, *e);
   auto gone = exports_.take(id);  // the target dies after the tables are consistent
+  // spec/captp.md 11, H13: a vine released to zero cancels its provides.
+  if (!introductions_.empty()) end_introductions(id);
 }
 
 Capability Session::read_cap(wire::CapDescriptor::Reader in) {

@@ -11,12 +11,18 @@
 //   back to the vine at once (H6: "A MAY fall back at once instead of
 //   dialling"), so the reference it gets is the introducer's proxy, as
 //   without handoff, and it never sends an accept;
-// - introducer (B): it never describes a reference as thirdPartyHosted (H2
-//   is a MAY), so a disembargo accept finds no provision of ours and is
-//   ignored after its checks (H9).
+// - introducer (B): it describes an import of another session as
+//   thirdPartyHosted when H2 allows (try_handoff: provide, descriptor,
+//   record), relays the recipient's disembargo accept (H9) and cancels the
+//   provide when the vine goes (H13).
 #include <fmt/format.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <iterator>
 
 #include "captp/address.h"
+#include "captp/internal/net/channel.h"
 #include "captp/internal/remote.h"
 #include "vat/vat.h"
 
@@ -101,9 +107,21 @@ void Session::on_handoff_disembargo(wire::Disembargo::Reader m) {
     // H9: the target is an export of ours (the vine), the nonce 32 bytes.
     if (!m.getTarget().isImportedCap()) throw ProtocolError("disembargo accept whose target is not an export");
     (void)resolve_target(m.getTarget());
-    (void)read_nonce(m.getAccept());
-    // We made no provision with it (this version never introduces): the
-    // accept will be refused, or was answered, without our relay.
+    HandoffNonce nonce = read_nonce(m.getAccept());
+    std::uint32_t vine = m.getTarget().getImportedCap();
+    for (Introduction& in : introductions_) {
+      // Ours, made for this peer (the recipient), with this vine, and not
+      // over (its provide not returned, expired or finished).
+      if (in.nonce != nonce || in.vine != vine || !in.result->pending() || in.relayed) continue;
+      in.relayed = true;
+      // Every call the peer sent through the vine before this message went
+      // on to the host when it was read: the vine's target is our import of
+      // the host's object, and forwarding to it is synchronous. So the
+      // relay goes at once, behind them on S_BC.
+      in.host->send_provide_disembargo(in.qid);
+      return;
+    }
+    // None any more: the accept will be refused, or was honoured, without it.
     return;
   }
   // H10, on disembargo provide: an answer of ours on this session that is a
@@ -113,6 +131,109 @@ void Session::on_handoff_disembargo(wire::Disembargo::Reader m) {
   if (!a || a->handoff != Answer::Handoff::provide)
     throw ProtocolError(fmt::format("disembargo provide names {}, which is not a provide", qid));
   provisions_->lift(*this, qid);
+}
+
+const InstanceId& Session::peer_instance() const noexcept { return channel_->peer_instance(); }
+
+void Session::send_announce(const std::vector<std::string>& hints) {
+  if (!handoff() || !open_) return;
+  send([&](wire::Message::Builder out) {
+    auto list = out.initAnnounce().initHints(static_cast<unsigned>(hints.size()));
+    for (unsigned i = 0; i < hints.size(); ++i) list.set(i, hints[i]);
+  });
+}
+
+std::optional<std::uint32_t> Session::send_provide(std::uint32_t import_id, const VatId& recipient,
+                                                   const HandoffNonce& nonce, Ptr<detail::PromiseBase>& result) {
+  if (!open_ || !handoff() || questions_.size() >= options_.max_questions) return std::nullopt;
+  auto answer = detail::make_ptr<detail::PromiseState<Value>>(&vat_);
+  // An ordinary question of ours (H3), with no pipelining handler: the
+  // cancellation sweep leaves it alone; H13 says when it is finished.
+  std::uint32_t qid = questions_.add(Question{.result = answer});
+  try {
+    send([&](wire::Message::Builder out) {
+      auto p = out.initProvide();
+      p.setQuestionId(qid);
+      p.initTarget().setImportedCap(import_id);
+      p.setRecipient(kj::arrayPtr(recipient.bytes().data(), recipient.bytes().size()));
+      p.setNonce(kj::arrayPtr(nonce.data(), nonce.size()));
+    });
+  } catch (...) {
+    questions_.take(qid);
+    return std::nullopt;
+  }
+  if (!open_) return std::nullopt;
+  provide_qids_.insert(qid);
+  result = answer;
+  return qid;
+}
+
+void Session::finish_provide(std::uint32_t qid) {
+  if (!provide_qids_.erase(qid)) return;  // answered already, or the session ended
+  Question* q = questions_.find(qid);
+  if (!q || q->returned || q->canceled) return;
+  q->canceled = true;
+  send([&](wire::Message::Builder out) { out.initFinish().setQuestionId(qid); });
+}
+
+void Session::send_provide_disembargo(std::uint32_t qid) {
+  if (!provide_qids_.contains(qid)) return;  // answered: nothing waits for it
+  send([&](wire::Message::Builder out) {
+    auto d = out.initDisembargo();
+    d.initTarget().setImportedCap(0);
+    d.setProvide(qid);
+  });
+}
+
+bool Session::try_handoff(ImportHandler& i, wire::CapDescriptor::Builder out) {
+  // H2 1-3 and 5 (4 holds: an import reached through settled forwarding
+  // only, with no embargo of ours on the way; write_cap exports an
+  // embargoed promise as itself).
+  const Ptr<Session>& host = i.session_ptr();
+  if (!handoff() || host.get() == this || !host->handoff() || !host->is_open()) return false;
+  if (host->peer() == peer_) return false;
+  if (host->provides_outstanding() >= options_.max_provisions) return false;
+  // H3: a fresh nonce from libsodium's CSPRNG (the simulation's seeded
+  // stream replaces it there).
+  HandoffNonce nonce;
+  randombytes_buf(nonce.data(), nonce.size());
+  Ptr<detail::PromiseBase> result;
+  auto qid = host->send_provide(i.id(), peer_, nonce, result);
+  if (!qid) return false;
+  // H4: the vine is the export section 4 would have sent.
+  std::uint32_t vine = export_handler(HandlerPtr(&i), /*promise=*/false);
+  auto t = out.initThirdPartyHosted();
+  t.setHost(kj::arrayPtr(host->peer().bytes().data(), host->peer().bytes().size()));
+  const InstanceId& instance = host->peer_instance();
+  t.setHostInstance(kj::arrayPtr(instance.bytes.data(), instance.bytes.size()));
+  const std::vector<std::string>& hints = host->announced_hints();
+  auto list = t.initHints(static_cast<unsigned>(std::min<std::size_t>(hints.size(), kMaxHints)));
+  for (unsigned k = 0; k < list.size(); ++k) list.set(k, hints[k]);
+  t.setNonce(kj::arrayPtr(nonce.data(), nonce.size()));
+  t.setVine(vine);
+  // Forget introductions that are over, so that a recipient that keeps its
+  // vines costs one record per live provision.
+  std::erase_if(introductions_, [](const Introduction& in) { return !in.result->pending(); });
+  introductions_.push_back(Introduction{nonce, host, *qid, vine, std::move(result)});
+  return true;
+}
+
+void Session::end_introductions(std::optional<std::uint32_t> vine) {
+  std::vector<Introduction> gone;
+  std::erase_if(introductions_, [&](Introduction& in) {
+    if (vine && in.vine != *vine) return false;
+    gone.push_back(std::move(in));
+    return true;
+  });
+  for (Introduction& in : gone) in.host->finish_provide(in.qid);
+}
+
+void Session::undo_introductions(std::size_t from) {
+  if (introductions_.size() <= from) return;
+  std::vector<Introduction> gone(std::make_move_iterator(introductions_.begin() + static_cast<std::ptrdiff_t>(from)),
+                                 std::make_move_iterator(introductions_.end()));
+  introductions_.resize(from);
+  for (Introduction& in : gone) in.host->finish_provide(in.qid);
 }
 
 Capability Session::read_third_party(wire::ThirdPartyHosted::Reader in) {

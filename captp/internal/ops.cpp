@@ -180,6 +180,7 @@ void Session::on_return(wire::Return::Reader m) {
     default: throw ProtocolError("return of an unknown kind");
   }
   bool canceled = q->canceled;
+  provide_qids_.erase(qid);  // a provide's outcome (H13): the provision is over
   // Settling below runs code that may send new calls: the id must not be
   // reused before our finish for it is out.
   Question done = std::move(*q);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "captp/internal/session.h"
@@ -25,7 +26,16 @@ ProvisionTable::~ProvisionTable() {
   for (auto& [id, w] : waiting_) w.expiry.cancel();
 }
 
-void ProvisionTable::session_opened(Session& s) { sessions_.emplace(&s, s.peer()); }
+void ProvisionTable::session_opened(Session& s) {
+  sessions_.emplace(&s, s.peer());
+  if (!hints_.empty()) s.send_announce(hints_);
+}
+
+void ProvisionTable::add_hint(const std::string& hint) {
+  if (hints_.size() >= 8 || std::find(hints_.begin(), hints_.end(), hint) != hints_.end()) return;
+  hints_.push_back(hint);
+  for (auto& [s, id] : sessions_) s->send_announce(hints_);
+}
 
 std::size_t ProvisionTable::sessions_with(const VatId& peer) const {
   std::size_t n = 0;

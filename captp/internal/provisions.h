@@ -21,6 +21,8 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "captp/options.h"
 #include "vat/clock.h"
@@ -76,6 +78,12 @@ class ProvisionTable {
   // The recipient finished its accept before it was answered (H14).
   void accept_finished(Session& from, std::uint32_t qid);
 
+  // H1: the addresses this vat listens on, announced on every session that
+  // negotiated handoff (now, and first thing on the ones that start later).
+  // At most 8 (spec/captp.md 11.8); a wildcard bind is not announced.
+  void add_hint(const std::string& hint);
+  const std::vector<std::string>& hints() const noexcept { return hints_; }
+
   // spec/captp.md 11.9, per session.
   std::size_t provisions_of(const Session& s) const noexcept;
   std::size_t waiting_of(const Session& s) const noexcept;
@@ -130,6 +138,7 @@ class ProvisionTable {
   std::map<std::uint64_t, Waiting> waiting_;  // by arrival
   std::map<Session*, VatId> sessions_;        // the open sessions that negotiated handoff
   std::uint64_t seq_ = 0;
+  std::vector<std::string> hints_;
 };
 
 // The refusal every accept meets that finds no provision it may take,

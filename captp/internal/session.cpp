@@ -150,6 +150,7 @@ void Session::send(kj::FunctionParam<void(wire::Message::Builder)> build, bool l
   // back the counts it raised.
   std::vector<std::uint32_t> exported;
   std::vector<std::uint32_t>* outer = std::exchange(export_journal_, &exported);
+  std::size_t introduced = introductions_.size();
   try {
     capnp::MallocMessageBuilder builder(scratch_.segment());
     build(builder.initRoot<wire::Message>());
@@ -159,6 +160,7 @@ void Session::send(kj::FunctionParam<void(wire::Message::Builder)> build, bool l
   } catch (...) {
     export_journal_ = outer;
     undo_exports(exported);
+    undo_introductions(introduced);  // spec/captp.md 11, H3: their provides are finished
     throw;
   }
   export_journal_ = outer;

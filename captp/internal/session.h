@@ -75,6 +75,23 @@ class Session final : public detail::RefCounted {
   bool handoff() const noexcept { return provisions_ && negotiated_.has(Feature::handoff); }
   // The hints the peer announced last (H1), canonical address texts.
   const std::vector<std::string>& announced_hints() const noexcept { return announced_hints_; }
+  const InstanceId& peer_instance() const noexcept;
+
+  // --- Handoff across sessions (handoff.cpp, spec/captp.md 11).
+  // H1: tells the peer where this vat listens.
+  void send_announce(const std::vector<std::string>& hints);
+  // As the introducer's session with the host (S_BC): sends a provide of
+  // import `import_id` for `recipient` (H3); the question id, or none when
+  // it cannot go (the session ended, too many questions). `result` settles
+  // when the host returns on it.
+  std::optional<std::uint32_t> send_provide(std::uint32_t import_id, const VatId& recipient, const HandoffNonce& nonce,
+                                            detail::Ptr<detail::PromiseBase>& result);
+  // H13: cancels provide `qid` if it is still unanswered.
+  void finish_provide(std::uint32_t qid);
+  // H9: every call the recipient sent through the vine is forwarded.
+  void send_provide_disembargo(std::uint32_t qid);
+  // Provides of ours still unanswered on this session (H2 5).
+  std::size_t provides_outstanding() const noexcept { return provide_qids_.size(); }
   // Why the session ended (kind disconnected or failed); empty while open.
   const Error& close_reason() const noexcept { return closed_; }
 
@@ -184,6 +201,14 @@ class Session final : public detail::RefCounted {
   void on_handoff_disembargo(wire::Disembargo::Reader m);
   // H5 with an immediate fallback (H6, H12): the vine, imported.
   Capability read_third_party(wire::ThirdPartyHosted::Reader in);
+  // H2-H4: describes import `i` of another session as thirdPartyHosted if
+  // every condition of H2 holds; false: describe it as section 4 says.
+  bool try_handoff(ImportHandler& i, wire::CapDescriptor::Builder out);
+  // H13: the vine `vine` is gone (released, or this session ended): the
+  // provides made for it are canceled. `vine` none: all of them.
+  void end_introductions(std::optional<std::uint32_t> vine);
+  // The message being built was not sent: its provides are canceled (H3).
+  void undo_introductions(std::size_t from);
   // `standing`: an answer that stays pending by design (a monitor's
   // __whenBroken); it does not count toward max_answers.
   void new_answer(std::uint32_t qid, detail::Ptr<detail::PromiseBase> result, bool standing = false,
@@ -276,6 +301,20 @@ class Session final : public detail::RefCounted {
   // peer's last announce, and what 11.9 reports.
   std::shared_ptr<ProvisionTable> provisions_;
   std::vector<std::string> announced_hints_;
+  // As the introducer, on S_AB (H4): each thirdPartyHosted we sent the peer,
+  // until its vine is gone. `result` is the provide's answer on `host`
+  // (S_BC); once it settled the provision is over (H9, H13).
+  struct Introduction {
+    HandoffNonce nonce;
+    detail::Ptr<Session> host;
+    std::uint32_t qid;
+    std::uint32_t vine;
+    detail::Ptr<detail::PromiseBase> result;
+    bool relayed = false;  // H9: at most once
+  };
+  std::vector<Introduction> introductions_;
+  // As S_BC: our provides not yet answered.
+  std::unordered_set<std::uint32_t> provide_qids_;
   std::uint64_t handoffs_ = 0, handoff_fallbacks_ = 0;
   std::string last_handoff_fallback_;
 };

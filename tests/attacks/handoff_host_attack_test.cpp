@@ -28,90 +28,12 @@
 #include "captp/memory_pipe.h"
 #include "captp/node.h"
 #include "tests/captp/captp_objects.h"
+#include "tests/captp/handoff_raw_peer.h"
 
 namespace vatic::test {
 namespace {
 
-namespace wire = captp::wire;
 using namespace std::chrono_literals;
-
-// What the host sent a raw peer, decoded enough for the assertions.
-struct Got {
-  unsigned which = 0;
-  std::uint32_t id = 0;  // return: answerId
-  std::optional<Error> error;
-  std::optional<std::int64_t> int_value;
-  std::optional<std::uint32_t> sender_hosted;
-  bool null_value = false;
-  bool canceled = false;
-  std::optional<std::uint32_t> call_target;  // a call to one of our exports
-  std::string method;
-};
-
-Got decode(wire::Message::Reader m) {
-  Got g;
-  g.which = static_cast<unsigned>(m.which());
-  if (m.isAbort()) g.error = captp::read_error(m.getAbort());
-  if (m.isReturn()) {
-    auto r = m.getReturn();
-    g.id = r.getAnswerId();
-    if (r.isError()) g.error = captp::read_error(r.getError());
-    if (r.isCanceled()) g.canceled = true;
-    if (r.isValue()) {
-      auto v = r.getValue();
-      if (v.isInt()) g.int_value = v.getInt();
-      if (v.isNull()) g.null_value = true;
-      if (v.isCap() && v.getCap().isSenderHosted()) g.sender_hosted = v.getCap().getSenderHosted();
-    }
-  }
-  if (m.isCall()) {
-    g.id = m.getCall().getQuestionId();
-    if (m.getCall().getTarget().isImportedCap()) g.call_target = m.getCall().getTarget().getImportedCap();
-    g.method = m.getCall().getMethod().cStr();
-  }
-  return g;
-}
-
-kj::ArrayPtr<const kj::byte> bytes_of(std::span<const std::uint8_t> v) { return kj::arrayPtr(v.data(), v.size()); }
-
-// One hand-driven vat with a session to the host.
-struct RawPeer {
-  captp::Identity identity = captp::Identity::generate();
-  std::shared_ptr<captp::SecureChannel> ch;
-  std::vector<Got> inbox;
-  std::optional<Error> closed;
-  std::uint32_t boot = 0;  // the host's export id of its bootstrap object, on this session
-
-  const VatId& id() const { return identity.id(); }
-  void send(const std::function<void(wire::Message::Builder)>& build) {
-    capnp::MallocMessageBuilder b;
-    build(b.initRoot<wire::Message>());
-    auto flat = capnp::messageToFlatArray(b);
-    auto bytes = flat.asBytes();
-    auto& buf = ch->begin_append();
-    buf.insert(buf.end(), bytes.begin(), bytes.end());
-    ch->end_message();
-    ch->request_flush();
-  }
-  void receive(std::span<const std::uint8_t> payload) {
-    auto words = kj::arrayPtr(reinterpret_cast<const capnp::word*>(payload.data()), payload.size() / 8);
-    while (words.size() > 0) {
-      capnp::FlatArrayMessageReader r(words);
-      inbox.push_back(decode(r.getRoot<wire::Message>()));
-      words = kj::arrayPtr(r.getEnd(), words.end());
-    }
-  }
-  std::optional<Got> return_of(std::uint32_t qid) const {
-    for (const Got& g : inbox)
-      if (g.which == wire::Message::RETURN && g.id == qid) return g;
-    return std::nullopt;
-  }
-  std::optional<Got> abort() const {
-    for (const Got& g : inbox)
-      if (g.which == wire::Message::ABORT) return g;
-    return std::nullopt;
-  }
-};
 
 struct WithManualClock {
   ManualClock clock;
