@@ -17,6 +17,14 @@ void Session::break_everything(const Error& e) {
   // made for them are canceled (H13); as S_BC, our provides end with us.
   provide_qids_.clear();
   end_introductions(std::nullopt);
+  // As the recipient: a handoff whose accept has not left falls back to its
+  // vine, broken now (H7: without B's relay C would never honour it). One
+  // whose accept is out waits for C's answer (H12).
+  fresh_handoffs_.clear();
+  std::vector<detail::Ptr<HandoffRecipient>> unsent;
+  for (auto& [r, h] : handoffs_pending_)
+    if (!h->accept_sent) unsent.push_back(h);
+  for (auto& h : unsent) fall_back(h, "the introducer's session ended before the switch");
   // Each table is emptied before anything it held is destroyed or settled:
   // destructors and listeners re-enter the session (import_dropped, ...),
   // which must find consistent, empty tables.

@@ -244,15 +244,23 @@ Capability Session::read_third_party(wire::ThirdPartyHosted::Reader in) {
   if (in.getHostInstance().size() != kInstanceIdBytes)
     throw ProtocolError(fmt::format("thirdPartyHosted host instance of {} bytes ({} expected)",
                                     in.getHostInstance().size(), kInstanceIdBytes));
-  (void)read_nonce(in.getNonce());
+  HandoffNonce nonce = read_nonce(in.getNonce());
   (void)read_hints(in.getHints());
-  // H6: this version does not dial for handoffs and falls back at once
-  // (H12): the vine, an ordinary import, is the reference. The provision at
-  // the host ends when the introducer sees the vine released, or expires.
+  InstanceId instance;
+  std::copy(in.getHostInstance().begin(), in.getHostInstance().end(), instance.bytes.begin());
+  // The vine, imported exactly as senderHosted; R, a promise of ours, is
+  // what the program gets (handoff_recipient.cpp).
   Capability vine = import_id(in.getVine(), /*promise=*/false);
-  ++handoff_fallbacks_;
-  last_handoff_fallback_ = "this vat does not dial for handoffs: the reference stays proxied by the introducer";
-  return vine;
+  auto h = detail::make_ptr<HandoffRecipient>(host);
+  h->introducer = Ptr<Session>(this);
+  h->promise = detail::make_ptr<detail::PromiseState<Value>>(&vat_);
+  h->vine = std::move(vine.handler);
+  h->vine_id = in.getVine();
+  h->host_instance = instance;
+  h->nonce = nonce;
+  handoffs_pending_.emplace(h->promise.get(), h);
+  fresh_handoffs_.push_back(h);
+  return Capability{h->promise, nullptr, true};
 }
 
 }  // namespace vatic::captp

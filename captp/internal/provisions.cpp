@@ -31,6 +31,14 @@ void ProvisionTable::session_opened(Session& s) {
   if (!hints_.empty()) s.send_announce(hints_);
 }
 
+detail::Ptr<Session> ProvisionTable::session_with(const VatId& peer, const InstanceId& instance) const {
+  for (const auto& [s, id] : sessions_) {
+    if (id == peer && s->peer_instance().bytes == instance.bytes && s->is_open() && !s->is_retired())
+      return detail::Ptr<Session>(s);
+  }
+  return nullptr;
+}
+
 void ProvisionTable::add_hint(const std::string& hint) {
   if (hints_.size() >= 8 || std::find(hints_.begin(), hints_.end(), hint) != hints_.end()) return;
   hints_.push_back(hint);

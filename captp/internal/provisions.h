@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "captp/identity.h"
 #include "captp/options.h"
 #include "vat/clock.h"
 #include "vat/promise_state.h"
@@ -83,6 +84,10 @@ class ProvisionTable {
   // At most 8 (spec/captp.md 11.8); a wildcard bind is not announced.
   void add_hint(const std::string& hint);
   const std::vector<std::string>& hints() const noexcept { return hints_; }
+
+  // H6 1: an open, not retired session with (`peer`, `instance`) that
+  // negotiated handoff, or null.
+  detail::Ptr<Session> session_with(const VatId& peer, const InstanceId& instance) const;
 
   // spec/captp.md 11.9, per session.
   std::size_t provisions_of(const Session& s) const noexcept;

@@ -98,6 +98,7 @@ void Session::on_data(std::span<const std::uint8_t> payload) {
       capnp::FlatArrayMessageReader reader(words, ro);
       ++messages_in_;
       dispatch(reader.getRoot<wire::Message>());
+      if (!fresh_handoffs_.empty()) start_fresh_handoffs();  // spec/captp.md 11, H7
       words = kj::arrayPtr(reader.getEnd(), words.end());
     }
     check_quiet();  // a return, finish or release may have emptied the last table

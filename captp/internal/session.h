@@ -41,6 +41,23 @@ namespace vatic::captp {
 class SecureChannel;
 class RemotePromise;
 class ImportHandler;
+class Session;
+
+// One handoff in progress at the recipient A (spec/captp.md 11, H5-H12),
+// from the descriptor to H11 or H12: the handoff promise R that A's program
+// holds, and the vine (B's proxy). handoff_recipient.cpp.
+struct HandoffRecipient : detail::RefCounted {
+  explicit HandoffRecipient(const VatId& h) : host(h) {}
+  detail::Ptr<Session> introducer;                   // S_AB
+  detail::Ptr<detail::PromiseState<Value>> promise;  // R
+  detail::HandlerPtr vine;                           // held until H11 (then released) or H12 (R's target)
+  std::uint32_t vine_id = 0;
+  VatId host;
+  InstanceId host_instance;
+  HandoffNonce nonce{};
+  bool used = false;         // a call went toward the object through B (11.3)
+  bool accept_sent = false;  // H7 done: only S_AC's answer settles R now
+};
 
 // Where a call goes on the peer's side.
 struct Target {
@@ -90,6 +107,18 @@ class Session final : public detail::RefCounted {
   void finish_provide(std::uint32_t qid);
   // H9: every call the recipient sent through the vine is forwarded.
   void send_provide_disembargo(std::uint32_t qid);
+  // As the recipient's session with the host (S_AC): sends an accept (H7);
+  // its answer, or null when it cannot go.
+  detail::Ptr<detail::PromiseBase> send_accept(const VatId& provider, const HandoffNonce& nonce, bool embargo);
+  // H11 and H12 for a handoff that came over this session (S_AB).
+  void complete_handoff(const detail::Ptr<HandoffRecipient>& h, const Capability& target);
+  void fall_back(const detail::Ptr<HandoffRecipient>& h, const std::string& why);
+  // spec/captp.md 5 "Same path" and 11.3: whether `h` is the handoff promise
+  // of a descriptor in the message being read from this session; a promise
+  // of ours resolving to it counts as the same path.
+  bool is_fresh_handoff(const detail::Handler* h) const noexcept;
+  // A promise that carried calls (`used`) resolved to fresh handoff `h`.
+  void note_handoff_used(const detail::Handler* h) noexcept;
   // Provides of ours still unanswered on this session (H2 5).
   std::size_t provides_outstanding() const noexcept { return provide_qids_.size(); }
   // Why the session ended (kind disconnected or failed); empty while open.
@@ -199,8 +228,11 @@ class Session final : public detail::RefCounted {
   void on_accept(wire::Accept::Reader m);
   void on_announce(wire::Announce::Reader m);
   void on_handoff_disembargo(wire::Disembargo::Reader m);
-  // H5 with an immediate fallback (H6, H12): the vine, imported.
+  // H5: the vine, imported, and the handoff promise R made for it.
   Capability read_third_party(wire::ThirdPartyHosted::Reader in);
+  // H6, H7 for the handoffs of the message just read.
+  void send_accept_for(const detail::Ptr<HandoffRecipient>& h);
+  void start_fresh_handoffs();
   // H2-H4: describes import `i` of another session as thirdPartyHosted if
   // every condition of H2 holds; false: describe it as section 4 says.
   bool try_handoff(ImportHandler& i, wire::CapDescriptor::Builder out);
@@ -313,6 +345,10 @@ class Session final : public detail::RefCounted {
     bool relayed = false;  // H9: at most once
   };
   std::vector<Introduction> introductions_;
+  // As S_AB, the recipient: handoffs not completed, by R; those of the
+  // message being read (their accepts leave once it is handled).
+  std::unordered_map<const detail::Handler*, detail::Ptr<HandoffRecipient>> handoffs_pending_;
+  std::vector<detail::Ptr<HandoffRecipient>> fresh_handoffs_;
   // As S_BC: our provides not yet answered.
   std::unordered_set<std::uint32_t> provide_qids_;
   std::uint64_t handoffs_ = 0, handoff_fallbacks_ = 0;
