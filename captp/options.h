@@ -53,11 +53,10 @@ struct SessionOptions {
   // How often promises nobody holds any more are canceled (finish is sent).
   Duration cancel_sweep = std::chrono::milliseconds(100);
 
-  // Three-party handoff (spec/captp.md 11). Off by default: this version
-  // implements the host's side (provisions and accepts, H8-H10, H14) and a
-  // recipient that always falls back to the vine (H6, H12); it never hands
-  // off as an introducer, so offering the feature gains a vatic peer nothing
-  // yet (see spec/captp.md 11.10).
+  // Three-party handoff (spec/captp.md 11): offered in the hello, and spoken
+  // where the peer offers it too. Off by default until a recipient dials the
+  // host for a handoff (H6 3): this version switches only over a session it
+  // already has with the host, and keeps the introducer's proxy otherwise.
   bool handoff = false;
   // spec/captp.md 11.8: provisions one peer has here (the oldest ends first
   // beyond it), and how long each lives from its provide's arrival.

@@ -7,10 +7,9 @@
 // What this version does in each role:
 // - host (C): provide (H8), accept (H10), disembargo provide (H9/H10), ends
 //   (H13/H14), all of it;
-// - recipient (A): it checks a thirdPartyHosted descriptor (H5) and falls
-//   back to the vine at once (H6: "A MAY fall back at once instead of
-//   dialling"), so the reference it gets is the introducer's proxy, as
-//   without handoff, and it never sends an accept;
+// - recipient (A): it checks a thirdPartyHosted descriptor (H5), imports the
+//   vine and makes the handoff promise (handoff_recipient.cpp: H6, H7, H11,
+//   H12);
 // - introducer (B): it describes an import of another session as
 //   thirdPartyHosted when H2 allows (try_handoff: provide, descriptor,
 //   record), relays the recipient's disembargo accept (H9) and cancels the
