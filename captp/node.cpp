@@ -50,7 +50,12 @@ LogEvent handshake_failed(const char* direction, const std::string& transport, c
 }  // namespace
 
 struct Node::State : std::enable_shared_from_this<Node::State> {
-  State(Vat& v, Identity id, NodeOptions o) : vat(v), identity(std::move(id)), options(std::move(o)) {}
+  State(Vat& v, Identity id, NodeOptions o) : vat(v), identity(std::move(id)), options(std::move(o)) {
+    // spec/captp.md 11.10: the hello offers handoff exactly when the
+    // sessions speak it.
+    options.channel.offer_handoff = options.session.handoff;
+    if (options.session.handoff) provisions = std::make_shared<ProvisionTable>(vat, identity.id(), options.session);
+  }
 
   Vat& vat;
   Identity identity;
@@ -81,6 +86,9 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
   std::size_t handshaking = 0;
   std::map<std::string, std::size_t> handshaking_from;
   NodeStats counters;
+  // spec/captp.md 11: the host's provisions, across the sessions (null
+  // without handoff). Sessions hold it too; it ends with the last of them.
+  std::shared_ptr<ProvisionTable> provisions;
 
   // An open session with any instance of `peer` that a new reference may
   // use (see adoptable), or null.
@@ -192,7 +200,7 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
     Key key{peer, ch->peer_instance()};
     Live live{{}, ch->describe(), vat.clock().now()};
     HandlerPtr b = bootstrap_for ? bootstrap_for(peer) : bootstrap;
-    auto s = detail::make_ptr<Session>(vat, std::move(ch), std::move(b), options.session);
+    auto s = detail::make_ptr<Session>(vat, std::move(ch), std::move(b), options.session, provisions);
     live.session = s;
     auto it = sessions.find(key);
     if (it == sessions.end() || !it->second.session->is_open()) {
@@ -325,6 +333,10 @@ Address Node::listen(const Address& at) {
   });
   state_->acceptors.push_back(loop);
   loop->start();
+  // spec/captp.md 11, H1: where handoff recipients may dial us. A wildcard
+  // bind names no address anyone can dial.
+  bool wildcard = bound.kind == Address::Kind::tcp && (bound.host == "0.0.0.0" || bound.host == "::");
+  if (state_->provisions && !wildcard) state_->provisions->add_hint(bound.to_string());
   return bound;
 }
 
@@ -407,6 +419,15 @@ Value Node::sessions_info() const {
                 {"embargoes", i.stats.embargoes},
                 {"messages_in", i.stats.messages_in},
                 {"messages_out", i.stats.messages_out}};
+    if (std::find(i.features.begin(), i.features.end(), "handoff") != i.features.end()) {
+      // spec/captp.md 11.9.
+      r.fields.push_back({"provisions", i.stats.provisions});
+      r.fields.push_back({"waiting_accepts", i.stats.waiting_accepts});
+      r.fields.push_back({"handoffs", i.stats.handoffs});
+      r.fields.push_back({"handoff_fallbacks", i.stats.handoff_fallbacks});
+      if (!i.stats.last_handoff_fallback.empty())
+        r.fields.push_back({"last_handoff_fallback", i.stats.last_handoff_fallback});
+    }
     out.push_back(Value(std::move(r)));
   }
   return Value(std::move(out));

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "vat/clock.h"
 
@@ -33,6 +34,10 @@ struct ChannelOptions {
   // How long close() may spend sending what is pending and the close frame to
   // a peer that does not read, before the stream is shut anyway.
   Duration close_linger = std::chrono::seconds(2);
+  // Whether the hello offers the `handoff` feature (and so states version
+  // 1.1; spec/handshake.md "Version and features"). A Node sets it from
+  // SessionOptions::handoff; a lone channel (tests) may set it itself.
+  bool offer_handoff = false;
 };
 
 struct SessionOptions {
@@ -47,12 +52,33 @@ struct SessionOptions {
   std::size_t max_questions = 1 << 20;
   // How often promises nobody holds any more are canceled (finish is sent).
   Duration cancel_sweep = std::chrono::milliseconds(100);
+
+  // Three-party handoff (spec/captp.md 11): offered in the hello, and spoken
+  // where the peer offers it too. Off by default until a recipient dials the
+  // host for a handoff (H6 3): this version switches only over a session it
+  // already has with the host, and keeps the introducer's proxy otherwise.
+  bool handoff = false;
+  // spec/captp.md 11.8: provisions one peer has here (the oldest ends first
+  // beyond it), and how long each lives from its provide's arrival.
+  std::size_t max_provisions = 1024;
+  Duration provision_ttl = std::chrono::seconds(60);
+  // Accepts of one peer waiting for their provide (one more is refused
+  // `overloaded`), and how long each waits.
+  std::size_t max_waiting_accepts = 64;
+  Duration accept_wait = std::chrono::seconds(20);
 };
 
 // One session's table sizes and message counts (spec/admin.md, "sessions").
 struct SessionStats {
   std::size_t exports = 0, imports = 0, questions = 0, answers = 0, embargoes = 0;
   std::uint64_t messages_in = 0, messages_out = 0;
+  // spec/captp.md 11.9, with `handoff` negotiated: provisions the peer has
+  // here (H8), its accepts waiting for a provide (H10), descriptors from the
+  // peer whose handoff completed (H11) or fell back to the vine (H12), and the
+  // reason of the last fallback.
+  std::size_t provisions = 0, waiting_accepts = 0;
+  std::uint64_t handoffs = 0, handoff_fallbacks = 0;
+  std::string last_handoff_fallback;
 };
 
 }  // namespace vatic::captp

@@ -42,6 +42,11 @@ Hello Hello::decode(std::span<const std::uint8_t, kHelloBytes> in) {
   return h;
 }
 
+Hello Hello::offered(bool handoff) {
+  if (!handoff) return Hello{};
+  return Hello{kHandoffVersion, kOfferedFeatures | feature_bit(Feature::handoff)};
+}
+
 std::vector<std::string> Negotiated::feature_names() const {
   std::vector<std::string> out;
   for (unsigned bit = 0; bit < std::size(kFeatureNames); ++bit)

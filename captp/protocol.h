@@ -35,7 +35,8 @@ enum class Feature : unsigned {
   // answer (the caller dropped its promise and every pipelined use): the
   // callee may stop the call (vat/cancel.h).
   cancel = 0,
-  // Reserved for three-party handoff (issue 14); this version never offers it.
+  // Three-party handoff (spec/captp.md 11), introduced by version 1.1; offered
+  // only when the node is configured for it (SessionOptions::handoff).
   handoff = 1,
 };
 using FeatureSet = std::uint64_t;
@@ -44,6 +45,9 @@ constexpr FeatureSet feature_bit(Feature f) { return FeatureSet{1} << static_cas
 // What this version speaks and offers.
 inline constexpr ProtocolVersion kProtocolVersion{1, 0};
 inline constexpr FeatureSet kOfferedFeatures = feature_bit(Feature::cancel);
+
+// The version that introduced handoff: a hello that offers it states 1.1.
+inline constexpr ProtocolVersion kHandoffVersion{1, 1};
 
 // The hello each side puts in its handshake payload: major (u16 BE) ||
 // minor (u16 BE) || features (u64 BE).
@@ -55,6 +59,9 @@ struct Hello {
   std::array<std::uint8_t, kHelloBytes> encode() const;
   // Any 12 bytes decode; whether they make sense is negotiate()'s question.
   static Hello decode(std::span<const std::uint8_t, kHelloBytes> bytes);
+  // What a vat states: this version and its features, plus `handoff` (and
+  // version 1.1) when `handoff` is set.
+  static Hello offered(bool handoff);
 };
 
 // What a session runs with.

@@ -9,6 +9,22 @@
 namespace vatic::captp {
 
 void Session::break_everything(const Error& e) {
+  // spec/captp.md 8 and 11, H14: the provisions the peer made and its
+  // waiting accepts end first, while the answers they settle still exist
+  // (their returns are not sent: the session is closed).
+  if (handoff()) provisions_->session_ended(*this);
+  // As the introducer: the vines are gone with our exports, so the provides
+  // made for them are canceled (H13); as S_BC, our provides end with us.
+  provide_qids_.clear();
+  end_introductions(std::nullopt);
+  // As the recipient: a handoff whose accept has not left falls back to its
+  // vine, broken now (H7: without B's relay C would never honour it). One
+  // whose accept is out waits for C's answer (H12).
+  fresh_handoffs_.clear();
+  std::vector<detail::Ptr<HandoffRecipient>> unsent;
+  for (auto& [r, h] : handoffs_pending_)
+    if (!h->accept_sent) unsent.push_back(h);
+  for (auto& h : unsent) fall_back(h, "the introducer's session ended before the switch");
   // Each table is emptied before anything it held is destroyed or settled:
   // destructors and listeners re-enter the session (import_dropped, ...),
   // which must find consistent, empty tables.

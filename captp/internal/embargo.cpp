@@ -70,6 +70,10 @@ RemotePromise::Path RemotePromise::path_to(Handler* h, RemotePromise** merge_int
   // ones to us, and we to the peer), so they could be overtaken.
   for (int steps = 0; h && steps < (1 << 20); ++steps) {
     if (auto* i = dynamic_cast<ImportHandler*>(h)) return i->session() == session_.get() ? Path::same : Path::other;
+    // spec/captp.md 5 and 11.3: the handoff promise of a thirdPartyHosted the
+    // peer just sent sends through the vine, the peer's export on this
+    // session; its own switch to the host is embargoed through the peer.
+    if (session_->is_fresh_handoff(h)) return Path::same;
     if (auto* r = dynamic_cast<RemotePromise*>(h)) {
       if (r->session() != session_.get()) return Path::other;
       switch (r->state_) {
@@ -107,6 +111,16 @@ void RemotePromise::resolve(HandlerPtr target) {
     // something off this session, it must embargo for them too, though
     // nothing was sent to it directly.
     merge_into->used_ = true;
+  }
+  if (used_ && path == Path::same) {
+    for (Handler* f = target.get(); f && !dynamic_cast<ImportHandler*>(f); f = f->forwards_to()) {
+      if (session_->is_fresh_handoff(f)) {
+        session_->note_handoff_used(f);
+        break;
+      }
+      auto* r = dynamic_cast<RemotePromise*>(f);
+      if (r && r->state_ != State::resolved) break;
+    }
   }
   if (!used_ || path != Path::other || !session_->is_open()) {
     state_ = State::resolved;
@@ -177,6 +191,7 @@ void Session::on_disembargo(wire::Disembargo::Reader m) {
     if (*p) (*p)->lift_embargo();
     return;
   }
+  if ((m.isAccept() || m.isProvide()) && handoff()) return on_handoff_disembargo(m);
   if (!m.isSenderLoopback()) throw ProtocolError("disembargo of an unknown kind");
   // The sender saw one of our promises resolve to a reference of its own and
   // asks us to reflect this id back after everything we forwarded to it. The

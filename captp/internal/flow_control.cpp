@@ -37,6 +37,9 @@ void Session::deliver_call(HandlerPtr target, MessagePtr msg, std::optional<std:
   target->deliver(std::move(msg));
 }
 
-void Session::answer_done(bool standing) { --(standing ? standing_ : unanswered_); }
+void Session::answer_done(const Answer& a) {
+  if (a.handoff == Answer::Handoff::provide) return;  // bounded by max_provisions instead (spec/captp.md 11.8)
+  --(a.standing ? standing_ : unanswered_);
+}
 
 }  // namespace vatic::captp

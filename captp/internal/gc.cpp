@@ -75,24 +75,25 @@ void for_each_cap(wire::Value::Reader v, F& f, int depth = 0) {
   }
 }
 
-bool known_arm(wire::CapDescriptor::Reader c) {
+bool known_arm(wire::CapDescriptor::Reader c, bool handoff) {
   switch (c.which()) {
     case wire::CapDescriptor::SENDER_HOSTED:
     case wire::CapDescriptor::SENDER_PROMISE:
     case wire::CapDescriptor::RECEIVER_HOSTED:
     case wire::CapDescriptor::RECEIVER_ANSWER: return true;
-    // spec/captp.md 11: only with `handoff`, which this version never
-    // offers; a call carrying one is echoed as for a newer kind.
-    case wire::CapDescriptor::THIRD_PARTY_HOSTED: return false;
+    // spec/captp.md 11.10: only with `handoff`; without it a call carrying
+    // one is echoed as for a newer kind.
+    case wire::CapDescriptor::THIRD_PARTY_HOSTED: return handoff;
   }
   return false;
 }
 
 }  // namespace
 
-bool Session::has_unknown_cap(capnp::List<wire::Value>::Reader args) {
+bool Session::has_unknown_cap(capnp::List<wire::Value>::Reader args) const {
   bool unknown = false;
-  auto check = [&](wire::CapDescriptor::Reader c) { unknown = unknown || !known_arm(c); };
+  bool h = handoff();
+  auto check = [&](wire::CapDescriptor::Reader c) { unknown = unknown || !known_arm(c, h); };
   for (auto a : args) for_each_cap(a, check);
   return unknown;
 }
@@ -103,6 +104,7 @@ void Session::undo_echoed_call(wire::Call::Reader call) {
   auto undo = [&](wire::CapDescriptor::Reader c) {
     if (c.isSenderHosted()) release_export(c.getSenderHosted(), 1);
     if (c.isSenderPromise()) release_export(c.getSenderPromise(), 1);
+    if (c.isThirdPartyHosted()) release_export(c.getThirdPartyHosted().getVine(), 1);
   };
   for (auto a : call.getArgs()) for_each_cap(a, undo);
 }
@@ -157,6 +159,9 @@ void Session::write_cap(const Capability& c, wire::CapDescriptor::Builder out) {
   // spec/captp.md 4: every promise of this vat goes as senderPromise, settled
   // or not; one already settled is resolved right after this message.
   bool promise = h->as_promise() != nullptr;
+  // spec/captp.md 11, H2: an object imported over another session may be
+  // handed off instead of proxied.
+  if (auto* i = dynamic_cast<ImportHandler*>(h); i && !promise && try_handoff(*i, out)) return;
   std::uint32_t id = export_handler(HandlerPtr(h), promise);
   if (promise)
     out.setSenderPromise(id);
@@ -273,6 +278,8 @@ void Session::release_export(std::uint32_t id, std::uint32_t count) {
   if (e->count > 0) return;
   forget_export_id(id, *e);
   auto gone = exports_.take(id);  // the target dies after the tables are consistent
+  // spec/captp.md 11, H13: a vine released to zero cancels its provides.
+  if (!introductions_.empty()) end_introductions(id);
 }
 
 Capability Session::read_cap(wire::CapDescriptor::Reader in) {
@@ -280,25 +287,7 @@ Capability Session::read_cap(wire::CapDescriptor::Reader in) {
     case wire::CapDescriptor::SENDER_HOSTED:
     case wire::CapDescriptor::SENDER_PROMISE: {
       bool promise = in.isSenderPromise();
-      std::uint32_t id = promise ? in.getSenderPromise() : in.getSenderHosted();
-      if (Import* imp = imports_.find(id); imp && imp->handler) {
-        if (imp->count == UINT32_MAX) throw ProtocolError(fmt::format("import {} received too many times", id));
-        ++imp->count;
-        bool was_promise = dynamic_cast<RemotePromise*>(imp->handler) != nullptr;
-        if (was_promise != promise)
-          throw ProtocolError(fmt::format("export {} changed between object and promise", id));
-        return Capability{HandlerPtr(imp->handler), nullptr, promise};
-      }
-      HandlerPtr h;
-      if (promise)
-        h = RemotePromise::for_import(&vat_, Ptr<Session>(this), id);
-      else
-        h = detail::make_ptr<ImportHandler>(&vat_, Ptr<Session>(this), id);
-      if (!imports_.insert(id, Import{.handler = h.get(), .count = 1, .promise = promise})) {
-        throw ProtocolError(fmt::format("export id {} out of range", id));
-      }
-      released_promises_.erase(id);  // a resolve for this id now names the new import
-      return Capability{std::move(h), nullptr, promise};
+      return import_id(promise ? in.getSenderPromise() : in.getSenderHosted(), promise);
     }
     case wire::CapDescriptor::RECEIVER_HOSTED: {
       std::uint32_t id = in.getReceiverHosted();
@@ -329,11 +318,32 @@ Capability Session::read_cap(wire::CapDescriptor::Reader in) {
       return Capability{h, nullptr, true};
     }
     case wire::CapDescriptor::THIRD_PARTY_HOSTED:
+      if (handoff()) return read_third_party(in.getThirdPartyHosted());
       // spec/captp.md 4 and 11: outside a call's arguments, a kind this
       // session did not negotiate aborts it.
       throw ProtocolError("thirdPartyHosted reference on a session without the handoff feature");
   }
   throw ProtocolError("reference of an unknown kind");
+}
+
+Capability Session::import_id(std::uint32_t id, bool promise) {
+  if (Import* imp = imports_.find(id); imp && imp->handler) {
+    if (imp->count == UINT32_MAX) throw ProtocolError(fmt::format("import {} received too many times", id));
+    ++imp->count;
+    bool was_promise = dynamic_cast<RemotePromise*>(imp->handler) != nullptr;
+    if (was_promise != promise) throw ProtocolError(fmt::format("export {} changed between object and promise", id));
+    return Capability{HandlerPtr(imp->handler), nullptr, promise};
+  }
+  HandlerPtr h;
+  if (promise)
+    h = RemotePromise::for_import(&vat_, Ptr<Session>(this), id);
+  else
+    h = detail::make_ptr<ImportHandler>(&vat_, Ptr<Session>(this), id);
+  if (!imports_.insert(id, Import{.handler = h.get(), .count = 1, .promise = promise})) {
+    throw ProtocolError(fmt::format("export id {} out of range", id));
+  }
+  released_promises_.erase(id);  // a resolve for this id now names the new import
+  return Capability{std::move(h), nullptr, promise};
 }
 
 void Session::import_dropped(std::uint32_t id) {

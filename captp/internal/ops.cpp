@@ -46,12 +46,12 @@ std::vector<std::string> read_path(capnp::List<capnp::Text>::Reader path) {
 
 }  // namespace
 
-void Session::new_answer(std::uint32_t qid, Ptr<PromiseBase> result, bool standing) {
+void Session::new_answer(std::uint32_t qid, Ptr<PromiseBase> result, bool standing, Answer::Handoff handoff) {
   if (answers_.find(qid)) throw ProtocolError(fmt::format("question id {} reused while still in use", qid));
   std::uint64_t serial = ++answer_serial_;
-  if (!answers_.insert(qid, Answer{result, serial, false, standing}))
+  if (!answers_.insert(qid, Answer{result, serial, false, standing, handoff}))
     throw ProtocolError(fmt::format("question id {} out of range", qid));
-  ++(standing ? standing_ : unanswered_);
+  if (handoff != Answer::Handoff::provide) ++(standing ? standing_ : unanswered_);
   result->listen(std::make_unique<ReturnListener>(Ptr<Session>(this), qid, serial));
 }
 
@@ -124,9 +124,9 @@ void Session::deliver_return(std::uint32_t qid, std::uint64_t serial, PromiseBas
   Answer* a = answers_.find(qid);
   if (!open_ || !a || a->serial != serial || a->returned) return;  // finished (canceled) or session gone
   a->returned = true;
-  bool standing = a->standing;
+  Answer done = *a;
   write_return(qid, p);
-  answer_done(standing);
+  answer_done(done);
 }
 
 bool Session::awaits_return(std::uint32_t qid, std::uint64_t serial) const noexcept {
@@ -180,6 +180,7 @@ void Session::on_return(wire::Return::Reader m) {
     default: throw ProtocolError("return of an unknown kind");
   }
   bool canceled = q->canceled;
+  provide_qids_.erase(qid);  // a provide's outcome (H13): the provision is over
   // Settling below runs code that may send new calls: the id must not be
   // reused before our finish for it is out.
   Question done = std::move(*q);
@@ -238,7 +239,11 @@ void Session::on_finish(wire::Finish::Reader m) {
       r.setAnswerId(qid);
       r.setCanceled();
     });
-    answer_done(gone->standing);
+    answer_done(*gone);
+    // spec/captp.md 11, H13 and H14: a provide canceled by its provider, an
+    // accept its recipient gave up.
+    if (provisions_ && gone->handoff == Answer::Handoff::provide) provisions_->provide_finished(*this, qid);
+    if (provisions_ && gone->handoff == Answer::Handoff::accept) provisions_->accept_finished(*this, qid);
   }
 }
 

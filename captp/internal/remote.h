@@ -30,6 +30,9 @@ class ImportHandler final : public detail::Handler {
   detail::RefKind kind() const noexcept override;
   std::uint32_t id() const noexcept { return id_; }
   const Session* session() const noexcept { return session_.get(); }
+  // The session itself, for an introducer that provides this import to a
+  // third vat (spec/captp.md 11, H3).
+  const detail::Ptr<Session>& session_ptr() const noexcept { return session_; }
 
  private:
   detail::Ptr<Session> session_;

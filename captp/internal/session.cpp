@@ -17,7 +17,8 @@ using detail::HandlerPtr;
 using detail::MessagePtr;
 using detail::Ptr;
 
-Session::Session(Vat& vat, std::shared_ptr<SecureChannel> channel, HandlerPtr bootstrap, SessionOptions options)
+Session::Session(Vat& vat, std::shared_ptr<SecureChannel> channel, HandlerPtr bootstrap, SessionOptions options,
+                 std::shared_ptr<ProvisionTable> provisions)
     : vat_(vat),
       channel_(std::move(channel)),
       bootstrap_(std::move(bootstrap)),
@@ -25,7 +26,8 @@ Session::Session(Vat& vat, std::shared_ptr<SecureChannel> channel, HandlerPtr bo
       peer_(channel_->peer()),
       peer_label_("captp:" + peer_.to_text().substr(0, 16)),
       initiator_(channel_->is_initiator()),
-      negotiated_(channel_->negotiated()) {}
+      negotiated_(channel_->negotiated()),
+      provisions_(std::move(provisions)) {}
 
 Session::~Session() = default;
 
@@ -35,9 +37,10 @@ void Session::start(std::function<void(const Error&)> on_closed) {
   channel_->start([self](std::span<const std::uint8_t> payload) { self->on_data(payload); },
                   [self](const Error& e) { self->on_channel_closed(e); });
   sweep_ = vat_.every(options_.cancel_sweep, [this] { sweep_canceled(); });
+  if (handoff()) provisions_->session_opened(*this);
 }
 
-SessionStats Session::stats() const noexcept {
+SessionStats Session::stats() const {
   SessionStats s;
   s.exports = exports_.size();
   s.imports = imports_.size();
@@ -46,6 +49,13 @@ SessionStats Session::stats() const noexcept {
   s.embargoes = embargoes_.size();
   s.messages_in = messages_in_;
   s.messages_out = messages_out_;
+  if (handoff()) {
+    s.provisions = provisions_->provisions_of(*this);
+    s.waiting_accepts = provisions_->waiting_of(*this);
+  }
+  s.handoffs = handoffs_;
+  s.handoff_fallbacks = handoff_fallbacks_;
+  s.last_handoff_fallback = last_handoff_fallback_;
   return s;
 }
 
@@ -88,6 +98,7 @@ void Session::on_data(std::span<const std::uint8_t> payload) {
       capnp::FlatArrayMessageReader reader(words, ro);
       ++messages_in_;
       dispatch(reader.getRoot<wire::Message>());
+      if (!fresh_handoffs_.empty()) start_fresh_handoffs();  // spec/captp.md 11, H7
       words = kj::arrayPtr(reader.getEnd(), words.end());
     }
     check_quiet();  // a return, finish or release may have emptied the last table
@@ -114,12 +125,18 @@ void Session::dispatch(wire::Message::Reader m) {
       return on_channel_closed(Error{e.kind, fmt::format("peer aborted the session: {}", e.reason)});
     }
     case wire::Message::UNIMPLEMENTED: return on_unimplemented(m.getUnimplemented());
-    // spec/captp.md 11: the handoff operations need the `handoff` feature,
-    // which this version never offers (kOfferedFeatures), so a peer must not
-    // send them; they are echoed as any operation this version does not know.
+    // spec/captp.md 11.10: the handoff operations need the `handoff`
+    // feature; without it they are echoed as any operation a 1.0 side does
+    // not know.
     case wire::Message::PROVIDE:
+      if (handoff()) return on_provide(m.getProvide());
+      break;
     case wire::Message::ACCEPT:
-    case wire::Message::ANNOUNCE: break;
+      if (handoff()) return on_accept(m.getAccept());
+      break;
+    case wire::Message::ANNOUNCE:
+      if (handoff()) return on_announce(m.getAnnounce());
+      break;
   }
   // An operation from a newer version: echo it back, as the spec asks.
   send([&](wire::Message::Builder out) { out.setUnimplemented(m); });
@@ -134,6 +151,7 @@ void Session::send(kj::FunctionParam<void(wire::Message::Builder)> build, bool l
   // back the counts it raised.
   std::vector<std::uint32_t> exported;
   std::vector<std::uint32_t>* outer = std::exchange(export_journal_, &exported);
+  std::size_t introduced = introductions_.size();
   try {
     capnp::MallocMessageBuilder builder(scratch_.segment());
     build(builder.initRoot<wire::Message>());
@@ -143,6 +161,7 @@ void Session::send(kj::FunctionParam<void(wire::Message::Builder)> build, bool l
   } catch (...) {
     export_journal_ = outer;
     undo_exports(exported);
+    undo_introductions(introduced);  // spec/captp.md 11, H3: their provides are finished
     throw;
   }
   export_journal_ = outer;

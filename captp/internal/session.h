@@ -23,6 +23,7 @@
 #include <kj/function.h>
 
 #include "captp/identity.h"
+#include "captp/internal/provisions.h"
 #include "captp/internal/tables.h"
 #include "captp/internal/wire.h"
 #include "captp/options.h"
@@ -40,6 +41,23 @@ namespace vatic::captp {
 class SecureChannel;
 class RemotePromise;
 class ImportHandler;
+class Session;
+
+// One handoff in progress at the recipient A (spec/captp.md 11, H5-H12),
+// from the descriptor to H11 or H12: the handoff promise R that A's program
+// holds, and the vine (B's proxy). handoff_recipient.cpp.
+struct HandoffRecipient : detail::RefCounted {
+  explicit HandoffRecipient(const VatId& h) : host(h) {}
+  detail::Ptr<Session> introducer;                   // S_AB
+  detail::Ptr<detail::PromiseState<Value>> promise;  // R
+  detail::HandlerPtr vine;                           // held until H11 (then released) or H12 (R's target)
+  std::uint32_t vine_id = 0;
+  VatId host;
+  InstanceId host_instance;
+  HandoffNonce nonce{};
+  bool used = false;         // a call went toward the object through B (11.3)
+  bool accept_sent = false;  // H7 done: only S_AC's answer settles R now
+};
 
 // Where a call goes on the peer's side.
 struct Target {
@@ -54,7 +72,10 @@ void write_target(const Target& target, wire::MessageTarget::Builder out);
 
 class Session final : public detail::RefCounted {
  public:
-  Session(Vat& vat, std::shared_ptr<SecureChannel> channel, detail::HandlerPtr bootstrap, SessionOptions options);
+  // `provisions`: the node's handoff table (spec/captp.md 11); without it the
+  // session speaks no handoff, whatever the handshake negotiated.
+  Session(Vat& vat, std::shared_ptr<SecureChannel> channel, detail::HandlerPtr bootstrap, SessionOptions options,
+          std::shared_ptr<ProvisionTable> provisions = nullptr);
   ~Session() override;
 
   // Starts reading; `on_closed` fires once when the session ends for any reason.
@@ -66,7 +87,40 @@ class Session final : public detail::RefCounted {
   // The protocol version and features agreed in the handshake.
   const Negotiated& negotiated() const noexcept { return negotiated_; }
   Vat& vat() const noexcept { return vat_; }
-  SessionStats stats() const noexcept;
+  SessionStats stats() const;
+  // Whether this session speaks three-party handoff (spec/captp.md 11.10).
+  bool handoff() const noexcept { return provisions_ && negotiated_.has(Feature::handoff); }
+  // The hints the peer announced last (H1), canonical address texts.
+  const std::vector<std::string>& announced_hints() const noexcept { return announced_hints_; }
+  const InstanceId& peer_instance() const noexcept;
+
+  // --- Handoff across sessions (handoff.cpp, spec/captp.md 11).
+  // H1: tells the peer where this vat listens.
+  void send_announce(const std::vector<std::string>& hints);
+  // As the introducer's session with the host (S_BC): sends a provide of
+  // import `import_id` for `recipient` (H3); the question id, or none when
+  // it cannot go (the session ended, too many questions). `result` settles
+  // when the host returns on it.
+  std::optional<std::uint32_t> send_provide(std::uint32_t import_id, const VatId& recipient, const HandoffNonce& nonce,
+                                            detail::Ptr<detail::PromiseBase>& result);
+  // H13: cancels provide `qid` if it is still unanswered.
+  void finish_provide(std::uint32_t qid);
+  // H9: every call the recipient sent through the vine is forwarded.
+  void send_provide_disembargo(std::uint32_t qid);
+  // As the recipient's session with the host (S_AC): sends an accept (H7);
+  // its answer, or null when it cannot go.
+  detail::Ptr<detail::PromiseBase> send_accept(const VatId& provider, const HandoffNonce& nonce, bool embargo);
+  // H11 and H12 for a handoff that came over this session (S_AB).
+  void complete_handoff(const detail::Ptr<HandoffRecipient>& h, const Capability& target);
+  void fall_back(const detail::Ptr<HandoffRecipient>& h, const std::string& why);
+  // spec/captp.md 5 "Same path" and 11.3: whether `h` is the handoff promise
+  // of a descriptor in the message being read from this session; a promise
+  // of ours resolving to it counts as the same path.
+  bool is_fresh_handoff(const detail::Handler* h) const noexcept;
+  // A promise that carried calls (`used`) resolved to fresh handoff `h`.
+  void note_handoff_used(const detail::Handler* h) noexcept;
+  // Provides of ours still unanswered on this session (H2 5).
+  std::size_t provides_outstanding() const noexcept { return provide_qids_.size(); }
   // Why the session ended (kind disconnected or failed); empty while open.
   const Error& close_reason() const noexcept { return closed_; }
 
@@ -130,6 +184,9 @@ class Session final : public detail::RefCounted {
     std::uint64_t serial = 0;  // tells a late return listener whether it still owns the slot
     bool returned = false;
     bool standing = false;
+    // A provide or an accept (spec/captp.md 11): the provision table learns
+    // of its finish. A provide does not count toward max_answers (H8 bounds it).
+    enum class Handoff : std::uint8_t { none, provide, accept } handoff = Handoff::none;
   };
   struct Export {
     detail::HandlerPtr target;
@@ -166,9 +223,28 @@ class Session final : public detail::RefCounted {
   void on_release(wire::Release::Reader m);
   void on_disembargo(wire::Disembargo::Reader m);
   void on_unimplemented(wire::Message::Reader m);
+  // handoff.cpp (spec/captp.md 11)
+  void on_provide(wire::Provide::Reader m);
+  void on_accept(wire::Accept::Reader m);
+  void on_announce(wire::Announce::Reader m);
+  void on_handoff_disembargo(wire::Disembargo::Reader m);
+  // H5: the vine, imported, and the handoff promise R made for it.
+  Capability read_third_party(wire::ThirdPartyHosted::Reader in);
+  // H6, H7 for the handoffs of the message just read.
+  void send_accept_for(const detail::Ptr<HandoffRecipient>& h);
+  void start_fresh_handoffs();
+  // H2-H4: describes import `i` of another session as thirdPartyHosted if
+  // every condition of H2 holds; false: describe it as section 4 says.
+  bool try_handoff(ImportHandler& i, wire::CapDescriptor::Builder out);
+  // H13: the vine `vine` is gone (released, or this session ended): the
+  // provides made for it are canceled. `vine` none: all of them.
+  void end_introductions(std::optional<std::uint32_t> vine);
+  // The message being built was not sent: its provides are canceled (H3).
+  void undo_introductions(std::size_t from);
   // `standing`: an answer that stays pending by design (a monitor's
   // __whenBroken); it does not count toward max_answers.
-  void new_answer(std::uint32_t qid, detail::Ptr<detail::PromiseBase> result, bool standing = false);
+  void new_answer(std::uint32_t qid, detail::Ptr<detail::PromiseBase> result, bool standing = false,
+                  Answer::Handoff handoff = Answer::Handoff::none);
   detail::HandlerPtr resolve_target(wire::MessageTarget::Reader t);
   void send_loopback(std::uint32_t eid);
   void write_return(std::uint32_t qid, detail::PromiseBase& p);
@@ -179,7 +255,7 @@ class Session final : public detail::RefCounted {
   // or refuses it (answered `overloaded`) when max_answers are held too.
   void deliver_call(detail::HandlerPtr target, detail::MessagePtr msg, std::optional<std::uint32_t> qid);
   // An unanswered call was answered or finished: deliver what waits.
-  void answer_done(bool standing);
+  void answer_done(const Answer& a);
 
   // gc.cpp
   void write_cap(const Capability& c, wire::CapDescriptor::Builder out);
@@ -193,6 +269,9 @@ class Session final : public detail::RefCounted {
   RemotePromise* embargo_before_resolve(detail::PromiseBase& p) noexcept;
   void forget_export_id(std::uint32_t id, const Export& e);
   Capability read_cap(wire::CapDescriptor::Reader in);
+  // The peer's export `id` (senderHosted or senderPromise), imported: one
+  // handler per id, its count + 1.
+  Capability import_id(std::uint32_t id, bool promise);
   std::uint32_t export_handler(detail::HandlerPtr h, bool promise);
   void release_export(std::uint32_t id, std::uint32_t count);
   // Undoes the exports counted for a message that was not sent.
@@ -200,7 +279,7 @@ class Session final : public detail::RefCounted {
   // A call whose arguments hold a reference of a kind this version does not
   // know is echoed unimplemented before anything in it is counted; the caller
   // then takes back the export counts the call raised (spec/captp.md 4).
-  static bool has_unknown_cap(capnp::List<wire::Value>::Reader args);
+  bool has_unknown_cap(capnp::List<wire::Value>::Reader args) const;
   void undo_echoed_call(wire::Call::Reader call);
 
   // disconnect.cpp
@@ -249,6 +328,31 @@ class Session final : public detail::RefCounted {
   std::size_t standing_ = 0;  // pending monitor answers (at most max_answers)
 
   std::uint64_t messages_in_ = 0, messages_out_ = 0;
+
+  // spec/captp.md 11: the node's provision table (null: no handoff), the
+  // peer's last announce, and what 11.9 reports.
+  std::shared_ptr<ProvisionTable> provisions_;
+  std::vector<std::string> announced_hints_;
+  // As the introducer, on S_AB (H4): each thirdPartyHosted we sent the peer,
+  // until its vine is gone. `result` is the provide's answer on `host`
+  // (S_BC); once it settled the provision is over (H9, H13).
+  struct Introduction {
+    HandoffNonce nonce;
+    detail::Ptr<Session> host;
+    std::uint32_t qid;
+    std::uint32_t vine;
+    detail::Ptr<detail::PromiseBase> result;
+    bool relayed = false;  // H9: at most once
+  };
+  std::vector<Introduction> introductions_;
+  // As S_AB, the recipient: handoffs not completed, by R; those of the
+  // message being read (their accepts leave once it is handled).
+  std::unordered_map<const detail::Handler*, detail::Ptr<HandoffRecipient>> handoffs_pending_;
+  std::vector<detail::Ptr<HandoffRecipient>> fresh_handoffs_;
+  // As S_BC: our provides not yet answered.
+  std::unordered_set<std::uint32_t> provide_qids_;
+  std::uint64_t handoffs_ = 0, handoff_fallbacks_ = 0;
+  std::string last_handoff_fallback_;
 };
 
 // Lets the wire codec describe and resolve references through the session's

@@ -1,5 +1,6 @@
 // Three-party handoff sent to a vat that does not speak it (spec/captp.md
-// 11.10): this version never offers the `handoff` feature, so a peer that sends
+// 11.10): a node not configured for handoff (the default) never offers the
+// `handoff` feature, so a peer that sends
 // provide, accept, announce, a thirdPartyHosted reference or a handoff
 // disembargo breaks the protocol. These tests pin what the 1.0 decoder does
 // with each, which is what the spec's compatibility note promises a 1.1 peer:

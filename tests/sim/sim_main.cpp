@@ -3,7 +3,8 @@
 // the run (fewer steps, fewer kinds of operation) and prints the shortened
 // trace. scripts/sim is the way in.
 //   vatic_sim [--seeds N] [--first S] [--seed S] [--vats K] [--steps N] [--without op,op] [--verbose]
-//             [--no-shrink] [--keep-going]
+//             [--no-shrink] [--keep-going] [--handoff]
+// --handoff: every node speaks three-party handoff (spec/captp.md 11).
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -19,7 +20,7 @@ namespace {
 int usage() {
   std::fprintf(stderr,
                "usage: vatic_sim [--seeds N] [--first S] [--seed S] [--vats K] [--steps N] [--without op,op] "
-               "[--verbose] [--no-shrink] [--keep-going]\n");
+               "[--verbose] [--no-shrink] [--keep-going] [--handoff]\n");
   return 2;
 }
 
@@ -33,8 +34,9 @@ bool number(const char* text, std::uint64_t& out) {
 
 int main(int argc, char** argv) {
   std::uint64_t seeds = 100, first = 1, one = 0, vats = 0, steps = 0;
-  bool single = false, verbose = false, do_shrink = true, keep_going = false;
+  bool single = false, verbose = false, do_shrink = true, keep_going = false, handoff = false;
   std::size_t failed = 0;
+  std::uint64_t handoffs = 0, fallbacks = 0;
   std::uint32_t without = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -56,6 +58,8 @@ int main(int argc, char** argv) {
       without |= off;
     } else if (a == "--verbose") {
       verbose = true;
+    } else if (a == "--handoff") {
+      handoff = true;
     } else if (a == "--keep-going") {
       keep_going = true;
       do_shrink = false;
@@ -68,6 +72,7 @@ int main(int argc, char** argv) {
   ProgramConfig config;
   config.vats = vats;
   config.ops &= ~without;
+  config.handoff = handoff;
   if (steps) config.steps = steps;
   if (single) {
     first = one;
@@ -80,6 +85,8 @@ int main(int argc, char** argv) {
     c.verbose = verbose;
     Outcome o = run_seed(seed, c);
     calls += o.calls;
+    handoffs += o.handoffs;
+    fallbacks += o.handoff_fallbacks;
     faults += o.faults;
     if (o.work > most_work) {
       most_work = o.work;
@@ -105,5 +112,7 @@ int main(int argc, char** argv) {
   if (!single)
     fmt::print("{} seeds from {}: {} passed, {} failed ({} calls, {} faults; most work {} in seed {})\n", seeds, first,
                seeds - failed, failed, calls, faults, most_work, most_work_seed);
+  if (!single && handoff)
+    fmt::print("handoffs completed {}, fell back {} (counted by the sessions open at the end)\n", handoffs, fallbacks);
   return failed ? 1 : 0;
 }

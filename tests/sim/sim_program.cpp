@@ -120,8 +120,10 @@ class Program {
     const std::uint64_t rekey[] = {3, 64, captp::kDefaultRekeyEvery};
     nc.node.channel.rekey_every = rekey[choose_.below(3)];
     nc.max_delay = Duration(static_cast<Duration::rep>(choose_.below(2'000'000)));
+    nc.node.session.handoff = config.handoff;
     trace_.add(fmt::format("config vats {} max_answers {} rekey_every {} max_delay {}ns", nc.vats,
                            nc.node.session.max_answers, nc.node.channel.rekey_every, nc.max_delay.count()));
+    if (config.handoff) trace_.add("config handoff");
     state_.resize(nc.vats);
     net_ = std::make_unique<Net>(nc, choose_, trace_, [this](SimVat& v) { on_start(v); });
     for (std::size_t a = 0; a < net_->size(); ++a)
@@ -229,6 +231,7 @@ class Program {
 
   Chooser& choose_;
   ProgramConfig config_;
+  std::uint64_t handoffs_ = 0, handoff_fallbacks_ = 0;  // see Outcome
   Trace trace_;
   std::vector<VatState> state_;
   std::unordered_map<std::uint64_t, int> delivered_;
@@ -567,6 +570,7 @@ void Program::fault(std::uint32_t op) {
 
 std::string Program::check_tables() {
   std::string out;
+  handoffs_ = handoff_fallbacks_ = 0;  // the last check's counts are the outcome's
   for (std::size_t i = 0; i < net_->size(); ++i) {
     SimVat& v = net_->at(i);
     if (!v.up()) continue;
@@ -575,6 +579,13 @@ std::string Program::check_tables() {
       if (t.exports || t.imports || t.questions || t.answers || t.embargoes)
         out += fmt::format(" v{}: session with {}: exports {} imports {} questions {} answers {} embargoes {};", i,
                            s.peer.to_text().substr(0, 8), t.exports, t.imports, t.questions, t.answers, t.embargoes);
+      // spec/captp.md 11: a provision or a waiting accept outlives nothing
+      // that made it.
+      if (t.provisions || t.waiting_accepts)
+        out += fmt::format(" v{}: session with {}: provisions {} waiting accepts {};", i, s.peer.to_text().substr(0, 8),
+                           t.provisions, t.waiting_accepts);
+      handoffs_ += t.handoffs;
+      handoff_fallbacks_ += t.handoff_fallbacks;
     }
   }
   if (alive_ != 0) out += fmt::format(" {} objects alive;", alive_);
@@ -681,6 +692,8 @@ Outcome Program::run() {
   o.delivered = deliveries_;
   o.faults = net_->faults();
   o.work = net_->work();
+  o.handoffs = handoffs_;
+  o.handoff_fallbacks = handoff_fallbacks_;
   return o;
 }
 

@@ -62,6 +62,10 @@ struct ProgramConfig {
   std::size_t steps = 600;  // scheduler steps of the random phase
   std::uint32_t ops = op_all;
   bool verbose = false;  // print every trace event
+  // Every node speaks three-party handoff (spec/captp.md 11): a reference
+  // into a third vat is handed off, not proxied, where H2 allows. Chosen by
+  // the caller, not drawn, so that a seed's program is the same either way.
+  bool handoff = false;
 };
 
 struct Outcome {
@@ -72,6 +76,9 @@ struct Outcome {
   std::string trace_tail;  // the last events, for the report
   std::size_t calls = 0, delivered = 0, faults = 0;
   std::uint64_t work = 0;  // turns and deliveries spent (see NetConfig::work_budget)
+  // With handoff: switches to the host and fallbacks to the vine counted by
+  // the sessions still open at the end (spec/captp.md 11.9).
+  std::uint64_t handoffs = 0, handoff_fallbacks = 0;
 };
 
 // One run of the program a chooser draws (seeded: the same seed, the same run).

@@ -190,7 +190,7 @@ void SecureChannel::initiate(asio::io_context& io, std::unique_ptr<Stream> strea
                              std::shared_ptr<Alarms> alarms) {
   check_options(options);
   if (expected_peer == me.id()) throw_error(ErrorKind::failed, "SecureChannel::initiate: a vat does not dial itself");
-  auto hs = CaptpHandshake::initiator(me, expected_peer, instance);
+  auto hs = CaptpHandshake::initiator(me, expected_peer, instance, Hello::offered(options.offer_handoff));
   std::make_shared<HandshakeRun>(io, std::move(stream), std::move(hs), me.id(), expected_peer, options, std::move(done),
                                  std::move(alarms))
       ->begin();
@@ -200,7 +200,7 @@ void SecureChannel::respond(asio::io_context& io, std::unique_ptr<Stream> stream
                             ChannelOptions options, Done done, const InstanceId& instance,
                             std::shared_ptr<Alarms> alarms) {
   check_options(options);
-  auto hs = CaptpHandshake::responder(me, instance);
+  auto hs = CaptpHandshake::responder(me, instance, Hello::offered(options.offer_handoff));
   std::make_shared<HandshakeRun>(io, std::move(stream), std::move(hs), me.id(), std::nullopt, options, std::move(done),
                                  std::move(alarms))
       ->begin();

@@ -1,0 +1,137 @@
+// The recipient's side of three-party handoff (spec/captp.md 11, H5-H7,
+// H11, H12): the handoff promise R that A's program receives for a
+// thirdPartyHosted descriptor from B, and its switch from B's proxy (the
+// vine) to the host C.
+//
+// R is a promise of A's own vat that holds every call sent to it (H7: "from
+// the accept on, R holds new calls"). The accept leaves right after the
+// message that carried the descriptor has been handled, not while it is
+// read: only then does A know whether calls already went toward the object
+// through B (a promise of B's that resolved to the descriptor, 11.3), which
+// decides the accept's embargo. Until then nothing can go through R but into
+// its queue, so no call ever travels the vine for R and the embargo is
+// needed only for calls made along such a promise. R resolves to C's object
+// when the accept returns it (H11), or to the vine (H12) when A cannot reach
+// C over a session it already has (this version does not dial for handoffs,
+// which H6 allows), when C refuses, or when S_AC ends first.
+//
+// Everything here runs on the vat's thread.
+#include <fmt/format.h>
+
+#include <utility>
+
+#include "captp/internal/remote.h"
+#include "vat/message.h"
+#include "vat/vat.h"
+
+namespace vatic::captp {
+
+using detail::HandlerPtr;
+using detail::PromiseBase;
+using detail::Ptr;
+
+namespace {
+
+// Settles R when the accept's answer comes (H11, H12).
+class AcceptListener final : public detail::Listener {
+ public:
+  explicit AcceptListener(Ptr<HandoffRecipient> h) : h_(std::move(h)) {}
+  void settled(PromiseBase& p) override {
+    Session& s = *h_->introducer;
+    if (p.status() == PromiseBase::Status::fulfilled) {
+      Value v;
+      try {
+        v = p.value_as_value();
+      } catch (...) {
+      }
+      if (v.type() == Value::Type::reference) return s.complete_handoff(h_, v.as_capability());
+      return s.fall_back(h_, "the host's answer to the accept is not a reference");
+    }
+    s.fall_back(h_, fmt::format("the host refused the accept: {}", p.error().reason));
+  }
+
+ private:
+  Ptr<HandoffRecipient> h_;
+};
+
+}  // namespace
+
+bool Session::is_fresh_handoff(const detail::Handler* h) const noexcept {
+  for (const auto& f : fresh_handoffs_)
+    if (f->promise.get() == h) return true;
+  return false;
+}
+
+void Session::note_handoff_used(const detail::Handler* h) noexcept {
+  // spec/captp.md 11.3: calls went along a promise of ours that resolved to
+  // R, toward the object through B: the switch is embargoed for them.
+  for (const auto& f : fresh_handoffs_)
+    if (f->promise.get() == h) f->used = true;
+}
+
+void Session::start_fresh_handoffs() {
+  for (auto& h : std::exchange(fresh_handoffs_, {})) send_accept_for(h);
+}
+
+void Session::send_accept_for(const Ptr<HandoffRecipient>& h) {
+  if (!handoffs_pending_.contains(h->promise.get())) return;
+  h->accept_sent = true;
+  // H6: a session with (host, hostInstance) that speaks handoff, or fall back.
+  Ptr<Session> ac = provisions_->session_with(h->host, h->host_instance);
+  if (!ac) return fall_back(h, "no session with the host (this vat does not dial for handoffs)");
+  if (h->used) {
+    // H7: B relays this behind the calls that went to the object through it.
+    if (!open_) return fall_back(h, "the introducer's session ended before the switch");
+    send([&](wire::Message::Builder out) {
+      auto d = out.initDisembargo();
+      d.initTarget().setImportedCap(h->vine_id);
+      d.setAccept(kj::arrayPtr(h->nonce.data(), h->nonce.size()));
+    });
+  }
+  Ptr<PromiseBase> answer = ac->send_accept(peer_, h->nonce, h->used);
+  // Not sent: C knows nothing of it; the vine carries on (if the disembargo
+  // went to B, B's relay finds the provision unanswered and is harmless).
+  if (!answer) return fall_back(h, "the accept could not be sent");
+  answer->listen(std::make_unique<AcceptListener>(h));
+}
+
+void Session::complete_handoff(const Ptr<HandoffRecipient>& h, const Capability& target) {
+  if (handoffs_pending_.erase(h->promise.get()) == 0) return;
+  // H11: the held calls go to C's object, in order, before any later one;
+  // then the vine goes (released once nothing else holds the import).
+  ++handoffs_;
+  h->promise->fulfill(Value(target));
+  h->vine = nullptr;
+}
+
+void Session::fall_back(const Ptr<HandoffRecipient>& h, const std::string& why) {
+  if (handoffs_pending_.erase(h->promise.get()) == 0) return;
+  // H12: every held call goes to the vine, after those sent through it.
+  ++handoff_fallbacks_;
+  last_handoff_fallback_ = why;
+  h->promise->fulfill(Value(Capability{h->vine, nullptr, false}));
+}
+
+Ptr<PromiseBase> Session::send_accept(const VatId& provider, const HandoffNonce& nonce, bool embargo) {
+  if (!open_ || !handoff() || questions_.size() >= options_.max_questions) return nullptr;
+  auto answer = detail::make_ptr<detail::PromiseState<Value>>(&vat_);
+  // An ordinary question with no pipelining handler: R holds the calls
+  // locally (H7), and the sweep leaves it alone.
+  std::uint32_t qid = questions_.add(Question{.result = answer});
+  try {
+    send([&](wire::Message::Builder out) {
+      auto a = out.initAccept();
+      a.setQuestionId(qid);
+      a.setProvider(kj::arrayPtr(provider.bytes().data(), provider.bytes().size()));
+      a.setNonce(kj::arrayPtr(nonce.data(), nonce.size()));
+      a.setEmbargo(embargo);
+    });
+  } catch (...) {
+    questions_.take(qid);
+    return nullptr;
+  }
+  if (!open_) return nullptr;
+  return answer;
+}
+
+}  // namespace vatic::captp
