@@ -129,9 +129,13 @@ void HostState::mark_dirty(Slot& s) {
   // spec/persistence.md 4, group commit: every call that finishes before this
   // turn runs joins its transaction.
   std::weak_ptr<HostState> w = self;
-  vat->post([w] {
+  auto commit = [w] {
     if (auto h = w.lock()) h->flush();
-  });
+  };
+  if (options.commit_delay > Duration::zero())
+    vat->after(options.commit_delay, std::move(commit));
+  else
+    vat->post(std::move(commit));
 }
 
 void HostState::flush() {

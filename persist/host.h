@@ -66,6 +66,12 @@ struct HostOptions {
   std::string name = "local";
   // An activation unused this long is passivated (spec/persistence.md, 2).
   Duration idle = std::chrono::minutes(5);
+  // How long the commit turn waits after the first pending write (group
+  // commit, spec 4): zero commits in the next turn; longer gathers the calls
+  // of that window into one transaction, and their answers wait as long. The
+  // simulation draws it, so that crashes fall between an answered call and
+  // its commit.
+  Duration commit_delay = Duration::zero();
 };
 
 struct HostStats {

@@ -7,6 +7,9 @@
 #include <set>
 #include <unordered_map>
 
+#include "persist/host.h"
+#include "persist/memory_engine.h"
+#include "persist/stored_value.h"
 #include "vat/vatic.h"
 
 namespace vatic::sim {
@@ -14,6 +17,24 @@ namespace vatic::sim {
 namespace {
 
 class Program;
+
+// The persistent object of the simulation: one ledger per vat. A deposit
+// writes three keys in one call; all three or none may be durable.
+class SimLedger : public persist::Persistent {
+ public:
+  std::int64_t deposit(std::int64_t amount) {
+    balance_.set(balance_.get() + amount);
+    count_.set(count_.get() + 1);
+    kv().put(fmt::format("log/{:012}", amount), amount);
+    return amount;
+  }
+  VATIC_METHODS(SimLedger, deposit)
+
+ private:
+  persist::Cell<std::int64_t> balance_{this, "balance", 0};
+  persist::Cell<std::int64_t> count_{this, "count", 0};
+};
+constexpr const char* kLedgerId = "ledger/ledger";  // kind/key
 
 // The one object kind of the simulation. Every method takes the call's header
 // (message id, the caller's slot, the slot's sequence number) and reports the
@@ -34,8 +55,10 @@ class Actor : public Object {
   // pattern that once deadlocked flow control.
   Promise<std::int64_t> relay(std::int64_t msg, std::int64_t slot, std::int64_t seq, Ref<Actor> r);
   void boom(std::int64_t msg, std::int64_t slot, std::int64_t seq);
+  // Deposits `msg` into this vat's persistent ledger; answers with its answer.
+  Promise<std::int64_t> deposit(std::int64_t msg, std::int64_t slot, std::int64_t seq);
 
-  VATIC_METHODS(Actor, ping, spawn, pair, pass, keep, later, value_of, relay, boom)
+  VATIC_METHODS(Actor, ping, spawn, pair, pass, keep, later, value_of, relay, boom, deposit)
 
  private:
   Program* p_;
@@ -121,10 +144,15 @@ class Program {
     nc.node.channel.rekey_every = rekey[choose_.below(3)];
     nc.max_delay = Duration(static_cast<Duration::rep>(choose_.below(2'000'000)));
     nc.node.session.handoff = config.handoff;
+    // Half the runs commit in the next turn, half after a window of sim time
+    // in which a crash can fall between an answered deposit and its commit.
+    commit_delay_ = choose_.chance(50) ? Duration::zero() : Duration(1 + choose_.below(500'000));
     trace_.add(fmt::format("config vats {} max_answers {} rekey_every {} max_delay {}ns", nc.vats,
                            nc.node.session.max_answers, nc.node.channel.rekey_every, nc.max_delay.count()));
     if (config.handoff) trace_.add("config handoff");
     state_.resize(nc.vats);
+    hosts_.resize(nc.vats);
+    for (std::size_t i = 0; i < nc.vats; ++i) engines_.push_back(std::make_shared<persist::MemoryEngine>());
     net_ = std::make_unique<Net>(nc, choose_, trace_, [this](SimVat& v) { on_start(v); });
     for (std::size_t a = 0; a < net_->size(); ++a)
       for (std::size_t b = a + 1; b < net_->size(); ++b) join(a, b, (config_.ops & op_crossed) && choose_.chance(30));
@@ -133,6 +161,7 @@ class Program {
   ~Program() {
     // What the program holds belongs to the vats: let it go before they go.
     state_.clear();
+    hosts_.clear();
     net_.reset();
   }
 
@@ -152,6 +181,10 @@ class Program {
       it->second = {seq, actor};
     }
     trace_.add(fmt::format("delivered call {} slot {} seq {} at actor {}", msg, slot, seq, actor));
+  }
+  Promise<std::int64_t> deposit_at(std::size_t vat, std::int64_t amount) {
+    deposited_at_[amount] = vat;
+    return hosts_.at(vat)->object<SimLedger>("ledger").send<&SimLedger::deposit>(amount);
   }
   std::uint64_t new_actor_id() { return ++actors_; }
   void actor_born() { ++alive_; }
@@ -193,6 +226,10 @@ class Program {
 
   void on_start(SimVat& v) {
     std::size_t i = v.index;
+    // A restart finds the ledger's store as the crash left it.
+    hosts_[i] = std::make_unique<persist::Host>(*v.vat, engines_[i],
+                                                persist::HostOptions{.name = v.name, .commit_delay = commit_delay_});
+    hosts_[i]->register_kind<SimLedger>({.name = "ledger", .version = 1});
     auto root = v.vat->make<Actor>(this, i, new_actor_id(), true);
     v.node->set_bootstrap(root);
     state_[i] = VatState{};
@@ -242,6 +279,14 @@ class Program {
   std::int64_t alive_ = 0;
   bool ending_ = false, stopped_ = false;
   std::string failure_;
+  // Each vat's persistent objects and their store ("disk": it survives the
+  // vat's crashes); the hosts go before the vats (~Program).
+  std::vector<std::shared_ptr<persist::MemoryEngine>> engines_;
+  std::vector<std::unique_ptr<persist::Host>> hosts_;
+  std::map<std::int64_t, std::size_t> deposited_at_;  // amount (= call) -> the ledger's vat
+  Duration commit_delay_{};
+  void crash_host(std::size_t i);
+  std::string check_ledgers();
   std::unique_ptr<Net> net_;  // last: it goes first
 };
 
@@ -304,6 +349,50 @@ void Actor::boom(std::int64_t msg, std::int64_t slot, std::int64_t seq) {
   p_->delivered(msg, slot, seq, id_);
   throw_error(ErrorKind::failed, "sim: boom");
 }
+Promise<std::int64_t> Actor::deposit(std::int64_t msg, std::int64_t slot, std::int64_t seq) {
+  p_->delivered(msg, slot, seq, id_);
+  return p_->deposit_at(vat_, msg);
+}
+
+// A crash loses what the host had not committed: it may not commit on its
+// way out as a closing host does, so its store refuses every commit until the
+// host is gone.
+void Program::crash_host(std::size_t i) {
+  engines_[i]->fail_commits(1 << 30);
+  hosts_[i].reset();
+  engines_[i]->fail_commits(0);
+}
+
+// spec/persistence.md 4: what an answer acknowledged is durable; a deposit's
+// three writes are durable together or not at all.
+std::string Program::check_ledgers() {
+  auto number = [](const Bytes& b) {
+    Result<Value> v = persist::decode_stored(b);
+    return v && v->type() == Value::Type::integer ? v->as_int() : std::int64_t{-1};
+  };
+  for (auto& st : state_)
+    for (auto& c : st.calls) {
+      if (c.dropped || std::string_view(c.kind) != "deposit" || c.error()) continue;
+      auto at = deposited_at_.find(static_cast<std::int64_t>(c.msg));
+      if (at == deposited_at_.end()) return fmt::format("deposit {} answered but never reached a ledger", c.msg);
+      if (!engines_[at->second]->get(kLedgerId, fmt::format("log/{:012}", c.msg)))
+        return fmt::format("deposit {} answered but not durable in v{}'s ledger", c.msg, at->second);
+    }
+  for (std::size_t i = 0; i < engines_.size(); ++i) {
+    std::int64_t sum = 0, entries = 0;
+    for (auto& [k, v] : engines_[i]->scan(kLedgerId, "log/")) {
+      sum += number(v);
+      ++entries;
+    }
+    auto balance = engines_[i]->get(kLedgerId, "balance");
+    auto count = engines_[i]->get(kLedgerId, "count");
+    std::int64_t b = balance ? number(*balance) : 0, n = count ? number(*count) : 0;
+    if (b != sum || n != entries)
+      return fmt::format("v{}'s ledger holds part of a deposit: balance {} count {}, log {} entries summing to {}", i,
+                         b, n, entries, sum);
+  }
+  return {};
+}
 
 std::uint32_t Program::draw_op() {
   // Weighted: plain traffic is the bulk, faults are rare.
@@ -314,7 +403,7 @@ std::uint32_t Program::draw_op() {
   static constexpr W table[] = {
       {op_ping, 30},    {op_spawn, 10},        {op_field, 6}, {op_pass, 10},  {op_keep, 10},         {op_later, 8},
       {op_resolve, 10}, {op_local_promise, 6}, {op_drop, 6},  {op_forget, 4}, {op_promise_value, 6}, {op_boom, 2},
-      {op_burst, 2},    {op_cut, 1},           {op_crash, 1}, {op_rejoin, 2}, {op_partition, 1}};
+      {op_burst, 2},    {op_cut, 1},           {op_crash, 1}, {op_rejoin, 2}, {op_partition, 1},     {op_deposit, 6}};
   std::uint32_t total = 0;
   for (auto& w : table)
     if (config_.ops & w.op) total += w.weight;
@@ -373,6 +462,13 @@ void Program::run_op(std::size_t v, std::uint32_t op) {
     return o.ref;
   };
   switch (op) {
+    case op_deposit: {
+      Call c = base("deposit");
+      auto [m, sl, sq] = header(c.msg);
+      c.expect = m;
+      st.calls.push_back(track(s.ref.send<&Actor::deposit>(m, sl, sq), std::move(c)));
+      break;
+    }
     case op_ping: {
       Call c = base("ping");
       auto [m, sl, sq] = header(c.msg);
@@ -537,6 +633,7 @@ void Program::fault(std::uint32_t op) {
       if (!net_->at(a).up()) break;
       // What the program holds in that vat dies with it.
       state_[a] = VatState{};
+      crash_host(a);
       net_->crash(a);
       break;
     case op_partition: {
@@ -649,6 +746,8 @@ void Program::end_phase() {
             fmt::format("call {} ({} from v{}) broke without a cause: {}", c.msg, c.kind, c.vat, to_string(*e)));
     }
 
+  if (std::string broken = check_ledgers(); !broken.empty()) return fail(broken);
+
   trace_.add("end: everything dropped");
   for (std::size_t i = 0; i < net_->size(); ++i) {
     if (!net_->at(i).up()) continue;
@@ -738,9 +837,9 @@ ProgramConfig shrink(std::uint64_t seed, ProgramConfig config) {
 }
 
 namespace {
-const char* const kOpNames[] = {"ping",    "spawn",         "field", "pass",   "keep",          "later",
-                                "resolve", "local_promise", "drop",  "forget", "promise_value", "boom",
-                                "burst",   "cut",           "crash", "rejoin", "crossed",       "partition"};
+const char* const kOpNames[] = {"ping",          "spawn",  "field",   "pass",          "keep",   "later", "resolve",
+                                "local_promise", "drop",   "forget",  "promise_value", "boom",   "burst", "cut",
+                                "crash",         "rejoin", "crossed", "partition",     "deposit"};
 }  // namespace
 
 std::string describe_ops(std::uint32_t ops) {

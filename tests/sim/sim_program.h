@@ -7,7 +7,8 @@
 // local object, an import, a third vat's object, another promise or an
 // error), Promise<T>s passed as values, references and answers dropped; and
 // faults: links cut, partitions made and healed, vats crashed, restarted and
-// joined again.
+// joined again; and deposits into each vat's persistent ledger
+// (spec/persistence.md), whose store outlives the vat's crashes as a disk does.
 //
 // Every object reports each delivery to the run's oracle (one thread: it sees
 // all vats at once), which checks online:
@@ -24,6 +25,9 @@
 //     crossed-dial rule;
 //   - quiet means empty: once every reference is dropped, every session's
 //     tables are empty and no object of the program is alive.
+//   - durable: every deposit whose answer arrived is in its ledger's store,
+//     whatever crashed since, and each store holds whole deposits only
+//     (balance, count and log entries agree).
 #pragma once
 
 #include <cstdint>
@@ -53,7 +57,8 @@ enum Op : std::uint32_t {
   op_rejoin = 1u << 15,
   op_crossed = 1u << 16,
   op_partition = 1u << 17,
-  op_all = (1u << 18) - 1,
+  op_deposit = 1u << 18,
+  op_all = (1u << 19) - 1,
   op_faults = op_cut | op_crash | op_rejoin | op_partition,
 };
 
