@@ -331,6 +331,7 @@ std::vector<std::string> all_metrics() {
     if (t == "unix") out.insert(out.end(), kHandshakes.metrics.begin(), kHandshakes.metrics.end());
   }
   for (auto& m : curve_metrics()) out.push_back(std::move(m));
+  for (auto& m : handoff_metrics()) out.push_back(std::move(m));
   return out;
 }
 
@@ -381,6 +382,7 @@ int main(int argc, char** argv) {
   g_self = argv[0];
   std::vector<std::string_view> args(argv + 1, argv + argc);
   std::optional<std::string_view> serve_at;
+  ServeOptions serve_options;
   bool list = false;
   std::vector<std::string_view> rest;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -388,6 +390,12 @@ int main(int argc, char** argv) {
       options().smoke = true;
     } else if (args[i] == "--list") {
       list = true;
+    } else if (args[i] == "--handoff") {
+      serve_options.handoff = true;
+    } else if (args[i] == "--introduce" && i + 2 < args.size()) {
+      serve_options.introduce_id = std::string(args[i + 1]);
+      serve_options.introduce_at = std::string(args[i + 2]);
+      i += 2;
     } else if ((args[i] == "--serve" || args[i] == "--spin-us" || args[i] == "--pin") && i + 1 < args.size()) {
       std::string v(args[i + 1]);
       if (args[i] == "--serve")
@@ -401,7 +409,7 @@ int main(int argc, char** argv) {
       rest.push_back(args[i]);
     }
   }
-  if (serve_at) return serve(*serve_at);
+  if (serve_at) return serve(*serve_at, serve_options);
   if (rest.size() > 1 || (rest.size() == 1 && rest[0].starts_with("-"))) {
     std::fprintf(stderr, "usage: %s [--list | [--smoke] [--spin-us N] [--pin C,S] [METRIC-OR-PREFIX]]\n", argv[0]);
     return rest.size() == 1 && (rest[0] == "-h" || rest[0] == "--help") ? 0 : 2;
@@ -428,6 +436,8 @@ int main(int argc, char** argv) {
   std::snprintf(g_sockpath, sizeof g_sockpath, "%s/captp.sock", g_sockdir);
   std::snprintf(g_sockpath_quiet, sizeof g_sockpath_quiet, "%s/quiet.sock", g_sockdir);
   std::snprintf(g_sockpath_curves, sizeof g_sockpath_curves, "%s/curves.sock", g_sockdir);
+  std::snprintf(g_sockpath_host, sizeof g_sockpath_host, "%s/host.sock", g_sockdir);
+  std::snprintf(g_sockpath_intro, sizeof g_sockpath_intro, "%s/intro.sock", g_sockdir);
   raise_fd_limit();
   pin_to_cpu(g_pin[0]);  // the server pins itself after the fork
   auto t0 = BenchClock::now();
@@ -436,6 +446,7 @@ int main(int argc, char** argv) {
     Client client;
     for (std::string_view t : kTransports) run_transport(client, t);
     if (any_wanted(curve_metrics())) timed("captp.curve.*, captp.mem.*", [&] { run_curves(client); });
+    if (any_wanted(handoff_metrics())) timed("captp.handoff.*", run_handoff);
   } catch (const std::exception& e) {
     die(e.what());
   }

@@ -3,7 +3,8 @@
 // stated against: a raw socket ping-pong and single-core ChaCha20-Poly1305.
 // The server processes and the object they serve are in captp_bench_server.cpp;
 // the curves of cost against sessions and references in captp_bench_curves.cpp,
-// which drives the same Client. Everything runs on the bench's main thread (and the ping-pong's echo child).
+// which drives the same Client; the three-party handoff's figures in
+// captp_bench_handoff.cpp. Everything runs on the bench's main thread (and the ping-pong's echo child).
 #pragma once
 
 #include <sys/types.h>
@@ -40,6 +41,8 @@ extern char g_sockdir[kSockDirSize];               // the unix servers' sockets 
 extern char g_sockpath[kSockDirSize + 16];         // the unix server's
 extern char g_sockpath_quiet[kSockDirSize + 16];   // the handshakes' second server (no polling)
 extern char g_sockpath_curves[kSockDirSize + 16];  // the curves' servers (captp_bench_curves.cpp)
+extern char g_sockpath_host[kSockDirSize + 16];    // the handoff's host C (captp_bench_handoff.cpp)
+extern char g_sockpath_intro[kSockDirSize + 16];   // the handoff's introducer B
 
 void progress(const char* fmt, auto... args) {
   std::fprintf(stderr, "[captp_bench] ");
@@ -79,11 +82,26 @@ class Bench : public Object {
   VATIC_METHODS(Bench, echo, next, data, heap_bytes, rss)
 };
 
+// The handoff's introducer B (--introduce): hands out its reference to the
+// host C's Bench, which callers get handed off (spec/captp.md 11) or proxied.
+class Introducer : public Object {
+ public:
+  explicit Introducer(Ref<Bench> host) : host_(std::move(host)) {}
+  Ref<Bench> target() { return host_; }
+  std::int64_t ping() { return 1; }
+  VATIC_METHODS(Introducer, target, ping)
+
+ private:
+  Ref<Bench> host_;
+};
+
 // --- The client: one Vat and one Node for the whole run ----------------------
 
 struct Client {
+  explicit Client(captp::NodeOptions options = {}) : node(vat, captp::Identity::generate(), options) {}
+
   Vat vat{VatOptions{.name = "client", .spin_before_block = g_spin}};
-  captp::Node node{vat, captp::Identity::generate()};
+  captp::Node node;
 
   Resolver<void> tick_;  // kick() resolves it: ends drive()'s blocking wait
 
@@ -131,8 +149,16 @@ struct Client {
   }
 };
 
-// The server: serves a Bench at `at` until SIGTERM (--serve ADDR).
-int serve(std::string_view at);
+// How a server runs: with three-party handoff offered (--handoff), and as the
+// introducer of another server's Bench (--introduce ID ADDR) rather than
+// serving its own.
+struct ServeOptions {
+  bool handoff = false;
+  std::string introduce_id, introduce_at;
+};
+
+// The server: serves a Bench (or an Introducer) at `at` until SIGTERM (--serve ADDR).
+int serve(std::string_view at, const ServeOptions& o = {});
 
 struct Server {
   pid_t pid = -1;
@@ -140,8 +166,8 @@ struct Server {
   captp::Address at;
 };
 
-// Forks and execs `g_self --serve at`; returns what it reports on its first line.
-Server start_server(const std::string& at);
+// Forks and execs `g_self --serve at` (with `o`); returns what it reports on its first line.
+Server start_server(const std::string& at, const ServeOptions& o = {});
 
 // Raises this process's open-file limit to its hard limit: a thousand
 // sessions need a thousand sockets on each side (servers inherit it).
@@ -151,6 +177,11 @@ void raise_fd_limit();
 // exported references (captp_bench_curves.cpp).
 std::vector<std::string> curve_metrics();
 void run_curves(Client& c);
+
+// captp.handoff.*: calls to an object handed off from B to C against the
+// proxy and a plain session (captp_bench_handoff.cpp).
+std::vector<std::string> handoff_metrics();
+void run_handoff();
 
 // captp.T.pingpong_rtt_p50_us / _p99_us: 8-byte ping-pong over a raw socket.
 void raw_pingpong(bool tcp);

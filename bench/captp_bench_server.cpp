@@ -27,12 +27,14 @@ using namespace vatic::bench;
 
 // --- Server processes; every exit path kills and reaps them ----------------
 
-pid_t g_servers[4];
+pid_t g_servers[8];
 std::atomic<int> g_nservers{0};
 char g_sockdir[kSockDirSize] = "/tmp/captp_bench.XXXXXX";
 char g_sockpath[kSockDirSize + 16] = "";
 char g_sockpath_quiet[kSockDirSize + 16] = "";
 char g_sockpath_curves[kSockDirSize + 16] = "";
+char g_sockpath_host[kSockDirSize + 16] = "";
+char g_sockpath_intro[kSockDirSize + 16] = "";
 
 // SIGTERM (the server then ends its vat and exits, so tools like callgrind
 // write their output), SIGKILL if it is still there after 10 s.
@@ -55,6 +57,8 @@ void cleanup() noexcept {
     unlink(g_sockpath);
     unlink(g_sockpath_quiet);
     unlink(g_sockpath_curves);
+    unlink(g_sockpath_host);
+    unlink(g_sockpath_intro);
     rmdir(g_sockdir);
     g_sockpath[0] = 0;
   }
@@ -83,7 +87,7 @@ void raise_fd_limit() {
   if (setrlimit(RLIMIT_NOFILE, &files) != 0) std::perror("setrlimit(RLIMIT_NOFILE)");
 }
 
-int serve(std::string_view at) {
+int serve(std::string_view at, const ServeOptions& o) {
   try {
     raise_fd_limit();
     Vat vat(VatOptions{.name = "server", .spin_before_block = g_spin});
@@ -91,8 +95,20 @@ int serve(std::string_view at) {
     // under the usual open-file limit of 1024).
     captp::NodeOptions options;
     options.max_connections = 4'096;
+    options.session.handoff = o.handoff;
     captp::Node node(vat, captp::Identity::generate(), options);
-    node.set_bootstrap(vat.make<Bench>());
+    if (o.introduce_id.empty()) {
+      node.set_bootstrap(vat.make<Bench>());
+    } else {
+      auto id = captp::VatId::parse(o.introduce_id);
+      auto addr = captp::Address::parse(o.introduce_at);
+      if (!id || !addr) throw std::runtime_error("--introduce needs a vat id and an address");
+      Ref<Bench> host = node.connect<Bench>(*id, *addr);
+      // Settled before it is handed out: an import of an object, not the
+      // bootstrap's pending answer (spec/captp.md 11, H2).
+      vat.wait(host.send<&Bench::echo>(0));
+      node.set_bootstrap(vat.make<Introducer>(host));
+    }
     captp::Address bound = node.listen(at);
     std::printf("%s %s\n", node.id().to_text().c_str(), bound.to_string().c_str());
     std::fflush(stdout);
@@ -109,7 +125,7 @@ int serve(std::string_view at) {
 }
 
 // Forks and execs `g_self --serve at`; returns what it reports on its first line.
-Server start_server(const std::string& at) {
+Server start_server(const std::string& at, const ServeOptions& o) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) die(std::string("pipe: ") + std::strerror(errno));
   std::string spin = std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(g_spin).count());
@@ -121,7 +137,15 @@ Server start_server(const std::string& at) {
     if (getppid() != parent) _exit(1);
     pin_to_cpu(g_pin[1]);
     dup2(fds[1], 1);
-    execl(g_exe.c_str(), g_self, "--spin-us", spin.c_str(), "--serve", at.c_str(), static_cast<char*>(nullptr));
+    std::vector<const char*> argv = {g_self, "--spin-us", spin.c_str(), "--serve", at.c_str()};
+    if (o.handoff) argv.push_back("--handoff");
+    if (!o.introduce_id.empty()) {
+      argv.push_back("--introduce");
+      argv.push_back(o.introduce_id.c_str());
+      argv.push_back(o.introduce_at.c_str());
+    }
+    argv.push_back(nullptr);
+    execv(g_exe.c_str(), const_cast<char* const*>(argv.data()));
     _exit(127);
   }
   g_servers[g_nservers.load()] = pid;
