@@ -4,6 +4,8 @@
 //
 //   persist.invoke_per_s          warm persistent object, read-only call (memory engine)
 //   persist.plain_invoke_per_s    the same call on a plain object (the ratio's base)
+//   persist.a2a_per_s             a persistent object's call that asks another one (memory engine)
+//   persist.plain_a2a_per_s       the same between plain objects
 //   persist.write_turn_per_s      deposits over 64 objects, window 1024, SQLite fsync'd
 //   persist.calls_per_commit      deposits per store transaction in that run (group commit)
 //   persist.create_invoke_per_s   create<T>() then its first call, SQLite
@@ -28,7 +30,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::array<std::string, 6> kMetrics = {"persist.invoke_per_s",        "persist.plain_invoke_per_s",
+const std::array<std::string, 8> kMetrics = {"persist.invoke_per_s",        "persist.plain_invoke_per_s",
+                                             "persist.a2a_per_s",           "persist.plain_a2a_per_s",
                                              "persist.write_turn_per_s",    "persist.calls_per_commit",
                                              "persist.create_invoke_per_s", "persist.cold_activate_us"};
 
@@ -52,6 +55,19 @@ class Plain : public Object {
 
  private:
   std::int64_t balance_ = 7;
+};
+
+// Answers with another object's balance: an actor-to-actor call (its send
+// leaves through the output gate when the asking call awaits, spec 4).
+class Asker : public persist::Persistent {
+ public:
+  Promise<std::int64_t> ask(Ref<Account> other) { return other.send<&Account::balance>(); }
+  VATIC_METHODS(Asker, ask)
+};
+class PlainAsker : public Object {
+ public:
+  Promise<std::int64_t> ask(Ref<Plain> other) { return other.send<&Plain::balance>(); }
+  VATIC_METHODS(PlainAsker, ask)
 };
 
 [[noreturn]] void mismatch(const char* what) {
@@ -86,6 +102,37 @@ void invoke(int n) {
   invoke_rate(vat, p, 7, n / 10);
   emit("persist.invoke_per_s", invoke_rate(vat, a, 7, n), "calls/s");
   emit("persist.plain_invoke_per_s", invoke_rate(vat, p, 7, n), "calls/s");
+}
+
+// Calls per second of `asker.ask(other)`, in batches of 10 000 driven to idle.
+template <class A, class O>
+double a2a_rate(Vat& vat, Ref<A> asker, Ref<O> other, std::int64_t expect, int n) {
+  std::vector<Promise<std::int64_t>> batch;
+  auto t0 = BenchClock::now();
+  for (int done = 0; done < n; done += 10'000) {
+    batch.clear();
+    for (int i = 0; i < 10'000; ++i) batch.push_back(asker.template send<&A::ask>(other));
+    vat.run_until_idle();
+    for (auto& p : batch)
+      if (p.pending() || p.is_broken() || p.value() != expect) mismatch("a2a");
+  }
+  return n / seconds_since(t0);
+}
+
+void a2a(int n) {
+  Vat vat;
+  persist::Host host(vat, std::make_shared<persist::MemoryEngine>());
+  host.register_kind<Account>({.name = "account"});
+  host.register_kind<Asker>({.name = "asker"});
+  Ref<Account> a = host.object<Account>("asked");
+  if (vat.wait(a.send<&Account::deposit>(7)) != 7) mismatch("setup");
+  Ref<Asker> asker = host.object<Asker>("asking");
+  Ref<PlainAsker> plain_asker = vat.make<PlainAsker>();
+  Ref<Plain> p = vat.make<Plain>();
+  a2a_rate(vat, asker, a, 7, n / 10);  // warm-up
+  a2a_rate(vat, plain_asker, p, 7, n / 10);
+  emit("persist.a2a_per_s", a2a_rate(vat, asker, a, 7, n), "calls/s");
+  emit("persist.plain_a2a_per_s", a2a_rate(vat, plain_asker, p, 7, n), "calls/s");
 }
 
 void writes(const std::filesystem::path& db, int n) {
@@ -175,6 +222,7 @@ int main(int argc, char** argv) {
   }
   std::filesystem::path dir = tmpl;
   if (wanted("persist.invoke_per_s") || wanted("persist.plain_invoke_per_s")) invoke(scaled(2'000'000, 20'000));
+  if (wanted("persist.a2a_per_s") || wanted("persist.plain_a2a_per_s")) a2a(scaled(1'000'000, 20'000));
   if (wanted("persist.write_turn_per_s") || wanted("persist.calls_per_commit"))
     writes(dir / "writes.db", scaled(200'000, 2'000));
   if (wanted("persist.create_invoke_per_s")) create_invoke(dir / "create.db", scaled(2'000, 100));
