@@ -258,6 +258,9 @@ Capability Session::read_third_party(wire::ThirdPartyHosted::Reader in) {
   h->host_instance = instance;
   h->nonce = nonce;
   handoffs_pending_.emplace(h->promise.get(), h);
+  // H7, last paragraph: R holds calls from now until it settles.
+  h->table = provisions_;
+  provisions_->holding_started(h->promise.get(), h.get());
   fresh_handoffs_.push_back(h);
   return Capability{h->promise, nullptr, true};
 }

@@ -56,6 +56,24 @@ class AcceptListener final : public detail::Listener {
 
 }  // namespace
 
+HandoffRecipient::~HandoffRecipient() {
+  // Dropped unsettled (its sessions ended, the node closed): nothing may
+  // find it any more.
+  if (table) table->holding_ended(promise.get());
+}
+
+void HandoffRecipient::release_held() {
+  // Called once R settled: the calls it held have gone on (to C's object or
+  // to the vine). Each disembargo that waited is looked at again from R (a
+  // further embargo on the path may still hold calls), and each resolve is
+  // sent, after them.
+  if (!table) return;
+  table->holding_ended(promise.get());
+  table = nullptr;
+  for (auto& [s, eid] : std::exchange(loopbacks, {})) s->reply_loopback(HandlerPtr(promise), eid);
+  for (auto& r : std::exchange(resolves, {})) r.session->resolve_after_embargo(r.id, r.serial);
+}
+
 bool Session::is_fresh_handoff(const detail::Handler* h) const noexcept {
   for (const auto& f : fresh_handoffs_)
     if (f->promise.get() == h) return true;
@@ -102,6 +120,7 @@ void Session::complete_handoff(const Ptr<HandoffRecipient>& h, const Capability&
   ++handoffs_;
   h->promise->fulfill(Value(target));
   h->vine = nullptr;
+  h->release_held();
 }
 
 void Session::fall_back(const Ptr<HandoffRecipient>& h, const std::string& why) {
@@ -110,6 +129,7 @@ void Session::fall_back(const Ptr<HandoffRecipient>& h, const std::string& why) 
   ++handoff_fallbacks_;
   last_handoff_fallback_ = why;
   h->promise->fulfill(Value(Capability{h->vine, nullptr, false}));
+  h->release_held();
 }
 
 Ptr<PromiseBase> Session::send_accept(const VatId& provider, const HandoffNonce& nonce, bool embargo) {
