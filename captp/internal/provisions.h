@@ -19,6 +19,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -86,6 +87,18 @@ class ProvisionTable {
   // At most 8 (spec/captp.md 11.8); a wildcard bind is not announced.
   void add_hint(const std::string& hint);
   const std::vector<std::string>& hints() const noexcept { return hints_; }
+
+  // H6 3: how this vat reaches a host it has no session with. `dial(host,
+  // hints, done)` dials `host` at `hints`, in order, sharing any other dial
+  // to it, within the connect and handshake deadlines, and calls `done`
+  // once: with null when a session with `host` started (or one was there
+  // already: H6 2 decides what it is worth), else with why no hint reached
+  // it. Set by the Node; without one the recipient falls back at once (H6
+  // allows it).
+  using Dial = std::function<void(const VatId& host, const std::vector<std::string>& hints,
+                                  std::function<void(const Error* failed)> done)>;
+  void set_dial(Dial d) { dial_ = std::move(d); }
+  const Dial& dial() const noexcept { return dial_; }
 
   // H6 1: an open, not retired session with (`peer`, `instance`) that
   // negotiated handoff, or null.
@@ -160,6 +173,7 @@ class ProvisionTable {
   std::uint64_t seq_ = 0;
   std::vector<std::string> hints_;
   std::unordered_map<const detail::Handler*, HandoffRecipient*> holding_;
+  Dial dial_;
 };
 
 // The refusal every accept meets that finds no provision it may take,

@@ -58,8 +58,10 @@ struct HandoffRecipient : detail::RefCounted {
   VatId host;
   InstanceId host_instance;
   HandoffNonce nonce{};
-  bool used = false;         // a call went toward the object through B (11.3)
-  bool accept_sent = false;  // H7 done: only S_AC's answer settles R now
+  std::vector<std::string> hints;  // where C may be dialled (H6 3), as B sent them
+  bool dialed = false;             // H6 3 done: a session with C, or none, is final
+  bool used = false;               // a call went toward the object through B (11.3)
+  bool accept_sent = false;        // H7 done: only S_AC's answer settles R now
   // H7, last paragraph: while R holds calls it is an embargo of ours. The
   // disembargoes to reflect (session, embargo id) and the resolves of our
   // exports (session, export id, serial) whose path goes through R wait

@@ -12,8 +12,10 @@
 //   A (raw, memory pipe) --------------------------------------------- C
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -348,10 +350,16 @@ TEST_F(Handoff, DisembargoThroughTheRecipientsHandoffPromiseWaitsForItsHeldCalls
   EXPECT_EQ(session(*b, a.id()).stats.handoffs, 1u);
 }
 
-// A vatic Node as the recipient: it does not dial for handoffs and falls
-// back to the vine at once (H6, H12), so its calls reach C through B.
-TEST_F(Handoff, NodeRecipientFallsBackToTheVine) {
-  Vat va{TwoVats::vat_options("a", nullptr)};
+// A vatic Node as the recipient, with no session with C, dials C at the
+// hint B sent (H6 3); when nothing answers there (C's socket file is gone,
+// its listener still runs) it falls back to the vine (H12), logs why, and
+// its calls reach C through B.
+TEST_F(Handoff, NodeRecipientWhoseDialFailsFallsBackToTheVineAndLogsIt) {
+  std::vector<LogEvent> logged;
+  VatOptions ao = TwoVats::vat_options("a", nullptr);
+  ao.log = LogOptions{[&](const LogEvent& e) { logged.push_back(e); }, LogLevel::info};
+  Vat va{std::move(ao)};
+  std::filesystem::remove(dir / "c.sock");
   auto an = std::make_unique<captp::Node>(va, captp::Identity::generate(), handoff_on());
   {
     auto [ab, b_end] = captp::memory_pipe(va.io(), vb.io());
@@ -368,6 +376,13 @@ TEST_F(Handoff, NodeRecipientFallsBackToTheVine) {
     EXPECT_EQ(answer.value(), 12);
     auto s = an->sessions()[0].stats;
     EXPECT_EQ(s.handoff_fallbacks, 1u);
+    EXPECT_EQ(an->sessions().size(), 1u) << "A reached C though its socket is gone";
+    auto fell =
+        std::find_if(logged.begin(), logged.end(), [](const LogEvent& e) { return e.event == "handoff.fallback"; });
+    ASSERT_NE(fell, logged.end());
+    EXPECT_EQ(*fell->field("host"), c->id().to_text());
+    EXPECT_EQ(*fell->field("introducer"), b->id().to_text());
+    EXPECT_NE(fell->field("reason")->find("no hint reached the host"), std::string::npos) << *fell->field("reason");
   }
   // A dropped everything: B cancels its provide (H13).
   for (int i = 0; i < 50; ++i) {
