@@ -8,6 +8,7 @@
 #include <map>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -92,6 +93,9 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
     std::function<void(const Error*)> handoff;
   };
   std::unordered_map<VatId, std::vector<Waiter>> waiting;
+  // The peers of the dials under way that handoffs started (bounded by
+  // NodeOptions::max_handoff_dials).
+  std::unordered_set<VatId> handoff_dials;
   // Accepted connections in the handshake, in all and by remote address.
   std::size_t handshaking = 0;
   std::map<std::string, std::size_t> handshaking_from;
@@ -179,6 +183,7 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
   }
 
   void dial_failed(const VatId& peer, const Error& e) {
+    handoff_dials.erase(peer);
     auto it = waiting.find(peer);
     if (it == waiting.end()) return;
     auto list = std::move(it->second);
@@ -212,10 +217,14 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
       return done(&e);
     }
     if (has_session(host)) return done(nullptr);
-    auto& list = waiting[host];
-    bool dialing = !list.empty();
-    list.push_back(Waiter{nullptr, std::move(done)});
+    bool dialing = waiting.contains(host);
+    if (!dialing && handoff_dials.size() >= options.max_handoff_dials) {
+      Error e{ErrorKind::overloaded, fmt::format("{} handoff dials under way already", handoff_dials.size())};
+      return done(&e);
+    }
+    waiting[host].push_back(Waiter{nullptr, std::move(done)});
     if (dialing) return;
+    handoff_dials.insert(host);
     std::vector<Address> at;
     for (const std::string& h : hints)
       if (auto a = Address::parse(h)) at.push_back(*a);
@@ -351,6 +360,7 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
   }
 
   void attach_waiting(const VatId& peer, const Ptr<Session>& s) {
+    handoff_dials.erase(peer);
     auto it = waiting.find(peer);
     if (it == waiting.end()) return;
     auto list = std::move(it->second);

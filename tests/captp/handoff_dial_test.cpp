@@ -33,6 +33,7 @@ class HandoffDial : public ::testing::Test {
       vc{TwoVats::vat_options("c", nullptr)};
   std::unique_ptr<captp::Node> a, b, c;
   Ref<Echo> b_echo, c_echo, a_to_b;
+  captp::Address b_addr;
 
   static captp::NodeOptions handoff_on() {
     captp::NodeOptions o;
@@ -48,7 +49,7 @@ class HandoffDial : public ::testing::Test {
     b->set_bootstrap(b_echo);
     c->set_bootstrap(c_echo);
     captp::Address c_addr = c->listen(dir.unix_address("c.sock"));
-    captp::Address b_addr = b->listen(dir.unix_address("b.sock"));
+    b_addr = b->listen(dir.unix_address("b.sock"));
     // B holds C's bootstrap object.
     Ref<Echo> c_ref = b->connect<Echo>(c->id(), c_addr);
     ASSERT_EQ(get(c_ref.send<&Echo::echo>(1)), 1);
@@ -126,6 +127,24 @@ TEST_F(HandoffDial, HandoffsToOneHostShareOneDial) {
   for (const auto& s : a->sessions()) with_c += s.peer == c->id();
   EXPECT_EQ(with_c, 1u);
   EXPECT_EQ(session(*a, b->id())->stats.handoffs, 2u);
+}
+
+// A node at its bound of handoff dials (NodeOptions::max_handoff_dials)
+// dials no more: the handoff falls back to B's proxy (H12), which answers.
+TEST_F(HandoffDial, ANodeAtItsHandoffDialBoundKeepsBsProxy) {
+  a_to_b = {};
+  a.reset();
+  captp::NodeOptions bounded = handoff_on();
+  bounded.max_handoff_dials = 0;
+  a = std::make_unique<captp::Node>(va, captp::Identity::generate(), bounded);
+  a_to_b = a->connect<Echo>(b->id(), b_addr);
+  Ref<Echo> obj = get(a_to_b.send<&Echo::held>());
+  EXPECT_EQ(get(obj.send<&Echo::echo>(3)), 3);
+  EXPECT_FALSE(session(*a, c->id())) << "A dialled C beyond its bound";
+  auto ab = session(*a, b->id());
+  ASSERT_TRUE(ab);
+  EXPECT_EQ(ab->stats.handoff_fallbacks, 1u);
+  EXPECT_EQ(ab->stats.handoffs, 0u);
 }
 
 }  // namespace
