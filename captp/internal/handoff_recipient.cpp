@@ -101,9 +101,12 @@ void Session::send_accept_for(const Ptr<HandoffRecipient>& h) {
   if (!ac && !h->dialed && provisions_->dial() && !h->hints.empty()) {
     // H6 2, 3: the node dials the hints unless it has a session with the
     // host's vat id already; either way this runs again when it knows.
-    // Until then R holds every call (the vine carries none: H5 says they
-    // go to it at once, but a dial is one handshake, and holding keeps
-    // the accept's embargo to the calls made along B's promises).
+    // Until then R holds every call, in order, and they go on at H11 or
+    // H12. TODO(soon): H5 wants them on the vine at once ("no call waits
+    // for a connection"); here they wait up to the connect and handshake
+    // deadlines. Sending them to the vine means R forwarding to it until
+    // the accept (then `used`, and the accept embargoed), which a
+    // PromiseState cannot do and then hold again.
     h->dialed = true;
     Ptr<HandoffRecipient> keep = h;
     provisions_->dial()(h->host, h->hints, [keep](const Error* failed) {
