@@ -4,9 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <map>
+#include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "captp/internal/net/accept_loop.h"
 #include "captp/internal/net/channel.h"
@@ -80,8 +84,18 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
   std::map<Key, Live> sessions;
   // Sessions that lost to a crossing one (captp.md 9), draining until closed.
   std::vector<std::pair<Key, Live>> retired;
-  // Bootstrap promises waiting for a dial in progress, by peer.
-  std::unordered_map<VatId, std::vector<Ptr<PromiseState<Value>>>> waiting;
+  // What waits for a dial in progress, by peer: a bootstrap promise
+  // (connect), or a handoff recipient's accept (spec/captp.md 11, H6 3),
+  // called with null once a session with the peer started, else with why
+  // the dial failed.
+  struct Waiter {
+    Ptr<PromiseState<Value>> bootstrap;
+    std::function<void(const Error*)> handoff;
+  };
+  std::unordered_map<VatId, std::vector<Waiter>> waiting;
+  // The peers of the dials under way that handoffs started (bounded by
+  // NodeOptions::max_handoff_dials).
+  std::unordered_set<VatId> handoff_dials;
   // Accepted connections in the handshake, in all and by remote address.
   std::size_t handshaking = 0;
   std::map<std::string, std::size_t> handshaking_from;
@@ -169,17 +183,75 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
   }
 
   void dial_failed(const VatId& peer, const Error& e) {
+    handoff_dials.erase(peer);
     auto it = waiting.find(peer);
     if (it == waiting.end()) return;
     auto list = std::move(it->second);
     waiting.erase(it);
     // The peer's own dial reached us while ours was under way, and would
     // have lost to it: with ours gone, it is the session (captp.md 9).
-    if (Ptr<Session> s = open_session(peer)) {
-      for (auto& p : list) p->follow(s->bootstrap());
-      return;
+    if (Ptr<Session> s = open_session(peer)) return follow(list, s);
+    Error why{e.kind, fmt::format("connecting to {}: {}", peer.to_text(), e.reason)};
+    for (auto& w : list) {
+      if (w.bootstrap) w.bootstrap->break_with(why);
+      if (w.handoff) w.handoff(&why);
     }
-    for (auto& p : list) p->break_with(Error{e.kind, fmt::format("connecting to {}: {}", peer.to_text(), e.reason)});
+  }
+
+  static void follow(std::vector<Waiter>& list, const Ptr<Session>& s) {
+    for (auto& w : list) {
+      if (w.bootstrap) w.bootstrap->follow(s->bootstrap());
+      if (w.handoff) w.handoff(nullptr);
+    }
+  }
+
+  // spec/captp.md 11, H6 2 and 3: a handoff recipient wants a session with
+  // `host`. One with any instance of it (H6 2 decides whether it serves), or
+  // a dial under way, is shared; else the hints are dialled in order, each
+  // bounded by the connect deadline, the first that connects by the
+  // handshake's.
+  void dial_for_handoff(const VatId& host, const std::vector<std::string>& hints,
+                        std::function<void(const Error*)> done) {
+    if (closed) {
+      Error e{ErrorKind::disconnected, "node closed"};
+      return done(&e);
+    }
+    if (has_session(host)) return done(nullptr);
+    bool dialing = waiting.contains(host);
+    if (!dialing && handoff_dials.size() >= options.max_handoff_dials) {
+      Error e{ErrorKind::overloaded, fmt::format("{} handoff dials under way already", handoff_dials.size())};
+      return done(&e);
+    }
+    waiting[host].push_back(Waiter{nullptr, std::move(done)});
+    if (dialing) return;
+    handoff_dials.insert(host);
+    std::vector<Address> at;
+    for (const std::string& h : hints)
+      if (auto a = Address::parse(h)) at.push_back(*a);
+    dial_hints(host, std::move(at), 0, "no hint parses as an address");
+  }
+
+  bool has_session(const VatId& peer) const {
+    auto it = sessions.lower_bound(Key{peer, InstanceId{}});
+    return it != sessions.end() && it->first.first == peer && it->second.session->is_open();
+  }
+
+  void dial_hints(const VatId& peer, std::vector<Address> at, std::size_t k, std::string last) {
+    if (k >= at.size()) return dial_failed(peer, Error{ErrorKind::disconnected, last});
+    std::weak_ptr<State> w = weak_from_this();
+    Address where = at[k];
+    async_connect(
+        vat.io(), where,
+        [w, peer, at = std::move(at), k](boost::system::error_code ec, std::unique_ptr<Stream> s) mutable {
+          auto self = w.lock();
+          if (!self) return;
+          if (ec || !s) {
+            std::string why = fmt::format("cannot reach {}: {}", at[k].to_string(), ec.message());
+            return self->dial_hints(peer, std::move(at), k + 1, std::move(why));
+          }
+          self->dial(peer, std::move(s));
+        },
+        options.connect_timeout);
   }
 
   // The dialer of a session: what the crossed-connection rule compares.
@@ -288,16 +360,30 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
   }
 
   void attach_waiting(const VatId& peer, const Ptr<Session>& s) {
+    handoff_dials.erase(peer);
     auto it = waiting.find(peer);
     if (it == waiting.end()) return;
     auto list = std::move(it->second);
     waiting.erase(it);
-    for (auto& p : list) p->follow(s->bootstrap());
+    follow(list, s);
   }
 };
 
 Node::Node(Vat& vat, Identity identity, NodeOptions options)
-    : state_(std::make_shared<State>(vat, std::move(identity), std::move(options))) {}
+    : state_(std::make_shared<State>(vat, std::move(identity), std::move(options))) {
+  // spec/captp.md 11, H6 3: the sessions' handoffs dial through the node.
+  std::weak_ptr<State> w = state_;
+  if (state_->provisions)
+    state_->provisions->set_dial(
+        [w](const VatId& host, const std::vector<std::string>& hints, std::function<void(const Error*)> done) {
+          auto self = w.lock();
+          if (!self) {
+            Error e{ErrorKind::disconnected, "node closed"};
+            return done(&e);
+          }
+          self->dial_for_handoff(host, hints, std::move(done));
+        });
+}
 
 Node::~Node() { close("node destroyed"); }
 
@@ -353,7 +439,7 @@ HandlerPtr Node::connect_handler(const VatId& peer, const Address* at, std::uniq
   }
   auto& list = st.waiting[peer];
   bool dialing = !list.empty();
-  list.push_back(p);
+  list.push_back(State::Waiter{p, nullptr});
   if (dialing && !stream) return p;  // a dial to this peer is under way: share it
   if (stream) {
     st.dial(peer, std::move(stream));
@@ -468,8 +554,12 @@ void Node::close(const std::string& reason) {
   for (auto& [peer, l] : sessions) l.session->close(reason);
   for (auto& [peer, l] : retired) l.session->close(reason);
   auto waiting = std::move(st.waiting);
+  Error gone{ErrorKind::disconnected, fmt::format("node closed: {}", reason)};
   for (auto& [peer, list] : waiting)
-    for (auto& p : list) p->break_with(Error{ErrorKind::disconnected, fmt::format("node closed: {}", reason)});
+    for (auto& w : list) {
+      if (w.bootstrap) w.bootstrap->break_with(gone);
+      if (w.handoff) w.handoff(&gone);
+    }
 }
 
 }  // namespace vatic::captp

@@ -47,6 +47,11 @@ struct NodeOptions {
   // host; all unix socket peers count as one): beyond it, closed at once, so
   // one host cannot hold every slot for a handshake deadline each.
   std::size_t max_handshaking_per_address = 64;
+  // Dials to handoff hosts under way at once (spec/captp.md 11, H6 3). Hosts
+  // and hints come from introducers: without a bound, a peer sending
+  // descriptors that name many hosts would make this vat open connections
+  // for it. Beyond it a handoff falls back to the introducer's proxy (H12).
+  std::size_t max_handoff_dials = 16;
 };
 
 struct SessionInfo {

@@ -150,20 +150,32 @@ void RemotePromise::lift_embargo() {
   for (auto& d : std::exchange(resolves_, {})) d.session->resolve_after_embargo(d.id, d.serial);
 }
 
-RemotePromise* Session::embargo_before_resolve(detail::PromiseBase& p) noexcept {
+bool Session::resolve_waits(detail::PromiseBase& p, std::uint32_t id, std::uint64_t serial) {
   // spec/captp.md 5, "The resolve waits for the embargo": a local promise settles when its
   // answer arrives, but the messages sent to it still go on through its
   // forward, which may be a remote promise (of any session) holding calls
   // under an embargo. A resolve sent now would let the peer send straight to
   // the resolution, overtaking the calls it sent to the promise before, which
-  // that embargo still holds.
+  // that embargo still holds. A handoff promise that holds calls is such an
+  // embargo too (spec/captp.md 11, H7, last paragraph).
   Handler* h = p.forward();
   for (int steps = 0; h && steps < (1 << 20); ++steps) {
     auto* r = dynamic_cast<RemotePromise*>(h);
-    if (r && r->state() == RemotePromise::State::embargoed) return r;
+    if (r && r->state() == RemotePromise::State::embargoed) {
+      r->defer_resolve(Ptr<Session>(this), id, serial);
+      return true;
+    }
+    if (HandoffRecipient* held = holding_handoff(h)) {
+      held->resolves.push_back(HandoffRecipient::Resolve{Ptr<Session>(this), id, serial});
+      return true;
+    }
     h = next_hop(h);
   }
-  return nullptr;
+  return false;
+}
+
+HandoffRecipient* Session::holding_handoff(const Handler* h) const noexcept {
+  return provisions_ ? provisions_->holding(h) : nullptr;
 }
 
 void Session::resolve_after_embargo(std::uint32_t id, std::uint64_t serial) {
@@ -217,10 +229,19 @@ void Session::reply_loopback(HandlerPtr target, std::uint32_t eid) {
   // peer's reference while calls we sent along it are still coming back.
   // The reply waits until it lifts (and looks again further on), else the
   // peer could send calls straight to the target that overtake the held ones.
+  // So it does for a handoff promise of ours that holds calls until it
+  // switches to the host or falls back to the vine (spec/captp.md 11, H7,
+  // last paragraph): the peer's calls sent before the disembargo may wait
+  // in it, and once the loopback returns the peer sends along its new path
+  // (to the host, say) at once.
   Handler* h = target.get();
   for (int steps = 0; h && steps < (1 << 20); ++steps) {
     auto* r = dynamic_cast<RemotePromise*>(h);
     if (r && r->state() == RemotePromise::State::embargoed) return r->defer_loopback(Ptr<Session>(this), eid);
+    if (HandoffRecipient* held = holding_handoff(h)) {
+      held->loopbacks.emplace_back(Ptr<Session>(this), eid);
+      return;
+    }
     h = next_hop(h);
   }
   send_loopback(eid);

@@ -208,7 +208,7 @@ void Session::export_settled(std::uint32_t id, std::uint64_t serial, PromiseBase
     resolves_due_.emplace_back(id, serial);
     return;
   }
-  if (RemotePromise* r = embargo_before_resolve(p)) return r->defer_resolve(Ptr<Session>(this), id, serial);
+  if (resolve_waits(p, id, serial)) return;
   CapCodec caps(*this);
   std::optional<Value> v;
   Error err;

@@ -244,7 +244,7 @@ Capability Session::read_third_party(wire::ThirdPartyHosted::Reader in) {
     throw ProtocolError(fmt::format("thirdPartyHosted host instance of {} bytes ({} expected)",
                                     in.getHostInstance().size(), kInstanceIdBytes));
   HandoffNonce nonce = read_nonce(in.getNonce());
-  (void)read_hints(in.getHints());
+  std::vector<std::string> hints = read_hints(in.getHints());
   InstanceId instance;
   std::copy(in.getHostInstance().begin(), in.getHostInstance().end(), instance.bytes.begin());
   // The vine, imported exactly as senderHosted; R, a promise of ours, is
@@ -257,7 +257,11 @@ Capability Session::read_third_party(wire::ThirdPartyHosted::Reader in) {
   h->vine_id = in.getVine();
   h->host_instance = instance;
   h->nonce = nonce;
+  h->hints = std::move(hints);
   handoffs_pending_.emplace(h->promise.get(), h);
+  // H7, last paragraph: R holds calls from now until it settles.
+  h->table = provisions_;
+  provisions_->holding_started(h->promise.get(), h.get());
   fresh_handoffs_.push_back(h);
   return Capability{h->promise, nullptr, true};
 }

@@ -12,8 +12,9 @@
 // its queue, so no call ever travels the vine for R and the embargo is
 // needed only for calls made along such a promise. R resolves to C's object
 // when the accept returns it (H11), or to the vine (H12) when A cannot reach
-// C over a session it already has (this version does not dial for handoffs,
-// which H6 allows), when C refuses, or when S_AC ends first.
+// C (no session, and no hint dialled reached it: H6), when C refuses, or
+// when S_AC ends first. Every fallback is logged (`handoff.fallback`,
+// spec/log.md), with its reason.
 //
 // Everything here runs on the vat's thread.
 #include <fmt/format.h>
@@ -21,7 +22,9 @@
 #include <utility>
 
 #include "captp/internal/remote.h"
+#include "vat/log.h"
 #include "vat/message.h"
+#include "vat/utf8.h"
 #include "vat/vat.h"
 
 namespace vatic::captp {
@@ -56,6 +59,24 @@ class AcceptListener final : public detail::Listener {
 
 }  // namespace
 
+HandoffRecipient::~HandoffRecipient() {
+  // Dropped unsettled (its sessions ended, the node closed): nothing may
+  // find it any more.
+  if (table) table->holding_ended(promise.get());
+}
+
+void HandoffRecipient::release_held() {
+  // Called once R settled: the calls it held have gone on (to C's object or
+  // to the vine). Each disembargo that waited is looked at again from R (a
+  // further embargo on the path may still hold calls), and each resolve is
+  // sent, after them.
+  if (!table) return;
+  table->holding_ended(promise.get());
+  table = nullptr;
+  for (auto& [s, eid] : std::exchange(loopbacks, {})) s->reply_loopback(HandlerPtr(promise), eid);
+  for (auto& r : std::exchange(resolves, {})) r.session->resolve_after_embargo(r.id, r.serial);
+}
+
 bool Session::is_fresh_handoff(const detail::Handler* h) const noexcept {
   for (const auto& f : fresh_handoffs_)
     if (f->promise.get() == h) return true;
@@ -75,10 +96,32 @@ void Session::start_fresh_handoffs() {
 
 void Session::send_accept_for(const Ptr<HandoffRecipient>& h) {
   if (!handoffs_pending_.contains(h->promise.get())) return;
-  h->accept_sent = true;
-  // H6: a session with (host, hostInstance) that speaks handoff, or fall back.
+  // H6 1: a session with (host, hostInstance) that speaks handoff.
   Ptr<Session> ac = provisions_->session_with(h->host, h->host_instance);
-  if (!ac) return fall_back(h, "no session with the host (this vat does not dial for handoffs)");
+  if (!ac && !h->dialed && provisions_->dial() && !h->hints.empty()) {
+    // H6 2, 3: the node dials the hints unless it has a session with the
+    // host's vat id already; either way this runs again when it knows.
+    // Until then R holds every call, in order, and they go on at H11 or
+    // H12. TODO(soon): H5 wants them on the vine at once ("no call waits
+    // for a connection"); here they wait up to the connect and handshake
+    // deadlines. Sending them to the vine means R forwarding to it until
+    // the accept (then `used`, and the accept embargoed), which a
+    // PromiseState cannot do and then hold again.
+    h->dialed = true;
+    Ptr<HandoffRecipient> keep = h;
+    provisions_->dial()(h->host, h->hints, [keep](const Error* failed) {
+      Session& s = *keep->introducer;
+      if (failed) return s.fall_back(keep, fmt::format("no hint reached the host: {}", failed->reason));
+      s.send_accept_for(keep);
+    });
+    return;
+  }
+  h->accept_sent = true;
+  if (!ac) {
+    if (h->dialed) return fall_back(h, "the session with the host's vat id is another instance or lacks handoff");
+    return fall_back(h, h->hints.empty() ? "no session with the host, and no hints to dial"
+                                         : "no session with the host, and this vat does not dial for handoffs");
+  }
   if (h->used) {
     // H7: B relays this behind the calls that went to the object through it.
     if (!open_) return fall_back(h, "the introducer's session ended before the switch");
@@ -102,6 +145,7 @@ void Session::complete_handoff(const Ptr<HandoffRecipient>& h, const Capability&
   ++handoffs_;
   h->promise->fulfill(Value(target));
   h->vine = nullptr;
+  h->release_held();
 }
 
 void Session::fall_back(const Ptr<HandoffRecipient>& h, const std::string& why) {
@@ -109,7 +153,18 @@ void Session::fall_back(const Ptr<HandoffRecipient>& h, const std::string& why) 
   // H12: every held call goes to the vine, after those sent through it.
   ++handoff_fallbacks_;
   last_handoff_fallback_ = why;
+  // spec/log.md: the reason may quote C's refusal, text a peer chose.
+  if (vat_.log_enabled(LogLevel::info)) {
+    std::string introducer = peer_.to_text(), host = h->host.to_text(), reason = utf8::printable(why);
+    vat_.log(LogEvent{LogLevel::info,
+                      "captp",
+                      "handoff.fallback",
+                      fmt::format("handoff from {} of an object of {} falls back to the introducer's proxy: {}",
+                                  introducer, host, reason),
+                      {{"introducer", introducer}, {"host", host}, {"reason", reason}}});
+  }
   h->promise->fulfill(Value(Capability{h->vine, nullptr, false}));
+  h->release_held();
 }
 
 Ptr<PromiseBase> Session::send_accept(const VatId& provider, const HandoffNonce& nonce, bool embargo) {

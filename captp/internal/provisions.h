@@ -19,9 +19,11 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "captp/identity.h"
@@ -38,6 +40,7 @@ class Vat;
 namespace vatic::captp {
 
 class Session;
+struct HandoffRecipient;
 
 inline constexpr std::size_t kHandoffNonceBytes = 32;
 using HandoffNonce = std::array<std::uint8_t, kHandoffNonceBytes>;
@@ -85,9 +88,34 @@ class ProvisionTable {
   void add_hint(const std::string& hint);
   const std::vector<std::string>& hints() const noexcept { return hints_; }
 
+  // H6 3: how this vat reaches a host it has no session with. `dial(host,
+  // hints, done)` dials `host` at `hints`, in order, sharing any other dial
+  // to it, within the connect and handshake deadlines, and calls `done`
+  // once: with null when a session with `host` started (or one was there
+  // already: H6 2 decides what it is worth), else with why no hint reached
+  // it. Set by the Node; without one the recipient falls back at once (H6
+  // allows it).
+  using Dial = std::function<void(const VatId& host, const std::vector<std::string>& hints,
+                                  std::function<void(const Error* failed)> done)>;
+  void set_dial(Dial d) { dial_ = std::move(d); }
+  const Dial& dial() const noexcept { return dial_; }
+
   // H6 1: an open, not retired session with (`peer`, `instance`) that
   // negotiated handoff, or null.
   detail::Ptr<Session> session_with(const VatId& peer, const InstanceId& instance) const;
+
+  // The recipient's side (H7, last paragraph): the handoff promises of this
+  // vat that hold calls, from the descriptor until H11 or H12, whichever
+  // session they came over. A disembargo reflected, or a resolve sent, along
+  // a path through one of them waits for it to let its calls go: the walks
+  // of embargo.cpp look each hop up here. A HandoffRecipient registers
+  // itself and leaves when R settles or when it dies.
+  void holding_started(const detail::Handler* r, HandoffRecipient* h) { holding_[r] = h; }
+  void holding_ended(const detail::Handler* r) noexcept { holding_.erase(r); }
+  HandoffRecipient* holding(const detail::Handler* r) const noexcept {
+    auto it = holding_.find(r);
+    return it == holding_.end() ? nullptr : it->second;
+  }
 
   // spec/captp.md 11.9, per session.
   std::size_t provisions_of(const Session& s) const noexcept;
@@ -144,6 +172,8 @@ class ProvisionTable {
   std::map<Session*, VatId> sessions_;        // the open sessions that negotiated handoff
   std::uint64_t seq_ = 0;
   std::vector<std::string> hints_;
+  std::unordered_map<const detail::Handler*, HandoffRecipient*> holding_;
+  Dial dial_;
 };
 
 // The refusal every accept meets that finds no provision it may take,

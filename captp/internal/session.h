@@ -48,6 +48,9 @@ class Session;
 // holds, and the vine (B's proxy). handoff_recipient.cpp.
 struct HandoffRecipient : detail::RefCounted {
   explicit HandoffRecipient(const VatId& h) : host(h) {}
+  HandoffRecipient(const HandoffRecipient&) = delete;
+  HandoffRecipient& operator=(const HandoffRecipient&) = delete;
+  ~HandoffRecipient();
   detail::Ptr<Session> introducer;                   // S_AB
   detail::Ptr<detail::PromiseState<Value>> promise;  // R
   detail::HandlerPtr vine;                           // held until H11 (then released) or H12 (R's target)
@@ -55,8 +58,24 @@ struct HandoffRecipient : detail::RefCounted {
   VatId host;
   InstanceId host_instance;
   HandoffNonce nonce{};
-  bool used = false;         // a call went toward the object through B (11.3)
-  bool accept_sent = false;  // H7 done: only S_AC's answer settles R now
+  std::vector<std::string> hints;  // where C may be dialled (H6 3), as B sent them
+  bool dialed = false;             // H6 3 done: a session with C, or none, is final
+  bool used = false;               // a call went toward the object through B (11.3)
+  bool accept_sent = false;        // H7 done: only S_AC's answer settles R now
+  // H7, last paragraph: while R holds calls it is an embargo of ours. The
+  // disembargoes to reflect (session, embargo id) and the resolves of our
+  // exports (session, export id, serial) whose path goes through R wait
+  // here until R lets its calls go (release_held, at H11 or H12).
+  std::vector<std::pair<detail::Ptr<Session>, std::uint32_t>> loopbacks;
+  struct Resolve {
+    detail::Ptr<Session> session;
+    std::uint32_t id;
+    std::uint64_t serial;
+  };
+  std::vector<Resolve> resolves;
+  std::shared_ptr<ProvisionTable> table;  // where R is registered as holding calls
+  // R settled: it holds nothing any more; what waited for it goes on.
+  void release_held();
 };
 
 // Where a call goes on the peer's side.
@@ -247,6 +266,8 @@ class Session final : public detail::RefCounted {
                   Answer::Handoff handoff = Answer::Handoff::none);
   detail::HandlerPtr resolve_target(wire::MessageTarget::Reader t);
   void send_loopback(std::uint32_t eid);
+  // The handoff promise `h` of this vat while it holds calls (H7), else null.
+  HandoffRecipient* holding_handoff(const detail::Handler* h) const noexcept;
   void write_return(std::uint32_t qid, detail::PromiseBase& p);
 
   // flow_control.cpp
@@ -266,7 +287,9 @@ class Session final : public detail::RefCounted {
   void send_due_resolves();
   // The embargo, if any, that holds messages sent to exported promise `p`
   // (embargo.cpp): its resolve waits for it.
-  RemotePromise* embargo_before_resolve(detail::PromiseBase& p) noexcept;
+  // Whether the resolve of export `id` (promise `p`) must wait for an
+  // embargo of ours on its path; if so it is deferred there (embargo.cpp).
+  bool resolve_waits(detail::PromiseBase& p, std::uint32_t id, std::uint64_t serial);
   void forget_export_id(std::uint32_t id, const Export& e);
   Capability read_cap(wire::CapDescriptor::Reader in);
   // The peer's export `id` (senderHosted or senderPromise), imported: one

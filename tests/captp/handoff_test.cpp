@@ -12,8 +12,10 @@
 //   A (raw, memory pipe) --------------------------------------------- C
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -271,10 +273,93 @@ TEST_F(Handoff, OwnObjectsOfTheIntroducerOrTheRecipientAreNotHandedOff) {
   EXPECT_EQ(a.return_of(2)->receiver_hosted, 7u);
 }
 
-// A vatic Node as the recipient: it does not dial for handoffs and falls
-// back to the vine at once (H6, H12), so its calls reach C through B.
-TEST_F(Handoff, NodeRecipientFallsBackToTheVine) {
-  Vat va{TwoVats::vat_options("a", nullptr)};
+// B as the recipient, with calls held in its handoff promise when A asks it
+// to reflect a disembargo (H7, last paragraph). Found by `vatic_sim --seeds
+// 2000 --handoff`, seed 1530 (and 1684): A passed B a promise of its own
+// (P, an answer of C's still pending), B's answer returned it, A called
+// along that answer, P settled to C's object, and A handed it to B. B's
+// handoff promise held A's call until C answered B's accept, but B reflected
+// A's disembargo at once, so A's next call, sent straight to C, overtook the
+// held one.
+TEST_F(Handoff, DisembargoThroughTheRecipientsHandoffPromiseWaitsForItsHeldCalls) {
+  connect_a();
+  connect_a_to_c();
+  // A -> B: same(P), P our promise export 7; B's answer names it back.
+  a.send([&](wire::Message::Builder m) {
+    auto call = m.initCall();
+    call.setQuestionId(1);
+    call.initTarget().setImportedCap(a_b_boot);
+    call.setMethod("same");
+    call.initArgs(1)[0].initCap().setSenderPromise(7);
+  });
+  ASSERT_TRUE(run_until([&] { return a.return_of(1).has_value(); }));
+  ASSERT_EQ(a.return_of(1)->receiver_hosted, 7u);
+  // P settles to C's bootstrap object, which A hands to B (A the
+  // introducer, H3, H4): the provide to C, then the resolve to B.
+  std::vector<std::uint8_t> nonce(32, 0x42);
+  a_to_c.send([&](wire::Message::Builder m) {
+    auto p = m.initProvide();
+    p.setQuestionId(1);
+    p.initTarget().setImportedCap(a_c_boot);
+    p.setRecipient(bytes_of(b->id().bytes()));
+    p.setNonce(bytes_of(nonce));
+  });
+  a.send([&](wire::Message::Builder m) {
+    auto r = m.initResolve();
+    r.setPromiseId(7);
+    auto t = r.initValue().initCap().initThirdPartyHosted();
+    t.setHost(bytes_of(c->id().bytes()));
+    t.setHostInstance(bytes_of(c->instance().bytes));
+    t.setNonce(bytes_of(nonce));
+    t.setVine(8);
+  });
+  // A call along B's answer (to P, so into B's handoff promise, which holds
+  // it until C answers B's accept), then the disembargo: A's answer settled
+  // to P, of its own, so A embargoes it (section 5).
+  a.send([&](wire::Message::Builder m) {
+    auto call = m.initCall();
+    call.setQuestionId(2);
+    call.initTarget().initPromisedAnswer().setQuestionId(1);
+    call.setMethod("order");
+    call.initArgs(1)[0].setInt(1);
+  });
+  a.send([&](wire::Message::Builder m) {
+    auto d = m.initDisembargo();
+    d.initTarget().initPromisedAnswer().setQuestionId(1);
+    d.setSenderLoopback(0);
+  });
+  auto reflected = [&] {
+    for (const Got& g : a.inbox)
+      if (g.which == wire::Message::DISEMBARGO) return true;
+    return false;
+  };
+  // C says nothing yet: B's handoff promise still holds the call, so B
+  // must not reflect the disembargo.
+  for (int i = 0; i < 30; ++i) {
+    vb.run_until_idle();
+    if (aio.stopped()) aio.restart();
+    aio.poll();
+  }
+  EXPECT_FALSE(reflected()) << "B reflected the disembargo while its handoff promise held a call";
+  // Once C answers the accept, the held call goes to C, then the reply.
+  ASSERT_TRUE(run_until(reflected));
+  // A's calls now go straight to C, after the one that went through B.
+  a_to_c.call(3, a_c_boot, "order", 2);
+  ASSERT_TRUE(run_until([&] { return a_to_c.return_of(3).has_value() && a.return_of(2).has_value(); }));
+  EXPECT_EQ(c_echo.call<&Echo::seen>(), (std::vector<std::int64_t>{100, 1, 2}));
+  EXPECT_EQ(session(*b, a.id()).stats.handoffs, 1u);
+}
+
+// A vatic Node as the recipient, with no session with C, dials C at the
+// hint B sent (H6 3); when nothing answers there (C's socket file is gone,
+// its listener still runs) it falls back to the vine (H12), logs why, and
+// its calls reach C through B.
+TEST_F(Handoff, NodeRecipientWhoseDialFailsFallsBackToTheVineAndLogsIt) {
+  std::vector<LogEvent> logged;
+  VatOptions ao = TwoVats::vat_options("a", nullptr);
+  ao.log = LogOptions{[&](const LogEvent& e) { logged.push_back(e); }, LogLevel::info};
+  Vat va{std::move(ao)};
+  std::filesystem::remove(dir / "c.sock");
   auto an = std::make_unique<captp::Node>(va, captp::Identity::generate(), handoff_on());
   {
     auto [ab, b_end] = captp::memory_pipe(va.io(), vb.io());
@@ -291,6 +376,13 @@ TEST_F(Handoff, NodeRecipientFallsBackToTheVine) {
     EXPECT_EQ(answer.value(), 12);
     auto s = an->sessions()[0].stats;
     EXPECT_EQ(s.handoff_fallbacks, 1u);
+    EXPECT_EQ(an->sessions().size(), 1u) << "A reached C though its socket is gone";
+    auto fell =
+        std::find_if(logged.begin(), logged.end(), [](const LogEvent& e) { return e.event == "handoff.fallback"; });
+    ASSERT_NE(fell, logged.end());
+    EXPECT_EQ(*fell->field("host"), c->id().to_text());
+    EXPECT_EQ(*fell->field("introducer"), b->id().to_text());
+    EXPECT_NE(fell->field("reason")->find("no hint reached the host"), std::string::npos) << *fell->field("reason");
   }
   // A dropped everything: B cancels its provide (H13).
   for (int i = 0; i < 50; ++i) {
