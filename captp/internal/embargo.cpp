@@ -147,10 +147,10 @@ void RemotePromise::lift_embargo() {
   for (auto& [s, eid] : std::exchange(loopbacks_, {})) s->reply_loopback(HandlerPtr(this), eid);
   // Our exports whose resolve waited for the held calls (embargo_before_resolve),
   // after them.
-  for (auto& d : std::exchange(resolves_, {})) d.session->resolve_after_embargo(d.id, d.serial);
+  for (auto& d : std::exchange(resolves_, {})) d.session->resolve_after_embargo(d.id, d.serial, d.answer);
 }
 
-bool Session::resolve_waits(detail::PromiseBase& p, std::uint32_t id, std::uint64_t serial) {
+bool Session::resolve_waits(detail::PromiseBase& p, std::uint32_t id, std::uint64_t serial, bool answer) {
   // spec/captp.md 5, "The resolve waits for the embargo": a local promise settles when its
   // answer arrives, but the messages sent to it still go on through its
   // forward, which may be a remote promise (of any session) holding calls
@@ -162,11 +162,11 @@ bool Session::resolve_waits(detail::PromiseBase& p, std::uint32_t id, std::uint6
   for (int steps = 0; h && steps < (1 << 20); ++steps) {
     auto* r = dynamic_cast<RemotePromise*>(h);
     if (r && r->state() == RemotePromise::State::embargoed) {
-      r->defer_resolve(Ptr<Session>(this), id, serial);
+      r->defer_resolve(Ptr<Session>(this), id, serial, answer);
       return true;
     }
     if (HandoffRecipient* held = holding_handoff(h)) {
-      held->resolves.push_back(HandoffRecipient::Resolve{Ptr<Session>(this), id, serial});
+      held->resolves.push_back(HandoffRecipient::Resolve{Ptr<Session>(this), id, serial, answer});
       return true;
     }
     h = next_hop(h);
@@ -178,7 +178,14 @@ HandoffRecipient* Session::holding_handoff(const Handler* h) const noexcept {
   return provisions_ ? provisions_->holding(h) : nullptr;
 }
 
-void Session::resolve_after_embargo(std::uint32_t id, std::uint64_t serial) {
+void Session::resolve_after_embargo(std::uint32_t id, std::uint64_t serial, bool answer) {
+  if (answer) {
+    // spec/captp.md 5, "The resolve waits for the embargo" (the return of
+    // an answer): deliver_return looks again, further along the path.
+    Answer* a = answers_.find(id);
+    if (open_ && a && a->serial == serial && !a->returned) deliver_return(id, serial, *a->result);
+    return;
+  }
   Export* e = exports_.find(id);
   detail::PromiseBase* p = e && e->serial == serial ? e->target->as_promise() : nullptr;
   if (open_ && p && !p->pending()) export_settled(id, serial, *p);

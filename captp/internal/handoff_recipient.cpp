@@ -74,7 +74,7 @@ void HandoffRecipient::release_held() {
   table->holding_ended(promise.get());
   table = nullptr;
   for (auto& [s, eid] : std::exchange(loopbacks, {})) s->reply_loopback(HandlerPtr(promise), eid);
-  for (auto& r : std::exchange(resolves, {})) r.session->resolve_after_embargo(r.id, r.serial);
+  for (auto& r : std::exchange(resolves, {})) r.session->resolve_after_embargo(r.id, r.serial, r.answer);
 }
 
 bool Session::is_fresh_handoff(const detail::Handler* h) const noexcept {

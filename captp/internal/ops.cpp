@@ -123,6 +123,13 @@ void Session::on_call(wire::Call::Reader m) {
 void Session::deliver_return(std::uint32_t qid, std::uint64_t serial, PromiseBase& p) {
   Answer* a = answers_.find(qid);
   if (!open_ || !a || a->serial != serial || a->returned) return;  // finished (canceled) or session gone
+  // spec/captp.md 5, "The resolve waits for the embargo", for a return: the
+  // calls the peer pipelined on this answer may still be held by an embargo
+  // of ours on their path (the answer is a call we forwarded as a question,
+  // which settled to an object of this vat while those calls travel back).
+  // Returned now, the result names that object (`senderHosted`, the same
+  // path), and the peer's next calls go straight to it, overtaking them.
+  if (resolve_waits(p, qid, serial, /*answer=*/true)) return;
   a->returned = true;
   Answer done = *a;
   write_return(qid, p);

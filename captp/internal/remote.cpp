@@ -173,7 +173,7 @@ void RemotePromise::break_with(const Error& e) {
   while (detail::Turn* t = queued_.pop()) detail::break_message(MessagePtr(static_cast<detail::Message*>(t)), error_);
   // Nothing is held for them any more (and on a closed session nothing is sent).
   for (auto& [s, eid] : std::exchange(loopbacks_, {})) s->reply_loopback(HandlerPtr(this), eid);
-  for (auto& d : std::exchange(resolves_, {})) d.session->resolve_after_embargo(d.id, d.serial);
+  for (auto& d : std::exchange(resolves_, {})) d.session->resolve_after_embargo(d.id, d.serial, d.answer);
   for (auto& r : std::exchange(waiting_, {})) r->break_with(error_);
 }
 

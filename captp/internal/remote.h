@@ -68,9 +68,10 @@ class RemotePromise final : public detail::Handler {
   // answered once they are delivered (embargo.cpp).
   void defer_loopback(detail::Ptr<Session> s, std::uint32_t eid) { loopbacks_.emplace_back(std::move(s), eid); }
   // Export `id` of session `s` is a local promise whose messages reach us
-  // while we hold calls: its resolve waits for the lift (embargo.cpp).
-  void defer_resolve(detail::Ptr<Session> s, std::uint32_t id, std::uint64_t serial) {
-    resolves_.push_back(DeferredResolve{std::move(s), id, serial});
+  // while we hold calls: its resolve waits for the lift (embargo.cpp). With
+  // `answer`, `id` is an answer of `s` and its return waits the same way.
+  void defer_resolve(detail::Ptr<Session> s, std::uint32_t id, std::uint64_t serial, bool answer) {
+    resolves_.push_back(DeferredResolve{std::move(s), id, serial, answer});
   }
 
   State state() const noexcept { return state_; }
@@ -120,6 +121,7 @@ class RemotePromise final : public detail::Handler {
     detail::Ptr<Session> session;
     std::uint32_t id;
     std::uint64_t serial;
+    bool answer;  // `id` is an answer whose return waits, not an export
   };
   std::vector<DeferredResolve> resolves_;  // see defer_resolve
   // The answers of `__whenResolved` asked of a pending promise import. Each

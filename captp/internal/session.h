@@ -64,13 +64,15 @@ struct HandoffRecipient : detail::RefCounted {
   bool accept_sent = false;        // H7 done: only S_AC's answer settles R now
   // H7, last paragraph: while R holds calls it is an embargo of ours. The
   // disembargoes to reflect (session, embargo id) and the resolves of our
-  // exports (session, export id, serial) whose path goes through R wait
-  // here until R lets its calls go (release_held, at H11 or H12).
+  // exports (session, export id, serial) or returns of our answers whose path
+  // goes through R wait here until R lets its calls go (release_held, at H11
+  // or H12).
   std::vector<std::pair<detail::Ptr<Session>, std::uint32_t>> loopbacks;
   struct Resolve {
     detail::Ptr<Session> session;
     std::uint32_t id;
     std::uint64_t serial;
+    bool answer;  // `id` is an answer whose return waits, not an export
   };
   std::vector<Resolve> resolves;
   std::shared_ptr<ProvisionTable> table;  // where R is registered as holding calls
@@ -180,7 +182,9 @@ class Session final : public detail::RefCounted {
   void export_settled(std::uint32_t id, std::uint64_t serial, detail::PromiseBase& p);
   // The embargo that held back the resolve of export `id` lifted: send it
   // now if the export still stands (spec/captp.md 5, "The resolve waits for the embargo").
-  void resolve_after_embargo(std::uint32_t id, std::uint64_t serial);
+  // With `answer`, `id` is an answer whose return waited: sent now if the
+  // peer still awaits it.
+  void resolve_after_embargo(std::uint32_t id, std::uint64_t serial, bool answer);
   // Whether `h` (after local forwarding) is a remote reference of this session.
   bool reaches_this_peer(detail::Handler* h) const noexcept;
   // Calls, resolves and releases sent to a session that ended break with this.
@@ -287,9 +291,10 @@ class Session final : public detail::RefCounted {
   void send_due_resolves();
   // The embargo, if any, that holds messages sent to exported promise `p`
   // (embargo.cpp): its resolve waits for it.
-  // Whether the resolve of export `id` (promise `p`) must wait for an
-  // embargo of ours on its path; if so it is deferred there (embargo.cpp).
-  bool resolve_waits(detail::PromiseBase& p, std::uint32_t id, std::uint64_t serial);
+  // Whether the resolve of export `id` (promise `p`), or with `answer` the
+  // return of answer `id`, must wait for an embargo of ours on its path; if
+  // so it is deferred there (embargo.cpp).
+  bool resolve_waits(detail::PromiseBase& p, std::uint32_t id, std::uint64_t serial, bool answer = false);
   void forget_export_id(std::uint32_t id, const Export& e);
   Capability read_cap(wire::CapDescriptor::Reader in);
   // The peer's export `id` (senderHosted or senderPromise), imported: one

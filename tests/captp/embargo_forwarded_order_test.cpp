@@ -18,6 +18,15 @@
 //    calls m1 that c forwarded to P wait in that embargo; if a told c at once
 //    that P resolved to its object, m2 (sent along Q after) would go from c
 //    straight to the object and overtake m1.
+// 3. The return of an answer waits for the embargo that holds the calls
+//    pipelined on it (seed 2658): b holds a's proxy of c's Echo. a pipelines
+//    same(mine) and then m1 on b's held(); b forwards both back to a's proxy,
+//    and a on to c. c's answer names a's own object, so a's question to c
+//    embargoes (m1 went along it, and c forwards m1 to a only later). a's
+//    answer to b, the same question's result, must not name a's object
+//    before that embargo lifts: b would take it as the same path, and m2,
+//    sent by a along the pending answer meanwhile, would go from b straight
+//    to a's object, ahead of m1 still on its way back from c.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -191,6 +200,55 @@ TEST(EmbargoForwardedOrder, ResolveOfAnExportedPromiseWaitsForTheEmbargoHoldingI
     }
   }
   EXPECT_EQ(failures, 0) << "schedules where a call sent along Q overtook an earlier one";
+}
+
+TEST(EmbargoForwardedOrder, ReturnOfAnAnswerForwardedToAThirdVatWaitsForTheEmbargoHoldingItsCalls) {
+  int failures = 0;
+  for (std::size_t n = 0; n <= 3; ++n) {
+    for (const std::string& after : three_vat_schedules(n)) {
+      Triangle t;
+      // b's object holding a's export of its import of c's Echo (a proxies).
+      Ref<Echo> bx = t.get(t.b_echo.send<&Echo::next>());
+      t.get(bx.send<&Echo::hold>(t.c_echo));
+      // same(mine) pipelined on held() at b: b forwards it to a's proxy, a to c.
+      Promise<Ref<Echo>> h = bx.send<&Echo::held>();
+      Promise<Ref<Echo>> p = from_value<Ref<Echo>>(to_value(h)).send<&Echo::same>(t.mine);
+      Ref<Echo> pr = from_value<Ref<Echo>>(to_value(p));
+      t.run('a');
+      t.run('b');
+      t.run('a');
+      // c answers same() with a's own object; a does not read it yet.
+      t.c_to_a->held = true;
+      t.run('c');
+      // m1 along p: b and then a forward it, pipelined, on to c.
+      Promise<std::int64_t> o1 = pr.send<&Echo::order>(1);
+      t.run('a');
+      t.run('b');
+      t.run('a');
+      // a reads c's answer (c has not read m1 yet): its question to c
+      // embargoes. m2 along p, which a still thinks pending, goes to b.
+      t.c_to_a->release();
+      t.run('a');
+      Promise<std::int64_t> o2 = pr.send<&Echo::order>(2);
+      t.run('a');
+      t.run('b');
+      t.run('a');
+      for (char v : after) t.run(v);
+      std::string what;
+      try {
+        t.get(o1);
+        t.get(o2);
+        std::vector<std::int64_t> seen = t.mine.call<&Echo::seen>();
+        if (seen != std::vector<std::int64_t>{1, 2})
+          what = "a's object saw the calls along p as " + ::testing::PrintToString(seen);
+      } catch (const VatError& e) {
+        what = to_string(e.error());
+      }
+      if (what.empty() && !t.all_sessions_open()) what = "a session ended";
+      if (!what.empty() && ++failures <= 5) ADD_FAILURE() << "then " << after << ": " << what;
+    }
+  }
+  EXPECT_EQ(failures, 0) << "schedules where m2 overtook m1 through a's early return";
 }
 
 }  // namespace
