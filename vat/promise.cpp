@@ -132,7 +132,10 @@ void PromiseBase::deliver(MessagePtr m) {
     return h->deliver(std::move(m));
   }
   switch (status_) {
-    case Status::pending: queued_.push(m.release()); return;
+    case Status::pending:
+      if (relay_) return relay_->relay(std::move(m));
+      queued_.push(m.release());
+      return;
     case Status::broken: break_message(std::move(m), error_); return;
     case Status::fulfilled: {
       break_message(std::move(m),
@@ -156,7 +159,15 @@ void PromiseBase::notify(Listener* l) {
   owned->settled(*this);
 }
 
+void PromiseBase::relay_through(Listener* l) {
+  if (!pending() || forward_) return;
+  relay_ = l;
+  Ptr<PromiseBase> keep(this);
+  while (relay_ && !queued_.empty()) relay_->relay(MessagePtr(static_cast<Message*>(queued_.pop())));
+}
+
 void PromiseBase::fire_listeners() {
+  relay_ = nullptr;             // it is about to fire and go
   Ptr<PromiseBase> keep(this);  // a listener may drop the last outside reference
   while (Turn* t = listeners_.pop()) notify(static_cast<Listener*>(t));
 }
@@ -168,6 +179,7 @@ void PromiseBase::break_with(Error e) {
 }
 
 void PromiseBase::settle_broken(Error e) {
+  relay_ = nullptr;
   status_ = Status::broken;
   error_ = std::move(e);
   if (!forward_) {
@@ -178,6 +190,7 @@ void PromiseBase::settle_broken(Error e) {
 
 void PromiseBase::mark_fulfilled(HandlerPtr target) {
   Ptr<PromiseBase> keep(this);
+  relay_ = nullptr;
   status_ = Status::fulfilled;
   if (target && !forward_) {
     forward_to(std::move(target));

@@ -36,6 +36,9 @@ class Listener : public Turn {
   // converter whose own promise nobody holds or waits on says no, so that a
   // call only it waits on can be cancelled (CapTP finishes such questions).
   virtual bool wanted() const noexcept { return true; }
+  // For a relaying promise (PromiseBase::relay_through): takes a message that
+  // would otherwise queue on the pending promise, and must deliver or break it.
+  virtual void relay(MessagePtr m) { break_message(std::move(m), Error{ErrorKind::failed, "no relay"}); }
 };
 
 class PromiseBase : public Handler, public Pooled {
@@ -88,6 +91,17 @@ class PromiseBase : public Handler, public Pooled {
   void forward_to(HandlerPtr h);
   Handler* forward() const noexcept { return forward_.get(); }
 
+  // While a pending promise with no forward relays, the messages that would
+  // queue on it are handed to `l` instead (those already queued first, in
+  // order): a promise that sends on for now without settling or forwarding
+  // for good, and can hold again later (captp: a handoff promise uses its
+  // introducer's proxy until it switches to the host, spec/captp.md 11, H5).
+  // `l` must be one of this promise's listeners; stop_relaying() (or the
+  // promise settling) ends it.
+  void relay_through(Listener* l);
+  void stop_relaying() noexcept { relay_ = nullptr; }
+  bool relaying() const noexcept { return relay_ != nullptr; }
+
   // Cancellation (vat/cancel.h): set on a call's result when nobody wants it
   // any more (a CapTP finish before the answer); the method may look and stop.
   // Only a flag: the promise settles as it would have.
@@ -136,8 +150,9 @@ class PromiseBase : public Handler, public Pooled {
   bool output_gated_ = false;      // so does this: vat/output_gate.h
   Error error_;
   HandlerPtr forward_;
-  TurnQueue queued_;     // pipelined messages waiting for a target
-  TurnQueue listeners_;  // Listener turns
+  TurnQueue queued_;           // pipelined messages waiting for a target
+  TurnQueue listeners_;        // Listener turns
+  Listener* relay_ = nullptr;  // see relay_through; one of listeners_
 };
 
 // Which handler pipelined messages go to once a promise for T is fulfilled.

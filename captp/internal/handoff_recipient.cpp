@@ -3,18 +3,18 @@
 // thirdPartyHosted descriptor from B, and its switch from B's proxy (the
 // vine) to the host C.
 //
-// R is a promise of A's own vat that holds every call sent to it (H7: "from
-// the accept on, R holds new calls"). The accept leaves right after the
-// message that carried the descriptor has been handled, not while it is
-// read: only then does A know whether calls already went toward the object
-// through B (a promise of B's that resolved to the descriptor, 11.3), which
-// decides the accept's embargo. Until then nothing can go through R but into
-// its queue, so no call ever travels the vine for R and the embargo is
-// needed only for calls made along such a promise. R resolves to C's object
-// when the accept returns it (H11), or to the vine (H12) when A cannot reach
-// C (no session, and no hint dialled reached it: H6), when C refuses, or
-// when S_AC ends first. Every fallback is logged (`handoff.fallback`,
-// spec/log.md), with its reason.
+// R is a promise of A's own vat. The accept leaves right after the message
+// that carried the descriptor has been handled, not while it is read: only
+// then does A know whether calls already went toward the object through B (a
+// promise of B's that resolved to the descriptor, 11.3), which decides the
+// accept's embargo. Until then nothing can go through R but into its queue.
+// When A has to dial C first (H6 3), R relays every call to the vine while
+// the dial runs (H5: no call waits for a connection), and the accept that
+// follows is then embargoed. From the accept on, R holds new calls (H7).
+// R resolves to C's object when the accept returns it (H11), or to the vine
+// (H12) when A cannot reach C (no session, and no hint dialled reached it:
+// H6), when C refuses, or when S_AC ends first. Every fallback is logged
+// (`handoff.fallback`, spec/log.md), with its reason.
 //
 // Everything here runs on the vat's thread.
 #include <fmt/format.h>
@@ -57,12 +57,34 @@ class AcceptListener final : public detail::Listener {
   Ptr<HandoffRecipient> h_;
 };
 
+// H5: while A dials C, R sends every call to the vine at once, marking R
+// used (the accept that follows is embargoed behind them, H7). It lives
+// among R's listeners; R stops relaying before the accept leaves, or when it
+// settles.
+class VineRelay final : public detail::Listener {
+ public:
+  explicit VineRelay(HandoffRecipient& h) : h_(&h) {}
+  void relay(detail::MessagePtr m) override {
+    h_->used = true;
+    h_->vine->deliver(std::move(m));
+  }
+  bool wanted() const noexcept override { return false; }
+
+ private:
+  HandoffRecipient* h_;  // outlives the relay: it stops it first (stop_relay)
+};
+
 }  // namespace
 
 HandoffRecipient::~HandoffRecipient() {
   // Dropped unsettled (its sessions ended, the node closed): nothing may
-  // find it any more.
+  // find it any more, nor be relayed through it.
+  stop_relay();
   if (table) table->holding_ended(promise.get());
+}
+
+void HandoffRecipient::stop_relay() noexcept {
+  if (promise) promise->stop_relaying();
 }
 
 void HandoffRecipient::release_held() {
@@ -101,13 +123,15 @@ void Session::send_accept_for(const Ptr<HandoffRecipient>& h) {
   if (!ac && !h->dialed && provisions_->dial() && !h->hints.empty()) {
     // H6 2, 3: the node dials the hints unless it has a session with the
     // host's vat id already; either way this runs again when it knows.
-    // Until then R holds every call, in order, and they go on at H11 or
-    // H12. TODO(soon): H5 wants them on the vine at once ("no call waits
-    // for a connection"); here they wait up to the connect and handshake
-    // deadlines. Sending them to the vine means R forwarding to it until
-    // the accept (then `used`, and the accept embargoed), which a
-    // PromiseState cannot do and then hold again.
+    // Meanwhile R relays every call to the vine (H5), in order; the vine
+    // keeps them ahead of the accept's embargo (H7, H9).
     h->dialed = true;
+    if (h->vine && h->promise->pending()) {
+      auto relay = std::make_unique<VineRelay>(*h);
+      VineRelay* r = relay.get();
+      h->promise->listen(std::move(relay));
+      h->promise->relay_through(r);
+    }
     Ptr<HandoffRecipient> keep = h;
     provisions_->dial()(h->host, h->hints, [keep](const Error* failed) {
       Session& s = *keep->introducer;
@@ -116,6 +140,8 @@ void Session::send_accept_for(const Ptr<HandoffRecipient>& h) {
     });
     return;
   }
+  // H7: from the accept on (and at H11, H12) R holds calls again.
+  h->stop_relay();
   h->accept_sent = true;
   if (!ac) {
     if (h->dialed) return fall_back(h, "the session with the host's vat id is another instance or lacks handoff");
@@ -140,6 +166,7 @@ void Session::send_accept_for(const Ptr<HandoffRecipient>& h) {
 
 void Session::complete_handoff(const Ptr<HandoffRecipient>& h, const Capability& target) {
   if (handoffs_pending_.erase(h->promise.get()) == 0) return;
+  h->stop_relay();
   // H11: the held calls go to C's object, in order, before any later one;
   // then the vine goes (released once nothing else holds the import).
   ++handoffs_;
@@ -150,6 +177,7 @@ void Session::complete_handoff(const Ptr<HandoffRecipient>& h, const Capability&
 
 void Session::fall_back(const Ptr<HandoffRecipient>& h, const std::string& why) {
   if (handoffs_pending_.erase(h->promise.get()) == 0) return;
+  h->stop_relay();
   // H12: every held call goes to the vine, after those sent through it.
   ++handoff_fallbacks_;
   last_handoff_fallback_ = why;

@@ -78,6 +78,8 @@ struct HandoffRecipient : detail::RefCounted {
   std::shared_ptr<ProvisionTable> table;  // where R is registered as holding calls
   // R settled: it holds nothing any more; what waited for it goes on.
   void release_held();
+  // H5, H7: R stops relaying calls to the vine (the accept leaves, or R settles).
+  void stop_relay() noexcept;
 };
 
 // Where a call goes on the peer's side.

@@ -147,5 +147,42 @@ TEST_F(HandoffDial, ANodeAtItsHandoffDialBoundKeepsBsProxy) {
   EXPECT_EQ(ab->stats.handoffs, 0u);
 }
 
+// H5: while A dials C, the calls it makes go to B's proxy at once, not into a
+// queue that waits for the connection; the switch that follows is embargoed
+// behind them (H7), so C still sees A's calls in the order A made them.
+TEST_F(HandoffDial, CallsMadeWhileADialsCGoThroughBAtOnceAndKeepTheirOrder) {
+  // Only A and B run: C's node accepts no connection and answers nothing, so
+  // A's dial to C cannot finish its handshake.
+  auto run_ab_until = [&](const std::function<bool()>& pred) {
+    auto end = std::chrono::steady_clock::now() + 10s;
+    while (!pred()) {
+      if (std::chrono::steady_clock::now() > end) return false;
+      va.run_until_idle();
+      vb.run_until_idle();
+    }
+    return true;
+  };
+  auto held = a_to_b.send<&Echo::held>();
+  ASSERT_TRUE(run_ab_until([&] { return !held.pending(); }));
+  Ref<Echo> obj = held.value();
+  auto forwarded = session(*b, c->id())->stats.messages_out;
+  auto first = obj.send<&Echo::order>(1);
+  ASSERT_TRUE(run_ab_until([&] { return session(*b, c->id())->stats.messages_out > forwarded; }))
+      << "A's call waited for the dial instead of going through B";
+  EXPECT_FALSE(session(*a, c->id())) << "the dial finished without C running";
+  auto second = obj.send<&Echo::order>(2);
+  // Now C runs: A's dial completes and A switches to C.
+  EXPECT_EQ(get(first), 1);
+  EXPECT_EQ(get(second), 2);
+  ASSERT_TRUE(run_until([&] { return session(*a, b->id())->stats.handoffs == 1; }));
+  EXPECT_EQ(session(*a, b->id())->stats.handoff_fallbacks, 0u);
+  EXPECT_EQ(get(obj.send<&Echo::order>(3)), 3);
+  EXPECT_EQ(get(c_echo.send<&Echo::seen>()), (std::vector<std::int64_t>{1, 2, 3}));
+  // After the switch B forwards nothing more.
+  auto before = session(*b, c->id())->stats.messages_out;
+  EXPECT_EQ(get(obj.send<&Echo::order>(4)), 4);
+  EXPECT_EQ(session(*b, c->id())->stats.messages_out, before) << "B forwarded calls after the switch";
+}
+
 }  // namespace
 }  // namespace vatic::test

@@ -347,6 +347,42 @@ TEST(Promise, PipelinedSendsQueueUntilResolvedThenArriveInOrder) {
   }
 }
 
+// A relaying promise (PromiseBase::relay_through, used by captp's handoff
+// promise) hands each message that would queue to its relay, those already
+// queued first; once it stops, messages queue again and go to the resolution.
+TEST(Promise, ARelayingPromiseSendsOnUntilItStopsThenQueuesAgain) {
+  Vat vat;
+  auto relayed_to = vat.make<Counter>(), target = vat.make<Counter>(100);
+  auto [p, r] = run_in(vat, [] { return make_promise<Ref<Counter>>(); });
+  auto via = detail::RefAccess::make<Counter>(detail::HandlerPtr(p.state()));
+  struct Relay final : detail::Listener {
+    detail::HandlerPtr to;
+    int seen = 0;
+    void relay(detail::MessagePtr m) override {
+      ++seen;
+      to->deliver(std::move(m));
+    }
+  };
+  auto first = via.send<&Counter::inc>(1);  // queued before the relay starts
+  auto relay = std::make_unique<Relay>();
+  relay->to = detail::RefAccess::handler(relayed_to);
+  Relay* raw = relay.get();
+  p.state()->listen(std::move(relay));
+  p.state()->relay_through(raw);
+  auto second = via.send<&Counter::inc>(2);
+  EXPECT_EQ(raw->seen, 2);
+  EXPECT_EQ(vat.wait(first), 1);
+  EXPECT_EQ(vat.wait(second), 3);
+  p.state()->stop_relaying();
+  auto third = via.send<&Counter::inc>(5);
+  vat.run_until_idle();
+  EXPECT_TRUE(third.pending()) << "a message went on after the relay stopped";
+  EXPECT_EQ(raw->seen, 2);
+  r.resolve(target);
+  EXPECT_EQ(vat.wait(third), 105);
+  EXPECT_EQ(relayed_to.call<&Counter::get>(), 3);
+}
+
 TEST(Promise, PipelinedSendReachesTargetAfterResolve) {
   Vat vat;
   auto c = vat.make<Counter>(100);
