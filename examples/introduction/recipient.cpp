@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -42,6 +43,17 @@ namespace {
 using namespace vatic;
 using namespace std::chrono_literals;
 
+// Runs f as a turn of `vat` (from main, outside any turn) and returns what
+// it returns: a promise starts inside a turn of its vat, and main waits on
+// it with Vat::wait.
+template <class F>
+auto in_turn(Vat& vat, F f) {
+  std::optional<decltype(f())> out;
+  if (!vat.post([&out, &f] { out.emplace(f()); })) throw std::runtime_error("the vat stopped");
+  while (!out) vat.run_until_idle();
+  return std::move(*out);
+}
+
 // Lines of stdin, read by the vat's event loop: A keeps serving its sessions
 // (and noticing B's death) while it waits for the next command.
 class StdinLines {
@@ -57,17 +69,13 @@ class StdinLines {
     boost::system::error_code ignored;
     in_.close(ignored);
   }
-  // The next line without its newline; nullopt at the end of input. A
-  // promise starts inside a turn of its vat: the read starts in one.
+  // The next line without its newline; nullopt at the end of input.
   Promise<Line> next() {
-    std::optional<Promise<Line>> out;
-    vat_.post([this, &out] {
+    return in_turn(vat_, [this] {
       auto [line, resolver] = make_promise<Line>();
-      out.emplace(std::move(line));
       read(std::move(resolver));
+      return line;
     });
-    while (!out) vat_.run_until_idle();
-    return std::move(*out);
   }
 
  private:
@@ -96,7 +104,7 @@ class Recipient {
   // One call to the Counter; false if it broke.
   bool call(const Ref<Counter>& counter) {
     try {
-      Tick t = vat_.wait(counter.send<&Counter::next>());
+      Tick t = vat_.wait(in_turn(vat_, [&counter] { return counter.send<&Counter::next>(); }));
       if (host_.empty()) host_ = t.vat;
       fmt::print("answer {} from {}\n", t.count, t.vat);
       return true;
@@ -114,7 +122,7 @@ class Recipient {
     for (int i = 0; i < 500; ++i) {
       auto s = introducer_session();
       if (!s || !negotiated(*s) || s->stats.handoffs + s->stats.handoff_fallbacks > 0) return;
-      vat_.wait(vat_.sleep(10ms));
+      vat_.wait(in_turn(vat_, [this] { return vat_.sleep(10ms); }));
     }
   }
 
@@ -132,7 +140,7 @@ class Recipient {
   // and A's session with it ended.
   void wait_introducer_gone(const Ref<Introducer>& introducer) {
     try {
-      Error why = vat_.wait(with_timeout(monitor(introducer), 20s));
+      Error why = vat_.wait(in_turn(vat_, [&introducer] { return with_timeout(monitor(introducer), 20s); }));
       fmt::print("introducer gone: {}\n", to_string(why));
     } catch (const VatError&) {
       fmt::print("introducer still there\n");
@@ -183,7 +191,7 @@ int recipient_main(const RecipientArgs& args) {
     // (H4); A dials C at the hints (H6 3) and accepts the Counter there (H7).
     Ref<Counter> counter;
     try {
-      counter = vat.wait(introducer.send<&Introducer::counter>());
+      counter = vat.wait(in_turn(vat, [&introducer] { return introducer.send<&Introducer::counter>(); }));
     } catch (const VatError& e) {
       fmt::print(stderr, "introduction recipient: the introducer did not answer: {}\n", to_string(e.error()));
       return 1;
