@@ -51,9 +51,8 @@ class Role {
       : p_(std::move(args), in) {}
   // The next line of stdout (at most 30 s away); "" if none came.
   std::string next_line() {
-    std::vector<std::string> all = lines_of(p_.read(30s, [&](const std::string& t) {
-      return lines_of(t).size() > seen_;
-    }));
+    std::vector<std::string> all =
+        lines_of(p_.read(30s, [&](const std::string& t) { return lines_of(t).size() > seen_; }));
     return seen_ < all.size() ? all[seen_++] : "";
   }
   // Lines up to and including "ready" (without it).
@@ -107,15 +106,14 @@ class Introduction : public ::testing::TestWithParam<Transport> {
   std::vector<std::string> start(bool introducer_handoff) {
     host = std::make_unique<Role>(std::vector<std::string>{INTRODUCTION_BIN, "host", "--listen", listen_at("c.sock")});
     c = announced(*host, "host");
-    std::vector<std::string> b_args{INTRODUCTION_BIN, "introducer", "--listen", listen_at("b.sock"),
+    std::vector<std::string> b_args{INTRODUCTION_BIN, "introducer", "--listen",  listen_at("b.sock"),
                                     "--host-id",      c.id,         "--host-at", c.at};
     if (!introducer_handoff) b_args.push_back("--no-handoff");
     introducer = std::make_unique<Role>(b_args);
     b = announced(*introducer, "introducer");
-    recipient = std::make_unique<Role>(
-        std::vector<std::string>{INTRODUCTION_BIN, "recipient", "--introducer-id", b.id, "--introducer-at", b.at,
-                                 "--calls", "3"},
-        ChildProcess::Stdin::pipe);
+    recipient = std::make_unique<Role>(std::vector<std::string>{INTRODUCTION_BIN, "recipient", "--introducer-id", b.id,
+                                                                "--introducer-at", b.at, "--calls", "3"},
+                                       ChildProcess::Stdin::pipe);
     return recipient->until_ready();
   }
   void kill_introducer() {
