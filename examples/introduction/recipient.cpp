@@ -83,6 +83,8 @@ class StdinLines {
     if (!in_.is_open()) return resolver.resolve(std::nullopt);
     auto r = std::make_shared<Resolver<Line>>(std::move(resolver));
     boost::asio::async_read_until(in_, buf_, '\n', [this, r](const boost::system::error_code& ec, std::size_t n) {
+      // Aborted: the reader is going away; touch nothing of it.
+      if (ec == boost::asio::error::operation_aborted) return r->resolve(std::nullopt);
       if (ec && buf_.size() == 0) return r->resolve(std::nullopt);
       if (ec) n = buf_.size();  // a last line without its newline
       std::string text(boost::asio::buffers_begin(buf_.data()), boost::asio::buffers_begin(buf_.data()) + n);
