@@ -67,7 +67,10 @@ vatic::Promise<Error> monitor_handler(const HandlerPtr& h) {
       while (at->forwards_to()) at = at->forwards_to();
       if (PromiseBase* end = at->as_promise(); end && end->status() == PromiseBase::Status::broken)
         return vatic::Promise<Error>::resolved(end->error());
-      return vatic::Promise<Error>::resolved(p->error());
+      if (p->status() == PromiseBase::Status::broken) return vatic::Promise<Error>::resolved(p->error());
+      // Fulfilled, to a far or remote reference that broke since (its vat
+      // stopped, its session ended): that reference has the reason, not this
+      // promise, whose error() is empty. Ask it, below.
     }
   }
   // A near object of this vat: watch it directly, so that a monitor its

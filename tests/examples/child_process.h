@@ -1,7 +1,8 @@
 // ChildProcess: one example binary run as a child of a test, with its stdout
-// on a pipe. The child dies with the test (PR_SET_PDEATHSIG) and inherits no
-// descriptor but its standard ones; the test always reaps it (killing it
-// first if it still runs when the ChildProcess goes away).
+// on a pipe (and its stdin on another, if asked for: write() feeds it). The
+// child dies with the test (PR_SET_PDEATHSIG) and inherits no descriptor but
+// its standard ones; the test always reaps it (killing it first if it still
+// runs when the ChildProcess goes away).
 //
 // One thread; the test's.
 #pragma once
@@ -27,13 +28,17 @@ namespace vatic::test {
 
 class ChildProcess {
  public:
+  enum class Stdin { inherit, pipe };
+
   // argv[0] is the binary's path.
-  explicit ChildProcess(std::vector<std::string> args) {
+  explicit ChildProcess(std::vector<std::string> args, Stdin in = Stdin::inherit) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+    int ins[2] = {-1, -1};
+    if (in == Stdin::pipe && ::pipe2(ins, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
     pid_t parent = ::getpid();
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
@@ -41,12 +46,15 @@ class ChildProcess {
       ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       if (::getppid() != parent) ::_exit(127);
       if (::dup2(fds[1], STDOUT_FILENO) < 0) ::_exit(127);
+      if (ins[0] >= 0 && ::dup2(ins[0], STDIN_FILENO) < 0) ::_exit(127);
       ::syscall(SYS_close_range, 3u, ~0u, 0u);
       ::execv(argv[0], argv.data());
       ::_exit(127);
     }
     ::close(fds[1]);
     out_ = fds[0];
+    if (ins[0] >= 0) ::close(ins[0]);
+    in_ = ins[1];
   }
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -56,6 +64,27 @@ class ChildProcess {
       ::waitpid(pid_, nullptr, 0);
     }
     ::close(out_);
+    close_stdin();
+  }
+
+  // Writes to the child's stdin (Stdin::pipe); false if the child no longer reads it.
+  bool write(const std::string& text) {
+    std::size_t done = 0;
+    while (in_ >= 0 && done < text.size()) {
+      // MSG_NOSIGNAL is for sockets: a pipe whose reader is gone raises
+      // SIGPIPE, which gtest's process must not die of.
+      sighandler_t old = ::signal(SIGPIPE, SIG_IGN);
+      ssize_t n = ::write(in_, text.data() + done, text.size() - done);
+      ::signal(SIGPIPE, old);
+      if (n <= 0) return false;
+      done += static_cast<std::size_t>(n);
+    }
+    return in_ >= 0;
+  }
+  // The child reads the end of its input.
+  void close_stdin() {
+    if (in_ >= 0) ::close(in_);
+    in_ = -1;
   }
 
   // Reads stdout until `stop` says enough (or EOF, or the deadline); all read so far.
@@ -110,6 +139,7 @@ class ChildProcess {
  private:
   pid_t pid_ = -1;
   int out_ = -1;
+  int in_ = -1;
   bool reaped_ = false;
   std::string text_;
 };

@@ -7,6 +7,7 @@
 
 #include <future>
 #include <memory>
+#include <optional>
 
 #include "tests/vat/test_objects.h"
 #include "vat/supervise/supervisor.h"
@@ -85,6 +86,42 @@ TEST(Monitor, OfAFarReferenceFiresWhenItsVatStops) {
   g.stop_vat(0);
   ASSERT_EQ(fut.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(fut.get().kind, ErrorKind::disconnected);
+}
+
+// A reference that is a promise resolved to a far reference (what a call's
+// answer or a bootstrap is), monitored after that reference broke: the
+// monitor settles with the far reference's reason, not an empty one.
+TEST(Monitor, SetLateOnAPromiseResolvedToABrokenReferenceSettlesWithItsReason) {
+  VatGroup g(2);
+  auto c = in(g[0], [&] { return portable(g[0].make<Counter>()); });
+  std::optional<Ref<Counter>> via;  // g[1]'s
+  auto gone = std::make_shared<std::promise<Error>>();
+  in(g[1], [&] {
+    Ref<Counter> far = c.take();
+    auto [p, r] = make_promise<Ref<Counter>>();
+    r.resolve(far);
+    via = detail::RefAccess::make<Counter>(detail::HandlerPtr(p.state()));
+    monitor(far).then([gone](const Error& e) { gone->set_value(e); });
+    return true;
+  });
+  g.stop_vat(0);
+  auto first = gone->get_future();
+  ASSERT_EQ(first.wait_for(5s), std::future_status::ready);
+  Error why = first.get();
+  auto late = std::make_shared<std::promise<Error>>();
+  in(g[1], [&] {
+    monitor(*via).then([late](const Error& e) { late->set_value(e); });
+    return true;
+  });
+  auto second = late->get_future();
+  ASSERT_EQ(second.wait_for(5s), std::future_status::ready);
+  Error late_why = second.get();
+  EXPECT_EQ(late_why.kind, why.kind);
+  EXPECT_NE(late_why.reason.find(why.reason), std::string::npos) << late_why.reason;  // it once was ""
+  in(g[1], [&] {
+    via.reset();
+    return true;
+  });
 }
 
 class Child : public Object {
