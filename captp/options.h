@@ -54,10 +54,12 @@ struct SessionOptions {
   Duration cancel_sweep = std::chrono::milliseconds(100);
 
   // Three-party handoff (spec/captp.md 11): offered in the hello, and spoken
-  // where the peer offers it too. Off by default until a recipient dials the
-  // host for a handoff (H6 3): this version switches only over a session it
-  // already has with the host, and keeps the introducer's proxy otherwise.
-  bool handoff = false;
+  // where the peer offers it too. Off, the node only ever proxies (section 4)
+  // and a peer sees a 1.0 vat (11.10): for a peer that must not learn the
+  // vat ids and addresses of this vat's other peers, or a vat that must not
+  // open connections on an introducer's word (see also
+  // NodeOptions::max_handoff_dials).
+  bool handoff = true;
   // spec/captp.md 11.8: provisions one peer has here (the oldest ends first
   // beyond it), and how long each lives from its provide's arrival.
   std::size_t max_provisions = 1024;

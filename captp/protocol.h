@@ -36,7 +36,7 @@ enum class Feature : unsigned {
   // callee may stop the call (vat/cancel.h).
   cancel = 0,
   // Three-party handoff (spec/captp.md 11), introduced by version 1.1; offered
-  // only when the node is configured for it (SessionOptions::handoff).
+  // unless the node is configured without it (SessionOptions::handoff).
   handoff = 1,
 };
 using FeatureSet = std::uint64_t;

@@ -133,7 +133,9 @@ void PromiseBase::deliver(MessagePtr m) {
   }
   switch (status_) {
     case Status::pending:
-      if (relay_) return relay_->relay(std::move(m));
+      // While relay_through drains the queue, a message that arrives (from
+      // inside a relay) goes behind the ones still queued.
+      if (relay_ && queued_.empty()) return relay_->relay(std::move(m));
       queued_.push(m.release());
       return;
     case Status::broken: break_message(std::move(m), error_); return;
@@ -204,6 +206,7 @@ void PromiseBase::mark_fulfilled(HandlerPtr target) {
 
 void PromiseBase::forward_to(HandlerPtr h) {
   if (forward_ || !h) return;
+  relay_ = nullptr;  // the forward is for good
   forward_ = std::move(h);
   while (Turn* t = queued_.pop()) forward_->deliver(MessagePtr(static_cast<Message*>(t)));
   // Field promises made while nothing was known follow the forward now, not

@@ -119,8 +119,8 @@ struct CancelPair : WithClock, TwoVats {
 TEST(CancelOverCaptp, BothSidesNegotiateCancel) {
   CancelPair t;
   ASSERT_EQ(t.get(t.worker.send<&Worker::echo>(3)), 3);
-  EXPECT_EQ(t.a->sessions().at(0).features, std::vector<std::string>{"cancel"});
-  EXPECT_EQ(t.b->sessions().at(0).features, std::vector<std::string>{"cancel"});
+  EXPECT_EQ(t.a->sessions().at(0).features, (std::vector<std::string>{"cancel", "handoff"}));
+  EXPECT_EQ(t.b->sessions().at(0).features, (std::vector<std::string>{"cancel", "handoff"}));
 }
 
 TEST(CancelOverCaptp, AFinishedCallStopsItsMethodAfterItsAwaitWithoutItsEffect) {

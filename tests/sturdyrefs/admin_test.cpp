@@ -139,8 +139,8 @@ TEST_F(AdminTest, SessionsShowTheCallersSessionAndItsTables) {
   EXPECT_FALSE(field(s, "address").as_text().empty());
   EXPECT_GE(field(s, "age_ms").as_int(), 0);
   // spec/handshake.md "Version and features": what both sides agreed on.
-  EXPECT_EQ(field(s, "version").as_text(), "1.0");
-  EXPECT_EQ(field(s, "features"), Value(List{Value("cancel")}));
+  EXPECT_EQ(field(s, "version").as_text(), "1.1");
+  EXPECT_EQ(field(s, "features"), Value(List{Value("cancel"), Value("handoff")}));
   // The admin object itself is exported to the caller, and this call is answered.
   EXPECT_GE(field(s, "exports").as_int(), 1);
   EXPECT_GE(field(s, "answers").as_int(), 0);
