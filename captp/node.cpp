@@ -59,6 +59,8 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
     // sessions speak it.
     options.channel.offer_handoff = options.session.handoff;
     if (options.session.handoff) provisions = std::make_shared<ProvisionTable>(vat, identity.id(), options.session);
+    if (provisions)
+      for (const Address& a : options.announce) provisions->add_hint(a.to_string());
   }
 
   Vat& vat;
@@ -162,12 +164,14 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
         instance, alarms);
   }
 
-  void dial(const VatId& peer, std::unique_ptr<Stream> s) {
+  // `address`: what was dialled (canonical text), when known: the hint this
+  // vat passes on for the peer if it announces none (spec/captp.md 11, H4).
+  void dial(const VatId& peer, std::unique_ptr<Stream> s, std::string address = {}) {
     std::weak_ptr<State> w = weak_from_this();
     std::string where = s->describe();
     SecureChannel::initiate(
         vat.io(), std::move(s), identity, peer, options.channel,
-        [w, peer, where](std::shared_ptr<SecureChannel> ch, Error* err) {
+        [w, peer, where, address = std::move(address)](std::shared_ptr<SecureChannel> ch, Error* err) {
           auto self = w.lock();
           if (!self) {
             if (ch) ch->abort(Error{ErrorKind::disconnected, "node closed"});
@@ -177,7 +181,7 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
             log_if(self->vat, LogLevel::warn, [&] { return handshake_failed("dialed", where, err->reason, &peer); });
             return self->dial_failed(peer, *err);
           }
-          self->add_session(std::move(ch));
+          self->add_session(std::move(ch), address);
         },
         instance, alarms);
   }
@@ -249,7 +253,7 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
             std::string why = fmt::format("cannot reach {}: {}", at[k].to_string(), ec.message());
             return self->dial_hints(peer, std::move(at), k + 1, std::move(why));
           }
-          self->dial(peer, std::move(s));
+          self->dial(peer, std::move(s), at[k].to_string());
         },
         options.connect_timeout);
   }
@@ -266,13 +270,14 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
     return s.is_initiator() || s.peer() < identity.id() || !waiting.contains(s.peer());
   }
 
-  void add_session(std::shared_ptr<SecureChannel> ch) {
+  void add_session(std::shared_ptr<SecureChannel> ch, const std::string& dialled_address = {}) {
     if (closed) return ch->abort(Error{ErrorKind::disconnected, "node closed"});
     VatId peer = ch->peer();
     Key key{peer, ch->peer_instance()};
     Live live{{}, ch->describe(), vat.clock().now()};
     HandlerPtr b = bootstrap_for ? bootstrap_for(peer) : bootstrap;
     auto s = detail::make_ptr<Session>(vat, std::move(ch), std::move(b), options.session, provisions);
+    s->set_dialled_address(dialled_address);
     live.session = s;
     auto it = sessions.find(key);
     if (it == sessions.end() || !it->second.session->is_open()) {
@@ -421,8 +426,10 @@ Address Node::listen(const Address& at) {
   loop->start();
   // spec/captp.md 11, H1: where handoff recipients may dial us. A wildcard
   // bind names no address anyone can dial.
+  // Configured addresses (NodeOptions::announce) replace the bound ones.
   bool wildcard = bound.kind == Address::Kind::tcp && (bound.host == "0.0.0.0" || bound.host == "::");
-  if (state_->provisions && !wildcard) state_->provisions->add_hint(bound.to_string());
+  if (state_->provisions && !wildcard && state_->options.announce.empty())
+    state_->provisions->add_hint(bound.to_string());
   return bound;
 }
 
@@ -454,7 +461,7 @@ HandlerPtr Node::connect_handler(const VatId& peer, const Address* at, std::uniq
         if (ec || !s)
           return self->dial_failed(
               peer, Error{ErrorKind::disconnected, fmt::format("cannot reach {}: {}", where, ec.message())});
-        self->dial(peer, std::move(s));
+        self->dial(peer, std::move(s), where);
       },
       st.options.connect_timeout);
   return p;

@@ -52,6 +52,11 @@ struct NodeOptions {
   // descriptors that name many hosts would make this vat open connections
   // for it. Beyond it a handoff falls back to the introducer's proxy (H12).
   std::size_t max_handoff_dials = 16;
+  // spec/captp.md 11, H1: the addresses this vat announces to its peers,
+  // which pass them on to the vats they introduce to it. Empty: the ones it
+  // listens on, wildcards excepted. Set them when those are not what others
+  // can dial (a wildcard bind, NAT, a name): `vatic serve --advertise`.
+  std::vector<Address> announce;
 };
 
 struct SessionInfo {

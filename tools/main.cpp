@@ -138,7 +138,8 @@ int main(int argc, char** argv) {
   auto* sv = add_verb(app, "serve", "serve DIR; print its root sturdy ref, write STORE/admin.ref");
   sv->add_option("DIR", serve.dir, "directory to serve")->required();
   sv->add_option("--listen", serve.listen, "host:port or unix:PATH (repeatable; default 127.0.0.1:7447)");
-  sv->add_option("--advertise", serve.advertise, "address hints to put in sturdy refs (default: the bound ones)");
+  sv->add_option("--advertise", serve.advertise,
+                 "address hints to put in sturdy refs and to announce to peers for handoffs (default: the bound ones)");
   sv->add_flag("--read-only", serve.read_only, "serve read-only (no token can write)");
   sv->add_option("--log-level", serve.log_level,
                  "least level logged on stderr: trace, debug, info (default), warn, "

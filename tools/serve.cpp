@@ -90,6 +90,10 @@ int cmd_serve(const ServeArgs& a) {
   caps::FileIo io(vat);
   captp::NodeOptions node_opts = node_options(a.common);
   if (a.max_connections > 0) node_opts.max_connections = a.max_connections;
+  // The advertised addresses are also what the vat announces to its peers
+  // for three-party handoffs (spec/captp.md 11, H1).
+  for (const std::string& at : a.advertise)
+    if (auto parsed = captp::Address::parse(at)) node_opts.announce.push_back(*parsed);
   captp::Node node(vat, store->identity(), node_opts);
 
   // Handlers go in before anything is printed: whoever reads the root ref may

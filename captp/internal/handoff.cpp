@@ -205,7 +205,10 @@ bool Session::try_handoff(ImportHandler& i, wire::CapDescriptor::Builder out) {
   t.setHost(kj::arrayPtr(host->peer().bytes().data(), host->peer().bytes().size()));
   const InstanceId& instance = host->peer_instance();
   t.setHostInstance(kj::arrayPtr(instance.bytes.data(), instance.bytes.size()));
-  const std::vector<std::string>& hints = host->announced_hints();
+  // H4: C's announced hints, else the address B dialled C at.
+  std::vector<std::string> dialled;
+  if (host->announced_hints().empty() && !host->dialled_address().empty()) dialled.push_back(host->dialled_address());
+  const std::vector<std::string>& hints = dialled.empty() ? host->announced_hints() : dialled;
   auto list = t.initHints(static_cast<unsigned>(std::min<std::size_t>(hints.size(), kMaxHints)));
   for (unsigned k = 0; k < list.size(); ++k) list.set(k, hints[k]);
   t.setNonce(kj::arrayPtr(nonce.data(), nonce.size()));

@@ -115,6 +115,10 @@ class Session final : public detail::RefCounted {
   bool handoff() const noexcept { return provisions_ && negotiated_.has(Feature::handoff); }
   // The hints the peer announced last (H1), canonical address texts.
   const std::vector<std::string>& announced_hints() const noexcept { return announced_hints_; }
+  // The address this vat dialled the peer at (a session it initiated), if
+  // the node knows it: H4's hint when the peer announced none.
+  void set_dialled_address(std::string a) { dialled_address_ = std::move(a); }
+  const std::string& dialled_address() const noexcept { return dialled_address_; }
   const InstanceId& peer_instance() const noexcept;
 
   // --- Handoff across sessions (handoff.cpp, spec/captp.md 11).
@@ -363,6 +367,7 @@ class Session final : public detail::RefCounted {
   // peer's last announce, and what 11.9 reports.
   std::shared_ptr<ProvisionTable> provisions_;
   std::vector<std::string> announced_hints_;
+  std::string dialled_address_;
   // As the introducer, on S_AB (H4): each thirdPartyHosted we sent the peer,
   // until its vine is gone. `result` is the provide's answer on `host`
   // (S_BC); once it settled the provision is over (H9, H13).

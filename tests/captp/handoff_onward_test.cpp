@@ -89,5 +89,33 @@ TEST_F(HandoffOnward, APassesCsObjectOnToDWhichEndsUpCallingCDirectly) {
   EXPECT_EQ(get(at_d.send<&Echo::echo>(42)), 42);
 }
 
+// The same with A's handoff promise certainly pending when it goes to D: C
+// does not run at first, so A's dial cannot finish. D's call, pipelined on
+// A's answer, goes through A's promise to B's proxy at once (H5); D's answer
+// settles only when A's promise does (a promise following a promise), and
+// once C runs both handoffs complete and C sees D's calls in order.
+TEST_F(HandoffOnward, AHandoffPromiseStillDiallingIsPassedOnAndDsCallsGoThroughBMeanwhile) {
+  auto held = a_to_b.send<&Echo::held>();
+  ASSERT_TRUE(run_until([&] { return !held.pending(); }, {&va, &vb, &vd}));
+  auto passed = a_echo.send<&Echo::hold>(held.value());
+  ASSERT_TRUE(run_until([&] { return !passed.pending(); }, {&va, &vb, &vd}));
+  auto forwarded = session(*b, c->id())->stats.messages_out;
+  auto at_d = d_to_a.send<&Echo::held>();
+  auto first = at_d.send<&Echo::order>(1);
+  ASSERT_TRUE(run_until([&] { return session(*b, c->id())->stats.messages_out > forwarded; }, {&va, &vb, &vd}))
+      << "D's call waited for A's dial instead of going through B";
+  EXPECT_TRUE(at_d.pending()) << "D's answer settled before A's handoff promise";
+  EXPECT_FALSE(session(*a, c->id()));
+  EXPECT_FALSE(session(*d, c->id()));
+  // C runs.
+  EXPECT_EQ(get(first), 1);
+  ASSERT_TRUE(run_until([&] { return !at_d.pending() && session(*d, a->id())->stats.handoffs == 1; }))
+      << "D did not complete a handoff from A: " << session(*d, a->id())->stats.last_handoff_fallback;
+  EXPECT_EQ(session(*a, b->id())->stats.handoffs, 1u);
+  EXPECT_EQ(session(*a, b->id())->stats.handoff_fallbacks, 0u) << session(*a, b->id())->stats.last_handoff_fallback;
+  EXPECT_EQ(get(at_d.value().send<&Echo::order>(2)), 2);
+  EXPECT_EQ(get(c_echo.send<&Echo::seen>()), (std::vector<std::int64_t>{1, 2}));
+}
+
 }  // namespace
 }  // namespace vatic::test
