@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   std::uint64_t seeds = 100, first = 1, one = 0, vats = 0, steps = 0;
   bool single = false, verbose = false, do_shrink = true, keep_going = false, handoff = false;
   std::size_t failed = 0;
-  std::uint64_t handoffs = 0, fallbacks = 0;
+  std::uint64_t handoffs = 0, fallbacks = 0, dials = 0;
   std::uint32_t without = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
     calls += o.calls;
     handoffs += o.handoffs;
     fallbacks += o.handoff_fallbacks;
+    dials += o.dials;
     faults += o.faults;
     if (o.work > most_work) {
       most_work = o.work;
@@ -113,6 +114,7 @@ int main(int argc, char** argv) {
     fmt::print("{} seeds from {}: {} passed, {} failed ({} calls, {} faults; most work {} in seed {})\n", seeds, first,
                seeds - failed, failed, calls, faults, most_work, most_work_seed);
   if (!single && handoff)
-    fmt::print("handoffs completed {}, fell back {} (counted by the sessions open at the end)\n", handoffs, fallbacks);
+    fmt::print("handoffs completed {}, fell back {} (counted by the sessions open at the end); {} dials\n", handoffs,
+               fallbacks, dials);
   return failed ? 1 : 0;
 }

@@ -84,6 +84,8 @@ struct Outcome {
   // With handoff: switches to the host and fallbacks to the vine counted by
   // the sessions still open at the end (spec/captp.md 11.9).
   std::uint64_t handoffs = 0, handoff_fallbacks = 0;
+  // Dials the vats made through the net (handoff recipients reaching hosts).
+  std::uint64_t dials = 0;
 };
 
 // One run of the program a chooser draws (seeded: the same seed, the same run).
