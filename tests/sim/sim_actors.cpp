@@ -17,18 +17,19 @@ std::int64_t Actor::ping(std::int64_t msg, std::int64_t slot, std::int64_t seq) 
 }
 Ref<Actor> Actor::spawn(std::int64_t msg, std::int64_t slot, std::int64_t seq) {
   p_->delivered(msg, slot, seq, id_);
-  return vat().make<Actor>(p_, vat_, p_->new_actor_id(), false);
+  return vat().make<Actor>(p_, vat_, p_->new_actor_id(vat_), false);
 }
 Value Actor::pair(std::int64_t msg, std::int64_t slot, std::int64_t seq) {
   p_->delivered(msg, slot, seq, id_);
   Record r;
   r.label = "pair";
-  r.fields.emplace_back("left", to_value(vat().make<Actor>(p_, vat_, p_->new_actor_id(), false)));
+  r.fields.emplace_back("left", to_value(vat().make<Actor>(p_, vat_, p_->new_actor_id(vat_), false)));
   r.fields.emplace_back("n", Value(msg));
   return Value(std::move(r));
 }
 Ref<Actor> Actor::pass(std::int64_t msg, std::int64_t slot, std::int64_t seq, Ref<Actor> r) {
   p_->delivered(msg, slot, seq, id_);
+  p_->received(vat_, static_cast<std::uint64_t>(msg), nullptr);
   return r;
 }
 void Actor::keep(std::int64_t msg, std::int64_t slot, std::int64_t seq, Ref<Actor> r) {
@@ -36,6 +37,8 @@ void Actor::keep(std::int64_t msg, std::int64_t slot, std::int64_t seq, Ref<Acto
   if (p_->state(vat_).dropped) return;  // as in later()
   p_->state(vat_).slots.push_back(Slot{p_->new_slot_id(), std::move(r), 0, p_->arg_deps(msg)});
   p_->trace().add(fmt::format("v{} new slot {}", vat_, p_->state(vat_).slots.back().id));
+  Ref<Actor> kept = p_->state(vat_).slots.back().ref;
+  p_->received(vat_, static_cast<std::uint64_t>(msg), &kept);
 }
 Promise<Ref<Actor>> Actor::later(std::int64_t msg, std::int64_t slot, std::int64_t seq) {
   p_->delivered(msg, slot, seq, id_);

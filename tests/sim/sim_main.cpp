@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
   std::uint64_t seeds = 100, first = 1, one = 0, vats = 0, steps = 0;
   bool single = false, verbose = false, do_shrink = true, keep_going = false, handoff = false;
   std::size_t failed = 0;
-  std::uint64_t handoffs = 0, fallbacks = 0, dials = 0;
+  std::uint64_t handoffs = 0, fallbacks = 0, dials = 0, introductions = 0, onward = 0, introducer_crashes = 0,
+                guarded = 0;
   std::uint32_t without = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -88,6 +89,10 @@ int main(int argc, char** argv) {
     handoffs += o.handoffs;
     fallbacks += o.handoff_fallbacks;
     dials += o.dials;
+    introductions += o.introductions;
+    onward += o.onward;
+    introducer_crashes += o.introducer_crashes;
+    guarded += o.guarded_calls;
     faults += o.faults;
     if (o.work > most_work) {
       most_work = o.work;
@@ -114,7 +119,10 @@ int main(int argc, char** argv) {
     fmt::print("{} seeds from {}: {} passed, {} failed ({} calls, {} faults; most work {} in seed {})\n", seeds, first,
                seeds - failed, failed, calls, faults, most_work, most_work_seed);
   if (!single && handoff)
-    fmt::print("handoffs completed {}, fell back {} (counted by the sessions open at the end); {} dials\n", handoffs,
-               fallbacks, dials);
+    fmt::print(
+        "handoffs completed {}, fell back {} (counted by the sessions open at the end); {} dials; {} introductions, "
+        "{} passed on at once; {} introducers crashed mid-handoff; {} calls on references guarded against an "
+        "introducer's crash\n",
+        handoffs, fallbacks, dials, introductions, onward, introducer_crashes, guarded);
   return failed ? 1 : 0;
 }

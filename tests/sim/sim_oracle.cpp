@@ -80,6 +80,7 @@ void Program::end_phase() {
       // (a promise resolved, through others, to itself breaks: model.md).
       bool ours =
           e->reason.find("sim: ") != std::string::npos || e->reason.find("cycle of promises") != std::string::npos;
+      if (std::string broken = ours ? "" : check_guard(c, *e); !broken.empty()) return fail(broken);
       bool legit = ours || e->kind == ErrorKind::overloaded || (faults && e->kind == ErrorKind::disconnected);
       if (!legit)
         return fail(

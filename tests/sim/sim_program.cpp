@@ -12,17 +12,20 @@ std::uint32_t Program::draw_op() {
     std::uint32_t op;
     std::uint32_t weight;
   };
-  static constexpr W table[] = {
-      {op_ping, 30},    {op_spawn, 10},        {op_field, 6}, {op_pass, 10},  {op_keep, 10},         {op_later, 8},
-      {op_resolve, 10}, {op_local_promise, 6}, {op_drop, 6},  {op_forget, 4}, {op_promise_value, 6}, {op_boom, 2},
-      {op_burst, 2},    {op_cut, 1},           {op_crash, 1}, {op_rejoin, 2}, {op_partition, 1},     {op_deposit, 6}};
+  static constexpr W table[] = {{op_ping, 30},     {op_spawn, 10},  {op_field, 6},           {op_pass, 10},
+                                {op_keep, 10},     {op_later, 8},   {op_resolve, 10},        {op_local_promise, 6},
+                                {op_drop, 6},      {op_forget, 4},  {op_promise_value, 6},   {op_boom, 2},
+                                {op_burst, 2},     {op_cut, 1},     {op_crash, 1},           {op_rejoin, 2},
+                                {op_partition, 1}, {op_deposit, 6}, {op_crash_introducer, 2}};
+  // Operations of handoff only with it: the runs without draw as before.
+  auto on = [&](const W& w) { return (config_.ops & w.op) && (config_.handoff || w.op != op_crash_introducer); };
   std::uint32_t total = 0;
   for (auto& w : table)
-    if (config_.ops & w.op) total += w.weight;
+    if (on(w)) total += w.weight;
   if (total == 0) return 0;
   std::uint64_t r = choose_.below(total);
   for (auto& w : table) {
-    if (!(config_.ops & w.op)) continue;
+    if (!on(w)) continue;
     if (r < w.weight) return w.op;
     r -= w.weight;
   }
@@ -59,6 +62,12 @@ void Program::run_op(std::size_t v, std::uint32_t op) {
     c.kind = kind;
     ++calls_;
     trace_.add(fmt::format("v{} {} call {} slot {} seq {}", v, kind, c.msg, s.id, s.seq + 1));
+    // Calls that involve no vat but the slot's host keep its guard.
+    std::string_view k = kind;
+    if (s.guard && (k == "ping" || k == "spawn" || k == "pair" || k == "boom" || k == "deposit" || k == "value_of")) {
+      c.guard = s.guard;
+      ++guarded_calls_;
+    }
     return c;
   };
   Deps base_deps = s.deps;
@@ -72,6 +81,17 @@ void Program::run_op(std::size_t v, std::uint32_t op) {
     trace_.add(fmt::format("v{} passes slot {}", v, o.id));
     other_deps = o.deps;
     return o.ref;
+  };
+  // With handoff, most passes pick a reference that this vat's calls
+  // reach at another vat than the target's: an introduction (spec/captp.md 11).
+  auto pass_arg = [&]() -> Ref<Actor> {
+    if (config_.handoff && choose_.chance(75))
+      if (Slot* o = introducible(v, s)) {
+        trace_.add(fmt::format("v{} introduces slot {}", v, o->id));
+        other_deps = o->deps;
+        return o->ref;
+      }
+    return other();
   };
   switch (op) {
     case op_deposit: {
@@ -124,8 +144,9 @@ void Program::run_op(std::size_t v, std::uint32_t op) {
       break;
     }
     case op_pass: {
-      Ref<Actor> arg = other();
+      Ref<Actor> arg = pass_arg();
       Call c = base("pass");
+      note_introduction(v, c.msg, s.ref, arg);
       auto [m, sl, sq] = header(c.msg);
       auto p = s.ref.send<&Actor::pass>(m, sl, sq, arg);
       Ref<Actor> r = as_ref(p);
@@ -136,8 +157,9 @@ void Program::run_op(std::size_t v, std::uint32_t op) {
       break;
     }
     case op_keep: {
-      Ref<Actor> arg = other();
+      Ref<Actor> arg = pass_arg();
       Call c = base("keep");
+      note_introduction(v, c.msg, s.ref, arg);
       auto [m, sl, sq] = header(c.msg);
       arg_deps_[c.msg] = other_deps;
       st.calls.push_back(track(s.ref.send<&Actor::keep>(m, sl, sq, arg), std::move(c)));
@@ -239,15 +261,10 @@ void Program::fault(std::uint32_t op) {
   std::size_t a = choose_.below(n), b = choose_.below(n);
   switch (op) {
     case op_cut:
-      if (a != b) net_->cut(a, b);
+      if (a != b) cut(a, b);
       break;
-    case op_crash:
-      if (!net_->at(a).up()) break;
-      // What the program holds in that vat dies with it.
-      state_[a] = VatState{};
-      crash_host(a);
-      net_->crash(a);
-      break;
+    case op_crash: crash(a); break;
+    case op_crash_introducer: arm_introducer_crash(); break;
     case op_partition: {
       // Each vat on one side or the other; every link across is cut.
       std::vector<bool> side(n);
@@ -255,7 +272,7 @@ void Program::fault(std::uint32_t op) {
       trace_.add("partition");
       for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = i + 1; j < n; ++j)
-          if (side[i] != side[j]) net_->cut(i, j);
+          if (side[i] != side[j]) cut(i, j);
       break;
     }
     case op_rejoin:
@@ -284,6 +301,7 @@ Outcome Program::run() {
         post_op();
       else
         net_->step();
+      if (config_.handoff) crash_introducer_if_due();
     }
     if (failure_.empty()) end_phase();
   } catch (const Livelock& e) {
@@ -304,6 +322,10 @@ Outcome Program::run() {
   o.handoffs = handoffs_;
   o.handoff_fallbacks = handoff_fallbacks_;
   o.dials = net_->dials();
+  o.introductions = introductions_made_;
+  o.onward = onward_;
+  o.introducer_crashes = introducer_crashes_;
+  o.guarded_calls = guarded_calls_;
   return o;
 }
 
@@ -350,9 +372,10 @@ ProgramConfig shrink(std::uint64_t seed, ProgramConfig config) {
 }
 
 namespace {
-const char* const kOpNames[] = {"ping",          "spawn",  "field",   "pass",          "keep",   "later", "resolve",
-                                "local_promise", "drop",   "forget",  "promise_value", "boom",   "burst", "cut",
-                                "crash",         "rejoin", "crossed", "partition",     "deposit"};
+const char* const kOpNames[] = {"ping",          "spawn",   "field",         "pass",    "keep",
+                                "later",         "resolve", "local_promise", "drop",    "forget",
+                                "promise_value", "boom",    "burst",         "cut",     "crash",
+                                "rejoin",        "crossed", "partition",     "deposit", "crash_introducer"};
 }  // namespace
 
 std::string describe_ops(std::uint32_t ops) {

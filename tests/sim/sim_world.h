@@ -79,11 +79,20 @@ class Actor : public Object {
 // which never settles: the program does not write such deadlocks.
 using Deps = std::set<std::uint64_t>;
 
+// A reference that went straight to its host when an introducer crashed
+// (sim_handoff.cpp): calls on it must answer unless the pair (holder, host)
+// met a fault since (its count of faults moved past `epoch`).
+struct Guard {
+  std::size_t host = 0, introducer = 0;
+  std::uint64_t epoch = 0;
+};
+
 struct Slot {
   std::uint64_t id = 0;
   Ref<Actor> ref;
   std::int64_t seq = 0;
   Deps deps;
+  std::optional<Guard> guard;
 };
 
 struct Pending {
@@ -101,6 +110,7 @@ struct Call {
   std::function<std::optional<std::int64_t>()> number;  // the answer, for calls answering one
   std::optional<std::int64_t> expect;                   // what it must answer
   bool dropped = false;
+  std::optional<Guard> guard;  // from its slot, for the calls that involve no other vat
 };
 
 struct VatState {
@@ -162,6 +172,17 @@ class Program {
     // With handoff, vats reach the hosts they were never joined to by
     // dialling the hints of an introduction (spec/captp.md 11, H6 3).
     nc.dial = config.handoff;
+    if (config.handoff) {
+      // Some vats are configured not to dial for handoffs (spec/captp.md 11,
+      // H6): they fall back to the introducer's proxy at once.
+      std::string no_dial;
+      for (std::size_t i = 0; i < nc.vats; ++i) {
+        handoff_dial_.push_back(!choose_.chance(15));
+        if (!handoff_dial_.back()) no_dial += fmt::format(" v{}", i);
+      }
+      if (!no_dial.empty()) trace_.add("config no handoff dial:" + no_dial);
+      nc.configure = [this](std::size_t i, captp::NodeOptions& o) { o.handoff_dial = handoff_dial_[i]; };
+    }
     net_ = std::make_unique<Net>(nc, choose_, trace_, [this](SimVat& v) { on_start(v); });
     draw_mesh();
     for (std::size_t a = 0; a < net_->size(); ++a)
@@ -197,7 +218,14 @@ class Program {
     deposited_at_[amount] = vat;
     return hosts_.at(vat)->object<SimLedger>("ledger").send<&SimLedger::deposit>(amount);
   }
-  std::uint64_t new_actor_id() { return ++actors_; }
+  std::uint64_t new_actor_id(std::size_t vat) {
+    actor_vat_[++actors_] = vat;
+    return actors_;
+  }
+  // The reference argument of call `msg` arrived at `vat` (keep, pass):
+  // with handoff, an introduction may crash its introducer now, and a kept
+  // one may be passed on at once to a fourth vat (spec/captp.md 11.7).
+  void received(std::size_t vat, std::uint64_t msg, const Ref<Actor>* kept);
   void actor_born() { ++alive_; }
   void actor_died() { --alive_; }
   VatState& state(std::size_t vat) { return state_.at(vat); }
@@ -241,7 +269,7 @@ class Program {
     hosts_[i] = std::make_unique<persist::Host>(*v.vat, engines_[i],
                                                 persist::HostOptions{.name = v.name, .commit_delay = commit_delay_});
     hosts_[i]->register_kind<SimLedger>({.name = "ledger", .version = 1});
-    auto root = v.vat->make<Actor>(this, i, new_actor_id(), true);
+    auto root = v.vat->make<Actor>(this, i, new_actor_id(i), true);
     v.node->set_bootstrap(root);
     state_[i] = VatState{};
     state_[i].slots.push_back(Slot{new_slot_id(), root, 0});
@@ -273,26 +301,30 @@ class Program {
   // The pairs of vats the program joins (and joins again after faults): all
   // of them, or with handoff a connected part drawn by the seed, so that
   // references between the others travel only by introductions.
-  void draw_mesh() {
-    std::size_t n = net_->size();
-    if (!config_.handoff) {
-      for (std::size_t a = 0; a < n; ++a)
-        for (std::size_t b = a + 1; b < n; ++b) mesh_.insert({a, b});
-      return;
-    }
-    // A random spanning tree, then each other pair by chance.
-    for (std::size_t b = 1; b < n; ++b) {
-      std::size_t a = choose_.below(b);
-      mesh_.insert({a, b});
-    }
-    for (std::size_t a = 0; a < n; ++a)
-      for (std::size_t b = a + 1; b < n; ++b)
-        if (!mesh_.contains({a, b}) && choose_.chance(30)) mesh_.insert({a, b});
-    std::string pairs;
-    for (auto [a, b] : mesh_) pairs += fmt::format(" {}-{}", a, b);
-    trace_.add("config mesh" + pairs);
-  }
+  void draw_mesh();
   bool in_mesh(std::size_t a, std::size_t b) const { return mesh_.contains({std::min(a, b), std::max(a, b)}); }
+
+  // --- Handoff (sim_handoff.cpp, spec/captp.md 11).
+  // The vat whose session `v`'s calls on `r` go to now (Node::route).
+  std::optional<std::size_t> route(std::size_t v, const Ref<Actor>& r) const;
+  // A slot of `v` whose calls go to another vat than `target`'s: passing it
+  // to `target` is an introduction. Null if there is none.
+  Slot* introducible(std::size_t v, const Slot& target);
+  // Call `msg` from `v` passes `arg` to `target`: note it if it introduces.
+  void note_introduction(std::size_t v, std::uint64_t msg, const Ref<Actor>& target, const Ref<Actor>& arg);
+  // Faults, counted per pair of vats (guards read the counts).
+  void cut(std::size_t a, std::size_t b);
+  void crash(std::size_t v);
+  void bump(std::size_t a, std::size_t b) { ++pair_faults_[{std::min(a, b), std::max(a, b)}]; }
+  std::uint64_t pair_faults(std::size_t a, std::size_t b) const {
+    auto it = pair_faults_.find({std::min(a, b), std::max(a, b)});
+    return it == pair_faults_.end() ? 0 : it->second;
+  }
+  // Before `b` crashes: the references that go straight to their host get a guard.
+  void guard_direct(std::size_t b);
+  void arm_introducer_crash();
+  void crash_introducer_if_due();
+  std::string check_guard(const Call& c, const Error& e) const;
 
   std::uint32_t draw_op();
   void post_op();
@@ -323,7 +355,20 @@ class Program {
   void crash_host(std::size_t i);
   std::string check_ledgers();
   std::set<std::pair<std::size_t, std::size_t>> mesh_;  // see draw_mesh
-  std::unique_ptr<Net> net_;                            // last: it goes first
+  // Handoff: who made each actor; faults per pair; introductions by call
+  // (introducer, host); the armed introducer crash (see arm_introducer_crash).
+  std::map<std::uint64_t, std::size_t> actor_vat_;
+  std::map<std::pair<std::size_t, std::size_t>, std::uint64_t> pair_faults_;
+  struct Introduction {
+    std::size_t introducer, host;
+  };
+  std::map<std::uint64_t, Introduction> introductions_;
+  enum class Arm { none, on_send, on_receipt, while_provided } armed_ = Arm::none;
+  std::size_t armed_countdown_ = 0;
+  std::optional<std::size_t> crash_due_;  // an introducer to crash after this step
+  std::vector<bool> handoff_dial_;        // per vat (NodeOptions::handoff_dial)
+  std::uint64_t introductions_made_ = 0, onward_ = 0, introducer_crashes_ = 0, guarded_calls_ = 0;
+  std::unique_ptr<Net> net_;  // last: it goes first
 };
 
 }  // namespace vatic::sim::internal
