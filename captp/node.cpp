@@ -471,12 +471,17 @@ HandlerPtr Node::connect_handler(const VatId& peer, const Address* at, std::uniq
 std::optional<VatId> Node::route_of(const detail::Handler* h) const {
   // Settled promises forward; a chain longer than any the protocol makes is
   // not followed to its end (a cycle breaks its promises, model.md).
-  for (int steps = 0; h && steps < 256; ++steps, h = h->forwards_to())
+  for (int steps = 0; h && steps < 256; ++steps, h = h->forwards_to()) {
+    // A promise that settled but holds calls under an embargo sends nothing
+    // now; if its session ends first, the held calls break (spec/captp.md 8).
+    if (auto* p = dynamic_cast<const RemotePromise*>(h); p && p->state() == RemotePromise::State::embargoed)
+      return std::nullopt;
     if (auto* i = dynamic_cast<const ImportHandler*>(h)) {
       if (i->kind() == detail::RefKind::broken || !i->session() || &i->session()->vat() != &state_->vat)
         return std::nullopt;
       return i->session()->peer();
     }
+  }
   return std::nullopt;
 }
 

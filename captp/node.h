@@ -163,8 +163,9 @@ class Node {
 
   // Where this node sends the calls made on `r` now: the vat id of the peer
   // of the session `r` is imported over, following promises that settled;
-  // nullopt for an object of this vat, a promise still pending, a broken
-  // reference, or a reference of another vat. It shows, for an operator or
+  // nullopt for an object of this vat, a promise still pending or holding
+  // calls under an embargo, a broken reference, or a reference of another
+  // vat. It shows, for an operator or
   // a test, whether a handed-off reference switched to its host (spec/captp.md
   // 11, H11) or goes through the introducer's proxy (H12).
   template <class T>
