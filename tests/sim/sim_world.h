@@ -212,7 +212,8 @@ class Program {
                          msg));
       it->second = {seq, actor};
     }
-    trace_.add(fmt::format("delivered call {} slot {} seq {} at actor {}", msg, slot, seq, actor));
+    trace_.add(
+        fmt::format("delivered call {} slot {} seq {} at actor {} of v{}", msg, slot, seq, actor, actor_vat_[actor]));
   }
   Promise<std::int64_t> deposit_at(std::size_t vat, std::int64_t amount) {
     deposited_at_[amount] = vat;
