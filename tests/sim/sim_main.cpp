@@ -4,7 +4,9 @@
 // trace. scripts/sim is the way in.
 //   vatic_sim [--seeds N] [--first S] [--seed S] [--vats K] [--steps N] [--without op,op] [--verbose]
 //             [--no-shrink] [--keep-going] [--handoff]
-// --handoff: every node speaks three-party handoff (spec/captp.md 11).
+// --handoff: every node speaks three-party handoff (spec/captp.md 11), over a
+// partial mesh: recipients dial the hosts they are introduced to, some vats
+// do not dial, introducers crash mid-handoff (tests/sim/sim_handoff.cpp).
 #include <fmt/format.h>
 
 #include <cstdlib>
