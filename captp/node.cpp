@@ -15,6 +15,7 @@
 #include "captp/internal/net/accept_loop.h"
 #include "captp/internal/net/channel.h"
 #include "captp/internal/net/socket.h"
+#include "captp/internal/remote.h"
 #include "captp/internal/session.h"
 #include "vat/log.h"
 #include "vat/message.h"
@@ -59,8 +60,6 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
     // sessions speak it.
     options.channel.offer_handoff = options.session.handoff;
     if (options.session.handoff) provisions = std::make_shared<ProvisionTable>(vat, identity.id(), options.session);
-    if (provisions)
-      for (const Address& a : options.announce) provisions->add_hint(a.to_string());
   }
 
   Vat& vat;
@@ -244,18 +243,22 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
     if (k >= at.size()) return dial_failed(peer, Error{ErrorKind::disconnected, last});
     std::weak_ptr<State> w = weak_from_this();
     Address where = at[k];
-    async_connect(
-        vat.io(), where,
-        [w, peer, at = std::move(at), k](boost::system::error_code ec, std::unique_ptr<Stream> s) mutable {
-          auto self = w.lock();
-          if (!self) return;
-          if (ec || !s) {
-            std::string why = fmt::format("cannot reach {}: {}", at[k].to_string(), ec.message());
-            return self->dial_hints(peer, std::move(at), k + 1, std::move(why));
-          }
-          self->dial(peer, std::move(s), at[k].to_string());
-        },
-        options.connect_timeout);
+    open_stream(where,
+                [w, peer, at = std::move(at), k](boost::system::error_code ec, std::unique_ptr<Stream> s) mutable {
+                  auto self = w.lock();
+                  if (!self) return;
+                  if (ec || !s) {
+                    std::string why = fmt::format("cannot reach {}: {}", at[k].to_string(), ec.message());
+                    return self->dial_hints(peer, std::move(at), k + 1, std::move(why));
+                  }
+                  self->dial(peer, std::move(s), at[k].to_string());
+                });
+  }
+
+  // The transport of every dial: NodeOptions::connector, else sockets.
+  void open_stream(const Address& at, NodeOptions::StreamDone done) {
+    if (options.connector) return options.connector(at, std::move(done));
+    async_connect(vat.io(), at, std::move(done), options.connect_timeout);
   }
 
   // The dialer of a session: what the crossed-connection rule compares.
@@ -376,9 +379,11 @@ struct Node::State : std::enable_shared_from_this<Node::State> {
 
 Node::Node(Vat& vat, Identity identity, NodeOptions options)
     : state_(std::make_shared<State>(vat, std::move(identity), std::move(options))) {
-  // spec/captp.md 11, H6 3: the sessions' handoffs dial through the node.
+  // spec/captp.md 11, H6 3: the sessions' handoffs dial through the node,
+  // unless it is configured not to (H6: the recipient then falls back at
+  // once, saying that this vat does not dial for handoffs).
   std::weak_ptr<State> w = state_;
-  if (state_->provisions)
+  if (state_->provisions && state_->options.handoff_dial)
     state_->provisions->set_dial(
         [w](const VatId& host, const std::vector<std::string>& hints, std::function<void(const Error*)> done) {
           auto self = w.lock();
@@ -388,6 +393,9 @@ Node::Node(Vat& vat, Identity identity, NodeOptions options)
           }
           self->dial_for_handoff(host, hints, std::move(done));
         });
+  // H1: addresses configured to be announced replace the bound ones.
+  if (state_->provisions)
+    for (const Address& a : state_->options.announce) state_->provisions->add_hint(a.to_string());
 }
 
 Node::~Node() { close("node destroyed"); }
@@ -453,18 +461,32 @@ HandlerPtr Node::connect_handler(const VatId& peer, const Address* at, std::uniq
     return p;
   }
   std::weak_ptr<State> w = state_;
-  async_connect(
-      st.vat.io(), *at,
-      [w, peer, where = at->to_string()](boost::system::error_code ec, std::unique_ptr<Stream> s) {
-        auto self = w.lock();
-        if (!self) return;
-        if (ec || !s)
-          return self->dial_failed(
-              peer, Error{ErrorKind::disconnected, fmt::format("cannot reach {}: {}", where, ec.message())});
-        self->dial(peer, std::move(s), where);
-      },
-      st.options.connect_timeout);
+  st.open_stream(*at, [w, peer, where = at->to_string()](boost::system::error_code ec, std::unique_ptr<Stream> s) {
+    auto self = w.lock();
+    if (!self) return;
+    if (ec || !s)
+      return self->dial_failed(peer,
+                               Error{ErrorKind::disconnected, fmt::format("cannot reach {}: {}", where, ec.message())});
+    self->dial(peer, std::move(s), where);
+  });
   return p;
+}
+
+std::optional<VatId> Node::route_of(const detail::Handler* h) const {
+  // Settled promises forward; a chain longer than any the protocol makes is
+  // not followed to its end (a cycle breaks its promises, model.md).
+  for (int steps = 0; h && steps < 256; ++steps, h = h->forwards_to()) {
+    // A promise that settled but holds calls under an embargo sends nothing
+    // now; if its session ends first, the held calls break (spec/captp.md 8).
+    if (auto* p = dynamic_cast<const RemotePromise*>(h); p && p->state() == RemotePromise::State::embargoed)
+      return std::nullopt;
+    if (auto* i = dynamic_cast<const ImportHandler*>(h)) {
+      if (i->kind() == detail::RefKind::broken || !i->session() || &i->session()->vat() != &state_->vat)
+        return std::nullopt;
+      return i->session()->peer();
+    }
+  }
+  return std::nullopt;
 }
 
 std::vector<SessionInfo> Node::sessions() const {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,11 +53,26 @@ struct NodeOptions {
   // descriptors that name many hosts would make this vat open connections
   // for it. Beyond it a handoff falls back to the introducer's proxy (H12).
   std::size_t max_handoff_dials = 16;
+  // Whether this node dials a handoff's host it has no session with
+  // (spec/captp.md 11, H6 3). False: "a node configured not to dial for
+  // handoffs" (H6): such a handoff falls back to the introducer's proxy at
+  // once (H12), with that reason; a session with the host that is open
+  // already is still used.
+  bool handoff_dial = true;
   // spec/captp.md 11, H1: the addresses this vat announces to its peers,
-  // which pass them on to the vats they introduce to it. Empty: the ones it
-  // listens on, wildcards excepted. Set them when those are not what others
-  // can dial (a wildcard bind, NAT, a name): `vatic serve --advertise`.
+  // which pass them on to the vats they introduce to it, instead of those
+  // that listen() binds. Empty: the bound ones, wildcards excepted. Set them
+  // when those are not what others can dial (a wildcard bind, NAT, a name:
+  // `vatic serve --advertise`; a simulated vat).
   std::vector<Address> announce;
+  // How the node opens a connection to an address when it dials (connect()
+  // with an address, the hints of a handoff). Empty: TCP or unix sockets,
+  // bounded by connect_timeout. A simulation puts its own transport here.
+  // `done` runs exactly once, on the vat's thread and never inside the call,
+  // with the stream or why there is none; the handshake follows as for any
+  // dial.
+  using StreamDone = std::function<void(boost::system::error_code, std::unique_ptr<Stream>)>;
+  std::function<void(const Address& at, StreamDone done)> connector;
 };
 
 struct SessionInfo {
@@ -147,6 +163,18 @@ class Node {
   // Serves a connected stream as the responder (the other end calls connect).
   void accept(std::unique_ptr<Stream> stream);
 
+  // Where this node sends the calls made on `r` now: the vat id of the peer
+  // of the session `r` is imported over, following promises that settled;
+  // nullopt for an object of this vat, a promise still pending or holding
+  // calls under an embargo, a broken reference, or a reference of another
+  // vat. It shows, for an operator or
+  // a test, whether a handed-off reference switched to its host (spec/captp.md
+  // 11, H11) or goes through the introducer's proxy (H12).
+  template <class T>
+  std::optional<VatId> route(const Ref<T>& r) const {
+    return route_of(detail::RefAccess::handler(r).get());
+  }
+
   std::vector<SessionInfo> sessions() const;
   // The same as a list of "session" records for the admin object
   // (spec/admin.md): peer, direction ("dialed" or "accepted"), address, state
@@ -165,6 +193,7 @@ class Node {
  private:
   void set_bootstrap_handler(detail::HandlerPtr h);
   void set_bootstrap_factory(std::function<detail::HandlerPtr(const VatId&)> f);
+  std::optional<VatId> route_of(const detail::Handler* h) const;
   detail::HandlerPtr connect_handler(const VatId& peer, const Address* at, std::unique_ptr<Stream> stream);
 
   std::shared_ptr<State> state_;

@@ -1,7 +1,6 @@
-// Where a handoff recipient dials the host (spec/captp.md 11, H1, H4): the
-// addresses the host announces, which NodeOptions::announce replaces (a vat
-// behind a wildcard bind or NAT names what others can dial), and, when the
-// host announces none, the address the introducer dialled it at.
+// Where a handoff recipient dials a host that announces no address (spec/
+// captp.md 11, H4): at the address the introducer dialled it at. (Announced
+// and configured addresses: handoff_dial_test.cpp.)
 //
 //   A (Node) --unix b.sock--> B (Node, Echo) --dials C--> C (Node, Echo)
 //   A ----------- dialled by A at the hint B passed on --> C
@@ -65,22 +64,6 @@ TEST_F(HandoffHints, AHostThatAnnouncesNothingIsReachedAtTheAddressTheIntroducer
   }));
   EXPECT_EQ(session(*a, b->id())->stats.handoffs, 1u) << session(*a, b->id())->stats.last_handoff_fallback;
   ASSERT_TRUE(session(*a, c->id())) << "A did not dial C";
-}
-
-// NodeOptions::announce replaces the bound addresses: C announces an address
-// where nobody listens, so A's dial there fails and names it, and A keeps
-// B's proxy (H12), which answers.
-TEST_F(HandoffHints, ConfiguredAnnounceAddressesReplaceTheBoundOnes) {
-  captp::NodeOptions o = handoff_on();
-  std::string nowhere = dir.unix_address("nobody-listens.sock");
-  o.announce.push_back(*captp::Address::parse(nowhere));
-  start(dir.unix_address("c.sock"), o);
-  Ref<Echo> obj = get(a_to_b.send<&Echo::held>());
-  EXPECT_EQ(get(obj.send<&Echo::echo>(7)), 7);
-  ASSERT_TRUE(run_until([&] { return session(*a, b->id())->stats.handoff_fallbacks == 1; }));
-  EXPECT_NE(session(*a, b->id())->stats.last_handoff_fallback.find("nobody-listens.sock"), std::string::npos)
-      << session(*a, b->id())->stats.last_handoff_fallback;
-  EXPECT_FALSE(session(*a, c->id()));
 }
 
 }  // namespace

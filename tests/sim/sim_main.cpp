@@ -4,7 +4,9 @@
 // trace. scripts/sim is the way in.
 //   vatic_sim [--seeds N] [--first S] [--seed S] [--vats K] [--steps N] [--without op,op] [--verbose]
 //             [--no-shrink] [--keep-going] [--handoff]
-// --handoff: every node speaks three-party handoff (spec/captp.md 11).
+// --handoff: every node speaks three-party handoff (spec/captp.md 11), over a
+// partial mesh: recipients dial the hosts they are introduced to, some vats
+// do not dial, introducers crash mid-handoff (tests/sim/sim_handoff.cpp).
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -36,7 +38,8 @@ int main(int argc, char** argv) {
   std::uint64_t seeds = 100, first = 1, one = 0, vats = 0, steps = 0;
   bool single = false, verbose = false, do_shrink = true, keep_going = false, handoff = false;
   std::size_t failed = 0;
-  std::uint64_t handoffs = 0, fallbacks = 0;
+  std::uint64_t handoffs = 0, fallbacks = 0, dials = 0, introductions = 0, onward = 0, introducer_crashes = 0,
+                guarded = 0;
   std::uint32_t without = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -87,6 +90,11 @@ int main(int argc, char** argv) {
     calls += o.calls;
     handoffs += o.handoffs;
     fallbacks += o.handoff_fallbacks;
+    dials += o.dials;
+    introductions += o.introductions;
+    onward += o.onward;
+    introducer_crashes += o.introducer_crashes;
+    guarded += o.guarded_calls;
     faults += o.faults;
     if (o.work > most_work) {
       most_work = o.work;
@@ -113,6 +121,10 @@ int main(int argc, char** argv) {
     fmt::print("{} seeds from {}: {} passed, {} failed ({} calls, {} faults; most work {} in seed {})\n", seeds, first,
                seeds - failed, failed, calls, faults, most_work, most_work_seed);
   if (!single && handoff)
-    fmt::print("handoffs completed {}, fell back {} (counted by the sessions open at the end)\n", handoffs, fallbacks);
+    fmt::print(
+        "handoffs completed {}, fell back {} (counted by the sessions open at the end); {} dials; {} introductions, "
+        "{} passed on at once; {} introducers crashed mid-handoff; {} calls on references guarded against an "
+        "introducer's crash\n",
+        handoffs, fallbacks, dials, introductions, onward, introducer_crashes, guarded);
   return failed ? 1 : 0;
 }

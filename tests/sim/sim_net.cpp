@@ -195,6 +195,7 @@ Net::Net(NetConfig config, Chooser& choose, Trace& trace, OnStart on_start)
 }
 
 Net::~Net() {
+  dials_.clear();
   // Every node first (their sessions close over links that still exist), then
   // the vats, releasing all before freeing any.
   for (auto& v : vats_) v->node.reset();
@@ -208,26 +209,91 @@ void Net::start_vat(SimVat& v) {
   ++v.incarnation;
   v.vat = std::make_unique<Vat>(VatOptions{
       .name = fmt::format("{}.{}", v.name, v.incarnation), .clock = &clock_, .spin_before_block = Duration::zero()});
-  v.node = std::make_unique<captp::Node>(*v.vat, captp::Identity::from_seed(v.identity->seed()), config_.node);
+  captp::NodeOptions options = config_.node;
+  if (config_.dial) {
+    options.announce = {address_of(v.index)};
+    options.connector = [this, from = v.index](const captp::Address& at, captp::NodeOptions::StreamDone done) {
+      start_dial(from, at, std::move(done));
+    };
+  }
+  if (config_.configure) config_.configure(v.index, options);
+  v.node = std::make_unique<captp::Node>(*v.vat, captp::Identity::from_seed(v.identity->seed()), options);
   trace_.add(fmt::format("start {} incarnation {}", v.name, v.incarnation));
   if (on_start_) on_start_(v);
+}
+
+std::pair<std::unique_ptr<captp::Stream>, std::unique_ptr<captp::Stream>> Net::make_link(std::size_t from,
+                                                                                         std::size_t to) {
+  auto link = std::make_shared<Link>(next_link_++, from, to);
+  links_.push_back(link);
+  auto e0 = std::make_unique<Link::End>(link, 0, at(from).vat->io());
+  auto e1 = std::make_unique<Link::End>(link, 1, at(to).vat->io());
+  for (auto* e : {e0.get(), e1.get()})
+    e->ready_at_ = [this] {
+      auto delay = Duration(static_cast<Duration::rep>(choose_.below(config_.max_delay.count() + 1)));
+      return clock_.now() + delay;
+    };
+  return std::pair{std::move(e0), std::move(e1)};
+}
+
+captp::Address Net::address_of(std::size_t v) { return captp::Address::unix_socket(fmt::format("/sim/v{}", v)); }
+
+void Net::start_dial(std::size_t from, const captp::Address& where, captp::NodeOptions::StreamDone done) {
+  Dial d{from, at(from).incarnation, std::nullopt, {}, std::move(done)};
+  for (std::size_t i = 0; i < vats_.size(); ++i)
+    if (address_of(i) == where) d.to = i;
+  d.ready = clock_.now() + Duration(static_cast<Duration::rep>(choose_.below(config_.max_delay.count() + 1)));
+  ++dials_made_;
+  trace_.add(fmt::format("dial {} -> {}", from, where.to_string()));
+  dials_.push_back(std::move(d));
+}
+
+void Net::finish_dial(std::size_t k, boost::system::error_code error) {
+  Dial d = std::move(dials_[k]);
+  dials_.erase(dials_.begin() + static_cast<std::ptrdiff_t>(k));
+  SimVat& from = at(d.from);
+  // A dialer that crashed since forgot its dial.
+  if (!from.up() || from.incarnation != d.incarnation) return;
+  if (!error && (!d.to || !at(*d.to).up())) error = boost::asio::error::connection_refused;
+  std::unique_ptr<captp::Stream> mine;
+  if (!error) {
+    auto [e_from, e_to] = make_link(d.from, *d.to);
+    trace_.add(fmt::format("dial {} -> {} connected: link {}", d.from, *d.to, next_link_ - 1));
+    at(*d.to).node->accept(std::move(e_to));
+    mine = std::move(e_from);
+  } else {
+    trace_.add(
+        fmt::format("dial {} -> {} failed: {}", d.from, d.to ? fmt::format("v{}", *d.to) : "nowhere", error.message()));
+  }
+  // On the dialer's loop, later (NodeOptions::connector's contract).
+  boost::asio::post(from.vat->io(),
+                    [done = std::move(d.done), error, s = std::move(mine)]() mutable { done(error, std::move(s)); });
+}
+
+bool Net::complete_ready_dial(bool draw) {
+  std::vector<std::size_t> ready;
+  for (std::size_t k = 0; k < dials_.size(); ++k)
+    if (dials_[k].ready <= clock_.now()) ready.push_back(k);
+  if (ready.empty() || (draw && !choose_.chance(50))) return false;
+  std::size_t k = choose_.pick(ready);
+  charge(1, "dials");
+  // Rarely a hint leads nowhere for no reason the net shows.
+  finish_dial(k, choose_.chance(5) ? boost::asio::error::host_unreachable : boost::system::error_code{});
+  return true;
+}
+
+std::optional<TimePoint> Net::next_event() const {
+  std::optional<TimePoint> next;
+  for (auto& l : links_)
+    if (auto t = l->next_ready(); t && (!next || *t < *next)) next = t;
+  for (auto& d : dials_)
+    if (!next || d.ready < *next) next = d.ready;
+  return next;
 }
 
 std::pair<Ref<Object>, Ref<Object>> Net::join(std::size_t a, std::size_t b, bool crossed) {
   SimVat& va = at(a);
   SimVat& vb = at(b);
-  auto make_link = [&](std::size_t from, std::size_t to) {
-    auto link = std::make_shared<Link>(next_link_++, from, to);
-    links_.push_back(link);
-    auto e0 = std::make_unique<Link::End>(link, 0, at(from).vat->io());
-    auto e1 = std::make_unique<Link::End>(link, 1, at(to).vat->io());
-    for (auto* e : {e0.get(), e1.get()})
-      e->ready_at_ = [this] {
-        auto delay = Duration(static_cast<Duration::rep>(choose_.below(config_.max_delay.count() + 1)));
-        return clock_.now() + delay;
-      };
-    return std::pair{std::move(e0), std::move(e1)};
-  };
   trace_.add(fmt::format("join {} {}{}", a, b, crossed ? " crossed" : ""));
   Ref<Object> ab, ba;
   {
@@ -291,6 +357,7 @@ bool Net::step() {
   std::erase_if(links_, [](const std::shared_ptr<Link>& l) {
     return l->dead() && l->dir[0].flight.empty() && l->dir[1].flight.empty();
   });
+  if (complete_ready_dial(/*draw=*/true)) return true;
   auto ready = ready_links();
   if (!ready.empty() && choose_.chance(50)) return deliver_one(ready);
   std::vector<SimVat*> up;
@@ -303,10 +370,9 @@ bool Net::step() {
     return true;
   }
   if (!ready.empty()) return deliver_one(ready);
-  // Time moves: to the next write in flight, or by a little.
-  std::optional<TimePoint> next;
-  for (auto& l : links_)
-    if (auto t = l->next_ready(); t && (!next || *t < *next)) next = t;
+  if (complete_ready_dial(/*draw=*/false)) return true;
+  // Time moves: to the next write in flight or dial, or by a little.
+  std::optional<TimePoint> next = next_event();
   Duration d = next ? *next - clock_.now() : Duration(static_cast<Duration::rep>(choose_.below(2'000'000)));
   if (d <= Duration::zero()) d = Duration(1000);
   clock_.advance(d);
@@ -327,6 +393,7 @@ void Net::quiesce() {
           l->deliver(d, l->dir[d].flight.front().bytes.size() - l->dir[d].flight.front().at, trace_);
           moved = true;
         }
+    while (complete_ready_dial(/*draw=*/false)) moved = true;
     if (!moved) {
       // One more quiet round: a vat can have been handed bytes without a turn.
       bool again = false;
@@ -357,9 +424,7 @@ bool Net::settle(const std::function<bool()>& done, Duration tick, Duration limi
     quiesce();
     if (done()) return true;
     if (clock_.now() >= end) return false;
-    std::optional<TimePoint> next;
-    for (auto& l : links_)
-      if (auto t = l->next_ready(); t && (!next || *t < *next)) next = t;
+    std::optional<TimePoint> next = next_event();
     Duration d = next && *next - clock_.now() < tick ? *next - clock_.now() : tick;
     clock_.advance(std::max(d, Duration(1)));
   }
@@ -372,6 +437,15 @@ void Net::cut(std::size_t a, std::size_t b) {
       l->cut();
       ++faults_;
     }
+  // A dial between them under way fails too.
+  for (std::size_t k = 0; k < dials_.size();)
+    if ((dials_[k].from == a && dials_[k].to == b) || (dials_[k].from == b && dials_[k].to == a)) {
+      trace_.add(fmt::format("cut dial {} -> {}", dials_[k].from, *dials_[k].to));
+      ++faults_;
+      finish_dial(k, boost::asio::error::host_unreachable);
+    } else {
+      ++k;
+    }
 }
 
 void Net::crash(std::size_t i) {
@@ -381,6 +455,7 @@ void Net::crash(std::size_t i) {
   ++faults_;
   for (auto& l : links_)
     if (l->vats[0] == i || l->vats[1] == i) l->cut();
+  std::erase_if(dials_, [&](const Dial& d) { return d.from == i; });
   v.node.reset();
   for (auto& l : links_)
     if (l->vats[0] == i || l->vats[1] == i) l->shut_down();

@@ -13,6 +13,14 @@
 // objects are gone, its links reset), restart it (same identity, a new
 // instance) and link it again.
 //
+// With `dial`, each vat also "listens" on a sim address (unix:/sim/v<i>),
+// announces it (spec/captp.md 11, H1), and dials through the net: a dial
+// (NodeOptions::connector) is one more event of the scheduler, completed
+// after a drawn delay by a new link to the vat at that address, or refused
+// when that vat is down, or failed when a cut between the two strikes first
+// (or, rarely, for no reason: a hint that leads nowhere). The handshake and
+// the crossed-dial rule then run as for any link.
+//
 // Test-only: the deterministic randomness makes every key predictable. It is
 // installed by this library's static initializer, so it must never be linked
 // into anything but simulation binaries.
@@ -101,6 +109,10 @@ struct NetConfig {
   // livelocked (messages circling between vats, a turn that schedules itself):
   // it fails with Livelock instead of hanging the seed loop.
   std::uint64_t work_budget = 200'000;
+  // Vats announce a sim address and dial each other through the net (above).
+  bool dial = false;
+  // Adjusts `node` for one vat, at each of its starts (options drawn per vat).
+  std::function<void(std::size_t vat, captp::NodeOptions&)> configure;
 };
 
 // Thrown out of the scheduler when a run has spent its work budget.
@@ -140,6 +152,9 @@ class Net {
   // Returns each side's bootstrap reference to the other (a promise).
   std::pair<Ref<Object>, Ref<Object>> join(std::size_t a, std::size_t b, bool crossed);
   bool linked(std::size_t a, std::size_t b) const;
+  // The address vat `v` is dialled at (with NetConfig::dial).
+  static captp::Address address_of(std::size_t v);
+  std::uint64_t dials() const noexcept { return dials_made_; }
 
   // One scheduler step: runs a vat, delivers on a link, or moves the clock.
   // False when nothing at all was left to do and the clock did not move.
@@ -165,7 +180,25 @@ class Net {
   std::string describe_state() const;
 
  private:
+  // A dial under way (NetConfig::dial): `done` runs on the dialer's loop.
+  struct Dial {
+    std::size_t from = 0;
+    std::uint32_t incarnation = 0;  // the dialer's: a crash forgets the dial
+    std::optional<std::size_t> to;  // the vat at the address, if any
+    TimePoint ready;
+    captp::NodeOptions::StreamDone done;
+  };
+
   void start_vat(SimVat& v);
+  // A new link, `from` dialling `to`: the two ends.
+  std::pair<std::unique_ptr<captp::Stream>, std::unique_ptr<captp::Stream>> make_link(std::size_t from, std::size_t to);
+  void start_dial(std::size_t from, const captp::Address& at, captp::NodeOptions::StreamDone done);
+  // Completes the dial at `k` of dials_ (connects, or fails with `error`).
+  void finish_dial(std::size_t k, boost::system::error_code error);
+  // Completes one dial whose time came, if any: with `draw`, only by a draw
+  // (so that a run without dials draws as before).
+  bool complete_ready_dial(bool draw);
+  std::optional<TimePoint> next_event() const;
   bool deliver_one(std::vector<std::shared_ptr<Link>>& ready);
   std::vector<std::shared_ptr<Link>> ready_links() const;
   // Runs `v` until idle within what is left of the budget; counts its turns.
@@ -179,7 +212,8 @@ class Net {
   ManualClock clock_;
   std::vector<std::unique_ptr<SimVat>> vats_;
   std::vector<std::shared_ptr<Link>> links_;
-  std::uint64_t next_link_ = 0, faults_ = 0, work_ = 0;
+  std::vector<Dial> dials_;
+  std::uint64_t next_link_ = 0, faults_ = 0, work_ = 0, dials_made_ = 0;
 };
 
 }  // namespace vatic::sim

@@ -58,8 +58,10 @@ enum Op : std::uint32_t {
   op_crossed = 1u << 16,
   op_partition = 1u << 17,
   op_deposit = 1u << 18,
-  op_all = (1u << 19) - 1,
-  op_faults = op_cut | op_crash | op_rejoin | op_partition,
+  // With handoff: crash an introducer mid-handoff (sim_handoff.cpp).
+  op_crash_introducer = 1u << 19,
+  op_all = (1u << 20) - 1,
+  op_faults = op_cut | op_crash | op_rejoin | op_partition | op_crash_introducer,
 };
 
 struct ProgramConfig {
@@ -84,6 +86,13 @@ struct Outcome {
   // With handoff: switches to the host and fallbacks to the vine counted by
   // the sessions still open at the end (spec/captp.md 11.9).
   std::uint64_t handoffs = 0, handoff_fallbacks = 0;
+  // Dials the vats made through the net (handoff recipients reaching hosts).
+  std::uint64_t dials = 0;
+  // Calls that passed a reference of a third vat (introductions), of which
+  // passed on at once by their recipient to a fourth; introducers crashed
+  // mid-handoff; calls on references that went straight to their host when
+  // an introducer crashed (each must answer: sim_handoff.cpp).
+  std::uint64_t introductions = 0, onward = 0, introducer_crashes = 0, guarded_calls = 0;
 };
 
 // One run of the program a chooser draws (seeded: the same seed, the same run).

@@ -53,5 +53,59 @@ TEST(Simulation, RandomProgramsKeepTheInvariants) {
   EXPECT_GT(faults, n);
 }
 
+// With handoff (spec/captp.md 11): a partial mesh, recipients that dial the
+// hosts they were introduced to, introducers crashed mid-handoff, onward
+// passing, and the guard on references that went straight to their host.
+// VATIC_SIM_HANDOFF_SEEDS (default 150).
+TEST(Simulation, HandoffProgramsDialCrashIntroducersAndKeepTheInvariants) {
+  ProgramConfig c;
+  c.handoff = true;
+  for (std::uint64_t seed : {4u, 5u}) EXPECT_EQ(run_seed(seed, c).hash, run_seed(seed, c).hash) << "seed " << seed;
+  std::uint64_t n = env_or("VATIC_SIM_HANDOFF_SEEDS", 150);
+  Outcome sum;
+  for (std::uint64_t seed = 1; seed <= n; ++seed) {
+    Outcome o = run_seed(seed, c);
+    ASSERT_TRUE(o.ok) << report(seed, o) << "(with --handoff)";
+    sum.dials += o.dials;
+    sum.introductions += o.introductions;
+    sum.onward += o.onward;
+    sum.introducer_crashes += o.introducer_crashes;
+    sum.guarded_calls += o.guarded_calls;
+  }
+  // The programs must do what they claim to, in some of the runs at least.
+  EXPECT_GT(sum.introductions, n / 2);
+  EXPECT_GT(sum.dials, n / 10);
+  EXPECT_GT(sum.onward, 0u);
+  EXPECT_GT(sum.introducer_crashes, n / 10);
+  EXPECT_GT(sum.guarded_calls, n / 10);
+}
+
+// Seeds that found bugs with --handoff, kept as they ran when fixed:
+// 9305, 9869: Node::route named the host for a promise of the introducer
+// that held calls under an embargo, which the introducer's crash breaks.
+TEST(Simulation, HandoffSeedsThatFoundBugsPass) {
+  ProgramConfig c;
+  c.handoff = true;
+  for (std::uint64_t seed : {9305u, 9869u}) {
+    Outcome o = run_seed(seed, c);
+    EXPECT_TRUE(o.ok) << report(seed, o);
+  }
+}
+
+// Known E-order violations, found with --handoff and not fixed yet (see
+// the simdial branch's report): 2299 and 25655 (no handoff in the run: a
+// call reflected back and forth between two vats is overtaken), 2432 (a
+// loopback reflected by a vat whose handoff promise released the held
+// calls to the host over another link). Run with
+// --gtest_also_run_disabled_tests.
+TEST(Simulation, DISABLED_HandoffSeedsWithKnownEOrderViolations) {
+  ProgramConfig c;
+  c.handoff = true;
+  for (std::uint64_t seed : {2299u, 2432u, 25655u}) {
+    Outcome o = run_seed(seed, c);
+    EXPECT_TRUE(o.ok) << report(seed, o);
+  }
+}
+
 }  // namespace
 }  // namespace vatic::sim
