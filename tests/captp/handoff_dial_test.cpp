@@ -183,57 +183,58 @@ TEST_F(HandoffDial, CallsMadeWhileADialsCGoThroughBAtOnceAndKeepTheirOrder) {
   auto before = session(*b, c->id())->stats.messages_out;
   EXPECT_EQ(get(obj.send<&Echo::order>(4)), 4);
   EXPECT_EQ(session(*b, c->id())->stats.messages_out, before) << "B forwarded calls after the switch";
+}
 
-  // A node configured not to dial for handoffs (NodeOptions::handoff_dial,
-  // spec/captp.md 11, H6: "A MAY fall back at once instead of dialling") keeps
-  // B's proxy and says why.
-  TEST_F(HandoffDial, ANodeThatDoesNotDialForHandoffsKeepsBsProxy) {
-    a_to_b = {};
-    a.reset();
-    captp::NodeOptions no_dial = handoff_on();
-    no_dial.handoff_dial = false;
-    a = std::make_unique<captp::Node>(va, captp::Identity::generate(), no_dial);
-    a_to_b = a->connect<Echo>(b->id(), b_addr);
-    Ref<Echo> obj = get(a_to_b.send<&Echo::held>());
-    EXPECT_EQ(get(obj.send<&Echo::echo>(4)), 4);
-    EXPECT_FALSE(session(*a, c->id())) << "A dialled C though configured not to";
-    EXPECT_EQ(a->route(obj), b->id()) << "A's calls do not go through B's proxy";
-    auto ab = session(*a, b->id());
-    ASSERT_TRUE(ab);
-    EXPECT_EQ(ab->stats.handoff_fallbacks, 1u);
-    EXPECT_EQ(ab->stats.handoffs, 0u);
-    EXPECT_NE(ab->stats.last_handoff_fallback.find("does not dial for handoffs"), std::string::npos)
-        << ab->stats.last_handoff_fallback;
-  }
+// A node configured not to dial for handoffs (NodeOptions::handoff_dial,
+// spec/captp.md 11, H6: "A MAY fall back at once instead of dialling") keeps
+// B's proxy and says why.
+TEST_F(HandoffDial, ANodeThatDoesNotDialForHandoffsKeepsBsProxy) {
+  a_to_b = {};
+  a.reset();
+  captp::NodeOptions no_dial = handoff_on();
+  no_dial.handoff_dial = false;
+  a = std::make_unique<captp::Node>(va, captp::Identity::generate(), no_dial);
+  a_to_b = a->connect<Echo>(b->id(), b_addr);
+  Ref<Echo> obj = get(a_to_b.send<&Echo::held>());
+  EXPECT_EQ(get(obj.send<&Echo::echo>(4)), 4);
+  EXPECT_FALSE(session(*a, c->id())) << "A dialled C though configured not to";
+  EXPECT_EQ(a->route(obj), b->id()) << "A's calls do not go through B's proxy";
+  auto ab = session(*a, b->id());
+  ASSERT_TRUE(ab);
+  EXPECT_EQ(ab->stats.handoff_fallbacks, 1u);
+  EXPECT_EQ(ab->stats.handoffs, 0u);
+  EXPECT_NE(ab->stats.last_handoff_fallback.find("does not dial for handoffs"), std::string::npos)
+      << ab->stats.last_handoff_fallback;
+}
 
-  // Addresses configured to be announced (NodeOptions::announce, H1) replace
-  // the bound ones, in order: A tries a hint where nothing listens, then the
-  // next, and switches to C.
-  TEST_F(HandoffDial, AnnouncedAddressesReplaceTheBoundOnesInOrder) {
-    a_to_b = {};
-    b_echo = {};
-    a.reset();
-    b.reset();
-    c.reset();
-    captp::Address c_addr = *captp::Address::parse(dir.unix_address("c2.sock"));
-    captp::NodeOptions announcing = handoff_on();
-    announcing.announce = {*captp::Address::parse(dir.unix_address("nobody.sock")), c_addr};
-    a = std::make_unique<captp::Node>(va, captp::Identity::generate(), handoff_on());
-    b = std::make_unique<captp::Node>(vb, captp::Identity::generate(), handoff_on());
-    c = std::make_unique<captp::Node>(vc, captp::Identity::generate(), announcing);
-    b_echo = vb.make<Echo>();
-    b->set_bootstrap(b_echo);
-    c->set_bootstrap(c_echo);
-    c->listen(c_addr);
-    b_addr = b->listen(dir.unix_address("b2.sock"));
-    Ref<Echo> c_ref = b->connect<Echo>(c->id(), c_addr);
-    get(b_echo.send<&Echo::hold>(c_ref));
-    a_to_b = a->connect<Echo>(b->id(), b_addr);
-    Ref<Echo> obj = get(a_to_b.send<&Echo::held>());
-    EXPECT_EQ(get(obj.send<&Echo::echo>(5)), 5);
-    EXPECT_EQ(a->route(obj), c->id());
-    EXPECT_EQ(session(*a, b->id())->stats.handoffs, 1u);
-  }
+// Addresses configured to be announced (NodeOptions::announce, H1) replace
+// the bound ones, in order: A tries a hint where nothing listens, then the
+// next, and switches to C.
+TEST_F(HandoffDial, AnnouncedAddressesReplaceTheBoundOnesInOrder) {
+  a_to_b = {};
+  b_echo = {};
+  a.reset();
+  b.reset();
+  c.reset();
+  captp::Address c_addr = *captp::Address::parse(dir.unix_address("c2.sock"));
+  captp::NodeOptions announcing = handoff_on();
+  announcing.announce = {*captp::Address::parse(dir.unix_address("nobody.sock")), c_addr};
+  a = std::make_unique<captp::Node>(va, captp::Identity::generate(), handoff_on());
+  b = std::make_unique<captp::Node>(vb, captp::Identity::generate(), handoff_on());
+  c = std::make_unique<captp::Node>(vc, captp::Identity::generate(), announcing);
+  b_echo = vb.make<Echo>();
+  b->set_bootstrap(b_echo);
+  c->set_bootstrap(c_echo);
+  c->listen(c_addr);
+  b_addr = b->listen(dir.unix_address("b2.sock"));
+  Ref<Echo> c_ref = b->connect<Echo>(c->id(), c_addr);
+  get(b_echo.send<&Echo::hold>(c_ref));
+  a_to_b = a->connect<Echo>(b->id(), b_addr);
+  Ref<Echo> obj = get(a_to_b.send<&Echo::held>());
+  EXPECT_EQ(get(obj.send<&Echo::echo>(5)), 5);
+  EXPECT_EQ(a->route(obj), c->id());
+  EXPECT_EQ(session(*a, b->id())->stats.handoffs, 1u);
+}
 
 }  // namespace
 }  // namespace vatic::test
