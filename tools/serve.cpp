@@ -90,6 +90,11 @@ int cmd_serve(const ServeArgs& a) {
   caps::FileIo io(vat);
   captp::NodeOptions node_opts = node_options(a.common);
   if (a.max_connections > 0) node_opts.max_connections = a.max_connections;
+  // A server does not dial on a client's word: a reference a client passes
+  // in (a sink for File.stream_to, say) that names a third vat is used
+  // through that client's proxy, never by connecting to addresses the client
+  // chose from the server's network position (spec/captp.md 11.5, H6).
+  node_opts.handoff_dial = false;
   // The advertised addresses are also what the vat announces to its peers
   // for three-party handoffs (spec/captp.md 11, H1).
   for (const std::string& at : a.advertise)
