@@ -10,23 +10,18 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
-#include <optional>
-#include <type_traits>
 #include <vector>
 
 #include "tests/captp/captp_objects.h"
+#include "tests/captp/handoff_nodes.h"
 #include "tests/temp_dir.h"
 
 namespace vatic::test {
 namespace {
 
-using namespace std::chrono_literals;
-
-class HandoffDial : public ::testing::Test {
+class HandoffDial : public ::testing::Test, protected HandoffVats {
  protected:
   TempDir dir{"vatic-handoff-dial"};
   Vat va{TwoVats::vat_options("a", nullptr)}, vb{TwoVats::vat_options("b", nullptr)},
@@ -35,11 +30,7 @@ class HandoffDial : public ::testing::Test {
   Ref<Echo> b_echo, c_echo, a_to_b;
   captp::Address b_addr;
 
-  static captp::NodeOptions handoff_on() {
-    captp::NodeOptions o;
-    o.session.handoff = true;
-    return o;
-  }
+  HandoffDial() : HandoffVats{&va, &vb, &vc} {}
   void SetUp() override {
     a = std::make_unique<captp::Node>(va, captp::Identity::generate(), handoff_on());
     b = std::make_unique<captp::Node>(vb, captp::Identity::generate(), handoff_on());
@@ -64,30 +55,6 @@ class HandoffDial : public ::testing::Test {
     b.reset();
     c.reset();
     for (int i = 0; i < 50; ++i) pump();
-  }
-  void pump() {
-    va.run_until_idle();
-    vb.run_until_idle();
-    vc.run_until_idle();
-  }
-  bool run_until(const std::function<bool()>& pred) {
-    auto end = std::chrono::steady_clock::now() + 10s;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      pump();
-    }
-    return true;
-  }
-  template <class T>
-  T get(Promise<T> p) {
-    EXPECT_TRUE(run_until([&] { return !p.pending(); })) << "promise did not settle";
-    if (p.is_broken()) throw VatError(p.error());
-    if constexpr (!std::is_void_v<T>) return p.value();
-  }
-  std::optional<captp::SessionInfo> session(captp::Node& n, const VatId& peer) {
-    for (const auto& s : n.sessions())
-      if (s.peer == peer) return s;
-    return std::nullopt;
   }
 };
 
@@ -154,21 +121,12 @@ TEST_F(HandoffDial, ANodeAtItsHandoffDialBoundKeepsBsProxy) {
 TEST_F(HandoffDial, CallsMadeWhileADialsCGoThroughBAtOnceAndKeepTheirOrder) {
   // Only A and B run: C's node accepts no connection and answers nothing, so
   // A's dial to C cannot finish its handshake.
-  auto run_ab_until = [&](const std::function<bool()>& pred) {
-    auto end = std::chrono::steady_clock::now() + 10s;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      va.run_until_idle();
-      vb.run_until_idle();
-    }
-    return true;
-  };
   auto held = a_to_b.send<&Echo::held>();
-  ASSERT_TRUE(run_ab_until([&] { return !held.pending(); }));
+  ASSERT_TRUE(run_until([&] { return !held.pending(); }, {&va, &vb}));
   Ref<Echo> obj = held.value();
   auto forwarded = session(*b, c->id())->stats.messages_out;
   auto first = obj.send<&Echo::order>(1);
-  ASSERT_TRUE(run_ab_until([&] { return session(*b, c->id())->stats.messages_out > forwarded; }))
+  ASSERT_TRUE(run_until([&] { return session(*b, c->id())->stats.messages_out > forwarded; }, {&va, &vb}))
       << "A's call waited for the dial instead of going through B";
   EXPECT_FALSE(session(*a, c->id())) << "the dial finished without C running";
   auto second = obj.send<&Echo::order>(2);

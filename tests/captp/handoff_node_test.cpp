@@ -9,24 +9,20 @@
 //   A -------------------memory pipe------------------ C     (when the test opens it)
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <stdexcept>
-#include <type_traits>
 #include <vector>
 
 #include "captp/memory_pipe.h"
 #include "captp/node.h"
 #include "tests/captp/captp_objects.h"
+#include "tests/captp/handoff_nodes.h"
 
 namespace vatic::test {
 namespace {
 
-using namespace std::chrono_literals;
-
-class HandoffNodes : public ::testing::Test {
+class HandoffNodes : public ::testing::Test, protected HandoffVats {
  protected:
   Vat va{TwoVats::vat_options("a", nullptr)}, vb{TwoVats::vat_options("b", nullptr)},
       vc{TwoVats::vat_options("c", nullptr)};
@@ -34,11 +30,7 @@ class HandoffNodes : public ::testing::Test {
   Ref<Echo> b_echo, c_echo;
   Ref<Echo> a_to_b, a_to_c;
 
-  static captp::NodeOptions handoff_on() {
-    captp::NodeOptions o;
-    o.session.handoff = true;
-    return o;
-  }
+  HandoffNodes() : HandoffVats{&va, &vb, &vc} {}
   void SetUp() override {
     a = std::make_unique<captp::Node>(va, captp::Identity::generate(), handoff_on());
     b = std::make_unique<captp::Node>(vb, captp::Identity::generate(), handoff_on());
@@ -73,29 +65,10 @@ class HandoffNodes : public ::testing::Test {
     auto up = a_to_c.send<&Echo::echo>(0);
     ASSERT_TRUE(run_until([&] { return !up.pending(); }));
   }
-  void pump() {
-    va.run_until_idle();
-    vb.run_until_idle();
-    vc.run_until_idle();
-  }
-  bool run_until(const std::function<bool()>& pred) {
-    auto end = std::chrono::steady_clock::now() + 10s;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      pump();
-    }
-    return true;
-  }
-  template <class T>
-  T get(Promise<T> p) {
-    EXPECT_TRUE(run_until([&] { return !p.pending(); })) << "promise did not settle";
-    if (p.is_broken()) throw VatError(p.error());
-    if constexpr (!std::is_void_v<T>) return p.value();
-  }
   captp::SessionStats stats(captp::Node& n, const VatId& peer) {
-    for (const auto& s : n.sessions())
-      if (s.peer == peer) return s.stats;
-    throw std::runtime_error("no such session");
+    auto s = session(n, peer);
+    if (!s) throw std::runtime_error("no such session");
+    return s->stats;
   }
 };
 
