@@ -154,6 +154,15 @@ struct Disembargo {
     # question id. Every call the introducer forwarded through the vine was
     # sent before it. `target` is unused (importedCap 0).
     # Only with the `handoff` feature: a 1.0 receiver aborts the session.
+
+    chainedLoopback @5 :UInt32;
+    # Handoff (spec/captp.md 5, "Chained loopback"): from a vat whose reply to a
+    # senderLoopback of another session waits for calls it forwarded along
+    # `target` over this session. The receiver answers `receiverLoopback` with
+    # this id as it answers a senderLoopback (once every call it received along
+    # `target` before this message has been delivered or forwarded), but the
+    # path need not lead back to the sender.
+    # Only with the `handoff` feature: a 1.0 receiver aborts the session.
   }
 }
 

@@ -31,8 +31,10 @@ void Session::break_everything(const Error& e) {
   std::vector<Question> questions;
   questions_.drain([&](std::uint32_t, Question&& q) { questions.push_back(std::move(q)); });
   std::vector<RemotePromise*> embargoed;
-  embargoes_.drain([&](std::uint32_t, RemotePromise*&& p) {
-    if (p) embargoed.push_back(p);
+  std::vector<Embargo> chained;
+  embargoes_.drain([&](std::uint32_t, Embargo&& e) {
+    if (e.promise) embargoed.push_back(e.promise);
+    if (e.reply_on) chained.push_back(std::move(e));
   });
   std::vector<Answer> answers;
   answers_.drain([&](std::uint32_t, Answer&& a) { answers.push_back(std::move(a)); });
@@ -63,6 +65,9 @@ void Session::break_everything(const Error& e) {
   }
   for (RemotePromise* p : import_promises) p->break_with(e);
   for (RemotePromise* p : embargoed) p->break_with(e);
+  // spec/captp.md 5, "Chained loopback": the calls it waited for broke
+  // with this session; nothing is left to overtake.
+  for (Embargo& c : chained) c.reply_on->send_loopback(c.reply_eid);
 }
 
 }  // namespace vatic::captp

@@ -193,7 +193,7 @@ void Session::resolve_after_embargo(std::uint32_t id, std::uint64_t serial, bool
 
 std::uint32_t Session::start_embargo(RemotePromise* p, const Target& target) {
   // Embargo step 2: a disembargo along the old path, reflected by the peer.
-  std::uint32_t eid = embargoes_.add(p);
+  std::uint32_t eid = embargoes_.add(Embargo{.promise = p});
   send([&](wire::Message::Builder m) {
     auto d = m.initDisembargo();
     write_target(target, d.initTarget());
@@ -205,10 +205,20 @@ std::uint32_t Session::start_embargo(RemotePromise* p, const Target& target) {
 void Session::on_disembargo(wire::Disembargo::Reader m) {
   if (m.isReceiverLoopback()) {
     std::uint32_t eid = m.getReceiverLoopback();
-    auto p = embargoes_.take(eid);
-    if (!p) throw ProtocolError(fmt::format("disembargo for unknown embargo {}", eid));
-    if (*p) (*p)->lift_embargo();
+    auto e = embargoes_.take(eid);
+    if (!e) throw ProtocolError(fmt::format("disembargo for unknown embargo {}", eid));
+    if (e->promise) e->promise->lift_embargo();
+    // spec/captp.md 5, "Chained loopback": the calls we forwarded over this
+    // session have arrived; the reply that waited for them goes.
+    if (e->reply_on) e->reply_on->send_loopback(e->reply_eid);
     return;
+  }
+  if (m.isChainedLoopback() && handoff()) {
+    // spec/captp.md 5, "Chained loopback": answered as a senderLoopback is,
+    // but the path need not come back to the sender: it forwarded calls
+    // along it for a disembargo of another session and waits for them.
+    HandlerPtr target = resolve_target(m.getTarget());
+    return reply_loopback(std::move(target), m.getChainedLoopback());
   }
   if ((m.isAccept() || m.isProvide()) && handoff()) return on_handoff_disembargo(m);
   if (!m.isSenderLoopback()) throw ProtocolError("disembargo of an unknown kind");
@@ -239,9 +249,9 @@ void Session::reply_loopback(HandlerPtr target, std::uint32_t eid) {
   // So it does for a handoff promise of ours that holds calls until it
   // switches to the host or falls back to the vine (spec/captp.md 11, H7,
   // last paragraph): the peer's calls sent before the disembargo may wait
-  // in it, and once the loopback returns the peer sends along its new path
-  // (to the host, say) at once.
+  // in it.
   Handler* h = target.get();
+  Handler* last = nullptr;
   for (int steps = 0; h && steps < (1 << 20); ++steps) {
     auto* r = dynamic_cast<RemotePromise*>(h);
     if (r && r->state() == RemotePromise::State::embargoed) return r->defer_loopback(Ptr<Session>(this), eid);
@@ -249,9 +259,36 @@ void Session::reply_loopback(HandlerPtr target, std::uint32_t eid) {
       held->loopbacks.emplace_back(Ptr<Session>(this), eid);
       return;
     }
+    last = h;
     h = next_hop(h);
   }
+  // spec/captp.md 5, "Chained loopback": the path leaves over another
+  // session S' (a handoff promise of ours switched to its host, say, while
+  // the peer's own route to that object is its session with the host). The
+  // calls went out on S', which proves only that they left: the peer, once
+  // the loopback returns, sends along that other route at once (sim seed
+  // 2432). A round trip on S' first proves they arrived.
+  Session* via = nullptr;
+  Target on_via;
+  if (auto* i = dynamic_cast<ImportHandler*>(last)) {
+    via = i->session_ptr().get();
+    on_via = Target{.answer = false, .id = i->id(), .path = {}};
+  } else if (auto* r = dynamic_cast<RemotePromise*>(last); r && r->state() == RemotePromise::State::pending) {
+    via = r->session_ptr().get();
+    on_via = r->target();
+  }
+  if (via && via != this && via->is_open() && via->handoff())
+    return via->chain_loopback(on_via, Ptr<Session>(this), eid);
   send_loopback(eid);
+}
+
+void Session::chain_loopback(const Target& target, Ptr<Session> reply_on, std::uint32_t eid) {
+  std::uint32_t id = embargoes_.add(Embargo{.promise = nullptr, .reply_on = std::move(reply_on), .reply_eid = eid});
+  send([&](wire::Message::Builder m) {
+    auto d = m.initDisembargo();
+    write_target(target, d.initTarget());
+    d.setChainedLoopback(id);
+  });
 }
 
 void Session::send_loopback(std::uint32_t eid) {

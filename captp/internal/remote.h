@@ -78,6 +78,7 @@ class RemotePromise final : public detail::Handler {
   const Target& target() const noexcept { return target_; }
   bool is_import() const noexcept { return import_; }
   const Session* session() const noexcept { return session_.get(); }
+  const detail::Ptr<Session>& session_ptr() const noexcept { return session_; }
   detail::Handler* resolution() const noexcept { return resolved_.get(); }
   detail::Handler* forwards_to() const noexcept override {
     return (state_ == State::resolved || state_ == State::embargoed) && !data_ ? resolved_.get() : nullptr;

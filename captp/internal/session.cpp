@@ -241,7 +241,7 @@ void Session::attach_path(RemotePromise* p) {
 
 void Session::remote_promise_dropped(RemotePromise* p) {
   if (p->embargo_id) {
-    if (RemotePromise** e = embargoes_.find(*p->embargo_id)) *e = nullptr;
+    if (Embargo* e = embargoes_.find(*p->embargo_id)) e->promise = nullptr;
   }
   if (p->is_import()) return;
   if (Question* q = questions_.find(p->target().id)) std::erase(q->handlers, p);

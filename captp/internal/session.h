@@ -179,6 +179,10 @@ class Session final : public detail::RefCounted {
   // Answers the peer's disembargo `eid` along `target` once the calls that
   // came before it are delivered or forwarded (spec/captp.md 5).
   void reply_loopback(detail::HandlerPtr target, std::uint32_t eid);
+  // spec/captp.md 5, "Chained loopback": the calls along the path of the
+  // disembargo `eid` of session `reply_on` went on over this session to
+  // `target`; the reply goes once they have arrived (a round trip here).
+  void chain_loopback(const Target& target, detail::Ptr<Session> reply_on, std::uint32_t eid);
   // The local result of a call from the peer settled: send the return.
   void deliver_return(std::uint32_t qid, std::uint64_t serial, detail::PromiseBase& p);
   // Whether the peer still waits for the return of answer `qid` (entered
@@ -356,7 +360,16 @@ class Session final : public detail::RefCounted {
   // cross our release): such a resolve is ignored, not a violation. At most one
   // per peer id below kMaxPeerId; an id leaves when it is imported again.
   std::unordered_set<std::uint32_t> released_promises_;
-  SlotTable<RemotePromise*> embargoes_;
+  // Our disembargoes awaiting their receiverLoopback: the embargo of a
+  // promise of ours (null once it is dropped), or a chained loopback, whose
+  // reply to the disembargo `reply_eid` of session `reply_on` waits for it
+  // (spec/captp.md 5, "Chained loopback").
+  struct Embargo {
+    RemotePromise* promise = nullptr;
+    detail::Ptr<Session> reply_on;
+    std::uint32_t reply_eid = 0;
+  };
+  SlotTable<Embargo> embargoes_;
   std::uint64_t answer_serial_ = 0;
   std::size_t unanswered_ = 0;
   std::size_t standing_ = 0;  // pending monitor answers (at most max_answers)

@@ -404,6 +404,41 @@ TEST_F(HandoffHost, DisembargoProvideNamingACallAborts) {
 // object of eve's. This version does not dial for handoffs, so it falls back
 // to the vine at once: calls through the reference go to bob's export, and
 // the session counts the fallback.
+// spec/captp.md 5, "Chained loopback": the host answers it as a
+// senderLoopback, after the calls sent along the target before it, though
+// the path ends at its own object; a target that does not exist aborts.
+TEST_F(HandoffHost, ChainedLoopbackIsReflectedAfterTheCallsBeforeIt) {
+  bob.send([&](wire::Message::Builder m) {
+    auto c = m.initCall();
+    c.setQuestionId(10);
+    c.initTarget().setImportedCap(bob.boot);
+    c.setMethod("order");
+    c.initArgs(1)[0].setInt(7);
+  });
+  bob.send([&](wire::Message::Builder m) {
+    auto d = m.initDisembargo();
+    d.initTarget().setImportedCap(bob.boot);
+    d.setChainedLoopback(5);
+  });
+  std::optional<Got> back;
+  ASSERT_TRUE(run_until([&] {
+    for (const Got& g : bob.inbox)
+      if (g.which == wire::Message::DISEMBARGO) back = g;
+    return back.has_value() || bob.closed.has_value();
+  }));
+  ASSERT_TRUE(back) << "the host did not reflect the chained loopback";
+  EXPECT_EQ(back->id, 5u);
+  EXPECT_EQ(echo.call<&Echo::seen>(), (std::vector<std::int64_t>{7}));
+  bob.send([&](wire::Message::Builder m) {
+    auto d = m.initDisembargo();
+    d.initTarget().setImportedCap(99);
+    d.setChainedLoopback(6);
+  });
+  ASSERT_TRUE(run_until([&] { return bob.closed.has_value(); }));
+  ASSERT_TRUE(bob.abort());
+  EXPECT_EQ(bob.abort()->error->reason, "protocol violation by the peer: message to unknown export id 99");
+}
+
 TEST_F(HandoffHost, RecipientFallsBackToTheVineAndCountsIt) {
   auto n = nonce(70);
   std::vector<std::uint8_t> instance(16, 3);

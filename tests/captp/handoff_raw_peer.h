@@ -31,7 +31,7 @@ namespace wire = captp::wire;
 // What a vat sent a raw peer, decoded enough for the assertions.
 struct Got {
   unsigned which = 0;
-  std::uint32_t id = 0;  // return: answerId
+  std::uint32_t id = 0;  // return: answerId; disembargo: receiverLoopback
   std::optional<Error> error;
   std::optional<std::int64_t> int_value;
   std::optional<std::uint32_t> sender_hosted;
@@ -55,6 +55,7 @@ inline Got decode(wire::Message::Reader m) {
   Got g;
   g.which = static_cast<unsigned>(m.which());
   if (m.isAbort()) g.error = captp::read_error(m.getAbort());
+  if (m.isDisembargo() && m.getDisembargo().isReceiverLoopback()) g.id = m.getDisembargo().getReceiverLoopback();
   if (m.isReturn()) {
     auto r = m.getReturn();
     g.id = r.getAnswerId();

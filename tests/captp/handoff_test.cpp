@@ -280,7 +280,8 @@ TEST_F(Handoff, OwnObjectsOfTheIntroducerOrTheRecipientAreNotHandedOff) {
 // along that answer, P settled to C's object, and A handed it to B. B's
 // handoff promise held A's call until C answered B's accept, but B reflected
 // A's disembargo at once, so A's next call, sent straight to C, overtook the
-// held one.
+// held one. Seed 2432 then found the reply too early still: sent as soon
+// as the held call left for C, so that A's next call could reach C first.
 TEST_F(Handoff, DisembargoThroughTheRecipientsHandoffPromiseWaitsForItsHeldCalls) {
   connect_a();
   connect_a_to_c();
@@ -341,8 +342,26 @@ TEST_F(Handoff, DisembargoThroughTheRecipientsHandoffPromiseWaitsForItsHeldCalls
     aio.poll();
   }
   EXPECT_FALSE(reflected()) << "B reflected the disembargo while its handoff promise held a call";
-  // Once C answers the accept, the held call goes to C, then the reply.
+  // C answers B's accept: B's handoff promise sends the held call to C, over
+  // B's session with C, not back through A. That it left B proves nothing
+  // about when C gets it, and A's next calls go to C over A's own session:
+  // B replies only after a round trip with C (spec/captp.md 5, "Chained
+  // loopback"; sim seed 2432). So while C does not run, no reply.
+  auto end = std::chrono::steady_clock::now() + 10s;
+  while (session(*b, a.id()).stats.handoffs == 0 && std::chrono::steady_clock::now() < end) {
+    vc.run_until_idle();
+    vb.run_until_idle();
+  }
+  ASSERT_EQ(session(*b, a.id()).stats.handoffs, 1u);
+  for (int i = 0; i < 30; ++i) {
+    vb.run_until_idle();
+    if (aio.stopped()) aio.restart();
+    aio.poll();
+  }
+  EXPECT_FALSE(reflected()) << "B reflected the disembargo before C had the call its handoff promise held";
+  // Once C has the held call, the reply.
   ASSERT_TRUE(run_until(reflected));
+  EXPECT_EQ(c_echo.call<&Echo::seen>(), (std::vector<std::int64_t>{100, 1}));
   // A's calls now go straight to C, after the one that went through B.
   a_to_c.call(3, a_c_boot, "order", 2);
   ASSERT_TRUE(run_until([&] { return a_to_c.return_of(3).has_value() && a.return_of(2).has_value(); }));
