@@ -165,6 +165,13 @@ bool Session::resolve_waits(detail::PromiseBase& p, std::uint32_t id, std::uint6
       r->defer_resolve(Ptr<Session>(this), id, serial, answer);
       return true;
     }
+    // A path into that question along which calls went (spec/captp.md 5,
+    // "One path, one record"): the calls the peer pipelined on that field
+    // may be held.
+    if (RemotePromise* f = r ? r->embargoed_field() : nullptr) {
+      f->defer_resolve(Ptr<Session>(this), id, serial, answer);
+      return true;
+    }
     if (HandoffRecipient* held = holding_handoff(h)) {
       held->resolves.push_back(HandoffRecipient::Resolve{Ptr<Session>(this), id, serial, answer});
       return true;

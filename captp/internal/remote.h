@@ -74,6 +74,16 @@ class RemotePromise final : public detail::Handler {
     resolves_.push_back(DeferredResolve{std::move(s), id, serial, answer});
   }
 
+  // spec/captp.md 5, Embargo, "One path, one record": a path into our
+  // question along which a call went lives as long as the question's own
+  // handler (this one), though the call that went along it held it only for
+  // the send (a call the peer pipelined on a path into an answer we
+  // forwarded as this question): its settling must see that a call went
+  // along it, and later calls to that path must meet its embargo.
+  void keep_field(detail::Ptr<RemotePromise> p) { fields_.push_back(std::move(p)); }
+  // One of those paths that holds calls under its embargo, if any.
+  RemotePromise* embargoed_field() const noexcept;
+
   State state() const noexcept { return state_; }
   const Target& target() const noexcept { return target_; }
   bool is_import() const noexcept { return import_; }
@@ -123,7 +133,8 @@ class RemotePromise final : public detail::Handler {
     std::uint64_t serial;
     bool answer;  // `id` is an answer whose return waits, not an export
   };
-  std::vector<DeferredResolve> resolves_;  // see defer_resolve
+  std::vector<DeferredResolve> resolves_;           // see defer_resolve
+  std::vector<detail::Ptr<RemotePromise>> fields_;  // see keep_field
   // The answers of `__whenResolved` asked of a pending promise import. Each
   // keeps this promise alive until it settles (the resolve, or the session's
   // end, settles it).

@@ -239,6 +239,21 @@ void Session::attach_path(RemotePromise* p) {
   if (Question* q = questions_.find(p->target().id)) q->handlers.push_back(p);
 }
 
+RemotePromise* Session::path_handler(std::uint32_t qid, const std::vector<std::string>& path) const noexcept {
+  const Question* q = questions_.find(qid);
+  if (!q || q->returned) return nullptr;
+  for (RemotePromise* h : q->handlers)
+    if (h->state() == RemotePromise::State::pending && h->target().path == path) return h;
+  return nullptr;
+}
+
+void Session::keep_used_path(RemotePromise* p) {
+  Question* q = questions_.find(p->target().id);
+  if (!q || q->returned) return;
+  for (RemotePromise* h : q->handlers)
+    if (h != p && h->target().path.empty()) return h->keep_field(detail::Ptr<RemotePromise>(p));
+}
+
 void Session::remote_promise_dropped(RemotePromise* p) {
   if (p->embargo_id) {
     if (RemotePromise** e = embargoes_.find(*p->embargo_id)) *e = nullptr;
