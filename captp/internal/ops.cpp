@@ -237,12 +237,13 @@ void Session::on_return(wire::Return::Reader m) {
       h->resolve(nullptr);
     }
   }
+  // spec/captp.md 5, Embargo, "One path, one record": a path along which
+  // calls went and whose resolution is embargoed stays the way to that field
+  // for the result too (a call the peer pipelines on that path into an
+  // answer of ours that forwarded to this question must wait behind the
+  // ones we sent on, and that answer's return waits: resolve_waits).
+  for (const Ptr<RemotePromise>& h : held) h->settle_fields();
   if (done.result) {
-    // spec/captp.md 5, Embargo, "One path, one record": a path along which
-    // calls went and whose resolution is embargoed stays the way to that
-    // field for the result too (a call the peer pipelines on that path into
-    // an answer of ours that forwarded to this question must wait behind
-    // the ones we sent on).
     if (value)
       for (const Ptr<RemotePromise>& h : held)
         if (!h->target().path.empty() && h->state() == RemotePromise::State::embargoed)

@@ -148,9 +148,22 @@ bool RemotePromise::pipelines_fields() const noexcept {
   return state_ == State::resolved && !data_ && resolved_->pipelines_fields();
 }
 
-RemotePromise* RemotePromise::embargoed_field() const noexcept {
-  for (const auto& f : fields_)
-    if (f->state_ == State::embargoed) return f.get();
+void RemotePromise::settle_fields() {
+  for (const auto& f : std::exchange(fields_, {}))
+    if (f->state_ == State::embargoed) embargoed_paths_.push_back(f->target_.path);
+}
+
+RemotePromise* RemotePromise::embargoed_field(const detail::PromiseBase& result) {
+  const Value* record = result.value_if_value();
+  while (!embargoed_paths_.empty()) {
+    const Value* v = record;
+    for (auto& name : embargoed_paths_.back())
+      if (v) v = v->type() == Value::Type::record ? v->as_record().find(name) : nullptr;
+    auto* f = v && v->type() == Value::Type::reference ? dynamic_cast<RemotePromise*>(v->as_capability().handler.get())
+                                                       : nullptr;
+    if (f && f->state_ == State::embargoed) return f;
+    embargoed_paths_.pop_back();  // lifted (or gone): nothing to wait for there any more
+  }
   return nullptr;
 }
 
