@@ -81,6 +81,11 @@ class RemotePromise final : public detail::Handler {
   // forwarded as this question): its settling must see that a call went
   // along it, and later calls to that path must meet its embargo.
   void keep_field(detail::Ptr<RemotePromise> p) { fields_.push_back(std::move(p)); }
+  bool keeps_field(const RemotePromise* p) const noexcept {
+    for (const auto& f : fields_)
+      if (f.get() == p) return true;
+    return false;
+  }
   // The question returned and those paths are settled: the ones that
   // embargo are remembered by path only (the result's record holds them,
   // on_return), so that nothing here keeps them (or what they lead to).

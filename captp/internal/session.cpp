@@ -282,9 +282,13 @@ void Session::sweep_canceled() {
     questions_.for_each([&](std::uint32_t qid, Question& q) {
       if (q.canceled || q.returned || !q.result || depended_on.contains(qid)) return;
       // Held only by the table, nothing waiting on it, and its pipelining
-      // handler held only by the promise itself.
-      if (q.result->ref_count() != 1 || q.result->observed() || q.handlers.size() != 1) return;
-      if (q.handlers[0]->ref_count() != 1) return;
+      // handler held only by the promise itself (and the paths calls went
+      // along only by that handler: spec/captp.md 5, "One path, one record").
+      if (q.result->ref_count() != 1 || q.result->observed() || q.handlers.empty()) return;
+      RemotePromise* root = q.handlers[0];
+      if (root->ref_count() != 1 || !root->target().path.empty()) return;
+      for (RemotePromise* h : q.handlers)
+        if (h != root && (h->ref_count() != 1 || !root->keeps_field(h))) return;
       dropped.push_back(qid);
     });
     for (std::uint32_t qid : dropped) {
