@@ -159,16 +159,25 @@ bool Session::resolve_waits(detail::PromiseBase& p, std::uint32_t id, std::uint6
   // that embargo still holds. A handoff promise that holds calls is such an
   // embargo too (spec/captp.md 11, H7, last paragraph).
   Handler* h = p.forward();
+  detail::PromiseBase* last = &p;  // the local promise in front of h
   for (int steps = 0; h && steps < (1 << 20); ++steps) {
     auto* r = dynamic_cast<RemotePromise*>(h);
     if (r && r->state() == RemotePromise::State::embargoed) {
       r->defer_resolve(Ptr<Session>(this), id, serial, answer);
       return true;
     }
+    // A path into that question along which calls went (spec/captp.md 5,
+    // "One path, one record"): the calls the peer pipelined on that field
+    // may be held.
+    if (RemotePromise* f = r ? r->embargoed_field(*last) : nullptr) {
+      f->defer_resolve(Ptr<Session>(this), id, serial, answer);
+      return true;
+    }
     if (HandoffRecipient* held = holding_handoff(h)) {
       held->resolves.push_back(HandoffRecipient::Resolve{Ptr<Session>(this), id, serial, answer});
       return true;
     }
+    if (detail::PromiseBase* q = h->as_promise()) last = q;
     h = next_hop(h);
   }
   return false;

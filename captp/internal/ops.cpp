@@ -44,6 +44,23 @@ std::vector<std::string> read_path(capnp::List<capnp::Text>::Reader path) {
   return out;
 }
 
+// The field of `v` at `path`, or null.
+Value* field_at(Value& v, const std::vector<std::string>& path) {
+  Value* at = &v;
+  for (auto& name : path) {
+    if (at->type() != Value::Type::record) return nullptr;
+    Value* next = nullptr;
+    for (auto& [n, f] : at->as_record().fields)
+      if (n == name) {
+        next = &f;
+        break;
+      }
+    if (!next) return nullptr;
+    at = next;
+  }
+  return at;
+}
+
 }  // namespace
 
 void Session::new_answer(std::uint32_t qid, Ptr<PromiseBase> result, bool standing, Answer::Handoff handoff) {
@@ -220,7 +237,17 @@ void Session::on_return(wire::Return::Reader m) {
       h->resolve(nullptr);
     }
   }
+  // spec/captp.md 5, Embargo, "One path, one record": a path along which
+  // calls went and whose resolution is embargoed stays the way to that field
+  // for the result too (a call the peer pipelines on that path into an
+  // answer of ours that forwarded to this question must wait behind the
+  // ones we sent on, and that answer's return waits: resolve_waits).
+  for (const Ptr<RemotePromise>& h : held) h->settle_fields();
   if (done.result) {
+    if (value)
+      for (const Ptr<RemotePromise>& h : held)
+        if (!h->target().path.empty() && h->state() == RemotePromise::State::embargoed)
+          if (Value* f = field_at(*value, h->target().path)) *f = Value(Capability{h, nullptr, true});
     if (value)
       done.result->settle_from_value(*value);
     else

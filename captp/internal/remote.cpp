@@ -108,6 +108,7 @@ void RemotePromise::deliver(MessagePtr m) {
   switch (state_) {
     case State::pending:
       if (!session_->is_open()) return detail::break_message(std::move(m), session_->broken_error());
+      if (!used_ && !import_ && !target_.path.empty()) session_->keep_used_path(this);
       used_ = true;
       session_->send_call(target_, std::move(m));
       return;
@@ -132,6 +133,7 @@ HandlerPtr RemotePromise::pipeline_field(const std::string& name) {
     }
     std::vector<std::string> path = target_.path;
     path.push_back(name);
+    if (RemotePromise* same = session_->path_handler(target_.id, path)) return HandlerPtr(same);
     auto child = RemotePromise::for_answer(home(), session_, target_.id, std::move(path));
     session_->attach_path(child.get());
     return child;
@@ -144,6 +146,25 @@ bool RemotePromise::pipelines_fields() const noexcept {
   // As pipeline_field(): a path sent on, or the resolution's own answer.
   if (state_ == State::pending && !import_ && session_->is_open()) return true;
   return state_ == State::resolved && !data_ && resolved_->pipelines_fields();
+}
+
+void RemotePromise::settle_fields() {
+  for (const auto& f : std::exchange(fields_, {}))
+    if (f->state_ == State::embargoed) embargoed_paths_.push_back(f->target_.path);
+}
+
+RemotePromise* RemotePromise::embargoed_field(const detail::PromiseBase& result) {
+  const Value* record = result.value_if_value();
+  while (!embargoed_paths_.empty()) {
+    const Value* v = record;
+    for (auto& name : embargoed_paths_.back())
+      if (v) v = v->type() == Value::Type::record ? v->as_record().find(name) : nullptr;
+    auto* f = v && v->type() == Value::Type::reference ? dynamic_cast<RemotePromise*>(v->as_capability().handler.get())
+                                                       : nullptr;
+    if (f && f->state_ == State::embargoed) return f;
+    embargoed_paths_.pop_back();  // lifted (or gone): nothing to wait for there any more
+  }
+  return nullptr;
 }
 
 void RemotePromise::resolve_data() {

@@ -74,6 +74,26 @@ class RemotePromise final : public detail::Handler {
     resolves_.push_back(DeferredResolve{std::move(s), id, serial, answer});
   }
 
+  // spec/captp.md 5, Embargo, "One path, one record": a path into our
+  // question along which a call went lives as long as the question's own
+  // handler (this one), though the call that went along it held it only for
+  // the send (a call the peer pipelined on a path into an answer we
+  // forwarded as this question): its settling must see that a call went
+  // along it, and later calls to that path must meet its embargo.
+  void keep_field(detail::Ptr<RemotePromise> p) { fields_.push_back(std::move(p)); }
+  bool keeps_field(const RemotePromise* p) const noexcept {
+    for (const auto& f : fields_)
+      if (f.get() == p) return true;
+    return false;
+  }
+  // The question returned and those paths are settled: the ones that
+  // embargo are remembered by path only (the result's record holds them,
+  // on_return), so that nothing here keeps them (or what they lead to).
+  void settle_fields();
+  // One of those paths that still holds calls under its embargo, as the
+  // record `result` (the question's local result) holds it; null if none.
+  RemotePromise* embargoed_field(const detail::PromiseBase& result);
+
   State state() const noexcept { return state_; }
   const Target& target() const noexcept { return target_; }
   bool is_import() const noexcept { return import_; }
@@ -124,7 +144,9 @@ class RemotePromise final : public detail::Handler {
     std::uint64_t serial;
     bool answer;  // `id` is an answer whose return waits, not an export
   };
-  std::vector<DeferredResolve> resolves_;  // see defer_resolve
+  std::vector<DeferredResolve> resolves_;                  // see defer_resolve
+  std::vector<detail::Ptr<RemotePromise>> fields_;         // see keep_field
+  std::vector<std::vector<std::string>> embargoed_paths_;  // see settle_fields
   // The answers of `__whenResolved` asked of a pending promise import. Each
   // keeps this promise alive until it settles (the resolve, or the session's
   // end, settles it).

@@ -239,6 +239,21 @@ void Session::attach_path(RemotePromise* p) {
   if (Question* q = questions_.find(p->target().id)) q->handlers.push_back(p);
 }
 
+RemotePromise* Session::path_handler(std::uint32_t qid, const std::vector<std::string>& path) const noexcept {
+  const Question* q = questions_.find(qid);
+  if (!q || q->returned) return nullptr;
+  for (RemotePromise* h : q->handlers)
+    if (h->state() == RemotePromise::State::pending && h->target().path == path) return h;
+  return nullptr;
+}
+
+void Session::keep_used_path(RemotePromise* p) {
+  Question* q = questions_.find(p->target().id);
+  if (!q || q->returned) return;
+  for (RemotePromise* h : q->handlers)
+    if (h != p && h->target().path.empty()) return h->keep_field(detail::Ptr<RemotePromise>(p));
+}
+
 void Session::remote_promise_dropped(RemotePromise* p) {
   if (p->embargo_id) {
     if (Embargo* e = embargoes_.find(*p->embargo_id)) e->promise = nullptr;
@@ -267,9 +282,13 @@ void Session::sweep_canceled() {
     questions_.for_each([&](std::uint32_t qid, Question& q) {
       if (q.canceled || q.returned || !q.result || depended_on.contains(qid)) return;
       // Held only by the table, nothing waiting on it, and its pipelining
-      // handler held only by the promise itself.
-      if (q.result->ref_count() != 1 || q.result->observed() || q.handlers.size() != 1) return;
-      if (q.handlers[0]->ref_count() != 1) return;
+      // handler held only by the promise itself (and the paths calls went
+      // along only by that handler: spec/captp.md 5, "One path, one record").
+      if (q.result->ref_count() != 1 || q.result->observed() || q.handlers.empty()) return;
+      RemotePromise* root = q.handlers[0];
+      if (root->ref_count() != 1 || !root->target().path.empty()) return;
+      for (RemotePromise* h : q.handlers)
+        if (h != root && (h->ref_count() != 1 || !root->keeps_field(h))) return;
       dropped.push_back(qid);
     });
     for (std::uint32_t qid : dropped) {

@@ -175,6 +175,12 @@ class Session final : public detail::RefCounted {
   void remote_promise_dropped(RemotePromise* p);
   // Registers a path handler into a pending answer, settled with the answer.
   void attach_path(RemotePromise* p);
+  // The pending handler of question `qid` for `path`, if one lives: one path,
+  // one handler (spec/captp.md 5, Embargo, "One path, one record").
+  RemotePromise* path_handler(std::uint32_t qid, const std::vector<std::string>& path) const noexcept;
+  // A call went along `p`, a path into question `qid`: the question's own
+  // handler keeps `p` alive past the call (spec/captp.md 5, "One path, one record").
+  void keep_used_path(RemotePromise* p);
   std::uint32_t start_embargo(RemotePromise* p, const Target& target);
   // Answers the peer's disembargo `eid` along `target` once the calls that
   // came before it are delivered or forwarded (spec/captp.md 5).

@@ -251,5 +251,72 @@ TEST(EmbargoForwardedOrder, ReturnOfAnAnswerForwardedToAThirdVatWaitsForTheEmbar
   EXPECT_EQ(failures, 0) << "schedules where m2 overtook m1 through a's early return";
 }
 
+// 4. A path into an answer that forwards to a question (sim seeds 2299 and
+//    25655, two vats): b's answer A (pair_of(bx) sent to its held(), a's
+//    Pairs) forwards to b's question Q to a. m1, pipelined by a on A.left,
+//    goes on along Q.left, the path's handler held only for that send. Q's
+//    answer names b's own bx, so Q.left embargoes (m1 comes back from a to
+//    b later); m2, sent by a on A.left after, must wait behind it instead
+//    of taking A's record straight to bx, and A's return must wait too.
+class Pairs final : public Object {
+ public:
+  void hold(Ref<Pairs> r) { held_ = std::move(r); }
+  Ref<Pairs> held() const { return held_; }
+  Value pair_of(Ref<Pairs> r) {
+    Record rec;
+    rec.label = "pair";
+    rec.fields.emplace_back("left", to_value(r));
+    return Value(std::move(rec));
+  }
+  std::int64_t order(std::int64_t x) {
+    seen_.push_back(x);
+    return static_cast<std::int64_t>(seen_.size());
+  }
+  std::vector<std::int64_t> seen() const { return seen_; }
+  VATIC_METHODS(Pairs, hold, held, pair_of, order, seen)
+
+ private:
+  Ref<Pairs> held_;
+  std::vector<std::int64_t> seen_;
+};
+
+TEST(EmbargoForwardedOrder, PathIntoAnAnswerForwardedBackToTheCallerKeepsOrder) {
+  int failures = 0;
+  for (std::size_t n = 0; n <= 4; ++n) {
+    for (const std::string& between : three_vat_schedules(n)) {
+      if (between.find('c') != std::string::npos) continue;
+      TwoVats t;
+      t.b->set_bootstrap(t.vb.make<Pairs>());
+      auto [ea, eb] = captp::memory_pipe(t.va.io(), t.vb.io());
+      t.b->accept(std::move(eb));
+      Ref<Pairs> bx = t.a->connect<Pairs>(t.b->id(), std::move(ea));
+      Ref<Pairs> pa = t.va.make<Pairs>();
+      t.get(bx.send<&Pairs::hold>(pa));
+      // A: pair_of(bx) pipelined on held() at b, forwarded to a's Pairs as Q.
+      Promise<Ref<Pairs>> h = bx.send<&Pairs::held>();
+      Promise<Value> pair = from_value<Ref<Pairs>>(to_value(h)).send<&Pairs::pair_of>(bx);
+      Ref<Pairs> left = field<Pairs>(pair, "left");
+      t.va.run_until_idle();
+      t.vb.run_until_idle();
+      // m1 along A.left: b forwards it along Q.left, a reflects it to bx.
+      Promise<std::int64_t> o1 = left.send<&Pairs::order>(1);
+      for (char v : between) (v == 'a' ? t.va : t.vb).run_until_idle();
+      Promise<std::int64_t> o2 = left.send<&Pairs::order>(2);
+      std::string what;
+      try {
+        t.get(o1);
+        t.get(o2);
+        t.get(pair);
+        std::vector<std::int64_t> seen = t.get(bx.send<&Pairs::seen>());
+        if (seen != std::vector<std::int64_t>{1, 2}) what = "bx saw " + ::testing::PrintToString(seen);
+      } catch (const VatError& e) {
+        what = to_string(e.error());
+      }
+      if (!what.empty() && ++failures <= 5) ADD_FAILURE() << "schedule m1 " << between << " m2: " << what;
+    }
+  }
+  EXPECT_EQ(failures, 0) << "schedules where m2 overtook m1 along the path into the forwarded answer";
+}
+
 }  // namespace
 }  // namespace vatic::test
