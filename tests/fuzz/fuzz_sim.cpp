@@ -1,7 +1,8 @@
 // libFuzzer target: the deterministic simulation (tests/sim) with every choice
 // of its scheduler and its random program read from the fuzz input: which vat
 // runs, which link delivers how many bytes, when the clock moves, which
-// operation and which fault comes next. Coverage guides the fuzzer towards
+// operation and which fault comes next, and whether the vats hand references
+// off (the first byte). Coverage guides the fuzzer towards
 // interleavings a seeded generator reaches rarely. A broken invariant aborts
 // with the run's last events; rerunning the artifact replays the same run.
 #include <cstdint>
@@ -12,8 +13,12 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace vatic::sim;
-  BytesChooser choose(data, size);
+  // The first byte's low bit turns three-party handoff on (as nodes have it
+  // by default; spec/captp.md 11): a partial mesh, dials, introductions.
   ProgramConfig config;
+  config.handoff = size > 0 && (data[0] & 1) != 0;
+  if (size > 0) ++data, --size;
+  BytesChooser choose(data, size);
   // Long enough for a few hundred calls; the input runs out first for most.
   config.steps = 300;
   Outcome o = run_program(choose, 0, config);
