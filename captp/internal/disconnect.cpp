@@ -32,9 +32,10 @@ void Session::break_everything(const Error& e) {
   questions_.drain([&](std::uint32_t, Question&& q) { questions.push_back(std::move(q)); });
   std::vector<RemotePromise*> embargoed;
   std::vector<Embargo> chained;
+  chains_.clear();
   embargoes_.drain([&](std::uint32_t, Embargo&& e) {
     if (e.promise) embargoed.push_back(e.promise);
-    if (e.reply_on) chained.push_back(std::move(e));
+    if (e.chain) chained.push_back(std::move(e));
   });
   std::vector<Answer> answers;
   answers_.drain([&](std::uint32_t, Answer&& a) { answers.push_back(std::move(a)); });
@@ -67,7 +68,9 @@ void Session::break_everything(const Error& e) {
   for (RemotePromise* p : embargoed) p->break_with(e);
   // spec/captp.md 5, "Chained loopback": the calls it waited for broke
   // with this session; nothing is left to overtake.
-  for (Embargo& c : chained) c.reply_on->send_loopback(c.reply_eid);
+  for (Embargo& c : chained)
+    for (auto* waiters : {&c.waiting, &c.then})
+      for (ChainWaiter& w : *waiters) w.on->send_loopback(w.eid);
 }
 
 }  // namespace vatic::captp

@@ -217,9 +217,7 @@ void Session::on_disembargo(wire::Disembargo::Reader m) {
     auto e = embargoes_.take(eid);
     if (!e) throw ProtocolError(fmt::format("disembargo for unknown embargo {}", eid));
     if (e->promise) e->promise->lift_embargo();
-    // spec/captp.md 5, "Chained loopback": the calls we forwarded over this
-    // session have arrived; the reply that waited for them goes.
-    if (e->reply_on) e->reply_on->send_loopback(e->reply_eid);
+    if (e->chain) chain_arrived(eid, std::move(*e));
     return;
   }
   if (m.isChainedLoopback() && handoff()) {
@@ -227,6 +225,7 @@ void Session::on_disembargo(wire::Disembargo::Reader m) {
     // but the path need not come back to the sender: it forwarded calls
     // along it for a disembargo of another session and waits for them.
     HandlerPtr target = resolve_target(m.getTarget());
+    owe_loopback();
     return reply_loopback(std::move(target), m.getChainedLoopback());
   }
   if ((m.isAccept() || m.isProvide()) && handoff()) return on_handoff_disembargo(m);
@@ -243,7 +242,18 @@ void Session::on_disembargo(wire::Disembargo::Reader m) {
   for (int steps = 0; end && !reaches_this_peer(end) && steps < (1 << 20); ++steps) end = next_hop(end);
   if (!end || !reaches_this_peer(end))
     throw ProtocolError("disembargo target does not resolve to a reference of the sender");
+  owe_loopback();
   reply_loopback(std::move(target), m.getSenderLoopback());
+}
+
+void Session::owe_loopback() {
+  // spec/captp.md 7, "Disembargoes": each reply that waits holds a little
+  // state here (and, chained, on another session); a peer that keeps asking
+  // while they wait is bounded as its unanswered calls are.
+  std::size_t limit = 2 * std::size_t{options_.max_answers};
+  if (loopbacks_owed_ >= limit)
+    throw ProtocolError(fmt::format("more than {} disembargoes of this vat await their reply", limit));
+  ++loopbacks_owed_;
 }
 
 void Session::reply_loopback(HandlerPtr target, std::uint32_t eid) {
@@ -287,20 +297,46 @@ void Session::reply_loopback(HandlerPtr target, std::uint32_t eid) {
     on_via = r->target();
   }
   if (via && via != this && via->is_open() && via->handoff())
-    return via->chain_loopback(on_via, Ptr<Session>(this), eid);
+    return via->chain_loopback(on_via, Ptr<Session>(this), std::move(target), eid);
   send_loopback(eid);
 }
 
-void Session::chain_loopback(const Target& target, Ptr<Session> reply_on, std::uint32_t eid) {
-  std::uint32_t id = embargoes_.add(Embargo{.promise = nullptr, .reply_on = std::move(reply_on), .reply_eid = eid});
+void Session::chain_loopback(const Target& target, Ptr<Session> reply_on, HandlerPtr start, std::uint32_t eid) {
+  ChainWaiter waiter{std::move(reply_on), eid, std::move(start)};
+  // spec/captp.md 5, "Chained loopback", one chain per path: a chain already
+  // in flight along `target` proves the arrival of every call sent here
+  // before it. If nothing was sent since, it proves ours too; else we wait
+  // for it and then walk again. Without this, a disembargo that entered a
+  // cycle of pending promises across vats would go round it for ever, one
+  // more embargo on every session each time; with it, it stops where it
+  // started, and the replies come when the cycle is cut.
+  if (auto it = chains_.find(target); it != chains_.end()) {
+    Embargo* e = embargoes_.find(it->second.embargo);
+    (it->second.sent_at == messages_out_ ? e->waiting : e->then).push_back(std::move(waiter));
+    return;
+  }
+  std::uint32_t id = embargoes_.add(Embargo{.promise = nullptr, .chain = target, .waiting = {}, .then = {}});
+  embargoes_.find(id)->waiting.push_back(std::move(waiter));
   send([&](wire::Message::Builder m) {
     auto d = m.initDisembargo();
     write_target(target, d.initTarget());
     d.setChainedLoopback(id);
   });
+  if (open_) chains_[target] = ChainInFlight{id, messages_out_};
+}
+
+void Session::chain_arrived(std::uint32_t eid, Embargo&& e) {
+  // The calls we forwarded over this session before the chain have
+  // arrived: the replies that waited for them go; those that came after
+  // more was sent here walk their paths again (as if they arrived now).
+  if (auto it = chains_.find(*e.chain); it != chains_.end() && it->second.embargo == eid) chains_.erase(it);
+  for (ChainWaiter& w : e.waiting) w.on->send_loopback(w.eid);
+  for (ChainWaiter& w : e.then)
+    if (w.on->is_open()) w.on->reply_loopback(std::move(w.start), w.eid);
 }
 
 void Session::send_loopback(std::uint32_t eid) {
+  if (loopbacks_owed_ > 0) --loopbacks_owed_;
   send([&](wire::Message::Builder out) {
     auto d = out.initDisembargo();
     d.initTarget().setImportedCap(0);

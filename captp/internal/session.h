@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -87,6 +88,7 @@ struct Target {
   bool answer = false;  // promisedAnswer (else importedCap)
   std::uint32_t id = 0;
   std::vector<std::string> path;
+  auto operator<=>(const Target&) const = default;
 };
 
 // The wire forms of a call's target and of a promised answer.
@@ -186,9 +188,12 @@ class Session final : public detail::RefCounted {
   // came before it are delivered or forwarded (spec/captp.md 5).
   void reply_loopback(detail::HandlerPtr target, std::uint32_t eid);
   // spec/captp.md 5, "Chained loopback": the calls along the path of the
-  // disembargo `eid` of session `reply_on` went on over this session to
-  // `target`; the reply goes once they have arrived (a round trip here).
-  void chain_loopback(const Target& target, detail::Ptr<Session> reply_on, std::uint32_t eid);
+  // disembargo `eid` of session `reply_on`, which started at `start`, went on
+  // over this session to `target`; the reply goes once they have arrived (a
+  // round trip here). One chain per target is in flight: a later one joins
+  // it if nothing was sent here since, else waits for it and walks its path
+  // again.
+  void chain_loopback(const Target& target, detail::Ptr<Session> reply_on, detail::HandlerPtr start, std::uint32_t eid);
   // The local result of a call from the peer settled: send the return.
   void deliver_return(std::uint32_t qid, std::uint64_t serial, detail::PromiseBase& p);
   // Whether the peer still waits for the return of answer `qid` (entered
@@ -286,6 +291,9 @@ class Session final : public detail::RefCounted {
                   Answer::Handoff handoff = Answer::Handoff::none);
   detail::HandlerPtr resolve_target(wire::MessageTarget::Reader t);
   void send_loopback(std::uint32_t eid);
+  // A disembargo of the peer will be replied to (bounded, spec/captp.md 7).
+  void owe_loopback();
+
   // The handoff promise `h` of this vat while it holds calls (H7), else null.
   HandoffRecipient* holding_handoff(const detail::Handler* h) const noexcept;
   void write_return(std::uint32_t qid, detail::PromiseBase& p);
@@ -366,16 +374,35 @@ class Session final : public detail::RefCounted {
   // cross our release): such a resolve is ignored, not a violation. At most one
   // per peer id below kMaxPeerId; an id leaves when it is imported again.
   std::unordered_set<std::uint32_t> released_promises_;
+  // A peer's disembargo `eid` on session `on` whose reply waits for a chain
+  // (spec/captp.md 5, "Chained loopback"); `start` is its target, where its
+  // path is walked again if it must wait for a later chain.
+  struct ChainWaiter {
+    detail::Ptr<Session> on;
+    std::uint32_t eid = 0;
+    detail::HandlerPtr start;
+  };
   // Our disembargoes awaiting their receiverLoopback: the embargo of a
-  // promise of ours (null once it is dropped), or a chained loopback, whose
-  // reply to the disembargo `reply_eid` of session `reply_on` waits for it
-  // (spec/captp.md 5, "Chained loopback").
+  // promise of ours (null once it is dropped), or a chained loopback along
+  // `chain`, which the replies to `waiting` await, and after it those that
+  // came once more was sent here (`then`).
   struct Embargo {
     RemotePromise* promise = nullptr;
-    detail::Ptr<Session> reply_on;
-    std::uint32_t reply_eid = 0;
+    std::optional<Target> chain;
+    std::vector<ChainWaiter> waiting, then;
   };
   SlotTable<Embargo> embargoes_;
+  // The chain in flight per target, and how many messages this session had
+  // sent when it went (spec/captp.md 5, "Chained loopback", one per path).
+  struct ChainInFlight {
+    std::uint32_t embargo = 0;
+    std::uint64_t sent_at = 0;
+  };
+  std::map<Target, ChainInFlight> chains_;
+  // Disembargoes of the peer not replied to yet (bounded: spec/captp.md 7).
+  std::size_t loopbacks_owed_ = 0;
+  // The reply to our chained loopback `eid` arrived.
+  void chain_arrived(std::uint32_t eid, Embargo&& e);
   std::uint64_t answer_serial_ = 0;
   std::size_t unanswered_ = 0;
   std::size_t standing_ = 0;  // pending monitor answers (at most max_answers)
