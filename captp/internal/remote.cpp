@@ -108,10 +108,15 @@ void RemotePromise::deliver(MessagePtr m) {
   switch (state_) {
     case State::pending:
       if (!session_->is_open()) return detail::break_message(std::move(m), session_->broken_error());
-      if (!used_ && !import_ && !target_.path.empty()) session_->keep_used_path(this);
-      used_ = true;
-      session_->send_call(target_, std::move(m));
-      return;
+      {
+        bool first = !used_;
+        used_ = true;
+        // spec/captp.md 5, "One path, one record": kept once a call went
+        // along it (a call refused before it was sent leaves nothing to keep).
+        if (session_->send_call(target_, std::move(m)) && first && !import_ && !target_.path.empty())
+          session_->keep_used_path(this);
+        return;
+      }
     case State::embargoed: queued_.push(m.release()); return;
     case State::resolved:
       if (data_)

@@ -178,19 +178,26 @@ void Session::after_send(bool lazy) {
                 fmt::format("the peer is not reading: more than {} bytes queued for it", options_.max_unsent_bytes)});
 }
 
-void Session::send_call(const Target& target, MessagePtr m) {
-  if (!open_) return detail::break_message(std::move(m), broken_error());
-  if (questions_.size() >= options_.max_questions)
-    return detail::break_message(std::move(m),
-                                 Error{ErrorKind::overloaded, fmt::format("more than {} calls to {} await answers",
-                                                                          options_.max_questions, peer_.to_text())});
+bool Session::send_call(const Target& target, MessagePtr m) {
+  if (!open_) {
+    detail::break_message(std::move(m), broken_error());
+    return false;
+  }
+  // spec/captp.md 7, Sending: the paths kept for the record count too.
+  if (questions_.size() + kept_paths_ >= options_.max_questions) {
+    detail::break_message(std::move(m),
+                          Error{ErrorKind::overloaded, fmt::format("more than {} calls to {} await answers",
+                                                                   options_.max_questions, peer_.to_text())});
+    return false;
+  }
   std::string method;
   std::vector<Value> args;
   try {
     method = std::string(m->method());
     args = m->take_args();
   } catch (...) {
-    return detail::break_message(std::move(m), error_from_exception(std::current_exception()));
+    detail::break_message(std::move(m), error_from_exception(std::current_exception()));
+    return false;
   }
   Ptr<detail::PromiseBase> result = m->take_result();
   m.reset();
@@ -210,14 +217,15 @@ void Session::send_call(const Target& target, MessagePtr m) {
     });
   } catch (...) {
     // Nothing was appended: the builder failed before serialization.
-    questions_.take(qid);
+    take_question(qid);
     result->break_with(error_from_exception(std::current_exception()));
-    return;
+    return false;
   }
-  if (!open_) return;  // the send aborted the session, which broke the question
+  if (!open_) return false;  // the send aborted the session, which broke the question
   auto qh = RemotePromise::for_answer(&vat_, keep, qid, {});
   questions_.find(qid)->handlers.push_back(qh.get());
   result->forward_to(std::move(qh));
+  return true;
 }
 
 Ptr<detail::PromiseBase> Session::bootstrap() {
@@ -236,22 +244,37 @@ Ptr<detail::PromiseBase> Session::bootstrap() {
 }
 
 void Session::attach_path(RemotePromise* p) {
-  if (Question* q = questions_.find(p->target().id)) q->handlers.push_back(p);
+  if (Question* q = questions_.find(p->target().id)) {
+    q->handlers.push_back(p);
+    q->paths[p->target().path] = p;
+  }
 }
 
 RemotePromise* Session::path_handler(std::uint32_t qid, const std::vector<std::string>& path) const noexcept {
+  // Indexed: a program that pipelines into many fields of one answer would
+  // otherwise pay for every earlier path on each new one.
   const Question* q = questions_.find(qid);
   if (!q || q->returned) return nullptr;
-  for (RemotePromise* h : q->handlers)
-    if (h->state() == RemotePromise::State::pending && h->target().path == path) return h;
-  return nullptr;
+  auto it = q->paths.find(path);
+  return it != q->paths.end() && it->second->state() == RemotePromise::State::pending ? it->second : nullptr;
 }
 
 void Session::keep_used_path(RemotePromise* p) {
   Question* q = questions_.find(p->target().id);
   if (!q || q->returned) return;
   for (RemotePromise* h : q->handlers)
-    if (h != p && h->target().path.empty()) return h->keep_field(detail::Ptr<RemotePromise>(p));
+    if (h != p && h->target().path.empty()) {
+      h->keep_field(detail::Ptr<RemotePromise>(p));
+      ++q->kept;
+      ++kept_paths_;
+      return;
+    }
+}
+
+std::optional<Session::Question> Session::take_question(std::uint32_t qid) {
+  auto q = questions_.take(qid);
+  if (q) kept_paths_ -= q->kept;
+  return q;
 }
 
 void Session::remote_promise_dropped(RemotePromise* p) {
@@ -259,7 +282,10 @@ void Session::remote_promise_dropped(RemotePromise* p) {
     if (Embargo* e = embargoes_.find(*p->embargo_id)) e->promise = nullptr;
   }
   if (p->is_import()) return;
-  if (Question* q = questions_.find(p->target().id)) std::erase(q->handlers, p);
+  if (Question* q = questions_.find(p->target().id)) {
+    std::erase(q->handlers, p);
+    if (auto it = q->paths.find(p->target().path); it != q->paths.end() && it->second == p) q->paths.erase(it);
+  }
 }
 
 // Cancellation: a question whose result nobody holds, listens to or sends

@@ -172,7 +172,9 @@ class Session final : public detail::RefCounted {
   void abort(const Error& e);
 
   // --- Used by the remote handlers (remote.cpp).
-  void send_call(const Target& target, detail::MessagePtr m);
+  // Sends `m` as a call to `target`; false if it broke instead (the session
+  // ended, too many questions, a value that cannot be sent).
+  bool send_call(const Target& target, detail::MessagePtr m);
   void import_dropped(std::uint32_t id);
   void remote_promise_dropped(RemotePromise* p);
   // Registers a path handler into a pending answer, settled with the answer.
@@ -216,8 +218,13 @@ class Session final : public detail::RefCounted {
   struct Question {
     detail::Ptr<detail::PromiseBase> result;
     std::vector<RemotePromise*> handlers;  // pipelining handlers (the answer and paths into it)
-    bool canceled = false;                 // finish sent before the return
-    bool returned = false;                 // the id stays taken until our finish is out
+    // The pending path handlers by path (one path, one handler: path_handler),
+    // and how many of them the answer's handler keeps because calls went
+    // along them (keep_used_path; they count toward max_questions).
+    std::map<std::vector<std::string>, RemotePromise*> paths;
+    std::uint32_t kept = 0;
+    bool canceled = false;  // finish sent before the return
+    bool returned = false;  // the id stays taken until our finish is out
     // The question whose promised answer this call targets, if any: while
     // this call is unanswered, that question must not be finished early
     // (captp.md "finish"; sweep_canceled).
@@ -401,6 +408,10 @@ class Session final : public detail::RefCounted {
   std::map<Target, ChainInFlight> chains_;
   // Disembargoes of the peer not replied to yet (bounded: spec/captp.md 7).
   std::size_t loopbacks_owed_ = 0;
+  // Paths kept alive by their questions' handlers (Question::kept, summed).
+  std::size_t kept_paths_ = 0;
+  // Removes question `qid` from the table, with what it counted.
+  std::optional<Question> take_question(std::uint32_t qid);
   // The reply to our chained loopback `eid` arrived.
   void chain_arrived(std::uint32_t eid, Embargo&& e);
   std::uint64_t answer_serial_ = 0;
