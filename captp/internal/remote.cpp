@@ -160,6 +160,14 @@ void RemotePromise::settle_fields() {
 
 RemotePromise* RemotePromise::embargoed_field(const detail::PromiseBase& result) {
   const Value* record = result.value_if_value();
+  // A typed result (a method's struct, say) holds its record encoded: the
+  // references in it are the same handlers. Rare: paths embargoed when the
+  // question returned.
+  Value converted;
+  if (!record && !embargoed_paths_.empty() && result.status() == detail::PromiseBase::Status::fulfilled) {
+    converted = result.value_as_value();
+    record = &converted;
+  }
   while (!embargoed_paths_.empty()) {
     const Value* v = record;
     for (auto& name : embargoed_paths_.back())
@@ -197,6 +205,9 @@ void RemotePromise::break_with(const Error& e) {
   error_ = e;
   state_ = State::broken;
   while (detail::Turn* t = queued_.pop()) detail::break_message(MessagePtr(static_cast<detail::Message*>(t)), error_);
+  // The paths kept for the record settle (or broke) with the question: they
+  // need not live on in a broken promise.
+  auto fields = std::exchange(fields_, {});
   // Nothing is held for them any more (and on a closed session nothing is sent).
   for (auto& [s, eid] : std::exchange(loopbacks_, {})) s->reply_loopback(HandlerPtr(this), eid);
   for (auto& d : std::exchange(resolves_, {})) d.session->resolve_after_embargo(d.id, d.serial, d.answer);

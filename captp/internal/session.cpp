@@ -337,8 +337,10 @@ void Session::retire(std::function<void()> on_quiet) {
 }
 
 bool Session::quiet() const noexcept {
+  // A reply owed to the peer's disembargo (waiting for an embargo on its
+  // path) must go out before the session may close.
   return questions_.size() == 0 && answers_.size() == 0 && exports_.size() == 0 && imports_.size() == 0 &&
-         embargoes_.size() == 0;
+         embargoes_.size() == 0 && loopbacks_owed_ == 0;
 }
 
 void Session::check_quiet() {
