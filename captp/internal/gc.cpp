@@ -265,8 +265,12 @@ void Session::send_due_resolves() {
 
 void Session::forget_export_id(std::uint32_t id, const Export& e) {
   // A resolved promise's identity may name a newer export of it by now.
-  if (auto it = export_ids_.find(e.target->identity()); it != export_ids_.end() && it->second == id)
+  if (auto it = export_ids_.find(e.target->identity()); it != export_ids_.end() && it->second == id) {
     export_ids_.erase(it);
+    // As the tables do (tables.h): the buckets of a map that once held many
+    // exports go back once it holds a quarter of them.
+    if (export_ids_.bucket_count() > 4 * export_ids_.size() + 64) export_ids_.rehash(0);
+  }
 }
 
 void Session::release_export(std::uint32_t id, std::uint32_t count) {
