@@ -50,6 +50,10 @@ struct SessionOptions {
   std::size_t max_unsent_bytes = 64u << 20;
   // Our own calls awaiting answers; beyond this new calls break `overloaded`.
   std::size_t max_questions = 1 << 20;
+  // Paths into one pending answer that our calls went along, kept until the
+  // answer returns (spec/captp.md 5, "One path, one record"); a call along
+  // one more breaks `overloaded` (spec/captp.md 7, Sending).
+  std::uint32_t max_kept_paths = 4096;
   // How often promises nobody holds any more are canceled (finish is sent).
   Duration cancel_sweep = std::chrono::milliseconds(100);
 

@@ -30,7 +30,6 @@ void Session::break_everything(const Error& e) {
   // which must find consistent, empty tables.
   std::vector<Question> questions;
   questions_.drain([&](std::uint32_t, Question&& q) { questions.push_back(std::move(q)); });
-  kept_paths_ = 0;
   std::vector<RemotePromise*> embargoed;
   std::vector<Embargo> chained;
   chains_.clear();

@@ -16,6 +16,7 @@
 // its return means every earlier call has arrived.
 #include <fmt/format.h>
 
+#include <bit>
 #include <utility>
 
 #include "captp/internal/remote.h"
@@ -312,7 +313,12 @@ void Session::chain_loopback(const Target& target, Ptr<Session> reply_on, Handle
   // started, and the replies come when the cycle is cut.
   if (auto it = chains_.find(target); it != chains_.end()) {
     Embargo* e = embargoes_.find(it->second.embargo);
-    (it->second.sent_at == messages_out_ ? e->waiting : e->then).push_back(std::move(waiter));
+    auto& list = it->second.sent_at == messages_out_ ? e->waiting : e->then;
+    // A chain that never returns (a cycle) must not collect the waiters of
+    // sessions that ended meanwhile: they are dropped as the list doubles.
+    if (list.size() >= 16 && std::has_single_bit(list.size()))
+      std::erase_if(list, [](const ChainWaiter& w) { return !w.on->is_open(); });
+    list.push_back(std::move(waiter));
     return;
   }
   std::uint32_t id = embargoes_.add(Embargo{.promise = nullptr, .chain = target, .waiting = {}, .then = {}});

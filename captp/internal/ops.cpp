@@ -256,7 +256,7 @@ void Session::on_return(wire::Return::Reader m) {
   // Only now (after any disembargo naming this answer went out) may the peer
   // forget it: later calls go to the resolution instead.
   if (!canceled) send([&](wire::Message::Builder out) { out.initFinish().setQuestionId(qid); }, /*lazy=*/true);
-  take_question(qid);
+  questions_.take(qid);
 }
 
 void Session::on_finish(wire::Finish::Reader m) {
@@ -318,7 +318,7 @@ void Session::on_unimplemented(wire::Message::Reader m) {
     std::uint32_t qid = m.getCall().getQuestionId();
     if (Question* q = questions_.find(qid); q && !q->returned) {
       undo_echoed_call(m.getCall());
-      Question done = std::move(*take_question(qid));
+      Question done = std::move(*questions_.take(qid));
       // As in on_return: breaking runs listeners that may drop a handler.
       std::vector<Ptr<RemotePromise>> held(done.handlers.begin(), done.handlers.end());
       Error e{ErrorKind::unimplemented, "the peer did not understand the call"};

@@ -109,12 +109,20 @@ void RemotePromise::deliver(MessagePtr m) {
     case State::pending:
       if (!session_->is_open()) return detail::break_message(std::move(m), session_->broken_error());
       {
-        bool first = !used_;
+        // spec/captp.md 5, "One path, one record": a path is kept once a
+        // call went along it (one refused before it was sent leaves nothing
+        // to keep), and at most max_kept_paths per answer (7, Sending).
+        bool keep = !kept_ && !import_ && !target_.path.empty();
+        if (keep && !session_->may_keep_path(target_.id))
+          return detail::break_message(
+              std::move(m),
+              Error{ErrorKind::overloaded, fmt::format("calls went along more than {} paths into one pending answer",
+                                                       session_->options().max_kept_paths)});
         used_ = true;
-        // spec/captp.md 5, "One path, one record": kept once a call went
-        // along it (a call refused before it was sent leaves nothing to keep).
-        if (session_->send_call(target_, std::move(m)) && first && !import_ && !target_.path.empty())
+        if (session_->send_call(target_, std::move(m)) && keep) {
+          kept_ = true;
           session_->keep_used_path(this);
+        }
         return;
       }
     case State::embargoed: queued_.push(m.release()); return;
@@ -165,8 +173,12 @@ RemotePromise* RemotePromise::embargoed_field(const detail::PromiseBase& result)
   // question returned.
   Value converted;
   if (!record && !embargoed_paths_.empty() && result.status() == detail::PromiseBase::Status::fulfilled) {
-    converted = result.value_as_value();
-    record = &converted;
+    try {
+      converted = result.value_as_value();
+      record = &converted;
+    } catch (...) {
+      // A value its own codec cannot encode holds no reference to wait for.
+    }
   }
   while (!embargoed_paths_.empty()) {
     const Value* v = record;

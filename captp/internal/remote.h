@@ -122,6 +122,7 @@ class RemotePromise final : public detail::Handler {
   Target target_;
   bool import_;
   bool used_ = false;  // a call went out along the pending path
+  bool kept_ = false;  // the question's handler keeps this path (Session::keep_used_path)
   State state_ = State::pending;
   // Answers a `__whenResolved` here when the outcome is known without asking
   // the peer; false when the message must travel on.

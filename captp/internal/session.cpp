@@ -183,8 +183,7 @@ bool Session::send_call(const Target& target, MessagePtr m) {
     detail::break_message(std::move(m), broken_error());
     return false;
   }
-  // spec/captp.md 7, Sending: the paths kept for the record count too.
-  if (questions_.size() + kept_paths_ >= options_.max_questions) {
+  if (questions_.size() >= options_.max_questions) {
     detail::break_message(std::move(m),
                           Error{ErrorKind::overloaded, fmt::format("more than {} calls to {} await answers",
                                                                    options_.max_questions, peer_.to_text())});
@@ -217,7 +216,7 @@ bool Session::send_call(const Target& target, MessagePtr m) {
     });
   } catch (...) {
     // Nothing was appended: the builder failed before serialization.
-    take_question(qid);
+    questions_.take(qid);
     result->break_with(error_from_exception(std::current_exception()));
     return false;
   }
@@ -266,15 +265,13 @@ void Session::keep_used_path(RemotePromise* p) {
     if (h != p && h->target().path.empty()) {
       h->keep_field(detail::Ptr<RemotePromise>(p));
       ++q->kept;
-      ++kept_paths_;
       return;
     }
 }
 
-std::optional<Session::Question> Session::take_question(std::uint32_t qid) {
-  auto q = questions_.take(qid);
-  if (q) kept_paths_ -= q->kept;
-  return q;
+bool Session::may_keep_path(std::uint32_t qid) const noexcept {
+  const Question* q = questions_.find(qid);
+  return !q || q->returned || q->kept < options_.max_kept_paths;
 }
 
 void Session::remote_promise_dropped(RemotePromise* p) {

@@ -185,6 +185,9 @@ class Session final : public detail::RefCounted {
   // A call went along `p`, a path into question `qid`: the question's own
   // handler keeps `p` alive past the call (spec/captp.md 5, "One path, one record").
   void keep_used_path(RemotePromise* p);
+  // Whether one more path into question `qid` may be kept (max_kept_paths).
+  bool may_keep_path(std::uint32_t qid) const noexcept;
+  const SessionOptions& options() const noexcept { return options_; }
   std::uint32_t start_embargo(RemotePromise* p, const Target& target);
   // Answers the peer's disembargo `eid` along `target` once the calls that
   // came before it are delivered or forwarded (spec/captp.md 5).
@@ -220,11 +223,11 @@ class Session final : public detail::RefCounted {
     std::vector<RemotePromise*> handlers;  // pipelining handlers (the answer and paths into it)
     // The pending path handlers by path (one path, one handler: path_handler),
     // and how many of them the answer's handler keeps because calls went
-    // along them (keep_used_path; they count toward max_questions).
+    // along them (keep_used_path).
     std::map<std::vector<std::string>, RemotePromise*> paths;
-    std::uint32_t kept = 0;
-    bool canceled = false;  // finish sent before the return
-    bool returned = false;  // the id stays taken until our finish is out
+    std::uint32_t kept = 0;  // at most max_kept_paths
+    bool canceled = false;   // finish sent before the return
+    bool returned = false;   // the id stays taken until our finish is out
     // The question whose promised answer this call targets, if any: while
     // this call is unanswered, that question must not be finished early
     // (captp.md "finish"; sweep_canceled).
@@ -408,10 +411,7 @@ class Session final : public detail::RefCounted {
   std::map<Target, ChainInFlight> chains_;
   // Disembargoes of the peer not replied to yet (bounded: spec/captp.md 7).
   std::size_t loopbacks_owed_ = 0;
-  // Paths kept alive by their questions' handlers (Question::kept, summed).
-  std::size_t kept_paths_ = 0;
-  // Removes question `qid` from the table, with what it counted.
-  std::optional<Question> take_question(std::uint32_t qid);
+
   // The reply to our chained loopback `eid` arrived.
   void chain_arrived(std::uint32_t eid, Embargo&& e);
   std::uint64_t answer_serial_ = 0;
