@@ -28,6 +28,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <typeinfo>
 #include <vector>
 
 #include "vat/error.h"
@@ -116,6 +117,10 @@ class Message : public Turn {
   // The arguments as Values (called once, when the message leaves for another vat).
   virtual std::vector<Value> take_args() = 0;
 
+  // The class whose member a typed send calls (invoke casts the target to
+  // it), or null for a send by name, which any class may answer.
+  virtual const std::type_info* target_class() const noexcept { return nullptr; }
+
   // The arguments as the flight recorder keeps them (see arg_summary.h): cheap
   // for a typed send, formatted at once for a send by name.
   virtual void capture_args(ArgCapture& out) const noexcept;
@@ -128,6 +133,9 @@ class Message : public Turn {
   // Hands the result over (the far path keeps it as a question). Inline, in
   // promise_state.h: it needs PromiseBase complete.
   inline Ptr<PromiseBase> take_result() noexcept;
+  // Gives the message a result after take_result (one of the same type: the
+  // typed invoke settles it as such).
+  inline void set_result(Ptr<PromiseBase> r) noexcept;
 
   // A turn that runs `invoke` on the near object it was delivered to.
   void run() override;

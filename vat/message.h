@@ -98,6 +98,7 @@ class TypedMessage final : public MessageWithResult<Slot<method_result_t<M>>> {
   }
 
   void capture_args(ArgCapture& c) const noexcept override { capture_tuple(args_, c); }
+  const std::type_info* target_class() const noexcept override { return &typeid(C); }
 
  private:
   template <std::size_t... I>

@@ -116,6 +116,9 @@ class PromiseBase : public Handler, public Pooled {
   virtual void settle_from_value(const Value& v) = 0;
   // The fulfilled value as a Value, for replies to another vat.
   virtual Value value_as_value() const = 0;
+  // A fresh pending promise of the same type, in the same vat: a call's
+  // result stand-in that a gate settles the real one from (persist's slot).
+  virtual Ptr<PromiseBase> make_like() const = 0;
   // The fulfilled value itself when it is stored as a Value (no copy), else null.
   virtual const Value* value_if_value() const noexcept { return nullptr; }
 
@@ -197,6 +200,7 @@ class PromiseState final : public PromiseBase {
     fulfill(std::move(*decoded));
   }
   Value value_as_value() const override { return Codec<T>::encode(*value_); }
+  Ptr<PromiseBase> make_like() const override { return make_ptr<PromiseState<T>>(home()); }
   const Value* value_if_value() const noexcept override {
     if constexpr (std::is_same_v<T, Value>) {
       return value_ ? &*value_ : nullptr;
@@ -225,6 +229,7 @@ class PromiseState final : public PromiseBase {
 };
 
 inline Ptr<PromiseBase> Message::take_result() noexcept { return std::move(result_); }
+inline void Message::set_result(Ptr<PromiseBase> r) noexcept { result_ = std::move(r); }
 
 // The result of the current call (vat/cancel.h) on this thread: the call
 // whose method, or a coroutine it started, runs now; null outside any call.

@@ -70,6 +70,20 @@ void Slot::deliver(MessagePtr m) {
     if (Ptr<PromiseBase> r = m->take_result()) r->settle_from_value(Value(Capability{HandlerPtr(this)}));
     return;
   }
+  // A typed send to the class the activation runs (the common case: no
+  // upgrade in between) is delivered as it is, with a stand-in result of the
+  // same type that the gate settles the caller's from: no arguments or
+  // result converted to Values, no call by name.
+  if (obj_ && m->target_class() && *m->target_class() == typeid(*pobj_)) {
+    if (Ptr<PromiseBase> answer = m->take_result()) {
+      auto txn = std::make_unique<CallTxn>();
+      txn->call = answer->make_like();
+      txn->answer = std::move(answer);
+      txn->generation = generation_;
+      m->set_result(txn->call);
+      return start_call(std::move(txn), std::move(m));
+    }
+  }
   std::string method;
   std::vector<Value> args;
   try {

@@ -239,6 +239,14 @@ TEST_F(MigrationTest, CallsInFlightAtAnUpgradeBreakWithRetryIsSafeAndTheirWrites
   Ref<AccountV2> upgraded = host->object<AccountV2>("alice");  // the same slot, typed for the new code
   EXPECT_EQ(vat.wait(upgraded.send<&AccountV2::version>()), 2);
   EXPECT_EQ(vat.wait(upgraded.send<&AccountV2::cents>()), 700);
+  // A reference typed for the old code still reaches the object: its typed
+  // sends go by name to the class now running (never cast to the old class),
+  // and a method the new code dropped is unimplemented.
+  EXPECT_EQ(vat.wait(alice.send<&AccountV1::version>()), 2);
+  Promise<std::int64_t> dropped = alice.send<&AccountV1::deposit>(1);
+  vat.run_until_idle();
+  ASSERT_TRUE(dropped.is_broken());
+  EXPECT_EQ(dropped.error().kind, ErrorKind::unimplemented) << dropped.error().reason;
 }
 
 TEST(Migration, ReadsSeeTheStepsWritesOverTheCommittedStateAndKeepThePreImage) {
