@@ -47,10 +47,14 @@ std::optional<std::size_t> Program::route(std::size_t v, const Ref<Actor>& r) co
 
 Slot* Program::introducible(std::size_t v, const Slot& target) {
   std::optional<std::size_t> a = route(v, target.ref);
-  if (!a) return nullptr;
+  // The hostile vat (sim_hostile.h) is no vat of the net's: any reference
+  // to another vat's object introduces it (to a host it then accepts at,
+  // and replays at).
+  bool to_hostile = !a && hostile_ && net_->at(v).node->route(target.ref) == hostile_->id();
+  if (!a && !to_hostile) return nullptr;
   std::vector<Slot*> out;
   for (Slot& o : state_[v].slots)
-    if (auto c = route(v, o.ref); c && *c != *a) out.push_back(&o);
+    if (auto c = route(v, o.ref); c && (to_hostile ? *c != v : *c != *a)) out.push_back(&o);
   return out.empty() ? nullptr : choose_.pick(out);
 }
 

@@ -73,6 +73,10 @@ struct ProgramConfig {
   // into a third vat is handed off, not proxied, where H2 allows. Chosen by
   // the caller, not drawn, so that a seed's program is the same either way.
   bool handoff = false;
+  // With handoff: a hostile vat joins the world (tests/sim/sim_hostile.h),
+  // spending provisions made for others, replaying nonces, flooding hosts.
+  // Its choices are its own; honest runs draw as they did without it.
+  bool hostile = false;
 };
 
 struct Outcome {
@@ -93,6 +97,11 @@ struct Outcome {
   // mid-handoff; calls on references that went straight to their host when
   // an introducer crashed (each must answer: sim_handoff.cpp).
   std::uint64_t introductions = 0, onward = 0, introducer_crashes = 0, guarded_calls = 0;
+  // With a hostile vat: its provides; accepts of provisions made for
+  // others, and replays of spent nonces, all refused; descriptors it gave
+  // honest vats; and honest introductions it received.
+  std::uint64_t hostile_provides = 0, hostile_wrong_accepts = 0, hostile_replays = 0, hostile_refused = 0,
+                hostile_descriptors = 0, hostile_tickets = 0;
 };
 
 // One run of the program a chooser draws (seeded: the same seed, the same run).
