@@ -76,6 +76,15 @@ bool Hostile::settled() const {
   return std::all_of(sessions_.begin(), sessions_.end(), [](const auto& s) { return s->open || s->ended; });
 }
 
+std::string Hostile::unanswered() const {
+  std::string out;
+  for (const auto& s : sessions_) {
+    if (!s->open || !net_.at(s->vat).up()) continue;
+    for (const auto& [id, q] : s->questions) out += fmt::format(" v{} question {} ({});", s->vat, id, q.what);
+  }
+  return out;
+}
+
 std::shared_ptr<Hostile::Session> Hostile::open_session(std::size_t to) {
   auto s = std::make_shared<Session>();
   s->vat = to;

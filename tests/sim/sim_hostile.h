@@ -75,6 +75,10 @@ class Hostile {
   void act();
   // Every session it opened finished its handshake or failed.
   bool settled() const;
+  // Its questions still unanswered on sessions still open, in words (empty
+  // if none): a host answers every provide and accept in bounded time
+  // (spec/captp.md 11.5, H10, H14), and every call.
+  std::string unanswered() const;
   // Acts no more (its sessions stay open).
   void stop() { stopped_ = true; }
   // Closes every session: the hostile vat is gone.

@@ -162,10 +162,12 @@ void Program::end_hostile() {
             if (i.peer == hostile_->id() && i.stats.provisions > 0)
               left += fmt::format(" v{}: {} provisions;", c, i.stats.provisions);
         }
+        // And every provide, accept and call it made is answered (H10, H14).
+        left += hostile_->unanswered();
         return left.empty();
       },
       std::chrono::milliseconds(20), ttl + std::chrono::seconds(1));
-  if (!expired) return fail("the hostile vat's provisions outlived provision_ttl:" + left);
+  if (!expired) return fail("the hostile vat's provisions or questions outlived provision_ttl:" + left);
   hostile_->leave();
   net_->quiesce();
 }
