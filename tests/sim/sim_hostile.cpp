@@ -116,6 +116,8 @@ std::shared_ptr<Hostile::Session> Hostile::open_session(std::size_t to) {
               trace_.add(fmt::format("hostile: session with v{} ended: {}", s->vat, to_string(e)));
             });
         ask(*s, Question{Ask::bootstrap, "bootstrap"});
+        // A replay waiting for this session goes as soon as it is open.
+        flush_replays();
       });
   return s;
 }
@@ -464,7 +466,7 @@ void Hostile::replay_ticket() {
     if (!c) return;
     send_replay(*c, i);
     if (!choose_.chance(50)) return;
-    // On a new session too, once its handshake and bootstrap are done.
+    // On a new session too, once its handshake is done.
     auto fresh = open_session(v);
     sessions_.push_back(fresh);
     pending_replays_.push_back(PendingReplay{fresh, i});
@@ -484,14 +486,21 @@ void Hostile::send_replay(Session& c, std::size_t i) {
   });
   forbidden_call(c, acc);
   ++counts_.replays;
-  trace_.add(fmt::format("hostile: replays ticket {} at v{}", i, c.vat));
+  // Which of our sessions there, by the order we opened them (not by address:
+  // the trace must be the same on every run).
+  std::size_t nth = 0;
+  for (const auto& o : sessions_) {
+    if (o->vat == c.vat) ++nth;
+    if (o.get() == &c) break;
+  }
+  trace_.add(fmt::format("hostile: replays ticket {} at v{} (our session {} there)", i, c.vat, nth));
 }
 
 void Hostile::flush_replays() {
   std::erase_if(pending_replays_, [this](const PendingReplay& p) {
     auto s = p.session.lock();
     if (!s || s->ended) return true;
-    if (!s->open || !s->boot) return false;
+    if (!s->open) return false;
     send_replay(*s, p.ticket);
     return true;
   });
