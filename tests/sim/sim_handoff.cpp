@@ -72,6 +72,12 @@ void Program::note_introduction(std::size_t v, std::uint64_t msg, const Ref<Acto
 }
 
 void Program::received(std::size_t vat, std::uint64_t msg, const Ref<Actor>* kept) {
+  if (auto m = misdirected_msgs_.find(msg); m != misdirected_msgs_.end() && kept) {
+    // A descriptor of the hostile vat's whose provision names another vat
+    // (sim_hostile.h): the new slot's calls must never reach its host.
+    misdirected_slots_[state_[vat].slots.back().id] = m->second;
+    misdirected_msgs_.erase(m);
+  }
   auto it = introductions_.find(msg);
   if (it == introductions_.end()) return;
   Introduction in = it->second;

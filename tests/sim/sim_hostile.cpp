@@ -402,6 +402,7 @@ void Hostile::misdirect(Session& c) {
     t.setNonce(bytes_of(no));
     t.setVine(0);  // our root: every call through it is refused
   });
+  if (d != a) hooks_.misdirected(static_cast<std::uint64_t>(msg), c.vat);
   ++counts_.provides;
   ++counts_.descriptors;
   trace_.add(fmt::format("hostile: provides at v{} for v{}, gives the descriptor to v{} (call {})", c.vat, a, d, msg));

@@ -57,6 +57,9 @@ class Hostile {
     std::function<std::uint64_t()> new_msg, new_slot;
     // Call `msg` must never be delivered (it rides a refused accept).
     std::function<void(std::uint64_t)> forbid;
+    // Call `msg` gives its callee a descriptor whose provision at `host`
+    // names another vat: no call on the reference it keeps may reach `host`.
+    std::function<void(std::uint64_t msg, std::size_t host)> misdirected;
   };
   // Counts for the run's outcome.
   struct Counts {

@@ -121,6 +121,7 @@ void Program::add_hostile(std::uint64_t randomness_seed) {
       .new_msg = [this] { return new_msg_id(); },
       .new_slot = [this] { return new_slot_id(); },
       .forbid = [this](std::uint64_t msg) { forbidden_.insert(msg); },
+      .misdirected = [this](std::uint64_t msg, std::size_t host) { misdirected_msgs_[msg] = host; },
   };
   hostile_ = std::make_unique<Hostile>(*net_, trace_, randomness_seed ^ 0x6b6f7374696c65ull, std::move(hooks));
   hostile_->attach_all();

@@ -28,6 +28,16 @@
 //   - durable: every deposit whose answer arrived is in its ledger's store,
 //     whatever crashed since, and each store holds whole deposits only
 //     (balance, count and log entries agree).
+// With a hostile vat (ProgramConfig::hostile, sim_hostile.h), also:
+//   - receiver binding and once: no call pipelined on an accept the host had
+//     to refuse (a provision for another vat, a nonce already honoured) is
+//     delivered, the refusal is the one spec/captp.md 11 H10 names, and no
+//     nonce is honoured twice;
+//   - no honest vat aborts the hostile vat's session (the spec answers every
+//     handoff abuse it commits with an error);
+//   - bounded: no host keeps more of its provisions than max_provisions, and
+//     once it stops they expire (provision_ttl) and everything it asked is
+//     answered; then it leaves and the tables empty as above.
 #pragma once
 
 #include <cstdint>

@@ -3,8 +3,10 @@
 // holds (slots, pending resolvers, calls and their answers), and the Program
 // that draws operations and faults, runs them and judges the run. Private to
 // tests/sim: sim_program.cpp draws and runs the operations, sim_actors.cpp
-// holds the objects, sim_oracle.cpp the end-of-run invariants and
-// sim_handoff.cpp what three-party handoff adds (spec/captp.md 11).
+// holds the objects, sim_oracle.cpp the end-of-run invariants,
+// sim_handoff.cpp what three-party handoff adds (spec/captp.md 11) and
+// sim_hostile.cpp the hostile vat (its checks on the honest world are here
+// and in sim_oracle.cpp).
 #pragma once
 
 #include <fmt/format.h>
@@ -216,6 +218,11 @@ class Program {
     if (forbidden_.contains(msg))
       fail(fmt::format("call {} was delivered, pipelined on an accept the host had to refuse (spec/captp.md 11, H10)",
                        msg));
+    if (auto m = misdirected_slots_.find(slot); m != misdirected_slots_.end() && actor_vat_[actor] == m->second)
+      fail(
+          fmt::format("call {} on slot {} reached v{}, whose provision names another vat than the slot's holder "
+                      "(spec/captp.md 11, H10 3)",
+                      msg, slot, m->second));
     if (delivered_[msg]++ > 0) fail(fmt::format("call {} delivered twice", msg));
     auto [it, fresh] = slot_last_.try_emplace(slot, seq, actor);
     if (!fresh) {
@@ -395,7 +402,10 @@ class Program {
   std::uint64_t introductions_made_ = 0, onward_ = 0, introducer_crashes_ = 0, guarded_calls_ = 0;
   std::unique_ptr<Hostile> hostile_;
   std::set<std::uint64_t> forbidden_;  // calls the hostile vat sent that no host may deliver
-  std::unique_ptr<Net> net_;           // last: it goes first
+  // Calls of the hostile vat's carrying a misdirected descriptor, and the
+  // slots they made: -> the host no call on them may reach.
+  std::map<std::uint64_t, std::size_t> misdirected_msgs_, misdirected_slots_;
+  std::unique_ptr<Net> net_;  // last: it goes first
 };
 
 }  // namespace vatic::sim::internal
