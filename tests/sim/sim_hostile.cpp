@@ -302,6 +302,12 @@ void Hostile::act() {
   if (leaving_ || stopped_) return;
   flush_replays();
   if (!choose_.chance(5)) return;
+  // A vat restarted since we last saw it: we come back too.
+  for (std::size_t v = 0; v < net_.size(); ++v) {
+    bool live =
+        std::any_of(sessions_.begin(), sessions_.end(), [&](const auto& s) { return s->vat == v && !s->ended; });
+    if (!live && net_.at(v).up()) sessions_.push_back(open_session(v));
+  }
   std::vector<Session*> hosts;
   for (std::size_t v = 0; v < net_.size(); ++v)
     if (Session* s = ready(v)) hosts.push_back(s);
@@ -436,6 +442,7 @@ void Hostile::accept_ticket(std::optional<std::size_t> which) {
     if (!std::equal(hid.begin(), hid.end(), t.host.begin(), t.host.end())) continue;
     Session* c = ready(v);
     if (!c) return;
+    if (choose_.chance(40)) wrong_provider(*c, i);
     t.accepted = true;
     std::uint32_t acc = ask(*c, Question{Ask::accept_first, fmt::format("our accept of ticket {}", i), i});
     send(*c, [&](wire::Message::Builder m) {
@@ -448,6 +455,32 @@ void Hostile::accept_ticket(std::optional<std::size_t> which) {
     trace_.add(fmt::format("hostile: accepts ticket {} at v{}", i, v));
     return;
   }
+}
+
+void Hostile::wrong_provider(Session& c, std::size_t i) {
+  // 11.5: an accept names the introducer the recipient heard from; naming
+  // another (here: another honest vat, or ourselves) spends nothing of the
+  // real one's. The host finds no provision (it may wait for one, H10 2)
+  // and refuses; the real accept that follows may still be honoured.
+  const Ticket& t = tickets_.at(i);
+  std::vector<std::vector<std::uint8_t>> others{{id().bytes().begin(), id().bytes().end()}};
+  for (std::size_t v = 0; v < net_.size(); ++v) {
+    const auto& b = net_.at(v).identity->id().bytes();
+    std::vector<std::uint8_t> other(b.begin(), b.end());
+    if (v != c.vat && other != t.provider) others.push_back(std::move(other));
+  }
+  const std::vector<std::uint8_t>& provider = choose_.pick(others);
+  std::uint32_t acc = ask(c, Question{Ask::must_refuse, fmt::format("ticket {}'s nonce under another provider", i)});
+  send(c, [&](wire::Message::Builder m) {
+    auto x = m.initAccept();
+    x.setQuestionId(acc);
+    x.setProvider(bytes_of(provider));
+    x.setNonce(bytes_of(t.nonce));
+    x.setEmbargo(false);
+  });
+  forbidden_call(c, acc);
+  ++counts_.wrong_accepts;
+  trace_.add(fmt::format("hostile: accepts ticket {} at v{} naming another provider", i, c.vat));
 }
 
 void Hostile::replay_ticket() {

@@ -16,7 +16,9 @@
 //     accept is honoured only if D is A; the hostile vat may then accept it
 //     too;
 //   - as the recipient of an honest introducer, accepts its nonce at the host
-//     once, then replays the accept on the same session and on a new one;
+//     once (sometimes first naming another provider: 11.5), then replays the
+//     accept on the same session and on a new one;
+//   - comes back to a vat that restarted (a new session, the same identity);
 //   - never releases anything it imports (the vines it is handed), never
 //     relays an embargo (H9), never answers a provide at itself, refuses
 //     every call and accept made to it with an error (so an honest call on
@@ -127,6 +129,7 @@ class Hostile {
   void misdirect(Session& c);
   // Accepts ticket `which`, or one not yet accepted.
   void accept_ticket(std::optional<std::size_t> which = std::nullopt);
+  void wrong_provider(Session& c, std::size_t ticket);
   void replay_ticket();
   void send_replay(Session& c, std::size_t ticket);
   void flush_replays();
