@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "captp/internal/net/alarm.h"
 #include "captp/internal/net/channel.h"
 
 namespace vatic::sim::internal {
@@ -62,7 +63,9 @@ Hostile::~Hostile() {
   for (auto& s : sessions_)
     if (s->ch) s->ch->abort(Error{ErrorKind::disconnected, "sim: the hostile vat is gone"});
   sessions_.clear();
-  net_.set_outsider(nullptr);
+  // Its links drop what they hold of its channels while its loop still
+  // exists (an alarm outliving its loop's timers is a use after free).
+  net_.detach_outsider();
   loop_->release();
   loop_.reset();
 }
@@ -91,6 +94,8 @@ std::shared_ptr<Hostile::Session> Hostile::open_session(std::size_t to) {
   captp::ChannelOptions co = net_.config().node.channel;
   co.offer_handoff = true;
   std::weak_ptr<Session> weak = s;
+  // Its deadlines (handshake, idle) run on the sim's clock, through its
+  // loop's timers, as a Node's do (vat/clock.h).
   captp::SecureChannel::initiate(
       loop_->io(), net_.attach(to), identity_, net_.at(to).identity->id(), co,
       [this, weak](std::shared_ptr<captp::SecureChannel> ch, Error* e) {
@@ -118,7 +123,8 @@ std::shared_ptr<Hostile::Session> Hostile::open_session(std::size_t to) {
         ask(*s, Question{Ask::bootstrap, "bootstrap"});
         // A replay waiting for this session goes as soon as it is open.
         flush_replays();
-      });
+      },
+      captp::InstanceId::generate(), captp::vat_alarms(*loop_));
   return s;
 }
 

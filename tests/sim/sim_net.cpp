@@ -436,6 +436,14 @@ std::unique_ptr<captp::Stream> Net::attach(std::size_t to) {
   return mine;
 }
 
+void Net::detach_outsider() {
+  for (auto& l : links_)
+    if (l->vats[0] == size()) l->cut();
+  for (auto& l : links_)
+    if (l->vats[0] == size()) l->shut_down();
+  outsider_ = nullptr;
+}
+
 Ref<Object> Net::outsider_bootstrap(std::size_t v, const VatId& id) {
   bool open = false;
   for (auto& s : at(v).node->sessions()) open = open || (s.peer == id && s.open);

@@ -160,6 +160,10 @@ class Net {
 
   // The outsider (above): its loop joins the scheduler's draws from now on.
   void set_outsider(Vat* loop) { outsider_ = loop; }
+  // Before the outsider's loop goes: its links are cut and drop the handlers
+  // they hold (which may hold its channels and their alarms), as a crash does
+  // for a vat; the scheduler forgets its loop.
+  void detach_outsider();
   // A new link from the outsider to vat `to`, whose node accepts it; the
   // outsider's end (its completions run on the outsider's loop).
   std::unique_ptr<captp::Stream> attach(std::size_t to);
