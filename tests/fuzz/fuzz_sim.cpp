@@ -2,7 +2,7 @@
 // of its scheduler and its random program read from the fuzz input: which vat
 // runs, which link delivers how many bytes, when the clock moves, which
 // operation and which fault comes next, and whether the vats hand references
-// off (the first byte). Coverage guides the fuzzer towards
+// off and a hostile vat joins them (the first byte). Coverage guides the fuzzer towards
 // interleavings a seeded generator reaches rarely. A broken invariant aborts
 // with the run's last events; rerunning the artifact replays the same run.
 #include <cstdint>
@@ -17,6 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // by default; spec/captp.md 11): a partial mesh, dials, introductions.
   ProgramConfig config;
   config.handoff = size > 0 && (data[0] & 1) != 0;
+  // Its next bit adds the hostile vat (tests/sim/sim_hostile.h) to a handoff
+  // run: the fuzzer then steers the honest vats around its attacks.
+  config.hostile = config.handoff && (data[0] & 2) != 0;
   if (size > 0) ++data, --size;
   BytesChooser choose(data, size);
   // Long enough for a few hundred calls; the input runs out first for most.

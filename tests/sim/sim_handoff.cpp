@@ -47,10 +47,14 @@ std::optional<std::size_t> Program::route(std::size_t v, const Ref<Actor>& r) co
 
 Slot* Program::introducible(std::size_t v, const Slot& target) {
   std::optional<std::size_t> a = route(v, target.ref);
-  if (!a) return nullptr;
+  // The hostile vat (sim_hostile.h) is no vat of the net's: any reference
+  // to another vat's object introduces it (to a host it then accepts at,
+  // and replays at).
+  bool to_hostile = !a && hostile_ && net_->at(v).node->route(target.ref) == hostile_->id();
+  if (!a && !to_hostile) return nullptr;
   std::vector<Slot*> out;
   for (Slot& o : state_[v].slots)
-    if (auto c = route(v, o.ref); c && *c != *a) out.push_back(&o);
+    if (auto c = route(v, o.ref); c && (to_hostile ? *c != v : *c != *a)) out.push_back(&o);
   return out.empty() ? nullptr : choose_.pick(out);
 }
 
@@ -68,6 +72,12 @@ void Program::note_introduction(std::size_t v, std::uint64_t msg, const Ref<Acto
 }
 
 void Program::received(std::size_t vat, std::uint64_t msg, const Ref<Actor>* kept) {
+  if (auto m = misdirected_msgs_.find(msg); m != misdirected_msgs_.end() && kept) {
+    // A descriptor of the hostile vat's whose provision names another vat
+    // (sim_hostile.h): the new slot's calls must never reach its host.
+    misdirected_slots_[state_[vat].slots.back().id] = m->second;
+    misdirected_msgs_.erase(m);
+  }
   auto it = introductions_.find(msg);
   if (it == introductions_.end()) return;
   Introduction in = it->second;

@@ -3,10 +3,13 @@
 // the run (fewer steps, fewer kinds of operation) and prints the shortened
 // trace. scripts/sim is the way in.
 //   vatic_sim [--seeds N] [--first S] [--seed S] [--vats K] [--steps N] [--without op,op] [--verbose]
-//             [--no-shrink] [--keep-going] [--handoff]
+//             [--no-shrink] [--keep-going] [--handoff] [--hostile]
 // --handoff: every node speaks three-party handoff (spec/captp.md 11), over a
 // partial mesh: recipients dial the hosts they are introduced to, some vats
 // do not dial, introducers crash mid-handoff (tests/sim/sim_handoff.cpp).
+// --hostile (implies --handoff): a hostile vat joins every run, accepting
+// provisions made for others, replaying nonces, flooding hosts with
+// provides (tests/sim/sim_hostile.h).
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -22,7 +25,7 @@ namespace {
 int usage() {
   std::fprintf(stderr,
                "usage: vatic_sim [--seeds N] [--first S] [--seed S] [--vats K] [--steps N] [--without op,op] "
-               "[--verbose] [--no-shrink] [--keep-going] [--handoff]\n");
+               "[--verbose] [--no-shrink] [--keep-going] [--handoff] [--hostile]\n");
   return 2;
 }
 
@@ -36,10 +39,11 @@ bool number(const char* text, std::uint64_t& out) {
 
 int main(int argc, char** argv) {
   std::uint64_t seeds = 100, first = 1, one = 0, vats = 0, steps = 0;
-  bool single = false, verbose = false, do_shrink = true, keep_going = false, handoff = false;
+  bool single = false, verbose = false, do_shrink = true, keep_going = false, handoff = false, hostile = false;
   std::size_t failed = 0;
   std::uint64_t handoffs = 0, fallbacks = 0, dials = 0, introductions = 0, onward = 0, introducer_crashes = 0,
-                guarded = 0;
+                guarded = 0, h_provides = 0, h_wrong = 0, h_replays = 0, h_refused = 0, h_descriptors = 0,
+                h_tickets = 0;
   std::uint32_t without = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -63,6 +67,8 @@ int main(int argc, char** argv) {
       verbose = true;
     } else if (a == "--handoff") {
       handoff = true;
+    } else if (a == "--hostile") {
+      handoff = hostile = true;
     } else if (a == "--keep-going") {
       keep_going = true;
       do_shrink = false;
@@ -76,6 +82,7 @@ int main(int argc, char** argv) {
   config.vats = vats;
   config.ops &= ~without;
   config.handoff = handoff;
+  config.hostile = hostile;
   if (steps) config.steps = steps;
   if (single) {
     first = one;
@@ -95,6 +102,12 @@ int main(int argc, char** argv) {
     onward += o.onward;
     introducer_crashes += o.introducer_crashes;
     guarded += o.guarded_calls;
+    h_provides += o.hostile_provides;
+    h_wrong += o.hostile_wrong_accepts;
+    h_replays += o.hostile_replays;
+    h_refused += o.hostile_refused;
+    h_descriptors += o.hostile_descriptors;
+    h_tickets += o.hostile_tickets;
     faults += o.faults;
     if (o.work > most_work) {
       most_work = o.work;
@@ -126,5 +139,10 @@ int main(int argc, char** argv) {
         "{} passed on at once; {} introducers crashed mid-handoff; {} calls on references guarded against an "
         "introducer's crash\n",
         handoffs, fallbacks, dials, introductions, onward, introducer_crashes, guarded);
+  if (!single && hostile)
+    fmt::print(
+        "hostile vat: {} provides, {} descriptors given, {} accepts of others' provisions, {} introductions received, "
+        "{} replays; {} refused as H10 says\n",
+        h_provides, h_descriptors, h_wrong, h_tickets, h_replays, h_refused);
   return failed ? 1 : 0;
 }

@@ -363,8 +363,16 @@ bool Net::step() {
   std::vector<SimVat*> up;
   for (auto& v : vats_)
     if (v->up()) up.push_back(v.get());
-  if (!up.empty() && choose_.chance(90)) {
-    SimVat& v = *choose_.pick(up);
+  // The outsider is one more choice, drawn only when there is one.
+  std::size_t runnable = up.size() + (outsider_ ? 1 : 0);
+  if (runnable > 0 && choose_.chance(90)) {
+    std::size_t k = choose_.below(runnable);
+    if (k == up.size()) {
+      std::size_t turns = run_loop(*outsider_, "outsider");
+      if (turns) trace_.add(fmt::format("run outsider {} turns", turns));
+      return true;
+    }
+    SimVat& v = *up[k];
     std::size_t turns = run_vat(v);
     if (turns) trace_.add(fmt::format("run {} {} turns", v.name, turns));
     return true;
@@ -385,6 +393,7 @@ void Net::quiesce() {
     bool moved = false;
     for (auto& v : vats_)
       if (v->up() && run_vat(*v) > 0) moved = true;
+    if (outsider_ && run_loop(*outsider_, "outsider") > 0) moved = true;
     TimePoint now = clock_.now();
     for (auto& l : links_)
       for (int d = 0; d < 2; ++d)
@@ -399,16 +408,55 @@ void Net::quiesce() {
       bool again = false;
       for (auto& v : vats_)
         if (v->up() && run_vat(*v) > 0) again = true;
+      if (outsider_ && run_loop(*outsider_, "outsider") > 0) again = true;
       if (!again && ready_links().empty()) return;
     }
   }
 }
 
-std::size_t Net::run_vat(SimVat& v) {
+std::size_t Net::run_loop(Vat& loop, const std::string& name) {
   std::uint64_t left = work_ < config_.work_budget ? config_.work_budget - work_ : 0;
-  std::size_t turns = v.vat->run_until_idle(static_cast<std::size_t>(left) + 1);
-  charge(turns, v.name + "'s turns");
+  std::size_t turns = loop.run_until_idle(static_cast<std::size_t>(left) + 1);
+  charge(turns, name + "'s turns");
   return turns;
+}
+
+std::unique_ptr<captp::Stream> Net::attach(std::size_t to) {
+  auto link = std::make_shared<Link>(next_link_++, size(), to);
+  links_.push_back(link);
+  auto mine = std::make_unique<Link::End>(link, 0, outsider_->io());
+  auto theirs = std::make_unique<Link::End>(link, 1, at(to).vat->io());
+  for (auto* e : {mine.get(), theirs.get()})
+    e->ready_at_ = [this] {
+      auto delay = Duration(static_cast<Duration::rep>(choose_.below(config_.max_delay.count() + 1)));
+      return clock_.now() + delay;
+    };
+  trace_.add(fmt::format("outsider attaches to v{}: link {}", to, link->id));
+  at(to).node->accept(std::move(theirs));
+  return mine;
+}
+
+void Net::detach_outsider() {
+  for (auto& l : links_)
+    if (l->vats[0] == size()) l->cut();
+  for (auto& l : links_)
+    if (l->vats[0] == size()) l->shut_down();
+  outsider_ = nullptr;
+}
+
+Ref<Object> Net::outsider_bootstrap(std::size_t v, const VatId& id) {
+  bool open = false;
+  for (auto& s : at(v).node->sessions()) open = open || (s.peer == id && s.open);
+  if (!open) return {};
+  auto [spare, gone] = make_link(v, v);
+  gone.reset();
+  return at(v).node->connect(id, std::move(spare));
+}
+
+bool Net::outsider_link(const std::string& transport) const {
+  for (auto& l : links_)
+    if (l->vats[0] == size() && (l->describe(0) == transport || l->describe(1) == transport)) return true;
+  return false;
 }
 
 void Net::charge(std::uint64_t n, std::string_view where) {

@@ -21,6 +21,10 @@
 // (or, rarely, for no reason: a hint that leads nowhere). The handshake and
 // the crossed-dial rule then run as for any link.
 //
+// An outsider (sim_hostile.h) is a vat the net runs but does not own: a
+// loop the scheduler turns like a vat's, and links from it to the vats,
+// numbered size() in the trace. A net without one draws as it always did.
+//
 // Test-only: the deterministic randomness makes every key predictable. It is
 // installed by this library's static initializer, so it must never be linked
 // into anything but simulation binaries.
@@ -152,6 +156,23 @@ class Net {
   // Returns each side's bootstrap reference to the other (a promise).
   std::pair<Ref<Object>, Ref<Object>> join(std::size_t a, std::size_t b, bool crossed);
   bool linked(std::size_t a, std::size_t b) const;
+  const NetConfig& config() const noexcept { return config_; }
+
+  // The outsider (above): its loop joins the scheduler's draws from now on.
+  void set_outsider(Vat* loop) { outsider_ = loop; }
+  // Before the outsider's loop goes: its links are cut and drop the handlers
+  // they hold (which may hold its channels and their alarms), as a crash does
+  // for a vat; the scheduler forgets its loop.
+  void detach_outsider();
+  // A new link from the outsider to vat `to`, whose node accepts it; the
+  // outsider's end (its completions run on the outsider's loop).
+  std::unique_ptr<captp::Stream> attach(std::size_t to);
+  // Vat `v`'s bootstrap reference to the outsider `id`, over the session the
+  // outsider opened (a Node reuses an open session: the spare stream is
+  // dropped unused). Null if there is no such session.
+  Ref<Object> outsider_bootstrap(std::size_t v, const VatId& id);
+  // Whether a session's transport is a link of the outsider's.
+  bool outsider_link(const std::string& transport) const;
   // The address vat `v` is dialled at (with NetConfig::dial).
   static captp::Address address_of(std::size_t v);
   std::uint64_t dials() const noexcept { return dials_made_; }
@@ -202,7 +223,8 @@ class Net {
   bool deliver_one(std::vector<std::shared_ptr<Link>>& ready);
   std::vector<std::shared_ptr<Link>> ready_links() const;
   // Runs `v` until idle within what is left of the budget; counts its turns.
-  std::size_t run_vat(SimVat& v);
+  std::size_t run_vat(SimVat& v) { return run_loop(*v.vat, v.name); }
+  std::size_t run_loop(Vat& loop, const std::string& name);
   void charge(std::uint64_t n, std::string_view where);
 
   NetConfig config_;
@@ -213,6 +235,7 @@ class Net {
   std::vector<std::unique_ptr<SimVat>> vats_;
   std::vector<std::shared_ptr<Link>> links_;
   std::vector<Dial> dials_;
+  Vat* outsider_ = nullptr;
   std::uint64_t next_link_ = 0, faults_ = 0, work_ = 0, dials_made_ = 0;
 };
 

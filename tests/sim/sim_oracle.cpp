@@ -1,6 +1,8 @@
 // The end of a run and the invariants checked there (sim_program.h): every
 // answer settles, nothing breaks without a cause, and a quiet net has empty
-// tables.
+// tables. With a hostile vat (sim_hostile.h), also: no host keeps more of its
+// provisions than max_provisions, and they are gone by provision_ttl once it
+// stops (spec/captp.md 11.8, H14), before it leaves and the tables empty.
 #include "tests/sim/sim_world.h"
 
 namespace vatic::sim::internal {
@@ -88,6 +90,10 @@ void Program::end_phase() {
     }
 
   if (std::string broken = check_ledgers(); !broken.empty()) return fail(broken);
+  if (hostile_) {
+    end_hostile();
+    if (!failure_.empty()) return;
+  }
 
   trace_.add("end: everything dropped");
   for (std::size_t i = 0; i < net_->size(); ++i) {
@@ -106,6 +112,65 @@ void Program::end_phase() {
       },
       std::chrono::milliseconds(20), std::chrono::seconds(60));
   if (!quiet) fail("quiet but not empty:" + left);
+}
+
+void Program::add_hostile(std::uint64_t randomness_seed) {
+  // Its own chooser: what it does moves none of the program's draws.
+  Hostile::Hooks hooks{
+      .fail = [this](std::string why) { fail(std::move(why)); },
+      .new_msg = [this] { return new_msg_id(); },
+      .new_slot = [this] { return new_slot_id(); },
+      .forbid = [this](std::uint64_t msg) { forbidden_.insert(msg); },
+      .misdirected = [this](std::uint64_t msg, std::size_t host) { misdirected_msgs_[msg] = host; },
+  };
+  hostile_ = std::make_unique<Hostile>(*net_, trace_, randomness_seed ^ 0x6b6f7374696c65ull, std::move(hooks));
+  hostile_->attach_all();
+  net_->settle([this] { return hostile_->settled(); }, std::chrono::microseconds(100), std::chrono::seconds(20));
+  // Each honest vat holds the hostile vat's root: the program calls it and
+  // passes it references like any other (honest introductions to it).
+  for (std::size_t v = 0; v < net_->size(); ++v) {
+    if (!net_->at(v).up()) continue;
+    Ref<Object> r = net_->outsider_bootstrap(v, hostile_->id());
+    if (!r) continue;
+    state_[v].slots.push_back(Slot{new_slot_id(), from_value<Ref<Actor>>(to_value(r)), 0});
+  }
+}
+
+void Program::check_hostile_provisions() {
+  if (!hostile_) return;
+  for (std::size_t c = 0; c < net_->size(); ++c) {
+    if (!net_->at(c).up()) continue;
+    for (const captp::SessionInfo& i : net_->at(c).node->sessions())
+      if (i.peer == hostile_->id() && i.stats.provisions > kHostileMaxProvisions)
+        fail(fmt::format("v{} keeps {} provisions of the hostile vat, more than max_provisions {} (spec/captp.md 11.8)",
+                         c, i.stats.provisions, kHostileMaxProvisions));
+  }
+}
+
+void Program::end_hostile() {
+  // spec/captp.md H14: a provision ends by its deadline at the latest. The
+  // hostile vat stops acting and stays: its provisions must go anyway.
+  hostile_->stop();
+  trace_.add("end: the hostile vat's provisions expire");
+  std::string left;
+  Duration ttl = net_->config().node.session.provision_ttl;
+  bool expired = net_->settle(
+      [&] {
+        left.clear();
+        for (std::size_t c = 0; c < net_->size(); ++c) {
+          if (!net_->at(c).up()) continue;
+          for (const captp::SessionInfo& i : net_->at(c).node->sessions())
+            if (i.peer == hostile_->id() && i.stats.provisions > 0)
+              left += fmt::format(" v{}: {} provisions;", c, i.stats.provisions);
+        }
+        // And every provide, accept and call it made is answered (H10, H14).
+        left += hostile_->unanswered();
+        return left.empty();
+      },
+      std::chrono::milliseconds(20), ttl + std::chrono::seconds(1));
+  if (!expired) return fail("the hostile vat's provisions or questions outlived provision_ttl:" + left);
+  hostile_->leave();
+  net_->quiesce();
 }
 
 }  // namespace vatic::sim::internal

@@ -302,6 +302,10 @@ Outcome Program::run() {
       else
         net_->step();
       if (config_.handoff) crash_introducer_if_due();
+      if (hostile_) {
+        hostile_->act();
+        check_hostile_provisions();
+      }
     }
     if (failure_.empty()) end_phase();
   } catch (const Livelock& e) {
@@ -326,6 +330,15 @@ Outcome Program::run() {
   o.onward = onward_;
   o.introducer_crashes = introducer_crashes_;
   o.guarded_calls = guarded_calls_;
+  if (hostile_) {
+    const Hostile::Counts& h = hostile_->counts();
+    o.hostile_provides = h.provides;
+    o.hostile_wrong_accepts = h.wrong_accepts;
+    o.hostile_replays = h.replays;
+    o.hostile_refused = h.refused;
+    o.hostile_descriptors = h.descriptors;
+    o.hostile_tickets = h.tickets;
+  }
   return o;
 }
 

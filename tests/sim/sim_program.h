@@ -28,6 +28,16 @@
 //   - durable: every deposit whose answer arrived is in its ledger's store,
 //     whatever crashed since, and each store holds whole deposits only
 //     (balance, count and log entries agree).
+// With a hostile vat (ProgramConfig::hostile, sim_hostile.h), also:
+//   - receiver binding and once: no call pipelined on an accept the host had
+//     to refuse (a provision for another vat, a nonce already honoured) is
+//     delivered, the refusal is the one spec/captp.md 11 H10 names, and no
+//     nonce is honoured twice;
+//   - no honest vat aborts the hostile vat's session (the spec answers every
+//     handoff abuse it commits with an error);
+//   - bounded: no host keeps more of its provisions than max_provisions, and
+//     once it stops they expire (provision_ttl) and everything it asked is
+//     answered; then it leaves and the tables empty as above.
 #pragma once
 
 #include <cstdint>
@@ -73,6 +83,10 @@ struct ProgramConfig {
   // into a third vat is handed off, not proxied, where H2 allows. Chosen by
   // the caller, not drawn, so that a seed's program is the same either way.
   bool handoff = false;
+  // With handoff: a hostile vat joins the world (tests/sim/sim_hostile.h),
+  // spending provisions made for others, replaying nonces, flooding hosts.
+  // Its choices are its own; honest runs draw as they did without it.
+  bool hostile = false;
 };
 
 struct Outcome {
@@ -93,6 +107,11 @@ struct Outcome {
   // mid-handoff; calls on references that went straight to their host when
   // an introducer crashed (each must answer: sim_handoff.cpp).
   std::uint64_t introductions = 0, onward = 0, introducer_crashes = 0, guarded_calls = 0;
+  // With a hostile vat: its provides; accepts of provisions made for
+  // others, and replays of spent nonces, all refused; descriptors it gave
+  // honest vats; and honest introductions it received.
+  std::uint64_t hostile_provides = 0, hostile_wrong_accepts = 0, hostile_replays = 0, hostile_refused = 0,
+                hostile_descriptors = 0, hostile_tickets = 0;
 };
 
 // One run of the program a chooser draws (seeded: the same seed, the same run).

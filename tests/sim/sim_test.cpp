@@ -80,6 +80,36 @@ TEST(Simulation, HandoffProgramsDialCrashIntroducersAndKeepTheInvariants) {
   EXPECT_GT(sum.guarded_calls, n / 10);
 }
 
+// With a hostile vat (sim_hostile.h): it accepts provisions made for other
+// vats, replays the nonces it was given, on the same session and on a new
+// one, floods hosts with provides and never releases a vine; honest vats
+// refuse all of it as spec/captp.md 11 says and keep their invariants.
+// VATIC_SIM_HOSTILE_SEEDS (default 60).
+TEST(Simulation, HostileVatSpendsNoProvisionOfAnotherAndNoNonceTwice) {
+  ProgramConfig c;
+  c.handoff = c.hostile = true;
+  EXPECT_EQ(run_seed(3, c).hash, run_seed(3, c).hash);
+  std::uint64_t n = env_or("VATIC_SIM_HOSTILE_SEEDS", 60);
+  Outcome sum;
+  for (std::uint64_t seed = 1; seed <= n; ++seed) {
+    // A quarter of them with six vats: more hosts, more recipients to cheat.
+    c.vats = seed % 4 == 0 ? 6 : 0;
+    Outcome o = run_seed(seed, c);
+    ASSERT_TRUE(o.ok) << report(seed, o) << "(with --hostile" << (c.vats ? " --vats 6)" : ")");
+    sum.hostile_provides += o.hostile_provides;
+    sum.hostile_wrong_accepts += o.hostile_wrong_accepts;
+    sum.hostile_replays += o.hostile_replays;
+    sum.hostile_refused += o.hostile_refused;
+    sum.hostile_descriptors += o.hostile_descriptors;
+  }
+  // It must have done each of its tricks, and been refused.
+  EXPECT_GT(sum.hostile_provides, n * 10);
+  EXPECT_GT(sum.hostile_wrong_accepts, n);
+  EXPECT_GT(sum.hostile_descriptors, n);
+  EXPECT_GT(sum.hostile_replays, 0u);
+  EXPECT_GT(sum.hostile_refused, n);
+}
+
 // Seeds that found bugs with --handoff, kept as they ran when fixed:
 // 9305, 9869: Node::route named the host for a promise of the introducer
 // that held calls under an embargo, which the introducer's crash breaks.

@@ -3,8 +3,10 @@
 // holds (slots, pending resolvers, calls and their answers), and the Program
 // that draws operations and faults, runs them and judges the run. Private to
 // tests/sim: sim_program.cpp draws and runs the operations, sim_actors.cpp
-// holds the objects, sim_oracle.cpp the end-of-run invariants and
-// sim_handoff.cpp what three-party handoff adds (spec/captp.md 11).
+// holds the objects, sim_oracle.cpp the end-of-run invariants,
+// sim_handoff.cpp what three-party handoff adds (spec/captp.md 11) and
+// sim_hostile.cpp the hostile vat (its checks on the honest world are here
+// and in sim_oracle.cpp).
 #pragma once
 
 #include <fmt/format.h>
@@ -17,6 +19,7 @@
 #include "persist/host.h"
 #include "persist/memory_engine.h"
 #include "persist/stored_value.h"
+#include "tests/sim/sim_hostile.h"
 #include "tests/sim/sim_program.h"
 #include "vat/vatic.h"
 
@@ -183,16 +186,26 @@ class Program {
       if (!no_dial.empty()) trace_.add("config no handoff dial:" + no_dial);
       nc.configure = [this](std::size_t i, captp::NodeOptions& o) { o.handoff_dial = handoff_dial_[i]; };
     }
+    if (config.handoff && config.hostile) {
+      // Small bounds, so that floods reach them and provisions expire
+      // within a run (spec/captp.md 11.8).
+      nc.node.session.max_provisions = kHostileMaxProvisions;
+      nc.node.session.provision_ttl = std::chrono::seconds(3);
+      nc.node.session.accept_wait = std::chrono::seconds(2);
+      trace_.add("config hostile");
+    }
     net_ = std::make_unique<Net>(nc, choose_, trace_, [this](SimVat& v) { on_start(v); });
     draw_mesh();
     for (std::size_t a = 0; a < net_->size(); ++a)
       for (std::size_t b = a + 1; b < net_->size(); ++b)
         if (in_mesh(a, b)) join(a, b, (config_.ops & op_crossed) && choose_.chance(30));
+    if (config.handoff && config.hostile) add_hostile(randomness_seed);
   }
 
   ~Program() {
     // What the program holds belongs to the vats: let it go before they go.
     state_.clear();
+    hostile_.reset();
     hosts_.clear();
     net_.reset();
   }
@@ -202,6 +215,14 @@ class Program {
   // --- The oracle (called from the actors).
   void delivered(std::uint64_t msg, std::uint64_t slot, std::int64_t seq, std::uint64_t actor) {
     ++deliveries_;
+    if (forbidden_.contains(msg))
+      fail(fmt::format("call {} was delivered, pipelined on an accept the host had to refuse (spec/captp.md 11, H10)",
+                       msg));
+    if (auto m = misdirected_slots_.find(slot); m != misdirected_slots_.end() && actor_vat_[actor] == m->second)
+      fail(
+          fmt::format("call {} on slot {} reached v{}, whose provision names another vat than the slot's holder "
+                      "(spec/captp.md 11, H10 3)",
+                      msg, slot, m->second));
     if (delivered_[msg]++ > 0) fail(fmt::format("call {} delivered twice", msg));
     auto [it, fresh] = slot_last_.try_emplace(slot, seq, actor);
     if (!fresh) {
@@ -289,6 +310,8 @@ class Program {
         why.find("replaced by a new session") != std::string::npos)
       return;
     if (transport && net_ && net_->link_faulted(*transport)) return;
+    // The hostile vat's sessions: it judges their ends itself (sim_hostile.h).
+    if (transport && net_ && net_->outsider_link(*transport)) return;
     fail(fmt::format("v{}: session ended between honest vats: {}", vat, why));
   }
 
@@ -304,6 +327,14 @@ class Program {
   // references between the others travel only by introductions.
   void draw_mesh();
   bool in_mesh(std::size_t a, std::size_t b) const { return mesh_.contains({std::min(a, b), std::max(a, b)}); }
+
+  // --- The hostile vat (sim_hostile.h; its part of the oracle in sim_oracle.cpp).
+  static constexpr std::size_t kHostileMaxProvisions = 8;
+  void add_hostile(std::uint64_t randomness_seed);
+  // Online: no host keeps more provisions of the hostile vat than its bound.
+  void check_hostile_provisions();
+  // At the end: its provisions expired; then it leaves.
+  void end_hostile();
 
   // --- Handoff (sim_handoff.cpp, spec/captp.md 11).
   // The vat whose session `v`'s calls on `r` go to now (Node::route).
@@ -369,6 +400,11 @@ class Program {
   std::optional<std::size_t> crash_due_;  // an introducer to crash after this step
   std::vector<bool> handoff_dial_;        // per vat (NodeOptions::handoff_dial)
   std::uint64_t introductions_made_ = 0, onward_ = 0, introducer_crashes_ = 0, guarded_calls_ = 0;
+  std::unique_ptr<Hostile> hostile_;
+  std::set<std::uint64_t> forbidden_;  // calls the hostile vat sent that no host may deliver
+  // Calls of the hostile vat's carrying a misdirected descriptor, and the
+  // slots they made: -> the host no call on them may reach.
+  std::map<std::uint64_t, std::size_t> misdirected_msgs_, misdirected_slots_;
   std::unique_ptr<Net> net_;  // last: it goes first
 };
 
