@@ -35,6 +35,9 @@ class OutputGate {
  public:
   virtual void hold(PromiseBase& call, std::unique_ptr<HeldEffect> e) = 0;
   virtual void turn_ended(PromiseBase& call) = 0;
+  // Who made the gate: lets its maker find its own gates on a call (a gate
+  // may be one object per call) without a table.
+  virtual const void* owner() const noexcept = 0;
 
  protected:
   ~OutputGate() = default;
@@ -45,6 +48,8 @@ class OutputGate {
 // latest before `call` or the gate is destroyed.
 void set_output_gate(PromiseBase& call, OutputGate* gate);
 void clear_output_gate(PromiseBase& call) noexcept;
+// The gate `call` is marked with, or null.
+OutputGate* output_gate_of(const PromiseBase& call) noexcept;
 // The gated call whose turn runs on this thread, or null.
 PromiseBase* gated_call() noexcept;
 

@@ -132,7 +132,7 @@ class PromiseBase : public Handler, public Pooled {
   static Error cycle_error();
 
   // Whether this is a call whose sends and resolves are held (vat/output_gate.h).
-  bool output_gated() const noexcept { return output_gated_; }
+  bool output_gated() const noexcept { return gate_ != nullptr; }
 
  protected:
   // Called by the typed state after it stored its value.
@@ -147,11 +147,15 @@ class PromiseBase : public Handler, public Pooled {
 
   friend void set_output_gate(PromiseBase& call, OutputGate* gate);
   friend void clear_output_gate(PromiseBase& call) noexcept;
+  friend OutputGate* output_gate_of(const PromiseBase& call) noexcept;
 
   Status status_ = Status::pending;
   bool cancel_requested_ = false;  // fits in status_'s padding
-  bool output_gated_ = false;      // so does this: vat/output_gate.h
   Error error_;
+  // The gate of a gated call (vat/output_gate.h), on the promise itself: a
+  // persistent object's every call sets and clears it, and a table lookup
+  // each time cost more than the word.
+  OutputGate* gate_ = nullptr;
   HandlerPtr forward_;
   TurnQueue queued_;           // pipelined messages waiting for a target
   TurnQueue listeners_;        // Listener turns

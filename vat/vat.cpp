@@ -62,12 +62,7 @@ namespace {
 thread_local PromiseBase* t_call = nullptr;
 thread_local PromiseBase* t_gated = nullptr;
 
-OutputGate* gate_of(PromiseBase& call) {
-  if (!call.output_gated()) return nullptr;
-  auto& gates = call.home()->impl().output_gates;
-  auto it = gates.find(&call);
-  return it == gates.end() ? nullptr : it->second;
-}
+OutputGate* gate_of(PromiseBase& call) { return output_gate_of(call); }
 }  // namespace
 
 PromiseBase* current_call() noexcept { return t_call; }
@@ -89,16 +84,11 @@ CallScope::~CallScope() {
     if (OutputGate* g = gate_of(*gated)) g->turn_ended(*gated);
 }
 
-void set_output_gate(PromiseBase& call, OutputGate* gate) {
-  call.home()->impl().output_gates.insert_or_assign(&call, gate);
-  call.output_gated_ = true;
-}
+void set_output_gate(PromiseBase& call, OutputGate* gate) { call.gate_ = gate; }
 
-void clear_output_gate(PromiseBase& call) noexcept {
-  if (!call.output_gated_) return;
-  call.output_gated_ = false;
-  call.home()->impl().output_gates.erase(&call);
-}
+void clear_output_gate(PromiseBase& call) noexcept { call.gate_ = nullptr; }
+
+OutputGate* output_gate_of(const PromiseBase& call) noexcept { return call.gate_; }
 
 void hold_effect(PromiseBase& call, std::unique_ptr<HeldEffect> e) {
   if (OutputGate* g = gate_of(call)) return g->hold(call, std::move(e));

@@ -76,7 +76,7 @@ void Slot::deliver(MessagePtr m) {
   // result converted to Values, no call by name.
   if (obj_ && m->target_class() && *m->target_class() == typeid(*pobj_)) {
     if (Ptr<PromiseBase> answer = m->take_result()) {
-      auto txn = std::make_unique<CallTxn>();
+      auto txn = std::make_unique<CallTxn>(this);
       txn->call = answer->make_like();
       txn->answer = std::move(answer);
       txn->generation = generation_;
@@ -97,7 +97,7 @@ void Slot::deliver(MessagePtr m) {
   } catch (...) {
     return detail::break_message(std::move(m), error_from_exception(std::current_exception()));
   }
-  auto txn = std::make_unique<CallTxn>();
+  auto txn = std::make_unique<CallTxn>(this);
   txn->call = detail::make_ptr<detail::PromiseState<Value>>(home());
   txn->answer = m->take_result();
   txn->generation = generation_;
@@ -111,7 +111,7 @@ void Slot::deliver(MessagePtr m) {
 
 void Slot::start_call(std::unique_ptr<CallTxn> txn, MessagePtr call) {
   txn->call->listen(std::make_unique<CallEnd>(Ptr<Slot>(this), txn.get()));
-  detail::set_output_gate(*txn->call, this);
+  detail::set_output_gate(*txn->call, txn.get());
   open_.emplace(txn->call.get(), std::move(txn));
   ++current_calls_;
   // No clock read here: a call in progress keeps the activation busy, and
@@ -123,7 +123,7 @@ void Slot::fire(const Reminder& r) {
   std::shared_ptr<HostState> h = host_.lock();
   if (!h || h->closed || closed_) return;
   if (!obj_) activate(*h);
-  auto txn = std::make_unique<CallTxn>();
+  auto txn = std::make_unique<CallTxn>(this);
   auto call = detail::make_ptr<detail::PromiseState<Value>>(home());
   txn->call = call;
   txn->generation = generation_;
@@ -274,9 +274,12 @@ void Slot::arm_idle(Duration after) {
 
 CallTxn* Slot::current_txn() const {
   PromiseBase* cur = detail::current_call();
-  if (!cur) return nullptr;
-  auto it = open_.find(cur);
-  return it != open_.end() && it->second->generation == generation_ ? it->second.get() : nullptr;
+  detail::OutputGate* g = cur ? detail::output_gate_of(*cur) : nullptr;
+  // A gate this slot made is one of its CallTxns (set in start_call, cleared
+  // in call_settled before the txn leaves open_).
+  if (!g || g->owner() != this) return nullptr;
+  auto* t = static_cast<CallTxn*>(g);
+  return t->generation == generation_ ? t : nullptr;
 }
 
 std::optional<Bytes> Slot::read(std::string_view key) const {
@@ -430,18 +433,9 @@ void Slot::break_answer(CallTxn& t, const Error& why) {
   if (t.answer) t.answer->break_with(why);
 }
 
-void Slot::hold(PromiseBase& call, std::unique_ptr<detail::HeldEffect> e) {
-  auto it = open_.find(&call);
-  if (it == open_.end()) return e->release();  // not a call of ours any more: nothing to wait for
-  it->second->outbox.push_back(std::move(e));
-}
-
-void Slot::turn_ended(PromiseBase& call) {
-  // spec/persistence.md 4: a call that awaits lets out what it sent so far.
-  auto it = open_.find(&call);
-  if (it == open_.end()) return;
-  std::vector<std::unique_ptr<detail::HeldEffect>> out = std::move(it->second->outbox);
-  it->second->outbox.clear();
+void CallTxn::turn_ended(PromiseBase&) {
+  std::vector<std::unique_ptr<detail::HeldEffect>> out = std::move(outbox);
+  outbox.clear();
   for (auto& e : out) e->release();
 }
 

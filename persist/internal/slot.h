@@ -67,7 +67,18 @@ struct KindFamily {
 using WriteSet = std::map<std::string, std::optional<Bytes>, std::less<>>;
 using ReminderSet = std::map<std::string, std::optional<ReminderTimes>, std::less<>>;
 
-struct CallTxn {
+class Slot;
+
+// It is its call's output gate (vat/output_gate.h): what the call sends or
+// resolves is held here, found from the call's promise without a table.
+struct CallTxn final : public detail::OutputGate {
+  explicit CallTxn(const Slot* s) : slot(s) {}
+  void hold(detail::PromiseBase&, std::unique_ptr<detail::HeldEffect> e) override { outbox.push_back(std::move(e)); }
+  // spec/persistence.md 4: a call that awaits lets out what it sent so far.
+  void turn_ended(detail::PromiseBase&) override;
+  const void* owner() const noexcept override { return slot; }
+
+  const Slot* slot;
   detail::Ptr<detail::PromiseBase> call;    // the result the activation settles
   detail::Ptr<detail::PromiseBase> answer;  // the caller's; null for a send without one
   std::uint64_t generation = 0;             // of the activation that runs it
@@ -79,8 +90,6 @@ struct CallTxn {
   // order, leaving with its answer (or never, if the call breaks).
   std::vector<std::unique_ptr<detail::HeldEffect>> outbox;
 };
-
-class Slot;
 
 struct HostState {
   Vat* vat = nullptr;
@@ -148,7 +157,7 @@ struct HostState {
   void fire(const Reminder& r);
 };
 
-class Slot final : public detail::Handler, public detail::OutputGate {
+class Slot final : public detail::Handler {
  public:
   Slot(Vat* home, std::weak_ptr<HostState> host, const KindFamily* kind, std::string key);
   ~Slot() override;
@@ -206,9 +215,6 @@ class Slot final : public detail::Handler, public detail::OutputGate {
   // Drops what the call held and breaks the caller's answer with `why`.
   static void break_answer(CallTxn& t, const Error& why);
 
-  // detail::OutputGate: the effects of the calls in open_.
-  void hold(detail::PromiseBase& call, std::unique_ptr<detail::HeldEffect> e) override;
-  void turn_ended(detail::PromiseBase& call) override;
   // Whether the activation is idle (spec/persistence.md 2); re-arms the timer if not.
   bool idle_now();
   // Releases the activation and tells the engine (idle, host closing).

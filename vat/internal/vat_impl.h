@@ -86,8 +86,6 @@ struct VatImpl final : Waker {
   std::unique_ptr<FlightRecorder> recorder;
   // The vat's supervisors and crash log (vat/supervise), made on first use.
   std::shared_ptr<SupervisionLog> supervision;
-  // The gate of each gated call in progress (vat/output_gate.h).
-  std::unordered_map<const PromiseBase*, OutputGate*> output_gates;
 
   std::vector<Ptr<PromiseBase>> questions;
   std::vector<std::uint32_t> free_questions;
