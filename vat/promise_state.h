@@ -114,6 +114,10 @@ class PromiseBase : public Handler, public Pooled {
   // Settles from a Value that came back from another vat; a decoding failure
   // breaks the promise.
   virtual void settle_from_value(const Value& v) = 0;
+  // The same for a Value the caller gives up (one decoded off the wire):
+  // bytes and text move into the promise instead of being copied, so a bulk
+  // result is not copied a second time on its way to the caller.
+  virtual void settle_from_owned_value(Value&& v) = 0;
   // The fulfilled value as a Value, for replies to another vat.
   virtual Value value_as_value() const = 0;
   // A fresh pending promise of the same type, in the same vat: a call's
@@ -197,6 +201,17 @@ class PromiseState final : public PromiseBase {
     std::optional<T> decoded;
     try {
       decoded.emplace(Codec<T>::decode(v));
+    } catch (...) {
+      break_with(error_from_exception(std::current_exception()));
+      return;
+    }
+    fulfill(std::move(*decoded));
+  }
+  void settle_from_owned_value(Value&& v) override {
+    if (!pending()) return;
+    std::optional<T> decoded;
+    try {
+      decoded.emplace(from_value_moved<T>(v));
     } catch (...) {
       break_with(error_from_exception(std::current_exception()));
       return;

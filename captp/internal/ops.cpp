@@ -249,7 +249,7 @@ void Session::on_return(wire::Return::Reader m) {
         if (!h->target().path.empty() && h->state() == RemotePromise::State::embargoed)
           if (Value* f = field_at(*value, h->target().path)) *f = Value(Capability{h, nullptr, true});
     if (value)
-      done.result->settle_from_value(*value);
+      done.result->settle_from_owned_value(std::move(*value));  // the bulk of a result moves, not copies
     else
       done.result->break_with(error);
   }

@@ -33,6 +33,10 @@ void check_depth(int depth) {
 
 kj::StringPtr text_of(const std::string& s) { return kj::StringPtr(s.c_str(), s.size()); }
 
+// Room VectorOutput leaves after a message for the channel's frame
+// bookkeeping (tag and next prefix, 28 bytes; captp/internal/net/channel.h).
+constexpr std::size_t kAppendSlack = 64;
+
 // Below this, bytes are copied into the arena: an extra segment costs more than it saves.
 constexpr std::size_t kExternalBytesMin = 4096;
 
@@ -159,7 +163,10 @@ void VectorOutput::write(kj::ArrayPtr<const kj::ArrayPtr<const kj::byte>> pieces
   for (auto& p : pieces) total += p.size();
   // reserve + insert, not resize + memcpy: a bulk message is copied once and
   // never zero-filled first. Growth stays geometric for the channel's buffer.
-  std::size_t need = out_.size() + total;
+  // The slack is for what the channel adds after a message (a tag and the
+  // next frame's prefix): without it, closing the frame behind a bulk
+  // message would reallocate and copy the message a second time.
+  std::size_t need = out_.size() + total + kAppendSlack;
   if (need > out_.capacity()) out_.reserve(std::max(need, 2 * out_.capacity()));
   for (auto& p : pieces) out_.insert(out_.end(), p.begin(), p.end());
 }

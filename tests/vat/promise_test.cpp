@@ -572,5 +572,30 @@ TEST(Promise, FulfilledWithAReferenceToItselfBreaksInsteadOfLooping) {
   EXPECT_EQ(q.error(), p.error());
 }
 
+// A result decoded off the wire settles its promise without a second copy of
+// its bytes: the promise takes the very buffer the Value held.
+TEST(Promise, SettlingFromAnOwnedValueMovesItsBytes) {
+  Vat vat;
+  auto v = run_in(vat, [] {
+    auto state = detail::new_state<Bytes>(nullptr);
+    Value wire(Bytes(1 << 16, 7));
+    const std::uint8_t* before = wire.as_bytes().data();
+    state->settle_from_owned_value(std::move(wire));
+    Promise<Bytes> p(state);
+    return std::make_tuple(p.ready(), p.value().size(), p.value().data() == before);
+  });
+  EXPECT_EQ(v, std::make_tuple(true, std::size_t{1 << 16}, true));
+}
+
+TEST(Promise, SettlingFromAnOwnedValueOfTheWrongTypeBreaks) {
+  Vat vat;
+  auto broken = run_in(vat, [] {
+    auto state = detail::new_state<Bytes>(nullptr);
+    state->settle_from_owned_value(Value(std::int64_t{3}));
+    return Promise<Bytes>(state).is_broken();
+  });
+  EXPECT_TRUE(broken);
+}
+
 }  // namespace
 }  // namespace vatic

@@ -143,6 +143,9 @@ class SecureChannel : public std::enable_shared_from_this<SecureChannel> {
   std::size_t max_message_bytes() const { return max_payload_; }
   // Bytes the receive buffer holds on to now (what an idle session costs).
   std::size_t receive_capacity() const { return rcapacity(); }
+  // Bytes the two send buffers hold on to now: kept while bulk traffic flows,
+  // given back down to 4 MiB each once it drains.
+  std::size_t send_capacity() const { return out_[0].capacity() + out_[1].capacity(); }
 
   // --- Ending. Both run on_closed before they return (if start() was called
   // and it has not fired yet); no callback fires after they return.
