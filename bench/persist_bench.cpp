@@ -225,7 +225,7 @@ int main(int argc, char** argv) {
   if (wanted("persist.a2a_per_s") || wanted("persist.plain_a2a_per_s")) a2a(scaled(1'000'000, 20'000));
   if (wanted("persist.write_turn_per_s") || wanted("persist.calls_per_commit"))
     writes(dir / "writes.db", scaled(200'000, 2'000));
-  if (wanted("persist.create_invoke_per_s")) create_invoke(dir / "create.db", scaled(2'000, 100));
+  if (wanted("persist.create_invoke_per_s")) create_invoke(dir / "create.db", scaled(20'000, 100));
   if (wanted("persist.cold_activate_us")) cold_activate(dir / "cold.db", scaled(500, 20));
   std::filesystem::remove_all(dir);
   return 0;

@@ -82,12 +82,23 @@ struct Reminder {
   ReminderTimes times;
 };
 
+// spec/persistence.md 5.1, "Fresh objects": an object a host made under a
+// fresh random key (Host::create) is activated without the store, at epoch 1;
+// its first commit creates it, and is refused (fenced) if the id exists by
+// then. Saves the activation's own store transaction on every create.
+struct Creation {
+  std::string kind;
+  std::int64_t version = 0;
+  std::string host;
+};
+
 // One object's part of a commit batch. A write with no value is an erase.
 struct ObjectWrites {
   std::string id;
   std::int64_t epoch = 0;  // the fence: refused unless still the object's epoch
   std::vector<std::pair<std::string, std::optional<Bytes>>> writes;
   std::vector<std::pair<std::string, std::optional<ReminderTimes>>> reminders;  // by name
+  std::optional<Creation> create;  // a fresh object's first commit: made here, at epoch 1
 };
 
 // What a commit did: the ids whose writes were refused by their fence (the

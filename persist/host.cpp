@@ -354,6 +354,12 @@ detail::HandlerPtr Host::slot_for(std::type_index type, std::string_view key) {
   return detail::HandlerPtr(&s_->slot(k->second->family, key));
 }
 
+detail::HandlerPtr Host::fresh_slot_for(std::type_index type) {
+  detail::HandlerPtr h = slot_for(type, fresh_key());
+  static_cast<internal::Slot&>(*h).mark_fresh();
+  return h;
+}
+
 Ref<Object> Host::object_by_id(std::string_view id) {
   std::size_t slash = id.find('/');
   if (slash == std::string_view::npos)

@@ -107,9 +107,12 @@ class Host {
   }
 
   // A new object of kind T under a fresh key (16 random bytes, hex).
+  // Nobody else can know the key before this host hands out a reference, so
+  // the object is activated without asking the store and made by its first
+  // commit (spec/persistence.md 5.1, "Fresh objects").
   template <class T>
   Ref<T> create() {
-    return object<T>(fresh_key());
+    return detail::RefAccess::make<T>(fresh_slot_for(typeid(T)));
   }
 
   // The object with this id ("<kind>/<key>", spec/persistence.md 1) of a
@@ -139,6 +142,7 @@ class Host {
  private:
   void add_kind(std::type_index type, KindSpec spec, std::function<detail::HandlerPtr(Vat&)> make);
   detail::HandlerPtr slot_for(std::type_index type, std::string_view key);
+  detail::HandlerPtr fresh_slot_for(std::type_index type);
   static std::string fresh_key();
 
   std::shared_ptr<internal::HostState> s_;

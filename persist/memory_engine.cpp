@@ -55,6 +55,10 @@ CommitReport MemoryEngine::commit(std::span<const ObjectWrites> batch) {
   CommitReport report;
   for (const ObjectWrites& o : batch) {
     auto it = objects_.find(o.id);
+    if (o.create && it == objects_.end())  // spec/persistence.md 5.1, "Fresh objects"
+      it = objects_.emplace(o.id, Object{o.create->kind, o.create->version, 1, o.create->host, {}, {}, {}, {}}).first;
+    else if (o.create)
+      it = objects_.end();  // made by someone else meanwhile: fenced
     if (it == objects_.end() || it->second.epoch != o.epoch) {
       report.fenced.push_back(o.id);
       continue;

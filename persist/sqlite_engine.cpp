@@ -355,8 +355,22 @@ CommitReport SqliteEngine::commit(std::span<const ObjectWrites> batch) {
   Txn txn(s.begin, s.commit, s.rollback);
   for (const ObjectWrites& o : batch) {
     // spec/persistence.md 4, "Fence failure": checked inside the transaction.
-    bool current = s.epoch.bind(o.id).step() && s.epoch.i64(0) == o.epoch;
-    s.epoch.reset();
+    bool current = false;
+    if (o.create) {
+      // 5.1, "Fresh objects": made now, unless someone made the id meanwhile.
+      bool exists = s.find_obj.bind(o.id).step();
+      s.find_obj.reset();
+      exists = exists || s.epoch.bind(o.id).step();
+      s.epoch.reset();
+      if (!exists) {
+        s.add_obj.bind(o.id, o.create->kind, o.create->version).run();
+        current = s.bump.bind(o.id, o.create->host).step() && s.bump.i64(0) == o.epoch;
+        s.bump.run();
+      }
+    } else {
+      current = s.epoch.bind(o.id).step() && s.epoch.i64(0) == o.epoch;
+      s.epoch.reset();
+    }
     if (!current) {
       report.fenced.push_back(o.id);
       continue;

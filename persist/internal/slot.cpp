@@ -153,20 +153,30 @@ void Slot::activate(HostState& h) {
       if (v != kind_->versions.end() && v->second->withdrawn) h.roll_back_object(id_, st->version);
     }
   }
-  // spec/persistence.md 5.1: the epoch is this activation's fence.
-  Result<Grant> g = h.engine->activate(id_, kind_->name, target->version, h.options.name);
-  if (!g) throw_error(ErrorKind::failed, g.error());
-  epoch_ = g->epoch;
-  if (g->version < target->version && !target->migrate)
+  // spec/persistence.md 5.1: the epoch is this activation's fence. A fresh
+  // object is not in the store yet: its first commit makes it at epoch 1.
+  Grant g;
+  if (fresh_) {
+    fresh_ = false;
+    create_pending_ = true;
+    created_version_ = target->version;
+    g = Grant{.epoch = 1, .created = true, .version = target->version};
+  } else {
+    Result<Grant> r = h.engine->activate(id_, kind_->name, target->version, h.options.name);
+    if (!r) throw_error(ErrorKind::failed, r.error());
+    g = *r;
+  }
+  epoch_ = g.epoch;
+  if (g.version < target->version && !target->migrate)
     return fail_activation(h, *target,
                            Error{ErrorKind::failed, fmt::format("object {} was stored by version {} of kind {}; "
                                                                 "version {} has no migrate step for it "
                                                                 "(spec/persistence.md 6)",
-                                                                id_, g->version, kind_->name, target->version)},
+                                                                id_, g.version, kind_->name, target->version)},
                            false);
   bool superseded = false;
   try {
-    superseded = g->version < target->version && !migrate(h, g->version, *target);
+    superseded = g.version < target->version && !migrate(h, g.version, *target);
   } catch (...) {
     return fail_activation(h, *target, error_from_exception(std::current_exception()), true);
   }
@@ -206,7 +216,7 @@ void Slot::activate(HostState& h) {
 
 void Slot::fail_activation(HostState& h, KindInfo& version, const Error& why, bool counts) {
   try {
-    h.engine->deactivate(id_, epoch_);
+    end_record(h, epoch_);
   } catch (...) {
     // Only a record for other hosts; the next activation bumps the epoch anyway.
   }
@@ -236,6 +246,19 @@ bool Slot::migrate(HostState& h, std::int64_t from, KindInfo& to) {
   return true;
 }
 
+void Slot::end_record(HostState& h, std::int64_t epoch) {
+  // A fresh object that never committed has no record in the store, and the
+  // epoch it ran at may be another host's by now (spec/persistence.md 5.1):
+  // nothing to end. Its next activation asks the store as usual.
+  // Its pending writes, if any, still make it (they commit before any later
+  // activation asks the store).
+  if (create_pending_) {
+    create_pending_ = has_pending();
+    return;
+  }
+  h.engine->deactivate(id_, epoch);
+}
+
 void Slot::restart(const Error& why) {
   if (!obj_) return;
   std::int64_t epoch = epoch_;
@@ -248,7 +271,7 @@ void Slot::restart(const Error& why) {
       t->answer.reset();
     }
   try {
-    hs_->engine->deactivate(id_, epoch);
+    end_record(*hs_, epoch);
   } catch (...) {
     // As in passivate().
   }
@@ -287,6 +310,7 @@ std::optional<Bytes> Slot::read(std::string_view key) const {
     if (auto it = t->writes.find(key); it != t->writes.end()) return it->second;
   if (auto it = pending_.find(key); it != pending_.end()) return it->second;
   if (auto it = committing_.find(key); it != committing_.end()) return it->second;
+  if (create_pending_) return std::nullopt;  // nothing stored yet
   return hs_->engine->get(id_, key);
 }
 
@@ -339,7 +363,8 @@ void Slot::reschedule(CallTxn& t) {
 
 std::vector<std::pair<std::string, Bytes>> Slot::scan(std::string_view prefix) const {
   std::map<std::string, Bytes, std::less<>> merged;
-  for (auto& [k, v] : hs_->engine->scan(id_, prefix)) merged.emplace(std::move(k), std::move(v));
+  if (!create_pending_)
+    for (auto& [k, v] : hs_->engine->scan(id_, prefix)) merged.emplace(std::move(k), std::move(v));
   auto overlay = [&](const WriteSet& w) {
     for (auto it = w.lower_bound(prefix); it != w.end() && it->first.starts_with(prefix); ++it) {
       if (it->second)
@@ -446,7 +471,14 @@ ObjectWrites Slot::begin_commit() {
   pending_reminders_.clear();
   for (auto& t : gated_) committing_gated_.push_back(std::move(t));
   gated_.clear();
-  ObjectWrites w{id_, epoch_, {}};
+  ObjectWrites w{id_, epoch_, {}, {}, std::nullopt};
+  if (create_pending_) {
+    // spec/persistence.md 5.1, "Fresh objects": this commit makes it. Made or
+    // fenced, it is no longer pending (a lost commit retires the activation,
+    // and the next one asks the store).
+    w.create = Creation{kind_->name, created_version_, hs_->options.name};
+    create_pending_ = false;
+  }
   w.writes.reserve(committing_.size());
   for (const auto& [k, v] : committing_) w.writes.emplace_back(k, v);
   for (const auto& [name, t] : committing_reminders_) w.reminders.emplace_back(name, t);
@@ -507,7 +539,7 @@ void Slot::passivate() {
   std::int64_t epoch = epoch_;
   retire(Error{ErrorKind::disconnected, fmt::format("persistent object {} was passivated; retry is safe", id_)});
   try {
-    hs_->engine->deactivate(id_, epoch);
+    end_record(*hs_, epoch);
   } catch (...) {
     // Only a record for other hosts; the next activation bumps the epoch anyway.
   }

@@ -186,6 +186,10 @@ class Slot final : public detail::Handler {
   std::deque<TimePoint>& failures() noexcept { return failures_; }
   void pause_until(TimePoint t) noexcept { paused_until_ = t; }
 
+  // Host::create made this slot under a fresh key: its first activation does
+  // not ask the store (spec/persistence.md 5.1, "Fresh objects").
+  void mark_fresh() noexcept { fresh_ = true; }
+
   // Kv (through the activation's Persistent).
   std::optional<Bytes> read(std::string_view key) const;
   void write(std::string_view key, std::optional<Bytes> v);
@@ -225,6 +229,8 @@ class Slot final : public detail::Handler {
  private:
   friend class CallEnd;
   void activate(HostState& h);
+  // Tells the store the activation of `epoch` ended, if the store knows it.
+  void end_record(HostState& h, std::int64_t epoch);
   // Ends a failed activation (telling the store), counts the failure if
   // `counts`, and throws `why`.
   [[noreturn]] void fail_activation(HostState& h, KindInfo& version, const Error& why, bool counts);
@@ -251,6 +257,12 @@ class Slot final : public detail::Handler {
   std::uint64_t generation_ = 0;  // activations so far; calls of older ones cannot commit
   Error retired_why_;
   bool closed_ = false;
+  bool fresh_ = false;  // made by Host::create, never activated yet
+  // Activated fresh and not yet in the store: the next commit makes the
+  // object (at created_version_); until then it has no stored state to read
+  // and no activation record to end.
+  bool create_pending_ = false;
+  std::int64_t created_version_ = 0;
   // Calls in progress, by their result (what current_call() names).
   std::unordered_map<const detail::PromiseBase*, std::unique_ptr<CallTxn>> open_;
   std::size_t current_calls_ = 0;  // those of them that belong to this activation

@@ -48,6 +48,29 @@ TEST_P(EngineTest, ActivationCreatesTheObjectAndEpochsOnlyRise) {
   EXPECT_EQ(e->epoch("k/none"), 0);
 }
 
+// spec/persistence.md 5.1, "Fresh objects": a commit that creates its object
+// makes it at epoch 1 with its writes, and is fenced if the id exists.
+TEST_P(EngineTest, ACreatingCommitMakesTheObjectOnlyIfItIsAbsent) {
+  ObjectWrites w{"k/fresh", 1, {{"x", b("1")}}, {}, Creation{"k", 3, "h1"}};
+  EXPECT_TRUE(e->commit(std::span(&w, 1)).fenced.empty());
+  EXPECT_EQ(e->epoch("k/fresh"), 1);
+  EXPECT_EQ(e->get("k/fresh", "x"), b("1"));
+  ASSERT_TRUE(e->stored("k/fresh"));
+  EXPECT_EQ(e->stored("k/fresh")->kind, "k");
+  EXPECT_EQ(e->stored("k/fresh")->version, 3);
+  // The same again (another host's fresh object under the same id, or a
+  // replayed batch): refused, and nothing of it is written.
+  ObjectWrites again{"k/fresh", 1, {{"x", b("2")}}, {}, Creation{"k", 3, "h2"}};
+  EXPECT_EQ(e->commit(std::span(&again, 1)).fenced, std::vector<std::string>{"k/fresh"});
+  EXPECT_EQ(e->get("k/fresh", "x"), b("1"));
+  EXPECT_EQ(e->epoch("k/fresh"), 1);
+  // An object activated the ordinary way fences a creating commit too.
+  ASSERT_TRUE(e->activate("k/taken", "k", 1, "h1"));
+  ObjectWrites late{"k/taken", 1, {{"x", b("3")}}, {}, Creation{"k", 1, "h2"}};
+  EXPECT_EQ(e->commit(std::span(&late, 1)).fenced, std::vector<std::string>{"k/taken"});
+  EXPECT_FALSE(e->get("k/taken", "x"));
+}
+
 TEST_P(EngineTest, AnotherKindOrANewerVersionIsRefusedWithoutBumpingTheEpoch) {
   ASSERT_TRUE(e->activate("k/a", "k", 2, "h"));
   EXPECT_NE(e->activate("k/a", "other", 2, "h").error().find("is a k, not a other"), std::string::npos);

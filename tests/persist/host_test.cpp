@@ -221,6 +221,56 @@ TEST_F(HostTest, ACallStillRunningWhenTheHostClosesBreaksAndCommitsNothing) {
   EXPECT_FALSE(engine->get("ledger/alice", "balance"));
 }
 
+// spec/persistence.md 5.1, "Fresh objects": create() asks the store nothing
+// until the object's first commit, which makes it at epoch 1.
+TEST_F(HostTest, AFreshObjectIsMadeByItsFirstCommitAtEpochOne) {
+  Ref<Ledger> fresh = host->create<Ledger>();
+  std::string id = wait(fresh.send<&Ledger::id>());
+  EXPECT_FALSE(engine->stored(id));  // a read-only call: nothing to commit, nothing stored
+  EXPECT_EQ(engine->epoch(id), 0);
+  EXPECT_EQ(wait(fresh.send<&Ledger::deposit>(4)), 4);
+  std::optional<StoredObject> st = engine->stored(id);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->kind, "ledger");
+  EXPECT_EQ(st->version, 1);
+  EXPECT_EQ(engine->epoch(id), 1);
+  // Passivated and reactivated: the store's activation continues from it.
+  clock.advance(11s);
+  vat.run_until_idle();
+  EXPECT_EQ(host->stats().passivations, 1);
+  EXPECT_EQ(wait(fresh.send<&Ledger::deposit>(1)), 5);
+  EXPECT_EQ(engine->epoch(id), 2);
+}
+
+TEST_F(HostTest, AFreshObjectPassivatedBeforeAnyWriteIsMadeByItsNextActivation) {
+  Ref<Ledger> fresh = host->create<Ledger>();
+  std::string id = wait(fresh.send<&Ledger::id>());
+  clock.advance(11s);
+  vat.run_until_idle();
+  EXPECT_EQ(host->stats().passivations, 1);
+  EXPECT_FALSE(engine->stored(id));
+  EXPECT_EQ(wait(fresh.send<&Ledger::deposit>(2)), 2);  // an ordinary activation now
+  EXPECT_EQ(engine->epoch(id), 1);
+  EXPECT_TRUE(engine->stored(id));
+}
+
+TEST_F(HostTest, AFreshObjectMadeMeanwhileByAnotherHostFencesTheFirstCommit) {
+  // The id leaked (say, through a sturdy ref) and another host activated it
+  // before the creator's first commit: that activation wins, and the
+  // creator's answer breaks as superseded, safe to retry.
+  auto other = make_host(engine, "h2");
+  Ref<Ledger> mine = host->create<Ledger>();
+  std::string id = wait(mine.send<&Ledger::id>());
+  Ref<Ledger> theirs = other->object<Ledger>(id.substr(std::string("ledger/").size()));
+  EXPECT_EQ(wait(theirs.send<&Ledger::deposit>(7)), 7);
+  Error e = broken(mine.send<&Ledger::deposit>(1));
+  EXPECT_EQ(e.kind, ErrorKind::disconnected);
+  EXPECT_NE(e.reason.find("superseded"), std::string::npos) << e.reason;
+  EXPECT_EQ(host->stats().fenced, 1);
+  EXPECT_EQ(wait(theirs.send<&Ledger::balance>()), 7);
+  EXPECT_EQ(engine->epoch(id), 1);  // the creator's fenced attempt left the store as it was
+}
+
 TEST_F(HostTest, AStaleActivationIsFencedOutAndANewOneResumesFromCommittedState) {
   // Two hosts on one store, each believing it holds alice: the newer
   // activation's epoch fences the older one's writes (spec/persistence.md 4).
@@ -260,6 +310,35 @@ TEST(PersistSqlite, AReopenedStoreHasTheCommittedStateAndNothingElse) {
   EXPECT_EQ(vat.wait(alice.send<&Ledger::balance>()), 11);
   EXPECT_EQ(vat.wait(alice.send<&Ledger::log>()), (std::vector<std::int64_t>{5, 6}));
   EXPECT_EQ(e->epoch("ledger/alice"), 2);
+}
+
+TEST(PersistSqlite, FreshObjectsAreMadeByTheGroupCommitAndSurviveAReopen) {
+  vatic::test::TempDir dir("vatic-persist");
+  Vat vat;
+  std::vector<std::string> ids;
+  {
+    std::shared_ptr<Engine> e = SqliteEngine::open(dir / "objects.db");
+    Host host(vat, e);
+    host.register_kind<Ledger>({.name = "ledger"});
+    std::vector<Promise<std::int64_t>> answers;
+    std::vector<Ref<Ledger>> refs;
+    for (int i = 0; i < 50; ++i) {
+      refs.push_back(host.create<Ledger>());
+      answers.push_back(refs.back().send<&Ledger::deposit>(i + 1));
+    }
+    vat.run_until_idle();
+    for (int i = 0; i < 50; ++i) EXPECT_EQ(answers[static_cast<std::size_t>(i)].value(), i + 1);
+    EXPECT_EQ(host.stats().commits, 1);  // fifty objects made in one transaction
+    for (auto& r : refs) ids.push_back(vat.wait(r.send<&Ledger::id>()));
+  }
+  std::shared_ptr<Engine> e = SqliteEngine::open(dir / "objects.db");
+  Host host(vat, e);
+  host.register_kind<Ledger>({.name = "ledger"});
+  for (int i = 0; i < 50; ++i) {
+    const std::string& id = ids[static_cast<std::size_t>(i)];
+    EXPECT_EQ(e->epoch(id), 1);
+    EXPECT_EQ(vat.wait(host.object<Ledger>(id.substr(7)).send<&Ledger::balance>()), i + 1);
+  }
 }
 
 TEST(PersistSqlite, TwoConnectionsToOneFileFenceEachOther) {
