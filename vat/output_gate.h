@@ -22,19 +22,64 @@
 
 namespace vatic::detail {
 
-// One held effect: a message to send, a promise to settle.
-class HeldEffect {
+// One held effect: a message to send, a promise to settle. Pooled: a gated
+// call that sends makes one per send.
+class HeldEffect : public Pooled {
  public:
+  using Pooled::operator new;
+  using Pooled::operator delete;
   virtual ~HeldEffect() = default;
   virtual void release() = 0;
   // Never happens: whatever waits on it breaks with `why`.
   virtual void discard(const Error& why) noexcept = 0;
+
+ private:
+  friend class HeldQueue;
+  HeldEffect* next_ = nullptr;
+};
+
+// The effects a gate holds, in the order they were made, owned until popped
+// (intrusive: holding the first one allocates nothing more).
+class HeldQueue {
+ public:
+  HeldQueue() = default;
+  HeldQueue(HeldQueue&& o) noexcept : head_(std::exchange(o.head_, nullptr)), tail_(std::exchange(o.tail_, nullptr)) {}
+  HeldQueue& operator=(HeldQueue&&) = delete;
+  ~HeldQueue() {
+    while (pop()) {
+    }
+  }
+  bool empty() const noexcept { return head_ == nullptr; }
+  void push(std::unique_ptr<HeldEffect> e) noexcept {
+    HeldEffect* p = e.release();
+    if (tail_)
+      tail_->next_ = p;
+    else
+      head_ = p;
+    tail_ = p;
+  }
+  std::unique_ptr<HeldEffect> pop() noexcept {
+    HeldEffect* p = head_;
+    if (!p) return nullptr;
+    head_ = std::exchange(p->next_, nullptr);
+    if (!head_) tail_ = nullptr;
+    return std::unique_ptr<HeldEffect>(p);
+  }
+
+ private:
+  HeldEffect* head_ = nullptr;
+  HeldEffect* tail_ = nullptr;
 };
 
 class OutputGate {
  public:
   virtual void hold(PromiseBase& call, std::unique_ptr<HeldEffect> e) = 0;
   virtual void turn_ended(PromiseBase& call) = 0;
+  // The call settled (fulfilled or broken); its mark is already cleared.
+  // Told before the call's listeners, and without a listener of its own: a
+  // persistent object's every call has a gate, and a listener per call was
+  // one allocation more.
+  virtual void settled(PromiseBase& call) = 0;
   // Who made the gate: lets its maker find its own gates on a call (a gate
   // may be one object per call) without a table.
   virtual const void* owner() const noexcept = 0;
@@ -43,9 +88,9 @@ class OutputGate {
   ~OutputGate() = default;
 };
 
-// Marks `call` (the result promise of a call) as gated by `gate` until
-// clear_output_gate, which the gate calls when the call settles, and at the
-// latest before `call` or the gate is destroyed.
+// Marks `call` (the result promise of a call) as gated by `gate` until it
+// settles (the mark is cleared, then the gate told), or until
+// clear_output_gate, which the gate must call before it is destroyed first.
 void set_output_gate(PromiseBase& call, OutputGate* gate);
 void clear_output_gate(PromiseBase& call) noexcept;
 // The gate `call` is marked with, or null.

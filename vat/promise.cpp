@@ -8,6 +8,7 @@
 #include "vat/internal/hooks.h"
 #include "vat/internal/vat_impl.h"
 #include "vat/message.h"
+#include "vat/output_gate.h"
 #include "vat/vat.h"
 
 namespace vatic::detail {
@@ -168,9 +169,17 @@ void PromiseBase::relay_through(Listener* l) {
   while (relay_ && !queued_.empty()) relay_->relay(MessagePtr(static_cast<Message*>(queued_.pop())));
 }
 
+void PromiseBase::tell_gate() {
+  OutputGate* g = gate_;
+  gate_ = nullptr;
+  g->settled(*this);
+}
+
 void PromiseBase::fire_listeners() {
   relay_ = nullptr;             // it is about to fire and go
   Ptr<PromiseBase> keep(this);  // a listener may drop the last outside reference
+  if (gate_) [[unlikely]]
+    tell_gate();
   while (Turn* t = listeners_.pop()) notify(static_cast<Listener*>(t));
 }
 
@@ -187,6 +196,9 @@ void PromiseBase::settle_broken(Error e) {
   if (!forward_) {
     while (Turn* t = queued_.pop()) break_message(MessagePtr(static_cast<Message*>(t)), error_);
   }
+  // A gate holds its call (vat/output_gate.h), so this is not the destructor.
+  if (gate_) [[unlikely]]
+    tell_gate();
   while (Turn* t = listeners_.pop()) notify(static_cast<Listener*>(t));
 }
 

@@ -148,6 +148,7 @@ class PromiseBase : public Handler, public Pooled {
   // Fires one listener: inline (then destroys it) or as a turn of its own.
   void notify(Listener* l);
   void settle_broken(Error e);  // without keeping itself alive (usable from the destructor)
+  void tell_gate();             // a gated call settled (vat/output_gate.h)
 
   friend void set_output_gate(PromiseBase& call, OutputGate* gate);
   friend void clear_output_gate(PromiseBase& call) noexcept;

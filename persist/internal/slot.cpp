@@ -17,18 +17,6 @@ using detail::MessagePtr;
 using detail::PromiseBase;
 using detail::Ptr;
 
-// Fires inline when a call's result settles: the end of the call's
-// transaction (spec/persistence.md 3).
-class CallEnd final : public detail::Listener {
- public:
-  CallEnd(Ptr<Slot> slot, CallTxn* txn) : slot_(std::move(slot)), txn_(txn) {}
-  void settled(PromiseBase&) override { slot_->call_settled(txn_); }
-
- private:
-  Ptr<Slot> slot_;
-  CallTxn* txn_;
-};
-
 // The call a due reminder makes: on_reminder(name) on the activation.
 class ReminderCall final : public detail::MessageWithResult<Value> {
  public:
@@ -50,7 +38,29 @@ Slot::Slot(Vat* home, std::weak_ptr<HostState> host, const KindFamily* kind, std
 
 Slot::~Slot() {
   idle_.cancel();
-  for (auto& [call, t] : open_) detail::clear_output_gate(*t->call);
+  // Only calls no one can settle any more are left (each open call holds its
+  // slot): drop them.
+  while (CallTxn* t = open_) {
+    unlink(t);
+    std::unique_ptr<CallTxn> owned(t);
+    detail::clear_output_gate(*t->call);
+  }
+}
+
+void Slot::unlink(CallTxn* t) noexcept {
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    open_ = t->next;
+  if (t->next) t->next->prev = t->prev;
+  t->prev = t->next = nullptr;
+}
+
+CallTxn::CallTxn(Slot* s) : slot(s) {}
+
+void CallTxn::settled(PromiseBase&) {
+  Ptr<Slot> s = slot;  // call_settled frees this
+  s->call_settled(this);
 }
 
 detail::RefKind Slot::kind() const noexcept {
@@ -60,8 +70,9 @@ detail::RefKind Slot::kind() const noexcept {
 }
 
 void Slot::deliver(MessagePtr m) {
-  std::shared_ptr<HostState> h = host_.lock();
-  if (!h || h->closed || closed_)
+  // hs_ is null once the host closed this slot (it closes every slot before
+  // it goes), so the hot path needs no lock of the weak pointer.
+  if (!hs_ || hs_->closed || closed_)
     return detail::break_message(std::move(m), Error{ErrorKind::disconnected, fmt::format("persistent object {}: its "
                                                                                           "host is closed",
                                                                                           id_)});
@@ -76,7 +87,7 @@ void Slot::deliver(MessagePtr m) {
   // result converted to Values, no call by name.
   if (obj_ && m->target_class() && *m->target_class() == typeid(*pobj_)) {
     if (Ptr<PromiseBase> answer = m->take_result()) {
-      auto txn = std::make_unique<CallTxn>(this);
+      std::unique_ptr<CallTxn> txn(new CallTxn(this));
       txn->call = answer->make_like();
       txn->answer = std::move(answer);
       txn->generation = generation_;
@@ -93,11 +104,14 @@ void Slot::deliver(MessagePtr m) {
       return;
     }
     args = m->take_args();
-    if (!obj_) activate(*h);
+    if (!obj_) {
+      std::shared_ptr<HostState> h = host_.lock();  // activation code may drop the Host
+      activate(*h);
+    }
   } catch (...) {
     return detail::break_message(std::move(m), error_from_exception(std::current_exception()));
   }
-  auto txn = std::make_unique<CallTxn>(this);
+  std::unique_ptr<CallTxn> txn(new CallTxn(this));
   txn->call = detail::make_ptr<detail::PromiseState<Value>>(home());
   txn->answer = m->take_result();
   txn->generation = generation_;
@@ -110,9 +124,11 @@ void Slot::deliver(MessagePtr m) {
 }
 
 void Slot::start_call(std::unique_ptr<CallTxn> txn, MessagePtr call) {
-  txn->call->listen(std::make_unique<CallEnd>(Ptr<Slot>(this), txn.get()));
-  detail::set_output_gate(*txn->call, txn.get());
-  open_.emplace(txn->call.get(), std::move(txn));
+  CallTxn* t = txn.release();
+  detail::set_output_gate(*t->call, t);  // it tells t when the call settles
+  t->next = open_;
+  if (open_) open_->prev = t;
+  open_ = t;
   ++current_calls_;
   // No clock read here: a call in progress keeps the activation busy, and
   // its end (call_settled) stamps last_used_.
@@ -123,11 +139,11 @@ void Slot::fire(const Reminder& r) {
   std::shared_ptr<HostState> h = host_.lock();
   if (!h || h->closed || closed_) return;
   if (!obj_) activate(*h);
-  auto txn = std::make_unique<CallTxn>(this);
+  std::unique_ptr<CallTxn> txn(new CallTxn(this));
   auto call = detail::make_ptr<detail::PromiseState<Value>>(home());
   txn->call = call;
   txn->generation = generation_;
-  txn->fired = r;
+  txn->effects().fired = r;
   start_call(std::move(txn), MessagePtr(new ReminderCall(std::move(call), r.name)));
 }
 
@@ -265,7 +281,7 @@ void Slot::restart(const Error& why) {
   retire(why);
   // Calls of the ended activation answer now (a Task may wait forever); their
   // writes can no longer commit.
-  for (auto& [call, t] : open_)
+  for (CallTxn* t = open_; t; t = t->next)
     if (t->generation != generation_) {
       break_answer(*t, why);  // and what it held (spec/persistence.md 4)
       t->answer.reset();
@@ -283,7 +299,7 @@ void Slot::crash_requested(std::string reason) {
     throw_error(ErrorKind::failed, fmt::format("persistent object {}: crash() belongs to a call of the object "
                                                "(spec/persistence.md 10)",
                                                id_));
-  t->crash = std::move(reason);
+  t->effects().crash = std::move(reason);
 }
 
 void Slot::arm_idle(Duration after) {
@@ -299,15 +315,15 @@ CallTxn* Slot::current_txn() const {
   PromiseBase* cur = detail::current_call();
   detail::OutputGate* g = cur ? detail::output_gate_of(*cur) : nullptr;
   // A gate this slot made is one of its CallTxns (set in start_call, cleared
-  // in call_settled before the txn leaves open_).
+  // when the call settles, before the txn leaves open_).
   if (!g || g->owner() != this) return nullptr;
   auto* t = static_cast<CallTxn*>(g);
   return t->generation == generation_ ? t : nullptr;
 }
 
 std::optional<Bytes> Slot::read(std::string_view key) const {
-  if (CallTxn* t = current_txn())
-    if (auto it = t->writes.find(key); it != t->writes.end()) return it->second;
+  if (CallTxn* t = current_txn(); t && t->fx)
+    if (auto it = t->fx->writes.find(key); it != t->fx->writes.end()) return it->second;
   if (auto it = pending_.find(key); it != pending_.end()) return it->second;
   if (auto it = committing_.find(key); it != committing_.end()) return it->second;
   if (create_pending_) return std::nullopt;  // nothing stored yet
@@ -321,7 +337,7 @@ void Slot::write(std::string_view key, std::optional<Bytes> v) {
                 fmt::format("persistent object {}: kv writes belong to a call of the object (its method or the Task "
                             "it returns), not to on_activate, then-continuations or timers (spec/persistence.md 3)",
                             id_));
-  t->writes.insert_or_assign(std::string(key), std::move(v));
+  t->effects().writes.insert_or_assign(std::string(key), std::move(v));
 }
 
 void Slot::write_reminder(std::string_view name, std::optional<ReminderTimes> t) {
@@ -330,11 +346,13 @@ void Slot::write_reminder(std::string_view name, std::optional<ReminderTimes> t)
     throw_error(ErrorKind::failed, fmt::format("persistent object {}: reminders are set in a call of the object "
                                                "(spec/persistence.md 8)",
                                                id_));
-  txn->reminders.insert_or_assign(std::string(name), t);
+  txn->effects().reminders.insert_or_assign(std::string(name), t);
 }
 
-void Slot::reschedule(CallTxn& t) {
-  if (!t.fired || t.reminders.count(t.fired->name)) return;  // the call decided itself
+void Slot::reschedule(CallTxn& txn) {
+  if (!txn.fired()) return;
+  CallEffects& t = *txn.fx;
+  if (t.reminders.count(t.fired->name)) return;  // the call decided itself
   const ReminderTimes& was = t.fired->times;
   // Compare and set (spec/persistence.md 8): another call may have set or
   // forgotten the reminder since it fired; its setting (pending, being
@@ -375,33 +393,31 @@ std::vector<std::pair<std::string, Bytes>> Slot::scan(std::string_view prefix) c
   };
   overlay(committing_);
   overlay(pending_);
-  if (CallTxn* t = current_txn()) overlay(t->writes);
+  if (CallTxn* t = current_txn(); t && t->fx) overlay(t->fx->writes);
   return {std::make_move_iterator(merged.begin()), std::make_move_iterator(merged.end())};
 }
 
 void Slot::call_settled(CallTxn* t) {
-  auto it = open_.find(t->call.get());
-  if (it == open_.end()) return;
-  std::unique_ptr<CallTxn> txn = std::move(it->second);
-  open_.erase(it);
-  detail::clear_output_gate(*txn->call);
+  unlink(t);
+  std::unique_ptr<CallTxn> txn(t);
+  txn->slot.reset();  // a settled call may wait in this slot's commit lists: no cycle
   if (txn->generation == generation_) --current_calls_;
   last_used_ = home()->clock().now();
   if (txn->generation != generation_ || !obj_) {
     // Its activation was dropped (commit failure, fence, host closing): what
     // it read may be gone, so its answer cannot be trusted.
     break_answer(*txn, retired_why_);
-    if (txn->fired && hs_) hs_->arm(*txn->fired, kReminderRetry);
+    if (txn->fired() && hs_) hs_->arm(*txn->fired(), kReminderRetry);
     return;
   }
-  if (txn->crash && txn->call->status() == PromiseBase::Status::broken) {
+  if (txn->fx && txn->fx->crash && txn->call->status() == PromiseBase::Status::broken) {
     // spec/persistence.md 10: the activation crashed in this call. The call's
     // writes roll back, the activation ends (its other calls break, safe to
     // retry) and the next message restarts it from committed state (with the
     // pending writes of calls that were fulfilled before, which commit first).
-    std::string reason = std::move(*txn->crash);
+    std::string reason = std::move(*txn->fx->crash);
     if (txn->answer) txn->answer->copy_outcome_from_public(*txn->call);
-    if (txn->fired) hs_->arm(*txn->fired, kReminderRetry);
+    if (txn->fired()) hs_->arm(*txn->fired(), kReminderRetry);
     KindInfo* version = running_;
     restart(
         Error{ErrorKind::disconnected,
@@ -412,23 +428,24 @@ void Slot::call_settled(CallTxn* t) {
   if (txn->call->status() == PromiseBase::Status::broken) {
     // spec/persistence.md 3: the call's writes roll back, and so do its
     // messages and resolves (4); only its answer breaks.
-    if (!txn->writes.empty() || !txn->reminders.empty() || !txn->outbox.empty()) ++hs_->stats.rolled_back;
-    for (auto& e : txn->outbox)
-      e->discard(
-          Error{ErrorKind::failed, fmt::format("persistent object {}: rolled back, the call that made this failed ({})",
-                                               id_, txn->call->error().reason)});
-    txn->outbox.clear();
+    if (txn->wrote() || !txn->outbox.empty()) ++hs_->stats.rolled_back;
+    if (!txn->outbox.empty()) {
+      Error why{ErrorKind::failed, fmt::format("persistent object {}: rolled back, the call that made this failed ({})",
+                                               id_, txn->call->error().reason)};
+      while (auto e = txn->outbox.pop()) e->discard(why);
+    }
     if (txn->answer) txn->answer->copy_outcome_from_public(*txn->call);
-    if (txn->fired) hs_->arm(*txn->fired, kReminderRetry);  // spec 8: at least once
+    if (txn->fired()) hs_->arm(*txn->fired(), kReminderRetry);  // spec 8: at least once
     return;
   }
   reschedule(*txn);
-  if (!txn->writes.empty() || !txn->reminders.empty()) {
+  if (txn->wrote()) {
+    CallEffects& fx = *txn->fx;
     bool was_clean = !has_pending();
-    pending_.merge(txn->writes);
-    for (auto& [k, v] : txn->writes) pending_.insert_or_assign(k, std::move(v));  // later writes win
-    pending_reminders_.merge(txn->reminders);
-    for (auto& [k, v] : txn->reminders) pending_reminders_.insert_or_assign(k, v);
+    pending_.merge(fx.writes);
+    for (auto& [k, v] : fx.writes) pending_.insert_or_assign(k, std::move(v));  // later writes win
+    pending_reminders_.merge(fx.reminders);
+    for (auto& [k, v] : fx.reminders) pending_reminders_.insert_or_assign(k, v);
     if (was_clean) hs_->mark_dirty(*this);
   }
   // spec/persistence.md 4, output gate: an answer that may have seen writes
@@ -445,23 +462,20 @@ void Slot::call_settled(CallTxn* t) {
 void Slot::release_answer(CallTxn& t) {
   // The call's messages first: its caller, told the call is done, may expect
   // them on their way (each still goes after any sent before it).
-  std::vector<std::unique_ptr<detail::HeldEffect>> out = std::move(t.outbox);
-  t.outbox.clear();
-  for (auto& e : out) e->release();
+  detail::HeldQueue out = std::move(t.outbox);
+  while (auto e = out.pop()) e->release();
   if (t.answer) t.answer->copy_outcome_from_public(*t.call);
 }
 
 void Slot::break_answer(CallTxn& t, const Error& why) {
-  std::vector<std::unique_ptr<detail::HeldEffect>> out = std::move(t.outbox);
-  t.outbox.clear();
-  for (auto& e : out) e->discard(why);
+  detail::HeldQueue out = std::move(t.outbox);
+  while (auto e = out.pop()) e->discard(why);
   if (t.answer) t.answer->break_with(why);
 }
 
 void CallTxn::turn_ended(PromiseBase&) {
-  std::vector<std::unique_ptr<detail::HeldEffect>> out = std::move(outbox);
-  outbox.clear();
-  for (auto& e : out) e->release();
+  detail::HeldQueue out = std::move(outbox);
+  while (auto e = out.pop()) e->release();
 }
 
 ObjectWrites Slot::begin_commit() {
@@ -506,7 +520,7 @@ std::vector<std::unique_ptr<CallTxn>> Slot::lost(const Error& why) {
   gated_.clear();
   retire(why);
   for (auto& t : gated)
-    if (t->fired) hs_->arm(*t->fired, kReminderRetry);  // its reschedule was lost too
+    if (t->fired()) hs_->arm(*t->fired(), kReminderRetry);  // its reschedule was lost too
   return gated;
 }
 
@@ -551,7 +565,7 @@ void Slot::close(const Error& why) {
   closed_ = true;
   // Calls still running (a Task waiting on something) answer now: their
   // writes can no longer commit.
-  for (auto& [call, t] : open_) break_answer(*t, why);
+  for (CallTxn* t = open_; t; t = t->next) break_answer(*t, why);
   for (auto& m : monitors_) m->break_with(why);
   monitors_.clear();
   hs_ = nullptr;

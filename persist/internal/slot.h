@@ -69,26 +69,47 @@ using ReminderSet = std::map<std::string, std::optional<ReminderTimes>, std::les
 
 class Slot;
 
-// It is its call's output gate (vat/output_gate.h): what the call sends or
-// resolves is held here, found from the call's promise without a table.
-struct CallTxn final : public detail::OutputGate {
-  explicit CallTxn(const Slot* s) : slot(s) {}
-  void hold(detail::PromiseBase&, std::unique_ptr<detail::HeldEffect> e) override { outbox.push_back(std::move(e)); }
-  // spec/persistence.md 4: a call that awaits lets out what it sent so far.
-  void turn_ended(detail::PromiseBase&) override;
-  const void* owner() const noexcept override { return slot; }
-
-  const Slot* slot;
-  detail::Ptr<detail::PromiseBase> call;    // the result the activation settles
-  detail::Ptr<detail::PromiseBase> answer;  // the caller's; null for a send without one
-  std::uint64_t generation = 0;             // of the activation that runs it
+// What a call wrote and its reminder bookkeeping, made on first use: most
+// calls of a warm object only read, and a small CallTxn is what keeps many
+// calls in flight inside the cache.
+struct CallEffects {
   WriteSet writes;
   ReminderSet reminders;
   std::optional<Reminder> fired;     // set for an on_reminder call: the reminder as it fired
   std::optional<std::string> crash;  // the call crashed its activation (Persistent::crash), why
+};
+
+// It is its call's output gate (vat/output_gate.h): what the call sends or
+// resolves is held here, found from the call's promise without a table, and
+// the promise tells it when the call settles (no listener, no lookup).
+// Owned by its slot's list of open calls until then.
+struct CallTxn final : public detail::OutputGate, public detail::Pooled {
+  using Pooled::operator new;
+  using Pooled::operator delete;
+  explicit CallTxn(Slot* s);
+  void hold(detail::PromiseBase&, std::unique_ptr<detail::HeldEffect> e) override { outbox.push(std::move(e)); }
+  // spec/persistence.md 4: a call that awaits lets out what it sent so far.
+  void turn_ended(detail::PromiseBase&) override;
+  void settled(detail::PromiseBase&) override;
+  const void* owner() const noexcept override { return slot.get(); }
+
+  CallEffects& effects() {
+    if (!fx) fx = std::make_unique<CallEffects>();
+    return *fx;
+  }
+  bool wrote() const noexcept { return fx && (!fx->writes.empty() || !fx->reminders.empty()); }
+  const Reminder* fired() const noexcept { return fx && fx->fired ? &*fx->fired : nullptr; }
+
+  detail::Ptr<Slot> slot;   // kept while the call is open, as a listener would
+  CallTxn* prev = nullptr;  // the slot's open calls
+  CallTxn* next = nullptr;
+  detail::Ptr<detail::PromiseBase> call;    // the result the activation settles
+  detail::Ptr<detail::PromiseBase> answer;  // the caller's; null for a send without one
+  std::uint64_t generation = 0;             // of the activation that runs it
   // spec/persistence.md 4, output gate: what the call sent and resolved, in
   // order, leaving with its answer (or never, if the call breaks).
-  std::vector<std::unique_ptr<detail::HeldEffect>> outbox;
+  detail::HeldQueue outbox;
+  std::unique_ptr<CallEffects> fx;
 };
 
 struct HostState {
@@ -227,7 +248,6 @@ class Slot final : public detail::Handler {
   void close(const Error& why);
 
  private:
-  friend class CallEnd;
   void activate(HostState& h);
   // Tells the store the activation of `epoch` ended, if the store knows it.
   void end_record(HostState& h, std::int64_t epoch);
@@ -237,7 +257,9 @@ class Slot final : public detail::Handler {
   // Runs the migration steps from `from` to `to.version` and commits them;
   // false if the store refused the commit (a newer activation fenced it).
   bool migrate(HostState& h, std::int64_t from, KindInfo& to);
+  friend struct CallTxn;
   void call_settled(CallTxn* t);
+  void unlink(CallTxn* t) noexcept;
   void retire(const Error& why);
   CallTxn* current_txn() const;
   void arm_idle(Duration after);
@@ -263,8 +285,9 @@ class Slot final : public detail::Handler {
   // and no activation record to end.
   bool create_pending_ = false;
   std::int64_t created_version_ = 0;
-  // Calls in progress, by their result (what current_call() names).
-  std::unordered_map<const detail::PromiseBase*, std::unique_ptr<CallTxn>> open_;
+  // Calls in progress (what current_call() names finds its CallTxn through
+  // its gate), owned here until they settle.
+  CallTxn* open_ = nullptr;
   std::size_t current_calls_ = 0;  // those of them that belong to this activation
   WriteSet pending_;               // writes of fulfilled calls, not yet durable
   ReminderSet pending_reminders_;
