@@ -22,6 +22,7 @@
 #include "captp/address.h"
 #include "captp/identity.h"
 #include "captp/node.h"
+#include "vat/byte_stream.h"
 #include "vat/vatic.h"
 
 // Named (not anonymous): the objects instantiate vat templates with external
@@ -61,6 +62,21 @@ extern "C" void on_signal(int sig);
 
 constexpr std::uint32_t kMaxData = 8u << 20;
 
+// Takes a stream (vat/byte_sink.h) and keeps nothing of it: the stream's
+// figure is the path's, not a disk's.
+class DiscardSink final : public ByteSink {
+ public:
+  Promise<void> write(Bytes chunk) override {
+    bytes_ += chunk.size();
+    return Promise<void>::resolved();
+  }
+  Promise<void> end() override { return Promise<void>::resolved(); }
+  void abort(std::string) override {}
+
+ private:
+  std::uint64_t bytes_ = 0;
+};
+
 class Bench : public Object {
  public:
   std::int64_t echo(std::int64_t x) { return x; }
@@ -79,7 +95,9 @@ class Bench : public Object {
   // measured, since only it can read its allocator.
   std::int64_t heap_bytes() { return static_cast<std::int64_t>(heap_in_use_bytes()); }
   std::int64_t rss() { return static_cast<std::int64_t>(rss_bytes()); }
-  VATIC_METHODS(Bench, echo, next, data, heap_bytes, rss)
+  // A new sink for one stream.
+  Ref<ByteSink> sink() { return vat().make<DiscardSink>(); }
+  VATIC_METHODS(Bench, echo, next, data, heap_bytes, rss, sink)
 };
 
 // The handoff's introducer B (--introduce): hands out its reference to the

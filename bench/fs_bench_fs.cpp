@@ -7,7 +7,6 @@
 #include <memory>
 
 #include "bench/fs_bench.h"
-#include "caps/byte_sink.h"
 #include "caps/caveat.h"
 #include "caps/fs/directory.h"
 #include "caps/fs/file.h"
@@ -15,14 +14,15 @@
 #include "captp/node.h"
 #include "sturdyrefs/enliven.h"
 #include "sturdyrefs/uri.h"
+#include "vat/byte_sink.h"
 #include "vat/vat.h"
 
 namespace fs_bench {
 
+using vatic::ByteSink;
 using vatic::Promise;
 using vatic::Ref;
 using vatic::Vat;
-using vatic::caps::ByteSink;
 using vatic::caps::Directory;
 using vatic::caps::DirEntry;
 using vatic::caps::File;
@@ -56,10 +56,11 @@ class CountingSink final : public ByteSink {
     ++c_.chunks;
     return Promise<void>::resolved();
   }
-  Promise<void> done() override {
+  Promise<void> end() override {
     ++c_.dones;
     return Promise<void>::resolved();
   }
+  void abort(std::string reason) override { die("the server aborted the stream: " + reason); }
 
  private:
   bool sample_matches(const vatic::Bytes& chunk) const {

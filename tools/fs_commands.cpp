@@ -13,7 +13,6 @@
 
 #include <fmt/format.h>
 
-#include "caps/byte_sink.h"
 #include "caps/fs/directory.h"
 #include "caps/fs/file.h"
 #include "caps/fs/upload.h"
@@ -21,6 +20,7 @@
 #include "tools/commands.h"
 #include "tools/local_io.h"
 #include "tools/progress.h"
+#include "vat/byte_sink.h"
 #include "vat/json.h"
 
 namespace vatic::cli {
@@ -33,7 +33,7 @@ using caps::File;
 // reader that pauses, such as `less`, must not stall the keepalives), and
 // shows the progress. The sink owns its Progress and its LocalIo: a chunk
 // delivered after the command gave up must not reach a dead one.
-class FdSink final : public caps::ByteSink {
+class FdSink final : public ByteSink {
  public:
   FdSink(Vat& vat, int fd, bool progress, std::uint64_t total)
       : fd_(fd), progress_(progress, total, Progress::Clock::now), io_(std::make_unique<LocalIo>(vat)) {}
@@ -44,7 +44,9 @@ class FdSink final : public caps::ByteSink {
     Ref<FdSink> self = ref_to(this);
     return io_->write(fd_, std::move(chunk)).then([self, n] { self.call<&FdSink::wrote>(n); });
   }
-  Promise<void> done() override { return Promise<void>::resolved(); }
+  Promise<void> end() override { return Promise<void>::resolved(); }
+  // The vat's stream_to breaks with the reason too, which the command reports.
+  void abort(std::string) override {}
   std::uint64_t written() const { return written_; }
   void finish_progress() { progress_.finish(); }
   void wrote(std::size_t n) {
@@ -77,7 +79,7 @@ std::uint64_t stream_file(Client& c, const FsArgs& a, int fd, bool progress) {
   caps::Stat st = c.wait(file.send<&File::stat>());
   Ref<FdSink> sink = c.vat().make<FdSink>(c.vat(), fd, progress, st.size);
   try {
-    c.wait(file.send<&File::stream_to>(Ref<caps::ByteSink>(sink), std::uint64_t{0}, std::int64_t{-1}));
+    c.wait(file.send<&File::stream_to>(Ref<ByteSink>(sink), std::uint64_t{0}, std::int64_t{-1}));
   } catch (...) {
     sink.call<&FdSink::finish_progress>();  // the failure line starts on a clean line
     throw;

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "caps/fs/path.h"
+#include "caps/fs/upload_sink.h"
 #include "vat/vat.h"
 
 namespace vatic::caps {
@@ -175,6 +176,8 @@ Ref<Upload> Directory::upload(std::string path) {
   }
   return vat().make<Upload>(io_, std::move(parent.dir), parent.name, p.text, limits_);
 }
+
+Ref<ByteSink> Directory::upload_sink(std::string path) { return vat().make<UploadSink>(upload(std::move(path))); }
 
 void Directory::mkdir(std::string path) {
   limits_.require(FsOp::create);

@@ -16,6 +16,8 @@
 //   create(path)              -> File, a new file (O_EXCL)     (create)
 //   upload(path)              -> Upload: written aside, then renamed over
 //                                path on commit (upload.h)    (write to replace, create for new)
+//   upload_sink(path)         -> ByteSink: an upload written as a stream, committed
+//                                by end() (upload_sink.h)      (as upload)
 //   mkdir(path)                                                (create)
 //   remove(path)              a file, an empty dir, or a symlink itself (never
 //                             its target) or other special file (delete)
@@ -48,6 +50,7 @@
 #include "caps/fs/resolve.h"
 #include "caps/fs/unique_fd.h"
 #include "caps/fs/upload.h"
+#include "vat/byte_sink.h"
 #include "vat/object.h"
 #include "vat/ref.h"
 #include "vat/task.h"
@@ -74,6 +77,7 @@ class Directory : public Object {
   Ref<File> open(std::string path);
   Ref<File> create(std::string path);
   Ref<Upload> upload(std::string path);
+  Ref<ByteSink> upload_sink(std::string path);
   void mkdir(std::string path);
   void remove(std::string path);
   void rename(std::string from, std::string to);
@@ -85,7 +89,8 @@ class Directory : public Object {
   const FsLimits& limits() const noexcept { return limits_; }
   PathResolver resolver() const noexcept { return resolver_; }
 
-  VATIC_METHODS(Directory, list, stat, read, open, create, upload, mkdir, remove, rename, sub, read_only, restrict, ops)
+  VATIC_METHODS(Directory, list, stat, read, open, create, upload, upload_sink, mkdir, remove, rename, sub, read_only,
+                restrict, ops)
 
  private:
   Ref<Directory> derive(UniqueFd root, FsLimits limits);

@@ -6,13 +6,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
-#include <deque>
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include <fmt/format.h>
 
 #include "caps/fs/path.h"
+#include "vat/byte_stream.h"
 
 namespace vatic::caps {
 namespace {
@@ -87,23 +88,30 @@ Task<std::int64_t> File::stream_to(Ref<ByteSink> sink, std::uint64_t offset, std
       length == -1 ? available : std::min<std::uint64_t>(static_cast<std::uint64_t>(length), available);
   limits_.check_read(total);
 
-  // Flow control: the next chunk is read while up to kStreamWindow writes
-  // await their acknowledgement; a full window waits for the oldest.
-  std::deque<Promise<void>> unacked;
+  // Flow control is the ByteStream's: the next chunk is read while the
+  // window's writes await their acknowledgement, and a full window waits.
+  ByteStream out(std::move(sink), StreamWindow{kStreamWindow, kStreamWindow * kStreamChunk});
   std::uint64_t sent = 0;
+  std::optional<Error> read_failed;
   while (sent < total) {
     std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(kStreamChunk, total - sent));
-    Bytes chunk = co_await io_.read(*handle_, offset + sent, n, "read " + name_);
-    if (chunk.empty()) break;  // the file shrank under us: send what there was
-    if (unacked.size() >= kStreamWindow) {
-      co_await unacked.front();
-      unacked.pop_front();
+    Bytes chunk;
+    try {
+      chunk = co_await io_.read(*handle_, offset + sent, n, "read " + name_);
+    } catch (const VatError& e) {
+      read_failed = e.error();
+      break;
     }
+    if (chunk.empty()) break;  // the file shrank under us: send what there was
     sent += chunk.size();
-    unacked.push_back(sink.send<&ByteSink::write>(std::move(chunk)));
+    co_await out.write(std::move(chunk));
   }
-  for (; !unacked.empty(); unacked.pop_front()) co_await unacked.front();
-  co_await sink.send<&ByteSink::done>();
+  if (read_failed) {
+    // The sink must not take a short stream for the whole file.
+    out.abort(read_failed->reason);
+    throw VatError(*read_failed);
+  }
+  co_await out.end();
   co_return static_cast<std::int64_t>(sent);
 }
 

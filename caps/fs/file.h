@@ -11,9 +11,11 @@
 //       past `offset`: a short answer means the cap or end of file, an empty
 //       one end of file. Loop, or use stream_to for more.
 //   stream_to(sink, offset, length)     -> int64 bytes sent      (read)
-//       length -1 means to end of file. Sends sink.write(chunk) in chunks of
-//       kStreamChunk (256 KiB) with at most kStreamWindow (4) writes
-//       unacknowledged, then sink.done(); the whole span must fit max_bytes.
+//       length -1 means to end of file. Writes the span to `sink` through a
+//       ByteStream (vat/byte_stream.h): chunks of kStreamChunk (256 KiB), at
+//       most kStreamWindow (4) unacknowledged, then sink.end(); the whole
+//       span must fit max_bytes. A read that fails aborts the sink with the
+//       reason this call breaks with.
 //   write(offset, data)                 -> void                  (write)
 //   truncate(size)                      -> void                  (write)
 // A refused call breaks with a reason starting "refused: ".
@@ -25,10 +27,10 @@
 #include <memory>
 #include <string>
 
-#include "caps/byte_sink.h"
 #include "caps/fs/entry.h"
 #include "caps/fs/file_io.h"
 #include "caps/fs/limits.h"
+#include "vat/byte_sink.h"
 #include "vat/object.h"
 #include "vat/ref.h"
 #include "vat/task.h"

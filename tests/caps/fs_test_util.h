@@ -22,9 +22,9 @@
 #include <utility>
 #include <vector>
 
-#include "caps/byte_sink.h"
 #include "caps/fs/directory.h"
 #include "caps/fs/file_io.h"
+#include "vat/byte_sink.h"
 #include "vat/vatic.h"
 
 namespace vatic::caps::test {
@@ -119,7 +119,8 @@ struct FsWorld {
 struct SinkLog {
   Bytes data;
   int writes = 0;
-  int dones = 0;
+  int dones = 0;                     // end() calls
+  std::vector<std::string> aborts;   // abort() reasons
   std::vector<Resolver<void>> acks;  // SlowSink: writes not yet acknowledged
   std::size_t max_outstanding = 0;
 
@@ -142,10 +143,11 @@ class CollectSink : public ByteSink {
     log_->data.insert(log_->data.end(), chunk.begin(), chunk.end());
     return Promise<void>::resolved();
   }
-  Promise<void> done() override {
+  Promise<void> end() override {
     ++log_->dones;
     return Promise<void>::resolved();
   }
+  void abort(std::string reason) override { log_->aborts.push_back(std::move(reason)); }
 
  private:
   SinkLog* log_;
@@ -164,10 +166,11 @@ class SlowSink : public ByteSink {
     log_->max_outstanding = std::max(log_->max_outstanding, log_->acks.size());
     return p;
   }
-  Promise<void> done() override {
+  Promise<void> end() override {
     ++log_->dones;
     return Promise<void>::resolved();
   }
+  void abort(std::string reason) override { log_->aborts.push_back(std::move(reason)); }
 
  private:
   SinkLog* log_;
@@ -181,10 +184,11 @@ class FailingSink : public ByteSink {
     ++log_->writes;
     throw_error(ErrorKind::failed, "disk full");
   }
-  Promise<void> done() override {
+  Promise<void> end() override {
     ++log_->dones;
     return Promise<void>::resolved();
   }
+  void abort(std::string reason) override { log_->aborts.push_back(std::move(reason)); }
 
  private:
   SinkLog* log_;
