@@ -2,6 +2,8 @@
 // values and their codecs, timers, and groups of vats on threads.
 #pragma once
 
+#include "vat/byte_sink.h"
+#include "vat/byte_stream.h"
 #include "vat/cancel.h"
 #include "vat/clock.h"
 #include "vat/codec.h"
