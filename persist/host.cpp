@@ -111,15 +111,24 @@ void HostState::roll_back_object(const std::string& id, std::int64_t from_versio
   std::optional<RolledBack> r = engine->rollback(id);
   if (!r) return;
   ++stats.rollbacks;
-  std::string lost;
+  // spec/persistence.md 6 and 8: the restored reminder settings run (and a
+  // reminder the migration added is forgotten) from now on.
+  for (const auto& [name, t] : r->reminders) reminder_committed(id, name, t);
+  std::string lost, lost_reminders;
   for (const std::string& k : r->lost) lost += (lost.empty() ? "" : ", ") + k;
+  for (const std::string& n : r->lost_reminders) lost_reminders += (lost_reminders.empty() ? "" : ", ") + n;
   if (rollback_log.size() == kMaxRollbackLog) rollback_log.pop_front();
   rollback_log.push_back({vat->clock().unix_ms(), id, from_version, r->version, lost});
   log(LogLevel::warn, "persist.rolled_back",
       fmt::format("persistent object {} rolled back from version {} to {}; lost the values version {} had stored "
-                  "under: {}",
-                  id, from_version, r->version, from_version, lost.empty() ? std::string("(nothing)") : lost),
-      {{"object", id}, {"from", std::to_string(from_version)}, {"to", std::to_string(r->version)}, {"lost", lost}});
+                  "under: {}; and the reminder settings: {}",
+                  id, from_version, r->version, from_version, lost.empty() ? std::string("(nothing)") : lost,
+                  lost_reminders.empty() ? std::string("(none)") : lost_reminders),
+      {{"object", id},
+       {"from", std::to_string(from_version)},
+       {"to", std::to_string(r->version)},
+       {"lost", lost},
+       {"lost_reminders", lost_reminders}});
 }
 
 void HostState::mark_dirty(Slot& s) {

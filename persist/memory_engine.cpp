@@ -10,7 +10,7 @@ Result<Grant> MemoryEngine::activate(const std::string& id, std::string_view kin
   Grant g;
   auto it = objects_.find(id);
   if (it == objects_.end()) {
-    it = objects_.emplace(id, Object{std::string(kind), version, 0, {}, {}, {}, {}, {}}).first;
+    it = objects_.emplace(id, Object{std::string(kind), version, 0, {}, {}, {}, {}, {}, {}}).first;
     g.created = true;
   } else if (auto ok = internal::check_stored_kind(id, it->second.kind, it->second.version, kind, version); !ok) {
     return refuse(ok.error());
@@ -107,6 +107,16 @@ bool MemoryEngine::migrate(const MigrationWrites& m) {
   o.preimage.clear();
   for (const auto& [k, v] : m.preimage) o.preimage.insert_or_assign(k, v);
   o.preimage_from = m.from;
+  o.reminder_preimage.clear();
+  for (const auto& [name, t] : m.reminders) {
+    auto was = o.reminders.find(name);
+    o.reminder_preimage.insert_or_assign(
+        name, was == o.reminders.end() ? std::nullopt : std::optional<ReminderTimes>(was->second));
+    if (t)
+      o.reminders.insert_or_assign(name, *t);
+    else if (was != o.reminders.end())
+      o.reminders.erase(was);
+  }
   for (const auto& [k, v] : m.writes) {
     if (v)
       o.kv.insert_or_assign(k, *v);
@@ -133,9 +143,19 @@ std::optional<RolledBack> MemoryEngine::rollback(const std::string& id) {
     else if (cur != o.kv.end())
       o.kv.erase(cur);
   }
+  for (const auto& [name, t] : o.reminder_preimage) {
+    auto cur = o.reminders.find(name);
+    if (cur != o.reminders.end() && cur->second != t) r.lost_reminders.push_back(name);
+    if (t)
+      o.reminders.insert_or_assign(name, *t);
+    else if (cur != o.reminders.end())
+      o.reminders.erase(cur);
+    r.reminders.emplace_back(name, t);
+  }
   o.version = *o.preimage_from;
   o.preimage_from.reset();
   o.preimage.clear();
+  o.reminder_preimage.clear();
   ++o.epoch;
   o.host.clear();
   ++commits_;

@@ -49,6 +49,7 @@ class MemoryEngine final : public Engine {
     // spec/persistence.md 6: the version migrated from, and the values before.
     std::optional<std::int64_t> preimage_from;
     std::map<std::string, std::optional<Bytes>, std::less<>> preimage;
+    std::map<std::string, std::optional<ReminderTimes>, std::less<>> reminder_preimage;
   };
   mutable std::mutex mu_;
   std::map<std::string, Object, std::less<>> objects_;

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -15,10 +17,11 @@ namespace vatic::persist {
 
 namespace {
 
-// Version 2 added the pre-image tables (spec/persistence.md 6); a version 1
-// file gains them on open (CREATE TABLE IF NOT EXISTS) and is marked 2.
-constexpr const char* kSchemaVersion = "2";
-constexpr const char* kSchemaVersionBefore = "1";
+// Version 2 added the pre-image tables (spec/persistence.md 6), version 3
+// the reminders' pre-image (`reminder_preimage`). An older file gains the new
+// tables on open (CREATE TABLE IF NOT EXISTS) and is marked current.
+constexpr const char* kSchemaVersion = "3";
+constexpr std::array<const char*, 2> kSchemaVersionsBefore{"1", "2"};
 
 // spec/persistence.md, section 5 (SQLite). Keys are blobs: they compare
 // bytewise, which is what scan(prefix) needs.
@@ -56,6 +59,13 @@ CREATE TABLE IF NOT EXISTS pkv_preimage (
   k BLOB NOT NULL,
   v BLOB,
   PRIMARY KEY (id, k)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reminder_preimage (
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  due INTEGER,
+  period INTEGER,
+  PRIMARY KEY (id, name)
 ) WITHOUT ROWID;
 )sql";
 
@@ -173,11 +183,16 @@ struct SqliteEngine::Statements {
         put_pre_kv(db, "INSERT INTO pkv_preimage (id, k, v) VALUES (?, ?, ?)"),
         pre_kv(db, "SELECT k, v FROM pkv_preimage WHERE id = ? ORDER BY k"),
         fence(db, "UPDATE activation SET epoch = epoch + 1, host = NULL WHERE id = ?"),
+        find_reminder(db, "SELECT due, period FROM reminder WHERE id = ? AND name = ?"),
+        put_pre_reminder(db, "INSERT INTO reminder_preimage (id, name, due, period) VALUES (?, ?, ?, ?)"),
+        drop_pre_reminders(db, "DELETE FROM reminder_preimage WHERE id = ?"),
+        pre_reminders(db, "SELECT name, due, period FROM reminder_preimage WHERE id = ? ORDER BY name"),
         migrated(db,
                  "SELECT p.id FROM pobj p JOIN preimage r ON r.id = p.id WHERE p.kind = ? AND p.version = ? "
                  "ORDER BY p.id") {}
   Stmt begin, commit, rollback, find_obj, add_obj, bump, deactivate, epoch, get, scan, scan_to, put, erase, remind,
-      forget, reminders, set_version, find_pre, set_pre, drop_pre, drop_pre_kv, put_pre_kv, pre_kv, fence, migrated;
+      forget, reminders, set_version, find_pre, set_pre, drop_pre, drop_pre_kv, put_pre_kv, pre_kv, fence,
+      find_reminder, put_pre_reminder, drop_pre_reminders, pre_reminders, migrated;
 };
 
 namespace {
@@ -261,7 +276,7 @@ std::unique_ptr<SqliteEngine> SqliteEngine::open(const std::filesystem::path& fi
     if (v.step()) {
       std::string got = v.text(0);
       v.reset();
-      if (got == kSchemaVersionBefore) {
+      if (std::find(kSchemaVersionsBefore.begin(), kSchemaVersionsBefore.end(), got) != kSchemaVersionsBefore.end()) {
         Stmt up(db, "UPDATE persist_meta SET value = ? WHERE key = 'schema'");
         up.bind(std::string_view(kSchemaVersion)).run();
       } else if (got != kSchemaVersion)
@@ -376,15 +391,25 @@ CommitReport SqliteEngine::commit(std::span<const ObjectWrites> batch) {
       continue;
     }
     for (const auto& [k, v] : o.writes) apply(o.id, k, v);
-    for (const auto& [name, t] : o.reminders) {
-      if (t)
-        s.remind.bind(o.id, name, t->due_ms, t->period_ms).run();
-      else
-        s.forget.bind(o.id, name).run();
-    }
+    for (const auto& [name, t] : o.reminders) set_reminder(o.id, name, t);
   }
   txn.commit();
   return report;
+}
+
+void SqliteEngine::set_reminder(const std::string& id, const std::string& name, const std::optional<ReminderTimes>& t) {
+  if (t)
+    st_->remind.bind(id, name, t->due_ms, t->period_ms).run();
+  else
+    st_->forget.bind(id, name).run();
+}
+
+std::optional<ReminderTimes> SqliteEngine::reminder(const std::string& id, const std::string& name) {
+  Stmt& q = st_->find_reminder;
+  if (!q.bind(id, name).step()) return std::nullopt;
+  ReminderTimes t{q.i64(0), q.i64(1)};
+  q.reset();
+  return t;
 }
 
 std::vector<Reminder> SqliteEngine::reminders(std::string_view kind) {
@@ -426,6 +451,16 @@ bool SqliteEngine::migrate(const MigrationWrites& m) {
     else
       s.put_pre_kv.bind(m.id, Blob{k}, nullptr).run();
   }
+  // The reminders' pre-image: their settings before the steps, read here,
+  // inside the transaction that replaces them.
+  s.drop_pre_reminders.bind(m.id).run();
+  for (const auto& [name, t] : m.reminders) {
+    if (std::optional<ReminderTimes> was = reminder(m.id, name))
+      s.put_pre_reminder.bind(m.id, name, was->due_ms, was->period_ms).run();
+    else
+      s.put_pre_reminder.bind(m.id, name, nullptr, nullptr).run();
+    set_reminder(m.id, name, t);
+  }
   for (const auto& [k, v] : m.writes) apply(m.id, k, v);
   s.set_version.bind(m.to, m.id).run();
   txn.commit();
@@ -450,9 +485,22 @@ std::optional<RolledBack> SqliteEngine::rollback(const std::string& id) {
     if (std::optional<Bytes> now = get(id, k); now && now != v) r.lost.push_back(k);
     apply(id, k, v);
   }
+  std::vector<std::pair<std::string, std::optional<ReminderTimes>>> reminders;
+  for (s.pre_reminders.bind(id); s.pre_reminders.step();) {
+    bool absent = sqlite3_column_type(s.pre_reminders.raw(), 1) == SQLITE_NULL;
+    reminders.emplace_back(s.pre_reminders.text(0), absent ? std::nullopt
+                                                           : std::optional<ReminderTimes>(ReminderTimes{
+                                                                 s.pre_reminders.i64(1), s.pre_reminders.i64(2)}));
+  }
+  for (const auto& [name, t] : reminders) {
+    if (std::optional<ReminderTimes> now = reminder(id, name); now && now != t) r.lost_reminders.push_back(name);
+    set_reminder(id, name, t);
+  }
+  r.reminders = std::move(reminders);
   s.set_version.bind(r.version, id).run();
   s.drop_pre.bind(id).run();
   s.drop_pre_kv.bind(id).run();
+  s.drop_pre_reminders.bind(id).run();
   s.fence.bind(id).run();
   txn.commit();
   return r;

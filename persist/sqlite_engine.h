@@ -50,6 +50,9 @@ class SqliteEngine final : public Engine {
   void exec(const char* sql);
   // A put, or an erase when `v` is empty, inside the caller's transaction.
   void apply(const std::string& id, std::string_view k, const std::optional<Bytes>& v);
+  // Sets, or forgets when `t` is empty, a reminder inside the caller's transaction.
+  void set_reminder(const std::string& id, const std::string& name, const std::optional<ReminderTimes>& t);
+  std::optional<ReminderTimes> reminder(const std::string& id, const std::string& name);
 
   sqlite3* db_;
   std::filesystem::path file_;

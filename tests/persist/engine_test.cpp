@@ -1,8 +1,10 @@
 #include "persist/engine.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 
@@ -211,6 +213,60 @@ TEST(SqliteEngine, ReopeningSeesCommittedStateAndTheEpoch) {
   auto e = SqliteEngine::open(dir / "objects.db");
   EXPECT_EQ(e->get("k/a", "x"), (Bytes{1, 2}));
   EXPECT_EQ(e->epoch("k/a"), 1);
+}
+
+// Runs `sql` on the file behind the engine's back; returns the first column
+// of the last row, if any.
+std::string raw_sql(const std::filesystem::path& file, const char* sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  std::string out;
+  char* err = nullptr;
+  sqlite3_exec(
+      db, sql,
+      [](void* o, int n, char** v, char**) {
+        if (n > 0 && v[0]) *static_cast<std::string*>(o) = v[0];
+        return 0;
+      },
+      &out, &err);
+  EXPECT_EQ(err, nullptr) << err;
+  sqlite3_free(err);
+  sqlite3_close(db);
+  return out;
+}
+
+TEST(SqliteEngine, AVersion2FileGainsTheRemindersPreImageAndKeepsItsState) {
+  vatic::test::TempDir dir("vatic-engine");
+  auto file = dir / "objects.db";
+  {
+    auto e = SqliteEngine::open(file);
+    ASSERT_TRUE(e->activate("k/a", "k", 1, "h"));
+    std::vector<ObjectWrites> batch{{"k/a", 1, {{"x", Bytes{1}}}, {{"r", ReminderTimes{100, 0}}}}};
+    ASSERT_TRUE(e->commit(batch).fenced.empty());
+  }
+  // What a version 2 store looked like (spec/persistence.md 5).
+  raw_sql(file, "DROP TABLE reminder_preimage; UPDATE persist_meta SET value = '2' WHERE key = 'schema';");
+  auto e = SqliteEngine::open(file);
+  EXPECT_EQ(raw_sql(file, "SELECT value FROM persist_meta WHERE key = 'schema'"), "3");
+  EXPECT_EQ(e->get("k/a", "x"), (Bytes{1}));
+  Result<Grant> g = e->activate("k/a", "k", 2, "h");
+  ASSERT_TRUE(g);
+  MigrationWrites m{"k/a", g->epoch, 1, 2, {}, {}, {{"r", ReminderTimes{200, 0}}, {"s", ReminderTimes{300, 0}}}};
+  ASSERT_TRUE(e->migrate(m));
+  std::optional<RolledBack> r = e->rollback("k/a");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->lost_reminders, (std::vector<std::string>{"r", "s"}));
+  auto left = e->reminders("k");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].times, (ReminderTimes{100, 0}));
+}
+
+TEST(SqliteEngine, AStoreOfANewerSchemaIsRefused) {
+  vatic::test::TempDir dir("vatic-engine");
+  auto file = dir / "objects.db";
+  SqliteEngine::open(file);
+  raw_sql(file, "UPDATE persist_meta SET value = '99' WHERE key = 'schema';");
+  EXPECT_THROW(SqliteEngine::open(file), VatError);
 }
 
 TEST(SqliteEngine, TheStoreAndItsWalFilesAreReadableByTheOwnerOnly) {
