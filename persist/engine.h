@@ -91,6 +91,16 @@ struct StoredObject {
   std::optional<std::int64_t> preimage_from;
 };
 
+// What claim_reminder() found (spec/persistence.md 8): whether this host now
+// holds the claim on the reminder's setting; if not, the setting stored now
+// (none: the reminder is gone) and, when that is still the setting asked
+// about, until when (unix ms) another host's claim on it lasts.
+struct ReminderClaim {
+  bool claimed = false;
+  std::optional<ReminderTimes> stored;
+  std::int64_t held_until_ms = 0;
+};
+
 // spec/persistence.md 5.1, "Fresh objects": an object a host made under a
 // fresh random key (Host::create) is activated without the store, at epoch 1;
 // its first commit creates it, and is refused (fenced) if the id exists by
@@ -137,6 +147,14 @@ class Engine {
 
   // 5.3: one transaction, durable when it returns.
   virtual CommitReport commit(std::span<const ObjectWrites> batch) = 0;
+
+  // spec/persistence.md 8, several hosts on one store: claims `r` for `host`
+  // until `until_ms` if its stored setting is still r.times and it is
+  // unclaimed, claimed by `host`, or its claim ended by `now_ms`. One
+  // conditional update (a PostgreSQL engine returns the row as it was in the
+  // same statement); committing a reminder's setting clears its claim.
+  virtual ReminderClaim claim_reminder(const Reminder& r, std::string_view host, std::int64_t now_ms,
+                                       std::int64_t until_ms) = 0;
 
   // Every reminder of the objects of `kind` (ids "<kind>/...").
   virtual std::vector<Reminder> reminders(std::string_view kind) = 0;

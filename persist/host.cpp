@@ -258,6 +258,27 @@ Duration HostState::delay_until(std::int64_t due_ms) const {
   return std::chrono::milliseconds(std::min<std::uint64_t>(in_ms, kMaxDelayMs));
 }
 
+bool HostState::claim(const Reminder& r) {
+  // spec/persistence.md 8, several hosts on one store: only the holder of
+  // the claim runs a due reminder, so that hosts do not each activate its
+  // object (and fence each other's activation) for it.
+  std::int64_t now = vat->clock().unix_ms();
+  auto lease = std::chrono::duration_cast<std::chrono::milliseconds>(options.reminder_lease).count();
+  ReminderClaim c;
+  try {
+    c = engine->claim_reminder(r, claimant, now, now + std::max<std::int64_t>(lease, 0));
+  } catch (...) {
+    arm(r, std::chrono::seconds(1));  // the store failed: try again, as for a failed activation
+    return false;
+  }
+  if (c.claimed) return true;
+  if (c.stored != r.times)
+    reminder_committed(r.id, r.name, c.stored);  // run or moved elsewhere: follow the store
+  else
+    arm(r, delay_until(c.held_until_ms));  // another host's claim: look again when its lease ends
+  return false;
+}
+
 void HostState::fire(const Reminder& r) {
   // The timer stays in the table (spent) until the reminder's call commits a
   // new due time or its erasure, or fails and is armed again.
@@ -270,6 +291,7 @@ void HostState::fire(const Reminder& r) {
   std::size_t slash = r.id.find('/');
   auto kind = kinds.find(std::string_view(r.id).substr(0, slash));
   if (slash == std::string::npos || kind == kinds.end()) return;
+  if (!claim(r)) return;
   try {
     slot(kind->second.get(), std::string_view(r.id).substr(slash + 1)).fire(r);
   } catch (...) {
@@ -298,6 +320,7 @@ Host::Host(Vat& vat, std::shared_ptr<Engine> engine, HostOptions options)
   s_->engine = std::move(engine);
   s_->options = std::move(options);
   s_->self = s_;
+  s_->claimant = s_->options.name + "#" + fresh_key();
 }
 
 Host::~Host() {

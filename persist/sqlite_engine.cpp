@@ -18,10 +18,12 @@ namespace vatic::persist {
 namespace {
 
 // Version 2 added the pre-image tables (spec/persistence.md 6), version 3
-// the reminders' pre-image (`reminder_preimage`). An older file gains the new
-// tables on open (CREATE TABLE IF NOT EXISTS) and is marked current.
-constexpr const char* kSchemaVersion = "3";
-constexpr std::array<const char*, 2> kSchemaVersionsBefore{"1", "2"};
+// the reminders' pre-image (`reminder_preimage`), version 4 the reminders'
+// claims (section 8: `claim_host`, `claim_until`). An older file gains the
+// new tables on open (CREATE TABLE IF NOT EXISTS) and the new columns
+// (add_claim_columns) and is marked current.
+constexpr const char* kSchemaVersion = "4";
+constexpr std::array<const char*, 3> kSchemaVersionsBefore{"1", "2", "3"};
 
 // spec/persistence.md, section 5 (SQLite). Keys are blobs: they compare
 // bytewise, which is what scan(prefix) needs.
@@ -43,6 +45,8 @@ CREATE TABLE IF NOT EXISTS reminder (
   name TEXT NOT NULL,
   due INTEGER NOT NULL,
   period INTEGER NOT NULL,
+  claim_host TEXT,
+  claim_until INTEGER,
   PRIMARY KEY (id, name)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS activation (
@@ -170,7 +174,13 @@ struct SqliteEngine::Statements {
         erase(db, "DELETE FROM pkv WHERE id = ? AND k = ?"),
         remind(db,
                "INSERT INTO reminder (id, name, due, period) VALUES (?, ?, ?, ?) "
-               "ON CONFLICT (id, name) DO UPDATE SET due = excluded.due, period = excluded.period"),
+               "ON CONFLICT (id, name) DO UPDATE SET due = excluded.due, period = excluded.period, "
+               "claim_host = NULL, claim_until = NULL"),
+        // spec/persistence.md 8: one conditional update.
+        claim(db,
+              "UPDATE reminder SET claim_host = ?1, claim_until = ?2 WHERE id = ?3 AND name = ?4 AND due = ?5 "
+              "AND period = ?6 AND (claim_host IS NULL OR claim_host = ?1 OR claim_until <= ?7)"),
+        find_claim(db, "SELECT due, period, claim_until FROM reminder WHERE id = ? AND name = ?"),
         forget(db, "DELETE FROM reminder WHERE id = ? AND name = ?"),
         reminders(db, "SELECT id, name, due, period FROM reminder WHERE id >= ? AND id < ? ORDER BY id, name"),
         set_version(db, "UPDATE pobj SET version = ? WHERE id = ?"),
@@ -191,8 +201,8 @@ struct SqliteEngine::Statements {
                  "SELECT p.id FROM pobj p JOIN preimage r ON r.id = p.id WHERE p.kind = ? AND p.version = ? "
                  "ORDER BY p.id") {}
   Stmt begin, commit, rollback, find_obj, add_obj, bump, deactivate, epoch, get, scan, scan_to, put, erase, remind,
-      forget, reminders, set_version, find_pre, set_pre, drop_pre, drop_pre_kv, put_pre_kv, pre_kv, fence,
-      find_reminder, put_pre_reminder, drop_pre_reminders, pre_reminders, migrated;
+      claim, find_claim, forget, reminders, set_version, find_pre, set_pre, drop_pre, drop_pre_kv, put_pre_kv, pre_kv,
+      fence, find_reminder, put_pre_reminder, drop_pre_reminders, pre_reminders, migrated;
 };
 
 namespace {
@@ -271,6 +281,7 @@ std::unique_ptr<SqliteEngine> SqliteEngine::open(const std::filesystem::path& fi
   // spec/persistence.md 5: an acknowledged commit survives SIGKILL and power loss.
   e->exec("PRAGMA synchronous=FULL");
   e->exec(kSchemaSql);
+  e->add_claim_columns();
   {
     Stmt v(db, "SELECT value FROM persist_meta WHERE key = 'schema'");
     if (v.step()) {
@@ -296,6 +307,19 @@ SqliteEngine::SqliteEngine(sqlite3* db, std::filesystem::path file) : db_(db), f
 SqliteEngine::~SqliteEngine() {
   st_.reset();  // statements first: sqlite3_close refuses while any is open
   sqlite3_close(db_);
+}
+
+void SqliteEngine::add_claim_columns() {
+  // A table made before schema 4 lacks them (CREATE TABLE IF NOT EXISTS
+  // leaves it as it is); ALTER TABLE ADD COLUMN keeps every row.
+  bool has = false;
+  {
+    Stmt cols(db_, "SELECT 1 FROM pragma_table_info('reminder') WHERE name = 'claim_host'");
+    has = cols.step();
+    cols.reset();
+  }
+  if (!has)
+    exec("ALTER TABLE reminder ADD COLUMN claim_host TEXT; ALTER TABLE reminder ADD COLUMN claim_until INTEGER;");
 }
 
 void SqliteEngine::exec(const char* sql) {
@@ -395,6 +419,27 @@ CommitReport SqliteEngine::commit(std::span<const ObjectWrites> batch) {
   }
   txn.commit();
   return report;
+}
+
+ReminderClaim SqliteEngine::claim_reminder(const Reminder& r, std::string_view host, std::int64_t now_ms,
+                                           std::int64_t until_ms) {
+  Statements& s = *st_;
+  // No fsync of its own (spec/persistence.md 5.6): a lost claim lets another
+  // host run the reminder, which at least once allows.
+  Durability lazy(*this, false);
+  ReminderClaim c;
+  s.claim.bind(host, until_ms, r.id, r.name, r.times.due_ms, r.times.period_ms, now_ms).run();
+  if (sqlite3_changes(db_) == 1) {
+    c.claimed = true;
+    c.stored = r.times;
+    return c;
+  }
+  // Refused: what stands in the way, as it is now.
+  if (!s.find_claim.bind(r.id, r.name).step()) return c;
+  c.stored = ReminderTimes{s.find_claim.i64(0), s.find_claim.i64(1)};
+  c.held_until_ms = s.find_claim.i64(2);
+  s.find_claim.reset();
+  return c;
 }
 
 void SqliteEngine::set_reminder(const std::string& id, const std::string& name, const std::optional<ReminderTimes>& t) {

@@ -200,6 +200,36 @@ TEST_P(EngineTest, RemindersCommitWithTheirObjectAndAreListedByKind) {
   EXPECT_EQ(e->reminders("k").size(), 1u);
 }
 
+TEST_P(EngineTest, AReminderIsClaimedByOneHostUntilItsLeaseEndsOrItsSettingIsCommittedAgain) {
+  ASSERT_TRUE(e->activate("k/a", "k", 1, "h"));
+  std::vector<ObjectWrites> set{{"k/a", 1, {}, {{"r", ReminderTimes{100, 0}}}}};
+  ASSERT_TRUE(e->commit(set).fenced.empty());
+  Reminder r{"k/a", "r", {100, 0}};
+  ReminderClaim a = e->claim_reminder(r, "A", 100, 130);
+  EXPECT_TRUE(a.claimed);
+  // B is refused while A's lease lasts, and told until when.
+  ReminderClaim b = e->claim_reminder(r, "B", 110, 140);
+  EXPECT_FALSE(b.claimed);
+  EXPECT_EQ(b.stored, (ReminderTimes{100, 0}));
+  EXPECT_EQ(b.held_until_ms, 130);
+  EXPECT_TRUE(e->claim_reminder(r, "A", 120, 150).claimed);  // A renews its own
+  EXPECT_FALSE(e->claim_reminder(r, "B", 149, 180).claimed);
+  EXPECT_TRUE(e->claim_reminder(r, "B", 150, 180).claimed);  // A's lease ended
+  // A setting other than the stored one is never claimed; the refusal names the stored one.
+  ReminderClaim stale = e->claim_reminder({"k/a", "r", {50, 0}}, "C", 1000, 2000);
+  EXPECT_FALSE(stale.claimed);
+  EXPECT_EQ(stale.stored, (ReminderTimes{100, 0}));
+  // Committing a setting (here the same one again) clears the claim.
+  ASSERT_TRUE(e->commit(set).fenced.empty());
+  EXPECT_TRUE(e->claim_reminder(r, "C", 160, 190).claimed);
+  // A forgotten reminder: nothing to claim, nothing stored.
+  std::vector<ObjectWrites> forget{{"k/a", 1, {}, {{"r", std::nullopt}}}};
+  ASSERT_TRUE(e->commit(forget).fenced.empty());
+  ReminderClaim gone = e->claim_reminder(r, "C", 170, 200);
+  EXPECT_FALSE(gone.claimed);
+  EXPECT_FALSE(gone.stored);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, EngineTest, ::testing::Values("memory", "sqlite"));
 
 TEST(SqliteEngine, ReopeningSeesCommittedStateAndTheEpoch) {
@@ -235,7 +265,7 @@ std::string raw_sql(const std::filesystem::path& file, const char* sql) {
   return out;
 }
 
-TEST(SqliteEngine, AVersion2FileGainsTheRemindersPreImageAndKeepsItsState) {
+TEST(SqliteEngine, AVersion2FileGainsTheRemindersPreImageAndClaimsAndKeepsItsState) {
   vatic::test::TempDir dir("vatic-engine");
   auto file = dir / "objects.db";
   {
@@ -245,10 +275,13 @@ TEST(SqliteEngine, AVersion2FileGainsTheRemindersPreImageAndKeepsItsState) {
     ASSERT_TRUE(e->commit(batch).fenced.empty());
   }
   // What a version 2 store looked like (spec/persistence.md 5).
-  raw_sql(file, "DROP TABLE reminder_preimage; UPDATE persist_meta SET value = '2' WHERE key = 'schema';");
+  raw_sql(file,
+          "DROP TABLE reminder_preimage; ALTER TABLE reminder DROP COLUMN claim_host; "
+          "ALTER TABLE reminder DROP COLUMN claim_until; UPDATE persist_meta SET value = '2' WHERE key = 'schema';");
   auto e = SqliteEngine::open(file);
-  EXPECT_EQ(raw_sql(file, "SELECT value FROM persist_meta WHERE key = 'schema'"), "3");
+  EXPECT_EQ(raw_sql(file, "SELECT value FROM persist_meta WHERE key = 'schema'"), "4");
   EXPECT_EQ(e->get("k/a", "x"), (Bytes{1}));
+  EXPECT_TRUE(e->claim_reminder({"k/a", "r", {100, 0}}, "h", 100, 200).claimed);
   Result<Grant> g = e->activate("k/a", "k", 2, "h");
   ASSERT_TRUE(g);
   MigrationWrites m{"k/a", g->epoch, 1, 2, {}, {}, {{"r", ReminderTimes{200, 0}}, {"s", ReminderTimes{300, 0}}}};
