@@ -274,8 +274,10 @@ bool HostState::claim(const Reminder& r) {
   if (c.claimed) return true;
   if (c.stored != r.times)
     reminder_committed(r.id, r.name, c.stored);  // run or moved elsewhere: follow the store
+  else if (Duration d = delay_until(c.held_until_ms); d > Duration::zero())
+    arm(r, d);  // another host's claim: look again when its lease ends
   else
-    arm(r, delay_until(c.held_until_ms));  // another host's claim: look again when its lease ends
+    arm(r, std::chrono::seconds(1));  // a lease that ended was still refused (clocks apart): never spin
   return false;
 }
 
