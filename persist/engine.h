@@ -39,35 +39,6 @@ struct Grant {
   std::int64_t version = 0;
 };
 
-// What a migration commits (spec/persistence.md 6): the object moves from
-// version `from` to `to` with `writes`, and `preimage` holds the committed
-// value before the migration of every key it writes (none: the key was
-// absent). Replaces any older pre-image of the object.
-struct MigrationWrites {
-  std::string id;
-  std::int64_t epoch = 0;  // the fence, as for a commit
-  std::int64_t from = 0;
-  std::int64_t to = 0;
-  std::vector<std::pair<std::string, std::optional<Bytes>>> writes;
-  std::vector<std::pair<std::string, std::optional<Bytes>>> preimage;
-};
-
-// What rollback() did: the version the object is stored at now, and the keys
-// whose value it replaced or erased (what the newer version, its migration
-// included, had stored there is lost).
-struct RolledBack {
-  std::int64_t version = 0;
-  std::vector<std::string> lost;
-};
-
-// An object as stored: kind, version and, if it keeps a pre-image, the
-// version it was migrated from.
-struct StoredObject {
-  std::string kind;
-  std::int64_t version = 0;
-  std::optional<std::int64_t> preimage_from;
-};
-
 // When a reminder is due (unix ms, wall clock: it outlives the process) and
 // how often it repeats (0: once). spec/persistence.md 8.
 struct ReminderTimes {
@@ -80,6 +51,54 @@ struct Reminder {
   std::string id;
   std::string name;
   ReminderTimes times;
+};
+
+// What a migration commits (spec/persistence.md 6): the object moves from
+// version `from` to `to` with `writes`, and `preimage` holds the committed
+// value before the migration of every key it writes (none: the key was
+// absent). Replaces any older pre-image of the object. `reminders` are the
+// settings the steps made (none: forgotten), by name; the engine keeps the
+// settings they replace in the pre-image itself, read inside the migration's
+// transaction.
+struct MigrationWrites {
+  std::string id;
+  std::int64_t epoch = 0;  // the fence, as for a commit
+  std::int64_t from = 0;
+  std::int64_t to = 0;
+  std::vector<std::pair<std::string, std::optional<Bytes>>> writes;
+  std::vector<std::pair<std::string, std::optional<Bytes>>> preimage;
+  std::vector<std::pair<std::string, std::optional<ReminderTimes>>> reminders;
+};
+
+// What rollback() did: the version the object is stored at now, and the keys
+// whose value it replaced or erased (what the newer version, its migration
+// included, had stored there is lost). `reminders`: the setting it restored
+// for each reminder the migration had set or forgotten (none: the reminder
+// is gone), for the host to arm or forget; `lost_reminders`: those of them
+// whose setting it replaced or erased.
+struct RolledBack {
+  std::int64_t version = 0;
+  std::vector<std::string> lost;
+  std::vector<std::pair<std::string, std::optional<ReminderTimes>>> reminders;
+  std::vector<std::string> lost_reminders;
+};
+
+// An object as stored: kind, version and, if it keeps a pre-image, the
+// version it was migrated from.
+struct StoredObject {
+  std::string kind;
+  std::int64_t version = 0;
+  std::optional<std::int64_t> preimage_from;
+};
+
+// What claim_reminder() found (spec/persistence.md 8): whether this host now
+// holds the claim on the reminder's setting; if not, the setting stored now
+// (none: the reminder is gone) and, when that is still the setting asked
+// about, until when (unix ms) another host's claim on it lasts.
+struct ReminderClaim {
+  bool claimed = false;
+  std::optional<ReminderTimes> stored;
+  std::int64_t held_until_ms = 0;
 };
 
 // spec/persistence.md 5.1, "Fresh objects": an object a host made under a
@@ -129,6 +148,14 @@ class Engine {
   // 5.3: one transaction, durable when it returns.
   virtual CommitReport commit(std::span<const ObjectWrites> batch) = 0;
 
+  // spec/persistence.md 8, several hosts on one store: claims `r` for `host`
+  // until `until_ms` if its stored setting is still r.times and it is
+  // unclaimed, claimed by `host`, or its claim ended by `now_ms`. One
+  // conditional update (a PostgreSQL engine returns the row as it was in the
+  // same statement); committing a reminder's setting clears its claim.
+  virtual ReminderClaim claim_reminder(const Reminder& r, std::string_view host, std::int64_t now_ms,
+                                       std::int64_t until_ms) = 0;
+
   // Every reminder of the objects of `kind` (ids "<kind>/...").
   virtual std::vector<Reminder> reminders(std::string_view kind) = 0;
 
@@ -137,13 +164,14 @@ class Engine {
 
   // spec/persistence.md 6: one transaction, durable when it returns: checks
   // the fence and that the object is still stored at `m.from`, applies the
-  // writes, stores the pre-image (replacing an older one) and sets the
+  // writes and reminder settings, stores the pre-image (the given values and
+  // the reminder settings as they were; replacing an older one) and sets the
   // version to `m.to`. False (nothing written) if the fence or the version
   // check failed.
   virtual bool migrate(const MigrationWrites& m) = 0;
 
   // spec/persistence.md 6: one transaction, durable when it returns:
-  // restores the pre-image's values, sets the version back to the one it was
+  // restores the pre-image's values and reminders, sets the version back to the one it was
   // migrated from, drops the pre-image and increments the epoch (fencing out
   // any activation of the newer version). nullopt if the object keeps no
   // pre-image.

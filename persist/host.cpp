@@ -111,15 +111,24 @@ void HostState::roll_back_object(const std::string& id, std::int64_t from_versio
   std::optional<RolledBack> r = engine->rollback(id);
   if (!r) return;
   ++stats.rollbacks;
-  std::string lost;
+  // spec/persistence.md 6 and 8: the restored reminder settings run (and a
+  // reminder the migration added is forgotten) from now on.
+  for (const auto& [name, t] : r->reminders) reminder_committed(id, name, t);
+  std::string lost, lost_reminders;
   for (const std::string& k : r->lost) lost += (lost.empty() ? "" : ", ") + k;
+  for (const std::string& n : r->lost_reminders) lost_reminders += (lost_reminders.empty() ? "" : ", ") + n;
   if (rollback_log.size() == kMaxRollbackLog) rollback_log.pop_front();
   rollback_log.push_back({vat->clock().unix_ms(), id, from_version, r->version, lost});
   log(LogLevel::warn, "persist.rolled_back",
       fmt::format("persistent object {} rolled back from version {} to {}; lost the values version {} had stored "
-                  "under: {}",
-                  id, from_version, r->version, from_version, lost.empty() ? std::string("(nothing)") : lost),
-      {{"object", id}, {"from", std::to_string(from_version)}, {"to", std::to_string(r->version)}, {"lost", lost}});
+                  "under: {}; and the reminder settings: {}",
+                  id, from_version, r->version, from_version, lost.empty() ? std::string("(nothing)") : lost,
+                  lost_reminders.empty() ? std::string("(none)") : lost_reminders),
+      {{"object", id},
+       {"from", std::to_string(from_version)},
+       {"to", std::to_string(r->version)},
+       {"lost", lost},
+       {"lost_reminders", lost_reminders}});
 }
 
 void HostState::mark_dirty(Slot& s) {
@@ -249,6 +258,29 @@ Duration HostState::delay_until(std::int64_t due_ms) const {
   return std::chrono::milliseconds(std::min<std::uint64_t>(in_ms, kMaxDelayMs));
 }
 
+bool HostState::claim(const Reminder& r) {
+  // spec/persistence.md 8, several hosts on one store: only the holder of
+  // the claim runs a due reminder, so that hosts do not each activate its
+  // object (and fence each other's activation) for it.
+  std::int64_t now = vat->clock().unix_ms();
+  auto lease = std::chrono::duration_cast<std::chrono::milliseconds>(options.reminder_lease).count();
+  ReminderClaim c;
+  try {
+    c = engine->claim_reminder(r, claimant, now, now + std::max<std::int64_t>(lease, 0));
+  } catch (...) {
+    arm(r, std::chrono::seconds(1));  // the store failed: try again, as for a failed activation
+    return false;
+  }
+  if (c.claimed) return true;
+  if (c.stored != r.times)
+    reminder_committed(r.id, r.name, c.stored);  // run or moved elsewhere: follow the store
+  else if (Duration d = delay_until(c.held_until_ms); d > Duration::zero())
+    arm(r, d);  // another host's claim: look again when its lease ends
+  else
+    arm(r, std::chrono::seconds(1));  // a lease that ended was still refused (clocks apart): never spin
+  return false;
+}
+
 void HostState::fire(const Reminder& r) {
   // The timer stays in the table (spent) until the reminder's call commits a
   // new due time or its erasure, or fails and is armed again.
@@ -261,6 +293,7 @@ void HostState::fire(const Reminder& r) {
   std::size_t slash = r.id.find('/');
   auto kind = kinds.find(std::string_view(r.id).substr(0, slash));
   if (slash == std::string::npos || kind == kinds.end()) return;
+  if (!claim(r)) return;
   try {
     slot(kind->second.get(), std::string_view(r.id).substr(slash + 1)).fire(r);
   } catch (...) {
@@ -289,6 +322,7 @@ Host::Host(Vat& vat, std::shared_ptr<Engine> engine, HostOptions options)
   s_->engine = std::move(engine);
   s_->options = std::move(options);
   s_->self = s_;
+  s_->claimant = s_->options.name + "#" + fresh_key();
 }
 
 Host::~Host() {

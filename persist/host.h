@@ -6,7 +6,8 @@
 // commits the writes of the calls that finished in one transaction per group
 // (a commit turn the first pending write schedules), releasing their answers
 // only after that commit. It also runs the objects' reminders (durable
-// timers) when they are due, and supervises activations: one that fails
+// timers) when they are due (with several hosts on one store, only the one
+// that claims a due reminder in the store runs it, spec 8), and supervises activations: one that fails
 // restarts from committed state, within the kind's intensity; a new version
 // that fails beyond it is rolled back to the older code (spec 6 and 10).
 //
@@ -72,6 +73,11 @@ struct HostOptions {
   // simulation draws it, so that crashes fall between an answered call and
   // its commit.
   Duration commit_delay = Duration::zero();
+  // How long a claim on a due reminder keeps other hosts of the same store
+  // from running it (spec/persistence.md 8): longer than its call takes to
+  // commit, or another host may run it too; after a crash, this long before
+  // another host (or this one restarted) runs it again.
+  Duration reminder_lease = std::chrono::seconds(30);
 };
 
 struct HostStats {

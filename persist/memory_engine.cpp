@@ -10,7 +10,7 @@ Result<Grant> MemoryEngine::activate(const std::string& id, std::string_view kin
   Grant g;
   auto it = objects_.find(id);
   if (it == objects_.end()) {
-    it = objects_.emplace(id, Object{std::string(kind), version, 0, {}, {}, {}, {}, {}}).first;
+    it = objects_.emplace(id, Object{std::string(kind), version, 0, {}, {}, {}, {}, {}, {}}).first;
     g.created = true;
   } else if (auto ok = internal::check_stored_kind(id, it->second.kind, it->second.version, kind, version); !ok) {
     return refuse(ok.error());
@@ -71,7 +71,7 @@ CommitReport MemoryEngine::commit(std::span<const ObjectWrites> batch) {
     }
     for (const auto& [name, t] : o.reminders) {
       if (t)
-        it->second.reminders.insert_or_assign(name, *t);
+        it->second.reminders.insert_or_assign(name, StoredReminder{*t, {}, 0});  // a new setting: unclaimed
       else
         it->second.reminders.erase(name);
     }
@@ -85,8 +85,29 @@ std::vector<Reminder> MemoryEngine::reminders(std::string_view kind) {
   std::vector<Reminder> out;
   std::string prefix = std::string(kind) + "/";
   for (auto it = objects_.lower_bound(prefix); it != objects_.end() && it->first.starts_with(prefix); ++it)
-    for (const auto& [name, t] : it->second.reminders) out.push_back({it->first, name, t});
+    for (const auto& [name, r] : it->second.reminders) out.push_back({it->first, name, r.times});
   return out;
+}
+
+ReminderClaim MemoryEngine::claim_reminder(const Reminder& r, std::string_view host, std::int64_t now_ms,
+                                           std::int64_t until_ms) {
+  std::lock_guard lock(mu_);
+  ReminderClaim c;
+  auto it = objects_.find(r.id);
+  if (it == objects_.end()) return c;
+  auto rem = it->second.reminders.find(r.name);
+  if (rem == it->second.reminders.end()) return c;
+  StoredReminder& s = rem->second;
+  c.stored = s.times;
+  if (s.times != r.times) return c;
+  if (s.claim_host.empty() || s.claim_host == host || s.claim_until <= now_ms) {
+    s.claim_host = std::string(host);
+    s.claim_until = until_ms;
+    c.claimed = true;
+  } else {
+    c.held_until_ms = s.claim_until;
+  }
+  return c;
 }
 
 std::int64_t MemoryEngine::epoch(const std::string& id) {
@@ -107,6 +128,16 @@ bool MemoryEngine::migrate(const MigrationWrites& m) {
   o.preimage.clear();
   for (const auto& [k, v] : m.preimage) o.preimage.insert_or_assign(k, v);
   o.preimage_from = m.from;
+  o.reminder_preimage.clear();
+  for (const auto& [name, t] : m.reminders) {
+    auto was = o.reminders.find(name);
+    o.reminder_preimage.insert_or_assign(
+        name, was == o.reminders.end() ? std::nullopt : std::optional<ReminderTimes>(was->second.times));
+    if (t)
+      o.reminders.insert_or_assign(name, StoredReminder{*t, {}, 0});
+    else if (was != o.reminders.end())
+      o.reminders.erase(was);
+  }
   for (const auto& [k, v] : m.writes) {
     if (v)
       o.kv.insert_or_assign(k, *v);
@@ -133,9 +164,19 @@ std::optional<RolledBack> MemoryEngine::rollback(const std::string& id) {
     else if (cur != o.kv.end())
       o.kv.erase(cur);
   }
+  for (const auto& [name, t] : o.reminder_preimage) {
+    auto cur = o.reminders.find(name);
+    if (cur != o.reminders.end() && cur->second.times != t) r.lost_reminders.push_back(name);
+    if (t)
+      o.reminders.insert_or_assign(name, StoredReminder{*t, {}, 0});
+    else if (cur != o.reminders.end())
+      o.reminders.erase(cur);
+    r.reminders.emplace_back(name, t);
+  }
   o.version = *o.preimage_from;
   o.preimage_from.reset();
   o.preimage.clear();
+  o.reminder_preimage.clear();
   ++o.epoch;
   o.host.clear();
   ++commits_;

@@ -28,6 +28,8 @@ class MemoryEngine final : public Engine {
   std::vector<std::pair<std::string, Bytes>> scan(const std::string& id, std::string_view prefix) override;
   CommitReport commit(std::span<const ObjectWrites> batch) override;
   std::vector<Reminder> reminders(std::string_view kind) override;
+  ReminderClaim claim_reminder(const Reminder& r, std::string_view host, std::int64_t now_ms,
+                               std::int64_t until_ms) override;
   std::int64_t epoch(const std::string& id) override;
   bool migrate(const MigrationWrites& m) override;
   std::optional<RolledBack> rollback(const std::string& id) override;
@@ -39,16 +41,23 @@ class MemoryEngine final : public Engine {
   std::int64_t commits() const;
 
  private:
+  // A reminder as stored: its setting and who claimed it until when (spec 8).
+  struct StoredReminder {
+    ReminderTimes times;
+    std::string claim_host;  // empty: unclaimed
+    std::int64_t claim_until = 0;
+  };
   struct Object {
     std::string kind;
     std::int64_t version = 0;
     std::int64_t epoch = 0;
     std::string host;  // empty: not active
     std::map<std::string, Bytes, std::less<>> kv;
-    std::map<std::string, ReminderTimes, std::less<>> reminders;
+    std::map<std::string, StoredReminder, std::less<>> reminders;
     // spec/persistence.md 6: the version migrated from, and the values before.
     std::optional<std::int64_t> preimage_from;
     std::map<std::string, std::optional<Bytes>, std::less<>> preimage;
+    std::map<std::string, std::optional<ReminderTimes>, std::less<>> reminder_preimage;
   };
   mutable std::mutex mu_;
   std::map<std::string, Object, std::less<>> objects_;

@@ -1,5 +1,6 @@
 #include "persist/migration.h"
 
+#include "persist/internal/engine_common.h"
 #include "persist/kv.h"
 #include "persist/stored_value.h"
 
@@ -47,6 +48,16 @@ void Migration::write(std::string_view key, std::optional<Bytes> v) {
   writes_.insert_or_assign(std::string(key), std::move(v));
 }
 
+void Migration::remind(std::string_view name, std::int64_t due_unix_ms, std::int64_t period_ms) {
+  internal::check_reminder_setting(name, due_unix_ms, period_ms);
+  reminders_.insert_or_assign(std::string(name), ReminderTimes{due_unix_ms, period_ms});
+}
+
+void Migration::forget(std::string_view name) {
+  if (name.empty() || name.size() > 256) throw_error(ErrorKind::failed, "a reminder's name is 1 to 256 bytes");
+  reminders_.insert_or_assign(std::string(name), std::nullopt);
+}
+
 std::vector<std::pair<std::string, Value>> Migration::scan_values(std::string_view prefix) const {
   check_key(prefix);
   std::map<std::string, Bytes, std::less<>> merged;
@@ -67,11 +78,13 @@ std::vector<std::pair<std::string, Value>> Migration::scan_values(std::string_vi
 }
 
 MigrationWrites Migration::take(std::int64_t epoch, std::int64_t from, std::int64_t to) {
-  MigrationWrites m{id_, epoch, from, to, {}, {}};
+  MigrationWrites m{id_, epoch, from, to, {}, {}, {}};
   for (auto& [k, v] : writes_) m.writes.emplace_back(k, std::move(v));
-  for (auto& [k, v] : preimage_) m.preimage.emplace_back(k, std::move(v));
+  for (auto& [k, v] : preimage_) m.preimage.emplace_back(k, v);
+  for (auto& [name, t] : reminders_) m.reminders.emplace_back(name, t);
   writes_.clear();
   preimage_.clear();
+  reminders_.clear();
   return m;
 }
 

@@ -15,7 +15,10 @@
 // Reads see the steps' own writes first, then the committed state. The host
 // keeps the committed value of every key the steps write (the pre-image), so
 // that it can roll the object back to the old version and code if the new
-// version fails (spec/persistence.md 6). A step that throws fails the
+// version fails (spec/persistence.md 6). A step may also set or forget the
+// object's reminders (a version that adds a periodic job starts it here, since
+// on_activate cannot write): the settings they replace are kept in the
+// pre-image too, and a rollback restores them. A step that throws fails the
 // activation and leaves the stored object untouched.
 //
 // Threads: the host's vat, inside the activation; a Migration does not
@@ -67,6 +70,10 @@ class Migration {
   std::vector<std::pair<std::string, Value>> scan_values(std::string_view prefix) const;
   std::optional<Value> get_value(std::string_view key) const;
   void put_value(std::string_view key, const Value& value);
+  // spec/persistence.md 8, as Persistent::remind and forget: committed with
+  // the migration; the same ranges (a setting out of range throws `failed`).
+  void remind(std::string_view name, std::int64_t due_unix_ms, std::int64_t period_ms = 0);
+  void forget(std::string_view name);
 
   // --- The host's side.
   void set_from(std::int64_t from) noexcept { from_ = from; }
@@ -81,6 +88,7 @@ class Migration {
   std::int64_t from_;
   std::map<std::string, std::optional<Bytes>, std::less<>> writes_;
   std::map<std::string, std::optional<Bytes>, std::less<>> preimage_;
+  std::map<std::string, std::optional<ReminderTimes>, std::less<>> reminders_;
 };
 
 }  // namespace vatic::persist

@@ -1,5 +1,6 @@
 #include "persist/persistent.h"
 
+#include "persist/internal/engine_common.h"
 #include "persist/internal/slot.h"
 #include "persist/stored_value.h"
 
@@ -23,13 +24,7 @@ void Persistent::on_reminder(const std::string& name) {
 }
 
 void Persistent::remind(std::string_view name, std::int64_t due_unix_ms, std::int64_t period_ms) {
-  if (name.empty() || name.size() > 256) throw_error(ErrorKind::failed, "a reminder's name is 1 to 256 bytes");
-  if (due_unix_ms < 0 || due_unix_ms > kMaxReminderDueMs)
-    throw_error(ErrorKind::failed, fmt::format("a reminder's due time is 0 to {} unix milliseconds, got {}",
-                                               kMaxReminderDueMs, due_unix_ms));
-  if (period_ms < 0 || period_ms > kMaxReminderPeriodMs)
-    throw_error(ErrorKind::failed,
-                fmt::format("a reminder's period is 0 to {} milliseconds, got {}", kMaxReminderPeriodMs, period_ms));
+  internal::check_reminder_setting(name, due_unix_ms, period_ms);
   slot().write_reminder(name, ReminderTimes{due_unix_ms, period_ms});
 }
 

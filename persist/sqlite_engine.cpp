@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -15,10 +17,13 @@ namespace vatic::persist {
 
 namespace {
 
-// Version 2 added the pre-image tables (spec/persistence.md 6); a version 1
-// file gains them on open (CREATE TABLE IF NOT EXISTS) and is marked 2.
-constexpr const char* kSchemaVersion = "2";
-constexpr const char* kSchemaVersionBefore = "1";
+// Version 2 added the pre-image tables (spec/persistence.md 6), version 3
+// the reminders' pre-image (`reminder_preimage`), version 4 the reminders'
+// claims (section 8: `claim_host`, `claim_until`). An older file gains the
+// new tables on open (CREATE TABLE IF NOT EXISTS) and the new columns
+// (add_claim_columns) and is marked current.
+constexpr const char* kSchemaVersion = "4";
+constexpr std::array<const char*, 3> kSchemaVersionsBefore{"1", "2", "3"};
 
 // spec/persistence.md, section 5 (SQLite). Keys are blobs: they compare
 // bytewise, which is what scan(prefix) needs.
@@ -40,6 +45,8 @@ CREATE TABLE IF NOT EXISTS reminder (
   name TEXT NOT NULL,
   due INTEGER NOT NULL,
   period INTEGER NOT NULL,
+  claim_host TEXT,
+  claim_until INTEGER,
   PRIMARY KEY (id, name)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS activation (
@@ -56,6 +63,13 @@ CREATE TABLE IF NOT EXISTS pkv_preimage (
   k BLOB NOT NULL,
   v BLOB,
   PRIMARY KEY (id, k)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS reminder_preimage (
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  due INTEGER,
+  period INTEGER,
+  PRIMARY KEY (id, name)
 ) WITHOUT ROWID;
 )sql";
 
@@ -160,7 +174,13 @@ struct SqliteEngine::Statements {
         erase(db, "DELETE FROM pkv WHERE id = ? AND k = ?"),
         remind(db,
                "INSERT INTO reminder (id, name, due, period) VALUES (?, ?, ?, ?) "
-               "ON CONFLICT (id, name) DO UPDATE SET due = excluded.due, period = excluded.period"),
+               "ON CONFLICT (id, name) DO UPDATE SET due = excluded.due, period = excluded.period, "
+               "claim_host = NULL, claim_until = NULL"),
+        // spec/persistence.md 8: one conditional update.
+        claim(db,
+              "UPDATE reminder SET claim_host = ?1, claim_until = ?2 WHERE id = ?3 AND name = ?4 AND due = ?5 "
+              "AND period = ?6 AND (claim_host IS NULL OR claim_host = ?1 OR claim_until <= ?7)"),
+        find_claim(db, "SELECT due, period, claim_until FROM reminder WHERE id = ? AND name = ?"),
         forget(db, "DELETE FROM reminder WHERE id = ? AND name = ?"),
         reminders(db, "SELECT id, name, due, period FROM reminder WHERE id >= ? AND id < ? ORDER BY id, name"),
         set_version(db, "UPDATE pobj SET version = ? WHERE id = ?"),
@@ -173,11 +193,16 @@ struct SqliteEngine::Statements {
         put_pre_kv(db, "INSERT INTO pkv_preimage (id, k, v) VALUES (?, ?, ?)"),
         pre_kv(db, "SELECT k, v FROM pkv_preimage WHERE id = ? ORDER BY k"),
         fence(db, "UPDATE activation SET epoch = epoch + 1, host = NULL WHERE id = ?"),
+        find_reminder(db, "SELECT due, period FROM reminder WHERE id = ? AND name = ?"),
+        put_pre_reminder(db, "INSERT INTO reminder_preimage (id, name, due, period) VALUES (?, ?, ?, ?)"),
+        drop_pre_reminders(db, "DELETE FROM reminder_preimage WHERE id = ?"),
+        pre_reminders(db, "SELECT name, due, period FROM reminder_preimage WHERE id = ? ORDER BY name"),
         migrated(db,
                  "SELECT p.id FROM pobj p JOIN preimage r ON r.id = p.id WHERE p.kind = ? AND p.version = ? "
                  "ORDER BY p.id") {}
   Stmt begin, commit, rollback, find_obj, add_obj, bump, deactivate, epoch, get, scan, scan_to, put, erase, remind,
-      forget, reminders, set_version, find_pre, set_pre, drop_pre, drop_pre_kv, put_pre_kv, pre_kv, fence, migrated;
+      claim, find_claim, forget, reminders, set_version, find_pre, set_pre, drop_pre, drop_pre_kv, put_pre_kv, pre_kv,
+      fence, find_reminder, put_pre_reminder, drop_pre_reminders, pre_reminders, migrated;
 };
 
 namespace {
@@ -256,12 +281,13 @@ std::unique_ptr<SqliteEngine> SqliteEngine::open(const std::filesystem::path& fi
   // spec/persistence.md 5: an acknowledged commit survives SIGKILL and power loss.
   e->exec("PRAGMA synchronous=FULL");
   e->exec(kSchemaSql);
+  e->add_claim_columns();
   {
     Stmt v(db, "SELECT value FROM persist_meta WHERE key = 'schema'");
     if (v.step()) {
       std::string got = v.text(0);
       v.reset();
-      if (got == kSchemaVersionBefore) {
+      if (std::find(kSchemaVersionsBefore.begin(), kSchemaVersionsBefore.end(), got) != kSchemaVersionsBefore.end()) {
         Stmt up(db, "UPDATE persist_meta SET value = ? WHERE key = 'schema'");
         up.bind(std::string_view(kSchemaVersion)).run();
       } else if (got != kSchemaVersion)
@@ -281,6 +307,19 @@ SqliteEngine::SqliteEngine(sqlite3* db, std::filesystem::path file) : db_(db), f
 SqliteEngine::~SqliteEngine() {
   st_.reset();  // statements first: sqlite3_close refuses while any is open
   sqlite3_close(db_);
+}
+
+void SqliteEngine::add_claim_columns() {
+  // A table made before schema 4 lacks them (CREATE TABLE IF NOT EXISTS
+  // leaves it as it is); ALTER TABLE ADD COLUMN keeps every row.
+  bool has = false;
+  {
+    Stmt cols(db_, "SELECT 1 FROM pragma_table_info('reminder') WHERE name = 'claim_host'");
+    has = cols.step();
+    cols.reset();
+  }
+  if (!has)
+    exec("ALTER TABLE reminder ADD COLUMN claim_host TEXT; ALTER TABLE reminder ADD COLUMN claim_until INTEGER;");
 }
 
 void SqliteEngine::exec(const char* sql) {
@@ -376,15 +415,46 @@ CommitReport SqliteEngine::commit(std::span<const ObjectWrites> batch) {
       continue;
     }
     for (const auto& [k, v] : o.writes) apply(o.id, k, v);
-    for (const auto& [name, t] : o.reminders) {
-      if (t)
-        s.remind.bind(o.id, name, t->due_ms, t->period_ms).run();
-      else
-        s.forget.bind(o.id, name).run();
-    }
+    for (const auto& [name, t] : o.reminders) set_reminder(o.id, name, t);
   }
   txn.commit();
   return report;
+}
+
+ReminderClaim SqliteEngine::claim_reminder(const Reminder& r, std::string_view host, std::int64_t now_ms,
+                                           std::int64_t until_ms) {
+  Statements& s = *st_;
+  // No fsync of its own (spec/persistence.md 5.6): a lost claim lets another
+  // host run the reminder, which at least once allows.
+  Durability lazy(*this, false);
+  ReminderClaim c;
+  s.claim.bind(host, until_ms, r.id, r.name, r.times.due_ms, r.times.period_ms, now_ms).run();
+  if (sqlite3_changes(db_) == 1) {
+    c.claimed = true;
+    c.stored = r.times;
+    return c;
+  }
+  // Refused: what stands in the way, as it is now.
+  if (!s.find_claim.bind(r.id, r.name).step()) return c;
+  c.stored = ReminderTimes{s.find_claim.i64(0), s.find_claim.i64(1)};
+  c.held_until_ms = s.find_claim.i64(2);
+  s.find_claim.reset();
+  return c;
+}
+
+void SqliteEngine::set_reminder(const std::string& id, const std::string& name, const std::optional<ReminderTimes>& t) {
+  if (t)
+    st_->remind.bind(id, name, t->due_ms, t->period_ms).run();
+  else
+    st_->forget.bind(id, name).run();
+}
+
+std::optional<ReminderTimes> SqliteEngine::reminder(const std::string& id, const std::string& name) {
+  Stmt& q = st_->find_reminder;
+  if (!q.bind(id, name).step()) return std::nullopt;
+  ReminderTimes t{q.i64(0), q.i64(1)};
+  q.reset();
+  return t;
 }
 
 std::vector<Reminder> SqliteEngine::reminders(std::string_view kind) {
@@ -426,6 +496,16 @@ bool SqliteEngine::migrate(const MigrationWrites& m) {
     else
       s.put_pre_kv.bind(m.id, Blob{k}, nullptr).run();
   }
+  // The reminders' pre-image: their settings before the steps, read here,
+  // inside the transaction that replaces them.
+  s.drop_pre_reminders.bind(m.id).run();
+  for (const auto& [name, t] : m.reminders) {
+    if (std::optional<ReminderTimes> was = reminder(m.id, name))
+      s.put_pre_reminder.bind(m.id, name, was->due_ms, was->period_ms).run();
+    else
+      s.put_pre_reminder.bind(m.id, name, nullptr, nullptr).run();
+    set_reminder(m.id, name, t);
+  }
   for (const auto& [k, v] : m.writes) apply(m.id, k, v);
   s.set_version.bind(m.to, m.id).run();
   txn.commit();
@@ -450,9 +530,22 @@ std::optional<RolledBack> SqliteEngine::rollback(const std::string& id) {
     if (std::optional<Bytes> now = get(id, k); now && now != v) r.lost.push_back(k);
     apply(id, k, v);
   }
+  std::vector<std::pair<std::string, std::optional<ReminderTimes>>> reminders;
+  for (s.pre_reminders.bind(id); s.pre_reminders.step();) {
+    bool absent = sqlite3_column_type(s.pre_reminders.raw(), 1) == SQLITE_NULL;
+    reminders.emplace_back(s.pre_reminders.text(0), absent ? std::nullopt
+                                                           : std::optional<ReminderTimes>(ReminderTimes{
+                                                                 s.pre_reminders.i64(1), s.pre_reminders.i64(2)}));
+  }
+  for (const auto& [name, t] : reminders) {
+    if (std::optional<ReminderTimes> now = reminder(id, name); now && now != t) r.lost_reminders.push_back(name);
+    set_reminder(id, name, t);
+  }
+  r.reminders = std::move(reminders);
   s.set_version.bind(r.version, id).run();
   s.drop_pre.bind(id).run();
   s.drop_pre_kv.bind(id).run();
+  s.drop_pre_reminders.bind(id).run();
   s.fence.bind(id).run();
   txn.commit();
   return r;

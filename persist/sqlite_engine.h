@@ -37,6 +37,8 @@ class SqliteEngine final : public Engine {
   std::vector<std::pair<std::string, Bytes>> scan(const std::string& id, std::string_view prefix) override;
   CommitReport commit(std::span<const ObjectWrites> batch) override;
   std::vector<Reminder> reminders(std::string_view kind) override;
+  ReminderClaim claim_reminder(const Reminder& r, std::string_view host, std::int64_t now_ms,
+                               std::int64_t until_ms) override;
   std::int64_t epoch(const std::string& id) override;
   bool migrate(const MigrationWrites& m) override;
   std::optional<RolledBack> rollback(const std::string& id) override;
@@ -48,8 +50,13 @@ class SqliteEngine final : public Engine {
   class Durability;
   SqliteEngine(sqlite3* db, std::filesystem::path file);
   void exec(const char* sql);
+  // Schema 4: the reminders' claim columns, added to an older file's table.
+  void add_claim_columns();
   // A put, or an erase when `v` is empty, inside the caller's transaction.
   void apply(const std::string& id, std::string_view k, const std::optional<Bytes>& v);
+  // Sets, or forgets when `t` is empty, a reminder inside the caller's transaction.
+  void set_reminder(const std::string& id, const std::string& name, const std::optional<ReminderTimes>& t);
+  std::optional<ReminderTimes> reminder(const std::string& id, const std::string& name);
 
   sqlite3* db_;
   std::filesystem::path file_;

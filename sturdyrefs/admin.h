@@ -29,7 +29,7 @@ struct ObjectInfo {
   std::string name;
   std::int64_t created = 0;  // unix seconds
   bool revoked = false;
-  bool live = false;  // revived since the vat started (its references are served)
+  bool live = false;  // revived and still held (its references are served)
   VATIC_FIELDS(ObjectInfo, id, kind, name, created, revoked, live)
 };
 

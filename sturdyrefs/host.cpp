@@ -101,8 +101,17 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
   // redeemed again costs its hashing once. Revoking here forgets what is
   // revoked; a store changed by another process empties it (below).
   caps::ChainCache chains;
-  // Objects revived since start. TODO(soon): evict idle ones (DESIGN 5).
-  std::map<caps::ObjectId, Ref<Object>> live;
+  // Objects revived and still held (DESIGN 5): redeeming an object again
+  // while a reference to it lives reaches the same object. sweep_live()
+  // drops what nobody holds once the cache has doubled since the last sweep,
+  // so its size stays within twice what is held (amortised O(1) a revive).
+  struct Live {
+    Ref<Object> ref;
+    bool kind_keeps_identity = false;
+  };
+  std::map<caps::ObjectId, Live> live;
+  static constexpr std::size_t kMinLiveSweep = 64;
+  std::size_t live_sweep_at = kMinLiveSweep;
   // Every live reference handed out by a redeem, so revocation can cut it.
   // The token is kept (not its revocation ids, which a redeem may not have
   // computed) so that revoking a branch later can find its live references.
@@ -161,13 +170,31 @@ struct Host::State : std::enable_shared_from_this<Host::State> {
   }
 
   Ref<Object> revive(const StoredObject& o) {
-    if (auto it = live.find(o.id); it != live.end()) return it->second;
+    if (auto it = live.find(o.id); it != live.end()) return it->second.ref;
     auto k = kinds.find(o.kind);
     if (k == kinds.end() || !k->second.revive)
       throw_error(ErrorKind::failed, fmt::format("this vat cannot revive objects of kind {:?}", o.kind));
     Ref<Object> r = k->second.revive(o);
-    live.emplace(o.id, r);
+    if (live.size() >= live_sweep_at) sweep_live();
+    live.emplace(o.id, Live{r, k->second.keeps_identity});
     return r;
+  }
+
+  // Drops the revived objects nobody holds: those whose only reference is
+  // this cache (every redeemed membrane and narrowed view holds its target,
+  // so a held one counts more), and those of a kind that keeps identity
+  // itself that no live redeemed reference reaches (the kind holds them too,
+  // and gives the same object back on the next revive).
+  void sweep_live() {
+    std::set<caps::ObjectId> reached;
+    for (const Issued& i : issued)
+      if (!i.control.revoked() && i.control.live_wrappers() > 0) reached.insert(i.token.object);
+    std::erase_if(live, [&](const auto& e) {
+      const detail::HandlerPtr& h = detail::RefAccess::handler(e.second.ref);
+      if (!h || h->ref_count() == 1) return true;
+      return e.second.kind_keeps_identity && !reached.contains(e.first);
+    });
+    live_sweep_at = std::max(kMinLiveSweep, 2 * live.size());
   }
 
   // Redeems, and logs the outcome (spec/log.md: redeem.granted,
@@ -425,5 +452,7 @@ Ref<Object> Host::redeem(const Bytes& token, const std::optional<captp::VatId>& 
 }
 
 std::string Host::revoke(const caps::Token& token) { return state_->revoke(token); }
+
+std::size_t Host::live_objects() const { return state_->live.size(); }
 
 }  // namespace vatic::sturdyrefs

@@ -11,6 +11,12 @@
 // wrapped in a membrane that checks the token's time window and method list on
 // every call and that revocation cuts.
 //
+// Revived objects are cached while anything holds them, so that redeeming
+// twice reaches one object: an entry that only the cache holds (or, for a
+// kind that keeps identity itself, that no live redeemed reference reaches)
+// is swept each time the cache doubles, so a vat that revives many objects
+// keeps only those in use.
+//
 // Threads: a Host belongs to its vat; every call runs on the vat's thread.
 #pragma once
 
@@ -41,6 +47,11 @@ struct Kind {
   // Applies the domain caveats (path, ops, max_bytes) to a revived object. A
   // kind without one refuses tokens that carry domain caveats (fail closed).
   std::function<Ref<Object>(const Ref<Object>&, const caps::Caveats&)> narrow;
+  // Whether `revive` itself yields the same object for the same record while
+  // any reference to it lives (a persistent object's slot does). The Host
+  // then drops its cached revival once no reference it handed out is live,
+  // even though the kind still holds the object.
+  bool keeps_identity = false;
 };
 
 // token.md, Clock skew: the default tolerance.
@@ -97,6 +108,10 @@ class Host {
   // branch or its object. Throws "refused: invalid token" unless the chain
   // verifies.
   std::string revoke(const caps::Token& token);
+
+  // Revived objects cached so that one held object keeps its identity across
+  // redeems (entries nobody else holds are swept when the cache doubles).
+  std::size_t live_objects() const;
 
   struct State;
 

@@ -21,7 +21,9 @@ Ref<Object> revive(persist::Host& objects, const StoredObject& s) {
 PersistentRefs::PersistentRefs(Host& refs, persist::Host& objects) : refs_(refs), objects_(objects) {
   persist::Host* o = &objects;
   // No `narrow`: domain caveats do not apply to a persistent object (9.3).
-  refs.add_kind(kPersistKind, Kind{[o](const StoredObject& s) { return revive(*o, s); }, {}});
+  // The persist host keeps one slot per id while anything holds it, so the
+  // sturdy-ref host need not keep the slot alive to keep its identity.
+  refs.add_kind(kPersistKind, Kind{[o](const StoredObject& s) { return revive(*o, s); }, {}, true});
   // spec/admin.md, persist(): the operator sees this host's kinds and activations.
   refs.add_persist_view(objects.describer());
 }

@@ -1,6 +1,7 @@
 // What every engine decides the same way (spec/persistence.md, sections 1, 5
 // and 6): whether a stored object may be activated by this code, and the
-// upper bound of a key-prefix scan.
+// upper bound of a key-prefix scan; and what every writer of a reminder
+// checks (section 8: a call, a migration step).
 #pragma once
 
 #include <cstdint>
@@ -20,5 +21,9 @@ Result<void> check_stored_kind(const std::string& id, std::string_view stored_ki
 // The smallest key greater than every key that starts with `prefix`, or none
 // (the prefix is empty or all 0xff bytes).
 std::optional<std::string> prefix_end(std::string_view prefix);
+
+// spec/persistence.md 8: throws `failed` unless the name is 1 to 256 bytes,
+// the due time 0 to kMaxReminderDueMs and the period 0 to kMaxReminderPeriodMs.
+void check_reminder_setting(std::string_view name, std::int64_t due_unix_ms, std::int64_t period_ms);
 
 }  // namespace vatic::persist::internal

@@ -254,7 +254,9 @@ bool Slot::migrate(HostState& h, std::int64_t from, KindInfo& to) {
                                                  id_, v, v + 1, e.reason));
     }
   }
-  if (!h.engine->migrate(txn.take(epoch_, from, to.version))) return false;
+  MigrationWrites m = txn.take(epoch_, from, to.version);
+  if (!h.engine->migrate(m)) return false;
+  for (const auto& [name, t] : m.reminders) h.reminder_committed(id_, name, t);  // spec 8: armed once committed
   ++h.stats.migrations;
   h.log(LogLevel::info, "persist.migrated",
         fmt::format("persistent object {} migrated from version {} to {}", id_, from, to.version),

@@ -124,6 +124,9 @@ struct HostState {
   bool closed = false;
   HostStats stats;
   std::weak_ptr<HostState> self;
+  // Who claims reminders in the store (spec/persistence.md 8): the host's
+  // name and a random incarnation, so that two hosts, or one restarted, differ.
+  std::string claimant;
 
   // A slot has pending writes: queue the commit turn (group commit).
   void mark_dirty(Slot& s);
@@ -176,6 +179,10 @@ struct HostState {
   Duration delay_until(std::int64_t due_ms) const;
   void reminder_committed(const std::string& id, const std::string& name, const std::optional<ReminderTimes>& t);
   void fire(const Reminder& r);
+  // Takes the store's claim on the due reminder `r` for this host (spec 8);
+  // if another host holds it or the setting changed, re-arms accordingly and
+  // returns false.
+  bool claim(const Reminder& r);
 };
 
 class Slot final : public detail::Handler {

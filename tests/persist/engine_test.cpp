@@ -1,8 +1,10 @@
 #include "persist/engine.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 
@@ -198,6 +200,36 @@ TEST_P(EngineTest, RemindersCommitWithTheirObjectAndAreListedByKind) {
   EXPECT_EQ(e->reminders("k").size(), 1u);
 }
 
+TEST_P(EngineTest, AReminderIsClaimedByOneHostUntilItsLeaseEndsOrItsSettingIsCommittedAgain) {
+  ASSERT_TRUE(e->activate("k/a", "k", 1, "h"));
+  std::vector<ObjectWrites> set{{"k/a", 1, {}, {{"r", ReminderTimes{100, 0}}}}};
+  ASSERT_TRUE(e->commit(set).fenced.empty());
+  Reminder r{"k/a", "r", {100, 0}};
+  ReminderClaim a = e->claim_reminder(r, "A", 100, 130);
+  EXPECT_TRUE(a.claimed);
+  // B is refused while A's lease lasts, and told until when.
+  ReminderClaim b = e->claim_reminder(r, "B", 110, 140);
+  EXPECT_FALSE(b.claimed);
+  EXPECT_EQ(b.stored, (ReminderTimes{100, 0}));
+  EXPECT_EQ(b.held_until_ms, 130);
+  EXPECT_TRUE(e->claim_reminder(r, "A", 120, 150).claimed);  // A renews its own
+  EXPECT_FALSE(e->claim_reminder(r, "B", 149, 180).claimed);
+  EXPECT_TRUE(e->claim_reminder(r, "B", 150, 180).claimed);  // A's lease ended
+  // A setting other than the stored one is never claimed; the refusal names the stored one.
+  ReminderClaim stale = e->claim_reminder({"k/a", "r", {50, 0}}, "C", 1000, 2000);
+  EXPECT_FALSE(stale.claimed);
+  EXPECT_EQ(stale.stored, (ReminderTimes{100, 0}));
+  // Committing a setting (here the same one again) clears the claim.
+  ASSERT_TRUE(e->commit(set).fenced.empty());
+  EXPECT_TRUE(e->claim_reminder(r, "C", 160, 190).claimed);
+  // A forgotten reminder: nothing to claim, nothing stored.
+  std::vector<ObjectWrites> forget{{"k/a", 1, {}, {{"r", std::nullopt}}}};
+  ASSERT_TRUE(e->commit(forget).fenced.empty());
+  ReminderClaim gone = e->claim_reminder(r, "C", 170, 200);
+  EXPECT_FALSE(gone.claimed);
+  EXPECT_FALSE(gone.stored);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, EngineTest, ::testing::Values("memory", "sqlite"));
 
 TEST(SqliteEngine, ReopeningSeesCommittedStateAndTheEpoch) {
@@ -211,6 +243,63 @@ TEST(SqliteEngine, ReopeningSeesCommittedStateAndTheEpoch) {
   auto e = SqliteEngine::open(dir / "objects.db");
   EXPECT_EQ(e->get("k/a", "x"), (Bytes{1, 2}));
   EXPECT_EQ(e->epoch("k/a"), 1);
+}
+
+// Runs `sql` on the file behind the engine's back; returns the first column
+// of the last row, if any.
+std::string raw_sql(const std::filesystem::path& file, const char* sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  std::string out;
+  char* err = nullptr;
+  sqlite3_exec(
+      db, sql,
+      [](void* o, int n, char** v, char**) {
+        if (n > 0 && v[0]) *static_cast<std::string*>(o) = v[0];
+        return 0;
+      },
+      &out, &err);
+  EXPECT_EQ(err, nullptr) << err;
+  sqlite3_free(err);
+  sqlite3_close(db);
+  return out;
+}
+
+TEST(SqliteEngine, AVersion2FileGainsTheRemindersPreImageAndClaimsAndKeepsItsState) {
+  vatic::test::TempDir dir("vatic-engine");
+  auto file = dir / "objects.db";
+  {
+    auto e = SqliteEngine::open(file);
+    ASSERT_TRUE(e->activate("k/a", "k", 1, "h"));
+    std::vector<ObjectWrites> batch{{"k/a", 1, {{"x", Bytes{1}}}, {{"r", ReminderTimes{100, 0}}}}};
+    ASSERT_TRUE(e->commit(batch).fenced.empty());
+  }
+  // What a version 2 store looked like (spec/persistence.md 5).
+  raw_sql(file,
+          "DROP TABLE reminder_preimage; ALTER TABLE reminder DROP COLUMN claim_host; "
+          "ALTER TABLE reminder DROP COLUMN claim_until; UPDATE persist_meta SET value = '2' WHERE key = 'schema';");
+  auto e = SqliteEngine::open(file);
+  EXPECT_EQ(raw_sql(file, "SELECT value FROM persist_meta WHERE key = 'schema'"), "4");
+  EXPECT_EQ(e->get("k/a", "x"), (Bytes{1}));
+  EXPECT_TRUE(e->claim_reminder({"k/a", "r", {100, 0}}, "h", 100, 200).claimed);
+  Result<Grant> g = e->activate("k/a", "k", 2, "h");
+  ASSERT_TRUE(g);
+  MigrationWrites m{"k/a", g->epoch, 1, 2, {}, {}, {{"r", ReminderTimes{200, 0}}, {"s", ReminderTimes{300, 0}}}};
+  ASSERT_TRUE(e->migrate(m));
+  std::optional<RolledBack> r = e->rollback("k/a");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->lost_reminders, (std::vector<std::string>{"r", "s"}));
+  auto left = e->reminders("k");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].times, (ReminderTimes{100, 0}));
+}
+
+TEST(SqliteEngine, AStoreOfANewerSchemaIsRefused) {
+  vatic::test::TempDir dir("vatic-engine");
+  auto file = dir / "objects.db";
+  SqliteEngine::open(file);
+  raw_sql(file, "UPDATE persist_meta SET value = '99' WHERE key = 'schema';");
+  EXPECT_THROW(SqliteEngine::open(file), VatError);
 }
 
 TEST(SqliteEngine, TheStoreAndItsWalFilesAreReadableByTheOwnerOnly) {

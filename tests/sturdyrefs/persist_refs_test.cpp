@@ -2,9 +2,19 @@
 
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <memory>
 #include <optional>
+#include <stdexcept>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "persist/memory_engine.h"
 #include "tests/sturdyrefs/persist_counter.h"
@@ -23,6 +33,17 @@ class Plain : public Object {
  public:
   int ping() { return 1; }
   VATIC_METHODS(Plain, ping)
+};
+
+// A plain (not persistent) object revived by a sturdy-ref kind: a fresh one
+// per revive, so only the Host's cache keeps two redeems on one object.
+class Tally : public Object {
+ public:
+  int add(int n) { return total_ += n; }
+  VATIC_METHODS(Tally, add)
+
+ private:
+  int total_ = 0;
 };
 
 class PersistRefsTest : public ::testing::Test {
@@ -129,6 +150,70 @@ TEST_F(PersistRefsTest, ObjectByIdRefusesMalformedIdsAndUnknownKinds) {
   Ref<Counter> c = detail::ref_from_handler<Counter>(detail::RefAccess::handler(objects->object_by_id("counter/c1")));
   EXPECT_EQ(wait(c.send<&Counter::add>(1)), 1);
   EXPECT_EQ(wait(objects->object<Counter>("c1").send<&Counter::value>()), 1);
+}
+
+// DESIGN 5, the sturdy-ref Host's cache of revived objects: what nobody
+// holds is swept as the cache grows; what a live reference holds stays. Ten
+// thousand store records cost an fsync each: these tests keep their store in
+// memory (/dev/shm) where there is one.
+class RevivedCacheTest : public PersistRefsTest {
+ protected:
+  RevivedCacheTest() {
+    std::string tmpl =
+        std::filesystem::is_directory("/dev/shm") ? "/dev/shm/vatic-live-XXXXXX" : "/tmp/vatic-live-XXXXXX";
+    if (!::mkdtemp(tmpl.data())) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+    shm_ = tmpl;
+    fast_store = Store::open(shm_ / "store", Create::if_empty, clock);
+    fast = std::make_unique<Host>(vat, *fast_store, HostOptions{});
+    fast_refs = std::make_unique<PersistentRefs>(*fast, *objects);
+    fast->add_kind("test.tally", Kind{[this](const StoredObject&) -> Ref<Object> { return vat.make<Tally>(); }, {}});
+  }
+  ~RevivedCacheTest() override {
+    fast_refs.reset();
+    fast.reset();
+    fast_store.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(shm_, ec);
+  }
+  template <class T>
+  Ref<T> redeem_fast(const caps::Token& t) {
+    return detail::ref_from_handler<T>(detail::RefAccess::handler(fast->redeem(caps::encode_token(t), {})));
+  }
+
+  std::filesystem::path shm_;
+  std::unique_ptr<Store> fast_store;
+  std::unique_ptr<Host> fast;
+  std::unique_ptr<PersistentRefs> fast_refs;
+};
+
+TEST_F(RevivedCacheTest, RevivedObjectsNobodyHoldsLeaveTheCacheAndAHeldOneKeepsItsIdentity) {
+  caps::Token kept_token = fast->token_for("kept", "test.tally", "");
+  Ref<Tally> kept = redeem_fast<Tally>(kept_token);
+  EXPECT_EQ(wait(kept.send<&Tally::add>(5)), 5);
+  std::size_t most = 0;
+  for (int i = 0; i < 10000; ++i) {
+    Ref<Tally> r = redeem_fast<Tally>(fast->token_for(fmt::format("t{}", i), "test.tally", ""));
+    if (i % 1000 == 0) EXPECT_EQ(wait(r.send<&Tally::add>(1)), 1);
+    most = std::max(most, fast->live_objects());
+  }
+  vat.run_until_idle();
+  EXPECT_LE(most, 128u);
+  EXPECT_LE(fast->live_objects(), 128u);
+  // The held one was never swept: a new redeem reaches the same object.
+  EXPECT_EQ(wait(redeem_fast<Tally>(kept_token).send<&Tally::add>(1)), 6);
+}
+
+TEST_F(RevivedCacheTest, RevivedPersistentObjectsLeaveTheCacheOnceNoRedeemedReferenceIsLive) {
+  Ref<Counter> held = redeem_fast<Counter>(fast_refs->token(objects->object<Counter>("held")));
+  EXPECT_EQ(wait(held.send<&Counter::add>(2)), 2);
+  for (int i = 0; i < 10000; ++i) {
+    caps::Token t = fast_refs->token(objects->object<Counter>(fmt::format("c{}", i)));
+    Ref<Counter> r = redeem_fast<Counter>(t);
+  }
+  vat.run_until_idle();
+  EXPECT_LE(fast->live_objects(), 128u);
+  EXPECT_EQ(wait(held.send<&Counter::add>(1)), 3);
+  EXPECT_EQ(wait(redeem_fast<Counter>(fast_refs->token(objects->object<Counter>("held"))).send<&Counter::value>()), 3);
 }
 
 }  // namespace
