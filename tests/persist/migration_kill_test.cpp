@@ -87,7 +87,9 @@ TEST(PersistMigrationKill, AMigrationKilledWithSigkillLeavesTheOldOrTheNewVersio
     for (int i = 0; i < kObjects; ++i) {
       std::string id = fmt::format("big/{}-{}", prefix, i);
       std::int64_t v = check_object(*e, id);
-      if (acked.count(id)) EXPECT_EQ(v, 2) << "round " << round << ": " << id << " was acknowledged migrated";
+      if (acked.count(id)) {
+        EXPECT_EQ(v, 2) << "round " << round << ": " << id << " was acknowledged migrated";
+      }
       (v == 2 ? migrated : untouched) += 1;
     }
     if (HasFailure()) return;
