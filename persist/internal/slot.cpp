@@ -418,6 +418,10 @@ void Slot::call_settled(CallTxn* t) {
     // retry) and the next message restarts it from committed state (with the
     // pending writes of calls that were fulfilled before, which commit first).
     std::string reason = std::move(*txn->fx->crash);
+    Error rolled_back{
+        ErrorKind::failed,
+        fmt::format("persistent object {}: rolled back, the call that made this crashed ({})", id_, reason)};
+    while (auto e = txn->outbox.pop()) e->discard(rolled_back);  // spec 4: never leave
     if (txn->answer) txn->answer->copy_outcome_from_public(*txn->call);
     if (txn->fired()) hs_->arm(*txn->fired(), kReminderRetry);
     KindInfo* version = running_;
@@ -494,6 +498,7 @@ ObjectWrites Slot::begin_commit() {
     // and the next one asks the store).
     w.create = Creation{kind_->name, created_version_, hs_->options.name};
     create_pending_ = false;
+    creating_ = true;
   }
   w.writes.reserve(committing_.size());
   for (const auto& [k, v] : committing_) w.writes.emplace_back(k, v);
@@ -502,6 +507,15 @@ ObjectWrites Slot::begin_commit() {
 }
 
 std::vector<std::unique_ptr<CallTxn>> Slot::committed() {
+  if (std::exchange(creating_, false) && !obj_) {
+    // Made by this commit after the activation that created it ended: the
+    // store's record of that activation ends too (spec/persistence.md 5.1).
+    try {
+      hs_->engine->deactivate(id_, 1);
+    } catch (...) {
+      // Only a record for other hosts, as in passivate().
+    }
+  }
   committing_.clear();
   ReminderSet reminders = std::move(committing_reminders_);
   committing_reminders_.clear();
@@ -512,6 +526,7 @@ std::vector<std::unique_ptr<CallTxn>> Slot::committed() {
 }
 
 std::vector<std::unique_ptr<CallTxn>> Slot::lost(const Error& why) {
+  creating_ = false;
   committing_.clear();
   committing_reminders_.clear();
   pending_.clear();
@@ -566,8 +581,14 @@ void Slot::close(const Error& why) {
   retired_why_ = why;
   closed_ = true;
   // Calls still running (a Task waiting on something) answer now: their
-  // writes can no longer commit.
-  for (CallTxn* t = open_; t; t = t->next) break_answer(*t, why);
+  // writes can no longer commit. Their transactions go too (each holds this
+  // slot, which would otherwise outlive the host until the call settles).
+  while (CallTxn* t = open_) {
+    unlink(t);
+    std::unique_ptr<CallTxn> owned(t);
+    detail::clear_output_gate(*t->call);
+    break_answer(*t, why);
+  }
   for (auto& m : monitors_) m->break_with(why);
   monitors_.clear();
   hs_ = nullptr;

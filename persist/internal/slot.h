@@ -292,6 +292,7 @@ class Slot final : public detail::Handler {
   // and no activation record to end.
   bool create_pending_ = false;
   std::int64_t created_version_ = 0;
+  bool creating_ = false;  // the batch being committed makes the object
   // Calls in progress (what current_call() names finds its CallTxn through
   // its gate), owned here until they settle.
   CallTxn* open_ = nullptr;

@@ -66,6 +66,15 @@ class Notifier : public Persistent {
     sink.send<&Sink::got>(-1);
     throw VatError(ErrorKind::failed, "changed my mind");
   }
+  // Writes, tells the sink, resolves a waiter, then crashes its activation:
+  // the message and the resolve roll back with the writes.
+  std::int64_t bump_then_crash(Ref<Sink> sink) {
+    count_.set(count_.get() + 100);
+    sink.send<&Sink::got>(-1);
+    for (auto& r : waiting_) r.resolve(-1);
+    waiting_.clear();
+    crash("on purpose");
+  }
   // A promise settled by a later bump_and_settle (activation state only).
   Promise<std::int64_t> next() {
     auto [p, r] = make_promise<std::int64_t>();
@@ -87,7 +96,7 @@ class Notifier : public Persistent {
     count_.set(count_.get() + n);
     co_return count_.get();
   }
-  VATIC_METHODS(Notifier, bump, bump_then_fail, next, bump_and_settle, bump_and_ask)
+  VATIC_METHODS(Notifier, bump, bump_then_fail, bump_then_crash, next, bump_and_settle, bump_and_ask)
 
  private:
   Cell<std::int64_t> count_{this, "count", 0};
@@ -130,6 +139,22 @@ TEST_F(OutputGate, ACallThatThrowsSendsNothing) {
   EXPECT_EQ(good.value(), 1) << "the failed call's write rolled back";
   EXPECT_EQ(sink.seen, (std::vector<std::int64_t>{1, 1})) << "the failed call's message was sent";
   EXPECT_EQ(host->stats().rolled_back, 1u);
+}
+
+// spec/persistence.md 10: a call that crashes its activation rolls back like
+// one that throws: what it sent never arrives, and a promise it resolved
+// breaks with the rollback rather than being dropped.
+TEST_F(OutputGate, ACallThatCrashesItsActivationSendsNothingAndItsResolvesBreak) {
+  Ref<Notifier> x = host->object<Notifier>("x");
+  Promise<std::int64_t> waiter = x.send<&Notifier::next>();
+  vat.run_until_idle();
+  Promise<std::int64_t> bad = x.send<&Notifier::bump_then_crash>(sink_ref);
+  vat.run_until_idle();
+  ASSERT_TRUE(bad.is_broken());
+  EXPECT_TRUE(sink.seen.empty()) << "the crashed call's message was sent";
+  ASSERT_TRUE(waiter.is_broken());
+  EXPECT_NE(waiter.error().reason.find("rolled back"), std::string::npos) << waiter.error().reason;
+  EXPECT_EQ(stored_count(*engine), 0);
 }
 
 TEST_F(OutputGate, APromiseACallResolvesSettlesOnlyAfterItsWritesAreDurable) {
